@@ -1,0 +1,5 @@
+import sys
+
+from emoshift.cli import main
+
+sys.exit(main())
