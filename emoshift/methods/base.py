@@ -1,0 +1,616 @@
+"""The estimator base that every method shares: one ``fit`` signature, one training loop.
+
+Every method is a scikit-learn compatible estimator (``get_params``, ``set_params``,
+``clone``) whose ``fit`` takes labelled source data, and optionally unlabelled target
+data, a few labelled target examples and a development set::
+
+    fit(X, y, *, X_target=None, X_target_labelled=None, y_target_labelled=None,
+        eval_set=None)
+
+The base class owns input checking, label encoding, seeding, batching (source batches
+paired with equally sized target batches), early stopping on a development split,
+``history_`` (one dict of losses per epoch), ``predict``, ``predict_proba`` and
+``transform(X, layer=i)``. A method supplies the networks it adds
+(:meth:`NeuralEstimator._build`) and one optimisation step
+(:meth:`NeuralEstimator._train_step`).
+
+Subclasses declare their own hyper-parameters as keyword-only arguments and pass the
+shared ones through ``**shared``; the merged signature is what ``get_params`` sees.
+
+Example:
+    >>> import numpy as np
+    >>> from emoshift.methods.baselines import SourceOnly
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(60, 5)); y = np.where(X[:, 0] > 0, "anger", "neutral")
+    >>> model = SourceOnly(hidden_sizes=(8,), max_epochs=5, random_state=0).fit(X, y)
+    >>> model.predict(X[:3]).tolist() == model.predict(X[:3]).tolist()
+    True
+    >>> sorted(model.get_params())[:3]
+    ['activation', 'batch_norm', 'batch_size']
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import math
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.model_selection import train_test_split
+from torch import nn
+
+from emoshift.methods.networks import MLPEncoder, MLPHead, apply_max_norm
+from emoshift.progress import progress
+
+TASKS = ("classification", "regression")
+REGRESSION_LOSSES = ("mse", "ccc")
+
+
+def concordance_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """1 - CCC averaged over output columns (Lin's concordance correlation coefficient)."""
+    pred_mean, target_mean = pred.mean(0), target.mean(0)
+    covariance = ((pred - pred_mean) * (target - target_mean)).mean(0)
+    ccc = (
+        2
+        * covariance
+        / (
+            pred.var(0, unbiased=False)
+            + target.var(0, unbiased=False)
+            + (pred_mean - target_mean) ** 2
+            + 1e-8
+        )
+    )
+    return (1 - ccc).mean()
+
+
+def _check_features(X: object, name: str) -> np.ndarray:
+    """A finite 2-D float32 array, or a ValueError naming the argument and the bad cells."""
+    columns = list(X.columns) if isinstance(X, pd.DataFrame) else None
+    try:
+        array = np.asarray(X, dtype=np.float32)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be a numeric matrix: {error}") from None
+    if array.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (examples x features), got shape {array.shape}")
+    if len(array) == 0:
+        raise ValueError(f"{name} is empty")
+    bad = ~np.isfinite(array)
+    if bad.any():
+        rows = np.flatnonzero(bad.any(1))
+        cols = np.flatnonzero(bad.any(0))
+        col_names = [columns[c] for c in cols[:5]] if columns else cols[:5].tolist()
+        raise ValueError(
+            f"{name} has NaN or infinite values in {len(rows)} row(s) (first {rows[:5].tolist()}) "
+            f"and {len(cols)} feature column(s) (first {col_names}); impute or drop them "
+            "before fitting (emoshift.features reports files whose features failed)"
+        )
+    return array
+
+
+@dataclass
+class Batch:
+    """One optimisation step's data, as tensors on the estimator's device.
+
+    ``x``/``y`` come from the method's labelled training pool (the source for most
+    methods); ``x_target`` is an equally sized batch of unlabelled target examples and
+    ``x_target_labelled``/``y_target_labelled`` a batch of the labelled target examples
+    (``None`` when the fit had none).
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor
+    x_target: torch.Tensor | None = None
+    x_target_labelled: torch.Tensor | None = None
+    y_target_labelled: torch.Tensor | None = None
+
+
+@dataclass
+class FitData:
+    """The arrays a fit works on, converted and placed on the device."""
+
+    X_train: torch.Tensor
+    y_train: torch.Tensor
+    X_source: torch.Tensor | None
+    y_source: torch.Tensor | None
+    X_target: torch.Tensor | None
+    X_target_labelled: torch.Tensor | None
+    y_target_labelled: torch.Tensor | None
+    X_dev: torch.Tensor | None
+    y_dev: torch.Tensor | None
+
+
+class NeuralEstimator(BaseEstimator):
+    """Shared parameters and training loop of every neural method.
+
+    Args:
+        task: ``"classification"`` (labels of any type) or ``"regression"`` (one or
+            several continuous targets, e.g. arousal, valence, dominance).
+        hidden_sizes: widths of the shared encoder layers.
+        activation: activation of the encoder layers.
+        batch_norm: batch normalisation in the encoder.
+        dropout: dropout after each encoder layer.
+        input_dropout: dropout on the input features.
+        head_hidden_sizes: hidden widths of the task head before its output layer.
+        regression_loss: ``"mse"`` or ``"ccc"`` (1 - concordance correlation).
+        lr: Adam learning rate.
+        weight_decay: Adam weight decay.
+        batch_size: examples per batch (per domain, for methods that pair domains).
+        max_epochs: upper bound on training epochs.
+        patience: epochs without improvement of the development loss before stopping;
+            ``None`` trains for ``max_epochs``.
+        validation_fraction: share of the labelled training pool held out as development
+            set when no ``eval_set`` is passed (0 disables early stopping).
+        class_balanced: draw training batches with class-balanced sampling.
+        grad_clip: clip the gradient norm at this value (``None``: no clipping).
+        max_norm: cap each unit's incoming weight norm after every step (``None``: off).
+        device: ``"auto"`` (CUDA when torch sees it), ``"cpu"`` or ``"cuda"``.
+        random_state: seed for weights, batches and dropout; the same seed gives the
+            same numbers.
+        verbose: show a progress bar over epochs.
+    """
+
+    #: which labelled pool the training loop iterates over: "source", "target" or "both"
+    train_pool = "source"
+    #: whether fit needs unlabelled target data / labelled target examples
+    requires_target = False
+    requires_target_labels = False
+
+    def __init__(
+        self,
+        *,
+        task: str = "classification",
+        hidden_sizes: Sequence[int] = (256, 128),
+        activation: str = "relu",
+        batch_norm: bool = True,
+        dropout: float = 0.2,
+        input_dropout: float = 0.0,
+        head_hidden_sizes: Sequence[int] = (),
+        regression_loss: str = "mse",
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        batch_size: int = 64,
+        max_epochs: int = 100,
+        patience: int | None = 10,
+        validation_fraction: float = 0.1,
+        class_balanced: bool = False,
+        grad_clip: float | None = None,
+        max_norm: float | None = None,
+        device: str = "auto",
+        random_state: int | None = None,
+        verbose: bool = False,
+    ) -> None:
+        self.task = task
+        self.hidden_sizes = hidden_sizes
+        self.activation = activation
+        self.batch_norm = batch_norm
+        self.dropout = dropout
+        self.input_dropout = input_dropout
+        self.head_hidden_sizes = head_hidden_sizes
+        self.regression_loss = regression_loss
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.class_balanced = class_balanced
+        self.grad_clip = grad_clip
+        self.max_norm = max_norm
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        """Give a subclass ``__init__(self, *, own..., **shared)`` the merged signature."""
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            return
+        own = inspect.signature(init).parameters.values()
+        if not any(p.kind is p.VAR_KEYWORD for p in own):
+            return
+        params = [p for p in own if p.kind is not p.VAR_KEYWORD]
+        names = {p.name for p in params}
+        inherited = inspect.signature(super(cls, cls).__init__).parameters.values()
+        params += [p for p in inherited if p.name != "self" and p.name not in names]
+        init.__signature__ = inspect.Signature(params)
+
+    # ------------------------------------------------------------------ fitting
+
+    def fit(
+        self,
+        X: object,
+        y: object,
+        *,
+        X_target: object | None = None,
+        X_target_labelled: object | None = None,
+        y_target_labelled: object | None = None,
+        eval_set: tuple[object, object] | None = None,
+    ) -> NeuralEstimator:
+        """Train on labelled source data and whatever target data the method uses.
+
+        Args:
+            X: source features (examples x features).
+            y: source labels (classification) or targets (regression, 1 or more columns).
+            X_target: unlabelled target features (for unsupervised adaptation).
+            X_target_labelled: the few labelled target examples.
+            y_target_labelled: their labels.
+            eval_set: ``(X_dev, y_dev)`` used for early stopping instead of a split of
+                the training pool; pass only data the protocol allows (never target test).
+        """
+        self._check_params()
+        data = self._prepare(X, y, X_target, X_target_labelled, y_target_labelled, eval_set)
+        seed = (
+            self.random_state
+            if self.random_state is not None
+            else int(np.random.SeedSequence().entropy % (2**31))
+        )
+        torch.manual_seed(seed)
+        self._rng = np.random.default_rng(seed)
+        self.modules_ = nn.ModuleDict()
+        self._build(data)
+        self.modules_.to(self.device_)
+        self._optimizers = self._make_optimizers()
+        self.history_: list[dict[str, float]] = []
+        self.best_epoch_ = None
+        best_loss, best_state, stale = math.inf, None, 0
+        epochs = progress(
+            range(self.max_epochs),
+            desc=f"training {type(self).__name__}",
+            enabled=self.verbose or None,
+            unit="epoch",
+        )
+        for epoch in epochs:
+            started = time.perf_counter()
+            self.modules_.train()
+            self._epoch_started(epoch, data)
+            sums: dict[str, float] = {}
+            n_steps = 0
+            for batch in self._batches(data):
+                for key, value in self._train_step(batch).items():
+                    sums[key] = sums.get(key, 0.0) + float(value)
+                n_steps += 1
+            record = {"epoch": epoch, **{k: v / max(n_steps, 1) for k, v in sums.items()}}
+            record.update(self._epoch_metrics(data))
+            if data.X_dev is not None:
+                record["dev_loss"] = self._dev_loss(data.X_dev, data.y_dev)
+            record["time_s"] = time.perf_counter() - started
+            self.history_.append(record)
+            if data.X_dev is None or self.patience is None:
+                continue
+            if record["dev_loss"] < best_loss - 1e-6:
+                best_loss, stale, self.best_epoch_ = record["dev_loss"], 0, epoch
+                best_state = copy.deepcopy(self.modules_.state_dict())
+            else:
+                stale += 1
+                if stale >= self.patience:
+                    break
+        if best_state is not None:
+            self.modules_.load_state_dict(best_state)
+        self.n_epochs_ = len(self.history_)
+        self.modules_.eval()
+        return self
+
+    def _check_params(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"task={self.task!r}; choose one of {TASKS}")
+        if self.regression_loss not in REGRESSION_LOSSES:
+            raise ValueError(
+                f"regression_loss={self.regression_loss!r}; choose one of {REGRESSION_LOSSES}"
+            )
+        if self.batch_size < 2:
+            raise ValueError(f"batch_size={self.batch_size} must be at least 2")
+        if self.max_epochs < 1:
+            raise ValueError(f"max_epochs={self.max_epochs} must be at least 1")
+        if not 0 <= self.validation_fraction < 1:
+            raise ValueError(f"validation_fraction={self.validation_fraction} must be in [0, 1)")
+
+    def _encode_targets(self, y: object, name: str) -> np.ndarray:
+        if self.task == "classification":
+            labels = np.asarray(y)
+            if labels.ndim != 1:
+                raise ValueError(f"{name} must be 1-D class labels for classification")
+            unknown = ~np.isin(labels, self.classes_)
+            if unknown.any():
+                raise ValueError(
+                    f"{name} holds label(s) {sorted(set(labels[unknown].tolist()))} "
+                    f"not among the classes {self.classes_.tolist()}"
+                )
+            return np.searchsorted(self.classes_, labels)
+        values = np.asarray(y, dtype=np.float32)
+        values = values.reshape(len(values), -1)
+        if not np.isfinite(values).all():
+            rows = np.flatnonzero(~np.isfinite(values).all(1))
+            raise ValueError(
+                f"{name} has NaN or infinite targets in {len(rows)} row(s) "
+                f"(first {rows[:5].tolist()}); drop those examples"
+            )
+        if values.shape[1] != self.n_outputs_:
+            raise ValueError(
+                f"{name} has {values.shape[1]} target columns, expected {self.n_outputs_}"
+            )
+        return values
+
+    def _prepare(
+        self,
+        X: object,
+        y: object,
+        X_target: object | None,
+        X_target_labelled: object | None,
+        y_target_labelled: object | None,
+        eval_set: tuple[object, object] | None,
+    ) -> FitData:
+        self.device_ = torch.device(
+            ("cuda" if torch.cuda.is_available() else "cpu")
+            if self.device == "auto"
+            else self.device
+        )
+        name = type(self).__name__
+        uses_source = self.train_pool in ("source", "both") or self.requires_target
+        X_s = _check_features(X, "X (source features)") if uses_source else None
+        if X_s is not None and len(np.asarray(y)) != len(X_s):
+            raise ValueError(f"X has {len(X_s)} rows but y has {len(np.asarray(y))}")
+        X_t = _check_features(X_target, "X_target") if X_target is not None else None
+        if self.requires_target and X_t is None:
+            raise ValueError(f"{name} adapts to unlabelled target data: pass X_target")
+        X_tl = None
+        if X_target_labelled is not None or y_target_labelled is not None:
+            if X_target_labelled is None or y_target_labelled is None:
+                raise ValueError("pass both X_target_labelled and y_target_labelled, or neither")
+            X_tl = _check_features(X_target_labelled, "X_target_labelled")
+            if len(np.asarray(y_target_labelled)) != len(X_tl):
+                raise ValueError("X_target_labelled and y_target_labelled differ in length")
+        if (self.requires_target_labels or self.train_pool == "target") and X_tl is None:
+            raise ValueError(
+                f"{name} trains on labelled target examples: pass X_target_labelled and "
+                "y_target_labelled"
+            )
+        widths = {a.shape[1] for a in (X_s, X_t, X_tl) if a is not None}
+        if len(widths) > 1:
+            raise ValueError(f"source and target features differ in width: {sorted(widths)}")
+
+        label_sets = [np.asarray(y)] if uses_source else []
+        if X_tl is not None:
+            label_sets.append(np.asarray(y_target_labelled))
+        if self.task == "classification":
+            self.classes_ = np.unique(np.concatenate([np.asarray(s) for s in label_sets]))
+            if len(self.classes_) < 2:
+                raise ValueError("classification needs at least two classes in the labels")
+            self.n_outputs_ = len(self.classes_)
+        else:
+            first = np.asarray(label_sets[0], dtype=np.float32)
+            self.n_outputs_ = 1 if first.ndim == 1 else first.shape[1]
+            self._y_ndim = first.ndim
+        self.n_features_in_ = widths.pop()
+
+        y_s = self._encode_targets(y, "y") if X_s is not None else None
+        y_tl = (
+            self._encode_targets(y_target_labelled, "y_target_labelled")
+            if X_tl is not None
+            else None
+        )
+        pools = {
+            "source": [(X_s, y_s)],
+            "target": [(X_tl, y_tl)],
+            "both": [(X_s, y_s), (X_tl, y_tl)],
+        }[self.train_pool]
+        pools = [(a, b) for a, b in pools if a is not None]
+        X_train = np.concatenate([a for a, _ in pools])
+        y_train = np.concatenate([b for _, b in pools])
+
+        X_dev = y_dev = None
+        if eval_set is not None:
+            X_dev = _check_features(eval_set[0], "eval_set X")
+            y_dev = self._encode_targets(eval_set[1], "eval_set y")
+        elif self.validation_fraction > 0 and self.patience is not None:
+            X_train, y_train, X_dev, y_dev = self._split_dev(X_train, y_train)
+            if X_s is not None and self.train_pool == "source":
+                X_s, y_s = X_train, y_train
+
+        def tensor(a: np.ndarray | None, dtype: torch.dtype = torch.float32):
+            return None if a is None else torch.as_tensor(a, dtype=dtype, device=self.device_)
+
+        label_dtype = torch.long if self.task == "classification" else torch.float32
+        return FitData(
+            X_train=tensor(X_train),
+            y_train=tensor(y_train, label_dtype),
+            X_source=tensor(X_s),
+            y_source=tensor(y_s, label_dtype),
+            X_target=tensor(X_t),
+            X_target_labelled=tensor(X_tl),
+            y_target_labelled=tensor(y_tl, label_dtype),
+            X_dev=tensor(X_dev),
+            y_dev=tensor(y_dev, label_dtype),
+        )
+
+    def _split_dev(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Hold out ``validation_fraction`` of the training pool, stratified when possible."""
+        n_dev = int(round(len(X) * self.validation_fraction))
+        stratify = None
+        if self.task == "classification":
+            counts = np.bincount(y)
+            if counts[counts > 0].min() >= 2 and n_dev >= len(np.unique(y)):
+                stratify = y
+        if n_dev < 2 or len(X) - n_dev < 2:
+            return X, y, None, None
+        seed = 0 if self.random_state is None else self.random_state
+        X_tr, X_dev, y_tr, y_dev = train_test_split(
+            X, y, test_size=n_dev, random_state=seed, stratify=stratify
+        )
+        return X_tr, y_tr, X_dev, y_dev
+
+    # ------------------------------------------------------------- networks
+
+    def _make_encoder(self, n_features: int) -> nn.Module:
+        return MLPEncoder(
+            n_features,
+            self.hidden_sizes,
+            activation=self.activation,
+            batch_norm=self.batch_norm,
+            dropout=self.dropout,
+            input_dropout=self.input_dropout,
+        )
+
+    def _make_head(self, n_in: int, n_out: int) -> nn.Module:
+        return MLPHead(n_in, n_out, self.head_hidden_sizes, activation=self.activation)
+
+    def _build(self, data: FitData) -> None:
+        """Create the networks in ``self.modules_``; the default is encoder + task head."""
+        self.modules_["encoder"] = self._make_encoder(self.n_features_in_)
+        self.modules_["head"] = self._make_head(
+            self.modules_["encoder"].output_size, self.n_outputs_
+        )
+
+    def _make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """One Adam over all parameters; methods with alternating updates override this."""
+        return {"all": self._adam(self.modules_.parameters())}
+
+    def _adam(self, parameters: object) -> torch.optim.Optimizer:
+        return torch.optim.Adam(parameters, lr=self.lr, weight_decay=self.weight_decay)
+
+    # -------------------------------------------------------------- training
+
+    def _task_loss(self, outputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if self.task == "classification":
+            return nn.functional.cross_entropy(outputs, target)
+        if self.regression_loss == "ccc":
+            return concordance_loss(outputs, target)
+        return nn.functional.mse_loss(outputs, target)
+
+    def _step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+        """Zero, backpropagate, clip, update, and apply the max-norm constraint."""
+        optimizer.zero_grad()
+        loss.backward()
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        if self.grad_clip is not None:
+            nn.utils.clip_grad_norm_(params, self.grad_clip)
+        optimizer.step()
+        if self.max_norm is not None:
+            apply_max_norm(self.modules_, self.max_norm)
+
+    def _sample_indices(self, labels: torch.Tensor | None, n: int) -> np.ndarray:
+        """An epoch's order over ``n`` examples: a permutation or class-balanced draws."""
+        if self.class_balanced and labels is not None and self.task == "classification":
+            y = labels.cpu().numpy()
+            counts = np.bincount(y)
+            weights = 1.0 / counts[y]
+            return self._rng.choice(n, size=n, replace=True, p=weights / weights.sum())
+        return self._rng.permutation(n)
+
+    def _cycle(self, n: int, size: int, n_batches: int) -> list[np.ndarray]:
+        """``n_batches`` batches of ``size`` indices from repeated permutations of ``n``."""
+        needed = size * n_batches
+        order = np.concatenate([self._rng.permutation(n) for _ in range(math.ceil(needed / n))])
+        return [order[i * size : (i + 1) * size] for i in range(n_batches)]
+
+    def _batches(self, data: FitData) -> Iterator[Batch]:
+        """Training-pool batches, each paired with target batches of the same size."""
+        n = len(data.X_train)
+        order = self._sample_indices(data.y_train, n)
+        size = min(self.batch_size, n)
+        n_batches = max(n // size, 1)
+        target = (
+            self._cycle(len(data.X_target), size, n_batches) if data.X_target is not None else None
+        )
+        labelled = None
+        if data.X_target_labelled is not None:
+            n_tl = len(data.X_target_labelled)
+            labelled = self._cycle(n_tl, min(size, n_tl), n_batches)
+        for i in range(n_batches):
+            idx = order[i * size : (i + 1) * size]
+            yield Batch(
+                x=data.X_train[idx],
+                y=data.y_train[idx],
+                x_target=None if target is None else data.X_target[target[i]],
+                x_target_labelled=(
+                    None if labelled is None else data.X_target_labelled[labelled[i]]
+                ),
+                y_target_labelled=(
+                    None if labelled is None else data.y_target_labelled[labelled[i]]
+                ),
+            )
+
+    def _epoch_started(self, epoch: int, data: FitData) -> None:
+        """Hook called before each epoch (schedules such as DANN's lambda)."""
+
+    def _train_step(self, batch: Batch) -> dict[str, float]:
+        """One optimisation step on the task loss over the labelled training batch."""
+        loss = self._task_loss(self._forward(batch.x), batch.y)
+        self._step(self._optimizers["all"], loss)
+        return {"loss": loss.item()}
+
+    def _epoch_metrics(self, data: FitData) -> dict[str, float]:
+        """Extra per-epoch measurements for ``history_`` (e.g. domain accuracy)."""
+        return {}
+
+    # ------------------------------------------------------------ prediction
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Task outputs (logits or regression values) for a batch."""
+        return self.modules_["head"](self.modules_["encoder"](x))
+
+    @torch.no_grad()
+    def _dev_loss(self, X: torch.Tensor, y: torch.Tensor) -> float:
+        self.modules_.eval()
+        outputs = torch.cat([self._forward(X[i : i + 1024]) for i in range(0, len(X), 1024)])
+        return float(self._task_loss(outputs, y))
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "modules_"):
+            raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit first")
+
+    @torch.no_grad()
+    def _outputs(self, X: object) -> np.ndarray:
+        self._check_fitted()
+        array = _check_features(X, "X")
+        if array.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {array.shape[1]} features, the model was fitted on {self.n_features_in_}"
+            )
+        self.modules_.eval()
+        tensor = torch.as_tensor(array, device=self.device_)
+        chunks = [self._forward(tensor[i : i + 1024]) for i in range(0, len(tensor), 1024)]
+        return torch.cat(chunks).cpu().numpy()
+
+    def predict_proba(self, X: object) -> np.ndarray:
+        """Class probabilities (classification only), columns in ``classes_`` order."""
+        if self.task != "classification":
+            raise AttributeError("predict_proba is for classification; use predict")
+        logits = torch.as_tensor(self._outputs(X))
+        return torch.softmax(logits, dim=1).numpy()
+
+    def predict(self, X: object) -> np.ndarray:
+        """Class labels, or regression values shaped like the ``y`` passed to fit."""
+        outputs = self._outputs(X)
+        if self.task == "classification":
+            return self.classes_[outputs.argmax(1)]
+        return outputs[:, 0] if self._y_ndim == 1 else outputs
+
+    @torch.no_grad()
+    def transform(self, X: object, layer: int = -1) -> np.ndarray:
+        """The learned representation: the output of shared layer ``layer`` (default last)."""
+        self._check_fitted()
+        self.modules_.eval()
+        tensor = torch.as_tensor(_check_features(X, "X"), device=self.device_)
+        encoder = self.modules_["encoder"]
+        layers = encoder.layers_output(tensor)
+        if not -len(layers) <= layer < len(layers):
+            raise ValueError(f"layer={layer}; the encoder has {len(layers)} shared layers")
+        return layers[layer].cpu().numpy()
+
+    def score(self, X: object, y: object) -> float:
+        """UAR for classification, mean CCC over target columns for regression."""
+        predicted = self.predict(X)
+        if self.task == "classification":
+            truth = np.asarray(y)
+            recalls = [np.mean(predicted[truth == c] == c) for c in np.unique(truth)]
+            return float(np.mean(recalls))
+        pred = torch.as_tensor(np.asarray(predicted, dtype=np.float32).reshape(len(predicted), -1))
+        true = torch.as_tensor(np.asarray(y, dtype=np.float32).reshape(len(predicted), -1))
+        return float(1 - concordance_loss(pred, true))
