@@ -19,7 +19,7 @@ def _problem(n: int = 200, shift: float = 0.0, seed: int = 0):
     return X + shift, y
 
 
-FAST = dict(hidden_sizes=(16,), max_epochs=15, random_state=0)
+FAST = dict(hidden_sizes=(32,), max_epochs=40, lr=5e-3, random_state=0)
 
 
 def test_source_only_learns_and_records_history():
