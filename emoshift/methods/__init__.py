@@ -39,15 +39,11 @@ REGISTRY: dict[str, str] = {
 
 def method_names() -> list[str]:
     """Names of the methods whose modules are installed."""
-    names = []
-    for name, target in REGISTRY.items():
-        try:
-            importlib.util.find_spec(target.split(":")[0])
-        except ModuleNotFoundError:
-            continue
-        if importlib.util.find_spec(target.split(":")[0]) is not None:
-            names.append(name)
-    return names
+    return [
+        name
+        for name, target in REGISTRY.items()
+        if importlib.util.find_spec(target.split(":")[0]) is not None
+    ]
 
 
 def method_class(name: str) -> type[BaseEstimator]:
