@@ -1,0 +1,92 @@
+"""Reading audio files into mono float32 signals at a fixed sample rate.
+
+Every extractor in :mod:`emoshift.features` works on the signal returned by
+:func:`read_audio`, so resampling and channel mixdown happen here, once, in the same way
+for every feature set. Files that cannot give a usable signal (missing, empty, silent,
+corrupt, non-finite samples) raise :class:`AudioError`, whose message names the file, the
+problem and what to do about it.
+
+Example:
+    >>> import tempfile, numpy as np, soundfile as sf
+    >>> path = tempfile.mkdtemp() + "/tone.wav"
+    >>> t = np.arange(22050) / 44100
+    >>> sf.write(path, np.stack([np.sin(2 * np.pi * 220 * t)] * 2, axis=1), 44100)
+    >>> signal = read_audio(path)  # stereo 44.1 kHz -> mono 16 kHz
+    >>> signal.dtype, signal.shape
+    (dtype('float32'), (8000,))
+"""
+
+from __future__ import annotations
+
+import os
+from math import gcd
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+SILENCE_PEAK: float = 1e-4
+"""Peak absolute amplitude (full scale = 1.0) below which a file counts as silent (-80 dBFS)."""
+
+
+class AudioError(ValueError):
+    """An audio file gives no usable signal; the message names the file and what to do."""
+
+
+def read_audio(
+    path: str | os.PathLike,
+    sample_rate: int = 16000,
+    *,
+    silence_peak: float = SILENCE_PEAK,
+) -> np.ndarray:
+    """Read ``path`` as a mono float32 signal at ``sample_rate`` Hz.
+
+    Multi-channel audio is mixed down by averaging the channels; audio at another rate
+    is resampled with a polyphase filter (:func:`scipy.signal.resample_poly`), so a file
+    of ``n`` samples at rate ``r`` gives ``ceil(n * sample_rate / r)`` samples.
+
+    Raises:
+        AudioError: the file does not exist, is empty (zero bytes or zero samples),
+            cannot be decoded, holds NaN/inf samples, or is silent (peak amplitude below
+            ``silence_peak``).
+
+    Example:
+        >>> import tempfile, numpy as np, soundfile as sf
+        >>> path = tempfile.mkdtemp() + "/silence.wav"
+        >>> sf.write(path, np.zeros(1600), 16000)
+        >>> read_audio(path)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        emoshift.features.audio.AudioError: ...wav: audio is silent (peak amplitude 0 ...
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError(f"{path}: audio file does not exist; check the path or drop the row")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: audio file is empty (0 bytes); re-export it or drop the row")
+    try:
+        data, native_rate = sf.read(path, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, OSError) as error:
+        raise AudioError(
+            f"{path}: audio file cannot be decoded ({error}); it is corrupt or in a format "
+            "libsndfile does not read. Re-encode it as WAV or FLAC (e.g. "
+            "`ffmpeg -i IN -ar 16000 OUT.wav`) or drop the row"
+        ) from error
+    if data.shape[0] == 0:
+        raise AudioError(f"{path}: audio file holds no samples; re-export it or drop the row")
+    signal = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
+    if not np.all(np.isfinite(signal)):
+        raise AudioError(
+            f"{path}: audio holds NaN or infinite samples; re-export it or drop the row"
+        )
+    peak = float(np.max(np.abs(signal)))
+    if peak < silence_peak:
+        raise AudioError(
+            f"{path}: audio is silent (peak amplitude {peak:.3g} < {silence_peak:g}); "
+            "check the recording or drop the row"
+        )
+    if native_rate != sample_rate:
+        divisor = gcd(int(native_rate), int(sample_rate))
+        signal = resample_poly(signal, sample_rate // divisor, native_rate // divisor)
+    return np.ascontiguousarray(signal, dtype=np.float32)

@@ -1,0 +1,129 @@
+"""A content-addressed, crash-safe cache of feature arrays.
+
+An entry's key is the sha256 of (emoshift feature-format version, sha256 of the audio
+file's bytes, sha256 of the extractor's JSON config), so renaming or moving a file keeps
+its entry, editing the audio or changing any extractor option makes a new one, and no
+entry is ever stale. Entries are ``.npy`` files at ``root/<first 2 hex chars>/<key>.npy``,
+written to a temporary file in the same directory, fsynced and renamed into place with
+:func:`os.replace`: a killed run leaves either the whole entry or none. An entry that
+fails to load (truncated, corrupt) is treated as a miss and rewritten by the next
+:meth:`FeatureCache.put`.
+
+Example:
+    >>> import tempfile, numpy as np
+    >>> cache = FeatureCache(tempfile.mkdtemp())
+    >>> key = cache.key("ab" * 32, hash_config({"kind": "demo"}))
+    >>> cache.get(key) is None
+    True
+    >>> _ = cache.put(key, np.arange(3, dtype=np.float32))
+    >>> cache.get(key)
+    array([0., 1., 2.], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FEATURE_FORMAT_VERSION = 1
+"""Bumped whenever emoshift changes how features are computed or stored."""
+
+CHUNK_SIZE = 1 << 20
+
+
+def default_cache_dir() -> Path:
+    """``$EMOSHIFT_CACHE`` if set, else ``~/.cache/emoshift``.
+
+    Example:
+        >>> import os
+        >>> os.environ["EMOSHIFT_CACHE"] = "/tmp/emoshift-cache"
+        >>> str(default_cache_dir())
+        '/tmp/emoshift-cache'
+        >>> del os.environ["EMOSHIFT_CACHE"]
+    """
+    env = os.environ.get("EMOSHIFT_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "emoshift"
+
+
+def hash_file(path: str | os.PathLike, chunk_size: int = CHUNK_SIZE) -> str:
+    """The sha256 hex digest of a file's bytes, read in ``chunk_size`` chunks.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.NamedTemporaryFile(delete=False) as f:
+        ...     _ = f.write(b"abc")
+        >>> hash_file(f.name)[:16]
+        'ba7816bf8f01cfea'
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb", buffering=0) as file:
+        buffer = bytearray(chunk_size)
+        view = memoryview(buffer)
+        while size := file.readinto(buffer):
+            digest.update(view[:size])
+    return digest.hexdigest()
+
+
+def hash_config(config: Mapping[str, Any]) -> str:
+    """The sha256 hex digest of a JSON-able config (canonical JSON: sorted keys).
+
+    Example:
+        >>> hash_config({"b": 1, "a": 2}) == hash_config({"a": 2, "b": 1})
+        True
+    """
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class FeatureCache:
+    """Feature arrays on disk, addressed by audio content and extractor config.
+
+    Args:
+        root: the cache directory; ``None`` uses :func:`default_cache_dir`.
+    """
+
+    def __init__(self, root: str | os.PathLike | None = None) -> None:
+        self.root = Path(root).expanduser() if root is not None else default_cache_dir()
+
+    def __repr__(self) -> str:
+        return f"FeatureCache({str(self.root)!r})"
+
+    @staticmethod
+    def key(file_sha256: str, config_sha256: str) -> str:
+        """The entry key for an audio file's digest and an extractor config's digest."""
+        text = f"emoshift-features:{FEATURE_FORMAT_VERSION}:{file_sha256}:{config_sha256}"
+        return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+    def path(self, key: str) -> Path:
+        """Where the entry for ``key`` lives: ``root/<key[:2]>/<key>.npy``."""
+        return self.root / key[:2] / f"{key}.npy"
+
+    def get(self, key: str) -> np.ndarray | None:
+        """The cached array, or ``None`` if absent or unreadable (then it is a miss)."""
+        try:
+            return np.load(self.path(key), allow_pickle=False)
+        except (OSError, ValueError, EOFError):
+            return None
+
+    def put(self, key: str, array: np.ndarray) -> Path:
+        """Store ``array`` under ``key`` atomically (temp file, fsync, rename); return its path."""
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{key}.", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "wb") as file:
+                np.save(file, np.ascontiguousarray(array), allow_pickle=False)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        return target

@@ -1,0 +1,288 @@
+"""Extracting features for a corpus table: extractor factory, cache, parallel workers.
+
+:func:`extract_features` reads each file with :func:`~emoshift.features.audio.read_audio`,
+runs an extractor on it and stores the result in the content-addressed
+:class:`~emoshift.features.cache.FeatureCache`, in parallel over files, with a progress
+bar. A second run over the same files and extractor reads everything from the cache.
+Files that give no usable signal are skipped and reported (``on_error="skip"``) or stop
+the run (``on_error="raise"``); either way every feature computed so far is in the cache.
+
+Workers are ``spawn``-started processes, so on every platform the calling script needs
+the usual ``if __name__ == "__main__":`` guard when ``n_jobs > 1``, and a custom extractor
+class must be importable (defined in a module, not in ``__main__`` of a notebook).
+
+Example:
+    >>> import os, tempfile, numpy as np, soundfile as sf
+    >>> folder = tempfile.mkdtemp()
+    >>> t = np.arange(16000) / 16000
+    >>> for i in range(2):
+    ...     sf.write(f"{folder}/{i}.wav", np.sin(2 * np.pi * (150 + 50 * i) * t), 16000)
+    >>> files = [f"{folder}/0.wav", f"{folder}/1.wav"]
+    >>> result = extract_features(files, "egemaps", cache_dir=f"{folder}/cache", n_jobs=1)
+    >>> result.features.shape, result.n_extracted, result.n_cached
+    ((2, 88), 2, 0)
+    >>> extract_features(files, "egemaps", cache_dir=f"{folder}/cache", n_jobs=1).n_cached
+    2
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import warnings
+from collections.abc import Iterable
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import pandas as pd
+
+from emoshift.features.audio import AudioError, read_audio
+from emoshift.features.cache import FeatureCache, hash_config, hash_file
+from emoshift.features.functionals import ALIASES, FEATURE_SETS, Functionals
+from emoshift.features.logmel import LogMel
+from emoshift.progress import progress as progress_bar
+
+EXTRACTOR_NAMES: tuple[str, ...] = (*sorted(set(ALIASES) | set(FEATURE_SETS)), "logmel")
+"""Names :func:`get_extractor` accepts (case-insensitive), besides ``*.conf`` paths."""
+
+_MAX_NAMED = 20
+
+
+class Extractor(Protocol):
+    """What :func:`extract_features` needs from an extractor.
+
+    ``frame_level`` extractors return ``(n_frames, n_features)`` arrays, the others 1-D
+    vectors of ``len(feature_names)``. ``config()`` must be JSON-able and describe the
+    output completely: it is part of the cache key.
+    """
+
+    name: str
+    sample_rate: int
+    frame_level: bool
+
+    @property
+    def feature_names(self) -> list[str]: ...
+
+    def config(self) -> dict[str, Any]: ...
+
+    def __call__(self, signal: np.ndarray, sample_rate: int) -> np.ndarray: ...
+
+
+def get_extractor(name_or_path: str | os.PathLike | Extractor, **options: Any) -> Extractor:
+    """An extractor by name (see :data:`EXTRACTOR_NAMES`) or openSMILE ``.conf`` path.
+
+    ``options`` go to the extractor's constructor (e.g. ``sample_rate``, or ``n_mels`` for
+    ``logmel``). An :class:`Extractor` instance is returned unchanged.
+
+    Example:
+        >>> get_extractor("eGeMAPSv02").name, get_extractor("logmel", n_mels=64).n_mels
+        ('eGeMAPSv02', 64)
+    """
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        return name_or_path
+    text = os.fspath(name_or_path)
+    if text.lower() == "logmel":
+        return LogMel(**options)
+    if text.endswith(".conf") or text.lower() in ALIASES:
+        return Functionals(text, **options)
+    raise ValueError(
+        f"unknown feature extractor {text!r}; valid names are {list(EXTRACTOR_NAMES)}, "
+        "or the path of an openSMILE config file ending in .conf"
+    )
+
+
+class SkippedFilesWarning(UserWarning):
+    """Some files gave no features and were skipped; ``FeatureResult.errors`` says why."""
+
+
+@dataclass
+class FeatureResult:
+    """The outcome of :func:`extract_features`.
+
+    Attributes:
+        features: functionals as a DataFrame (rows: the kept rows of the input, with its
+            index; columns: feature names), or frame-level arrays as a list aligned
+            with ``index``.
+        index: the input's index labels of the rows that have features, in input order.
+        files: the audio file of each of those rows.
+        errors: ``{file: message}`` for every skipped file.
+        n_extracted: files computed in this run.
+        n_cached: files read from the cache.
+        feature_names: names of the feature columns (per frame for frame-level).
+        config: the extractor's config.
+    """
+
+    features: pd.DataFrame | list[np.ndarray]
+    index: pd.Index
+    files: list[str]
+    errors: dict[str, str] = field(default_factory=dict)
+    n_extracted: int = 0
+    n_cached: int = 0
+    feature_names: list[str] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_skipped(self) -> int:
+        """Number of skipped files."""
+        return len(self.errors)
+
+    def summary(self) -> str:
+        """A human-readable account: extracted, cached, skipped (with names and reasons)."""
+        lines = [
+            f"{self.config.get('kind', 'features')}: {len(self.files)} file(s) with features "
+            f"({self.n_extracted} extracted, {self.n_cached} from cache), "
+            f"{self.n_skipped} skipped"
+        ]
+        lines += [f"  skipped {file}: {message}" for file, message in self.errors.items()]
+        return "\n".join(lines)
+
+
+def _extract_one(
+    path: str, extractor: Extractor, cache_root: str, config_sha256: str
+) -> tuple[Literal["cached", "extracted", "error"], np.ndarray | str]:
+    """Features of one file from the cache or computed and cached; errors as a message."""
+    cache = FeatureCache(cache_root)
+    try:
+        file_sha256 = hash_file(path)
+    except OSError as error:
+        return "error", f"{path}: audio file cannot be read ({error}); check the path"
+    key = cache.key(file_sha256, config_sha256)
+    cached = cache.get(key)
+    if cached is not None:
+        return "cached", cached
+    try:
+        signal = read_audio(path, extractor.sample_rate)
+        try:
+            features = extractor(signal, extractor.sample_rate)
+        except AudioError as error:
+            raise AudioError(f"{path}: {error}") from error
+    except AudioError as error:
+        return "error", str(error)
+    cache.put(key, features)
+    return "extracted", features
+
+
+def _resolve_jobs(n_jobs: int | None) -> int:
+    if n_jobs is None or n_jobs == -1:
+        return os.cpu_count() or 1
+    if n_jobs < 1:
+        raise ValueError(f"n_jobs must be a positive number, -1 or None (all cores), not {n_jobs}")
+    return n_jobs
+
+
+def _inputs(table_or_files: pd.DataFrame | Iterable[str | os.PathLike]) -> tuple[pd.Index, list]:
+    if isinstance(table_or_files, pd.DataFrame):
+        if "file" not in table_or_files:
+            raise ValueError(
+                "the table has no 'file' column; pass a corpus table "
+                "(emoshift.data.table.read_table) or a list of audio paths"
+            )
+        missing = table_or_files["file"].isna()
+        if missing.any():
+            raise ValueError(
+                f"the 'file' column is empty in rows {list(table_or_files.index[missing][:10])}; "
+                "fill or drop those rows"
+            )
+        return table_or_files.index, [str(f) for f in table_or_files["file"]]
+    files = [os.fspath(f) for f in table_or_files]
+    return pd.Index(files, name="file"), files
+
+
+def extract_features(
+    table_or_files: pd.DataFrame | Iterable[str | os.PathLike],
+    extractor: str | os.PathLike | Extractor,
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    n_jobs: int | None = None,
+    on_error: Literal["skip", "raise"] = "skip",
+    progress: bool | None = None,
+) -> FeatureResult:
+    """Features for every file of a corpus table (its ``file`` column) or list of paths.
+
+    Args:
+        table_or_files: a corpus table, or audio paths (then the result is indexed by path).
+        extractor: an :class:`Extractor` or a name/path for :func:`get_extractor`.
+        cache_dir: the feature cache (default ``$EMOSHIFT_CACHE`` or ``~/.cache/emoshift``).
+        n_jobs: worker processes; ``None`` or ``-1``: one per CPU; ``1``: in this process.
+        on_error: ``"skip"`` leaves out files without a usable signal, lists them in
+            ``errors`` and warns (:class:`SkippedFilesWarning`) with their names;
+            ``"raise"`` raises :class:`AudioError` for the first such file (features
+            computed before are kept in the cache).
+        progress: draw a progress bar (``None``: on a terminal, see :mod:`emoshift.progress`).
+
+    Returns:
+        A :class:`FeatureResult`; functionals come as a DataFrame, frame-level features
+        as a list of arrays.
+    """
+    if on_error not in ("skip", "raise"):
+        raise ValueError(f"on_error must be 'skip' or 'raise', not {on_error!r}")
+    extractor = get_extractor(extractor)
+    config = extractor.config()
+    config_sha256 = hash_config(config)
+    cache_root = str(FeatureCache(cache_dir).root)
+    index, files = _inputs(table_or_files)
+    unique = list(dict.fromkeys(files))
+    workers = min(_resolve_jobs(n_jobs), max(1, len(unique)))
+    outcomes: dict[str, tuple[str, np.ndarray | str]] = {}
+    bar = {"desc": f"{extractor.name} features", "total": len(unique), "unit": "file"}
+
+    def record(path: str, outcome: tuple[str, np.ndarray | str]) -> None:
+        outcomes[path] = outcome
+        if outcome[0] == "error" and on_error == "raise":
+            raise AudioError(str(outcome[1]))
+
+    if workers == 1:
+        for path in progress_bar(unique, enabled=progress, **bar):
+            record(path, _extract_one(path, extractor, cache_root, config_sha256))
+    else:
+        executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        try:
+            futures: dict[Future, str] = {
+                executor.submit(_extract_one, path, extractor, cache_root, config_sha256): path
+                for path in unique
+            }
+            for future in progress_bar(as_completed(futures), enabled=progress, **bar):
+                record(futures[future], future.result())
+        finally:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    errors = {path: str(outcomes[path][1]) for path in unique if outcomes[path][0] == "error"}
+    if errors:
+        named = "; ".join(
+            f"{path} ({message})" for path, message in list(errors.items())[:_MAX_NAMED]
+        )
+        more = f"; and {len(errors) - _MAX_NAMED} more" if len(errors) > _MAX_NAMED else ""
+        warnings.warn(
+            SkippedFilesWarning(
+                f"skipped {len(errors)} of {len(unique)} file(s) without usable audio: "
+                f"{named}{more}. The full list is in FeatureResult.errors"
+            ),
+            stacklevel=2,
+        )
+    keep = [i for i, path in enumerate(files) if outcomes[path][0] != "error"]
+    arrays = [np.asarray(outcomes[files[i]][1]) for i in keep]
+    names = list(extractor.feature_names)
+    kept_index = index[keep]
+    if extractor.frame_level:
+        features: pd.DataFrame | list[np.ndarray] = arrays
+    else:
+        matrix = np.stack(arrays) if arrays else np.empty((0, len(names)), dtype=np.float32)
+        if matrix.shape[1] != len(names):
+            raise ValueError(
+                f"extractor {extractor.name} gave {matrix.shape[1]} values per file but "
+                f"names {len(names)} features; its feature_names and output disagree"
+            )
+        features = pd.DataFrame(matrix, index=kept_index, columns=names)
+    statuses = [status for status, _ in outcomes.values()]
+    return FeatureResult(
+        features=features,
+        index=kept_index,
+        files=[files[i] for i in keep],
+        errors=errors,
+        n_extracted=statuses.count("extracted"),
+        n_cached=statuses.count("cached"),
+        feature_names=names,
+        config=config,
+    )
