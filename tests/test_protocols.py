@@ -1,0 +1,281 @@
+"""Protocols: disjointness, sizes, stratification, determinism and errors."""
+
+from __future__ import annotations
+
+import doctest
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import emoshift.protocols
+import emoshift.protocols.splits
+from emoshift.protocols import (
+    few_shot_trials,
+    leave_one_speaker_out,
+    reduced_sample,
+    speaker_split,
+    target_split_10_40_50,
+)
+
+CLASSES = ["anger", "happiness", "neutral", "sadness"]
+
+
+def corpus(n_speakers: int = 10, seed: int = 0) -> pd.DataFrame:
+    """A table of speakers with uneven utterance counts and class mixes."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(n_speakers):
+        for _ in range(rng.integers(20, 60)):
+            rows.append({"speaker": f"spk{s:02d}", "emotion": rng.choice(CLASSES)})
+    return pd.DataFrame(rows)
+
+
+def assert_partition(parts, n):
+    joined = np.concatenate(parts)
+    assert len(joined) == len(set(joined.tolist())) == n
+    for part in parts:
+        assert np.all(np.diff(part) > 0)  # sorted, no duplicates
+
+
+# --- speaker_split -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fraction", [0.3, 0.5])
+def test_speaker_split_is_speaker_independent_and_balanced(fraction):
+    table = corpus()
+    train, test = speaker_split(table, test_fraction=fraction, seed=7)
+    assert_partition([train, test], len(table))
+    assert not set(table.speaker.iloc[train]) & set(table.speaker.iloc[test])
+    assert len(test) / len(table) == pytest.approx(fraction, abs=0.08)
+    for part in (train, test):
+        assert set(table.emotion.iloc[part]) == set(CLASSES)
+
+
+def test_speaker_split_puts_every_class_in_both_parts_when_possible():
+    # only speakers a and c have "fear"; a random cut often puts both on one side
+    table = pd.DataFrame(
+        {
+            "speaker": list("aaaabbbbccccdddd"),
+            "emotion": ["fear", "x", "x", "x"] + ["x"] * 4 + ["fear", "x", "x", "x"] + ["x"] * 4,
+        }
+    )
+    for seed in range(5):
+        train, test = speaker_split(table, seed=seed)
+        assert "fear" in set(table.emotion.iloc[train])
+        assert "fear" in set(table.emotion.iloc[test])
+
+
+def test_speaker_split_is_deterministic_and_seed_dependent():
+    table = corpus()
+    first, again = speaker_split(table, seed=1), speaker_split(table, seed=1)
+    np.testing.assert_array_equal(first.test, again.test)
+    tests = {tuple(speaker_split(table, seed=s).test.tolist()) for s in range(5)}
+    assert len(tests) > 1
+
+
+def test_speaker_split_without_labels_and_custom_columns():
+    table = corpus().rename(columns={"speaker": "talker"})
+    train, test = speaker_split(table, seed=0, speaker_column="talker", label_column=None)
+    assert_partition([train, test], len(table))
+
+
+def test_speaker_split_errors():
+    table = corpus()
+    with pytest.raises(ValueError, match="test_fraction"):
+        speaker_split(table, test_fraction=1.0)
+    with pytest.raises(ValueError, match="no column 'label'"):
+        speaker_split(table, label_column="label")
+    with pytest.raises(ValueError, match="at least 2 speakers"):
+        speaker_split(table.assign(speaker="one"))
+    with pytest.raises(ValueError, match="1 missing value"):
+        speaker_split(table.assign(speaker=[None] + list(table.speaker.iloc[1:])))
+
+
+# --- few_shot_trials ---------------------------------------------------------------------
+
+
+def test_few_shot_trials_sizes_classes_and_exclusivity():
+    labels = np.repeat(CLASSES, 25)
+    trials = few_shot_trials(labels, k=4, n_trials=6, seed=0)
+    assert len(trials) == 6
+    for trial in trials:
+        assert Counter(labels[trial].tolist()) == dict.fromkeys(CLASSES, 4)
+    used = np.concatenate(trials)
+    assert len(set(used.tolist())) == len(used)
+
+
+def test_few_shot_trials_respect_pool_and_determinism():
+    table = corpus()
+    labels = table.emotion
+    pool = np.flatnonzero(table.speaker.isin(["spk00", "spk01", "spk02", "spk03", "spk04"]))
+    trials = few_shot_trials(labels, k=2, n_trials=3, seed=5, pool=pool)
+    assert set(np.concatenate(trials).tolist()) <= set(pool.tolist())
+    again = few_shot_trials(labels, k=2, n_trials=3, seed=5, pool=pool)
+    assert all(np.array_equal(a, b) for a, b in zip(trials, again, strict=True))
+    other = few_shot_trials(labels, k=2, n_trials=3, seed=6, pool=pool)
+    assert not all(np.array_equal(a, b) for a, b in zip(trials, other, strict=True))
+
+
+def test_few_shot_trials_non_exclusive_may_reuse():
+    labels = ["a", "b"] * 3
+    trials = few_shot_trials(labels, k=3, n_trials=4, seed=0, exclusive=False)
+    assert all(len(t) == 6 for t in trials)  # each trial takes every example
+    with pytest.raises(ValueError, match=r"12\. Lower k or n_trials, or pass exclusive=False"):
+        few_shot_trials(labels, k=3, n_trials=4, seed=0)
+    with pytest.raises(ValueError, match=r"has 3 example\(s\) in labels; k=4 need 4\. Lower k"):
+        few_shot_trials(labels, k=4, n_trials=1, seed=0, exclusive=False)
+
+
+def test_few_shot_trials_unlabelled_rows_and_class_subset():
+    labels = pd.Series(["a", None, "b", "a", pd.NA, "b", "c"], dtype="object")
+    trials = few_shot_trials(labels, k=1, n_trials=2, seed=0, classes=["a", "b"])
+    assert all(sorted(labels[t].tolist()) == ["a", "b"] for t in trials)
+
+
+def test_few_shot_trials_errors_name_class_and_count():
+    labels = ["anger"] * 20 + ["fear"] * 7
+    with pytest.raises(ValueError, match=r"class 'fear' has 7 example\(s\) in labels; 4 excl"):
+        few_shot_trials(labels, k=2, n_trials=4, seed=0)
+    with pytest.raises(ValueError, match=r"class 'fear' has 0 example\(s\) in the pool"):
+        few_shot_trials(labels, k=1, n_trials=1, seed=0, pool=np.arange(20))
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        few_shot_trials(labels, k=0, n_trials=1, seed=0)
+    with pytest.raises(ValueError, match="positions beyond 26"):
+        few_shot_trials(labels, k=1, n_trials=1, seed=0, pool=[0, 99])
+    with pytest.raises(ValueError, match="duplicate"):
+        few_shot_trials(labels, k=1, n_trials=1, seed=0, pool=[0, 0, 25])
+
+
+# --- target_split_10_40_50 ---------------------------------------------------------------
+
+
+def test_target_split_sizes_and_stratification():
+    labels = np.array(["anger"] * 100 + ["neutral"] * 200 + ["sadness"] * 50)
+    train, dev, test = target_split_10_40_50(labels, seed=0)
+    assert_partition([train, dev, test], len(labels))
+    assert (len(train), len(dev), len(test)) == (35, 140, 175)
+    for part, share in ((train, 0.1), (dev, 0.4), (test, 0.5)):
+        counts = Counter(labels[part].tolist())
+        for label, total in Counter(labels.tolist()).items():
+            assert counts[label] == pytest.approx(share * total, abs=1)
+
+
+def test_target_split_small_classes_get_one_per_part():
+    labels = ["rare"] * 3 + ["common"] * 40
+    train, dev, test = target_split_10_40_50(labels, seed=2)
+    for part in (train, dev, test):
+        assert "rare" in {labels[i] for i in part}
+    with pytest.raises(ValueError, match=r"class 'tiny' has 2 example\(s\)"):
+        target_split_10_40_50(["tiny"] * 2 + ["common"] * 40, seed=0)
+
+
+def test_target_split_repeats_via_seeds():
+    labels = np.repeat(CLASSES, 30)
+    splits = [target_split_10_40_50(labels, seed=s) for s in range(3)]
+    np.testing.assert_array_equal(splits[0].test, target_split_10_40_50(labels, seed=0).test)
+    assert not np.array_equal(splits[0].train, splits[1].train)
+
+
+def test_target_split_with_speakers_is_speaker_disjoint():
+    table = corpus(n_speakers=12, seed=3)
+    train, dev, test = target_split_10_40_50(table.emotion, seed=0, speakers=table.speaker)
+    assert_partition([train, dev, test], len(table))
+    speakers = [set(table.speaker.iloc[p]) for p in (train, dev, test)]
+    assert not (speakers[0] & speakers[1] or speakers[0] & speakers[2] or speakers[1] & speakers[2])
+    assert len(train) / len(table) == pytest.approx(0.1, abs=0.06)
+    assert len(test) / len(table) == pytest.approx(0.5, abs=0.1)
+    for part in (train, dev, test):
+        assert set(table.emotion.iloc[part]) == set(CLASSES)
+    with pytest.raises(ValueError, match="at least 3 speakers"):
+        target_split_10_40_50(["a", "b"] * 5, seed=0, speakers=["s1", "s2"] * 5)
+    with pytest.raises(ValueError, match="speakers has 3 values but labels has 4"):
+        target_split_10_40_50(["a"] * 4, seed=0, speakers=["s1", "s2", "s3"])
+
+
+def test_target_split_rejects_missing_labels_and_bad_seed():
+    with pytest.raises(ValueError, match="labels has 1 missing value"):
+        target_split_10_40_50(["a", None, "a", "a"], seed=0)
+    with pytest.raises(ValueError, match="seed must be an integer"):
+        target_split_10_40_50(["a"] * 3, seed="0")
+
+
+# --- leave_one_speaker_out ---------------------------------------------------------------
+
+
+def test_leave_one_speaker_out_covers_every_speaker_once():
+    table = corpus(n_speakers=5)
+    folds = list(leave_one_speaker_out(table.speaker))
+    assert [speaker for _, _, speaker in folds] == sorted(table.speaker.unique())
+    for train, test, speaker in folds:
+        assert_partition([train, test], len(table))
+        assert set(table.speaker.iloc[test]) == {speaker}
+        assert speaker not in set(table.speaker.iloc[train])
+    np.testing.assert_array_equal(
+        np.sort(np.concatenate([test for _, test, _ in folds])), np.arange(len(table))
+    )
+
+
+def test_leave_one_speaker_out_errors_are_eager():
+    with pytest.raises(ValueError, match="at least 2 speakers"):
+        leave_one_speaker_out(["s1", "s1"])
+    with pytest.raises(ValueError, match="missing"):
+        leave_one_speaker_out(["s1", None])
+
+
+# --- reduced_sample ----------------------------------------------------------------------
+
+
+def test_reduced_sample_stratified_subset_of_fold():
+    labels = np.array(["a"] * 60 + ["b"] * 30 + ["c"] * 10)
+    train_idx = np.arange(0, 100, 1)[::-1]
+    subset = reduced_sample(train_idx, labels, size=0.2, seed=0)
+    assert len(subset) == 20
+    assert set(subset.tolist()) <= set(train_idx.tolist())
+    counts = Counter(labels[subset].tolist())
+    assert counts == {"a": 12, "b": 6, "c": 2}
+
+
+def test_reduced_sample_counts_nested_and_deterministic():
+    table = corpus()
+    fold = np.flatnonzero(table.speaker != "spk00")
+    labels = table.emotion.to_numpy()
+    previous: set[int] = set()
+    for size in (4, 10, 50, 200):
+        subset = reduced_sample(fold, labels, size=size, seed=3)
+        assert len(subset) == size
+        assert previous <= set(subset.tolist())  # nested for one seed
+        previous = set(subset.tolist())
+        for label, total in Counter(labels[fold].tolist()).items():
+            assert np.sum(labels[subset] == label) == pytest.approx(size * total / len(fold), abs=1)
+    np.testing.assert_array_equal(
+        reduced_sample(fold, labels, 50, seed=3), reduced_sample(fold, labels, 50, seed=3)
+    )
+    assert not np.array_equal(
+        reduced_sample(fold, labels, 50, seed=3), reduced_sample(fold, labels, 50, seed=4)
+    )
+    # one of each class as soon as the size allows it
+    assert set(labels[reduced_sample(fold, labels, 4, seed=9)]) == set(CLASSES)
+
+
+def test_reduced_sample_without_labels_and_errors():
+    subset = reduced_sample(np.arange(10, 30), None, size=5, seed=0)
+    assert len(subset) == 5 and set(subset.tolist()) <= set(range(10, 30))
+    labels = ["a"] * 10
+    with pytest.raises(ValueError, match="size=11 must be between 1 and the fold size 10"):
+        reduced_sample(np.arange(10), labels, size=11, seed=0)
+    with pytest.raises(ValueError, match=r"fractional size=1.5 must be in \(0, 1\]"):
+        reduced_sample(np.arange(10), labels, size=1.5, seed=0)
+    with pytest.raises(ValueError, match="size must be a count"):
+        reduced_sample(np.arange(10), labels, size=True, seed=0)
+    with pytest.raises(ValueError, match="empty"):
+        reduced_sample(np.array([], dtype=int), labels, size=1, seed=0)
+    with pytest.raises(ValueError, match="integer positions"):
+        reduced_sample(np.array([0.5, 1.0]), labels, size=1, seed=0)
+
+
+@pytest.mark.parametrize("module", [emoshift.protocols, emoshift.protocols.splits])
+def test_docstring_examples(module):
+    failures, _ = doctest.testmod(module)
+    assert failures == 0
