@@ -1,0 +1,92 @@
+"""Corpus loaders: one module per corpus, each reading the corpus as its owner ships it.
+
+:data:`LOADERS` maps a format name to its loader; :func:`load_corpus` dispatches to it.
+Every loader takes the directory the user points to (the generic ``csv`` loader: the
+CSV/TSV file) and keyword options, and returns a validated corpus table
+(:mod:`emoshift.data.table`) with the corpus's own labels as extra columns. Common
+options: ``strict`` (raise :class:`CorpusFormatError` at the first problem instead of
+warning), ``duration`` (read file headers for duration and sample rate, default on) and
+``report`` (a :class:`LoadReport` that collects the problems).
+
+Example:
+    >>> import tempfile, numpy as np, soundfile as sf
+    >>> from pathlib import Path
+    >>> root = Path(tempfile.mkdtemp()); (root / "wav").mkdir()
+    >>> sf.write(root / "wav" / "08b02Ta.wav", np.zeros(1600), 16000)
+    >>> table = load_corpus(root, "emodb")
+    >>> table.loc[0, ["speaker", "gender", "emotion"]].tolist()
+    ['emodb_08', 'female', 'sadness']
+    >>> sorted(LOADERS)[:4]
+    ['cremad', 'csv', 'emodb', 'iemocap']
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import pandas as pd
+
+from emoshift.data.loaders import (
+    cremad,
+    csv_table,
+    emodb,
+    iemocap,
+    msp_improv,
+    msp_podcast,
+    ravdess,
+    savee,
+    tess,
+    urdu,
+)
+from emoshift.data.loaders.base import CorpusFormatError, CorpusWarning, LoadReport
+
+LOADERS: dict[str, Callable[..., pd.DataFrame]] = {
+    "emodb": emodb.load,
+    "ravdess": ravdess.load,
+    "cremad": cremad.load,
+    "tess": tess.load,
+    "savee": savee.load,
+    "iemocap": iemocap.load,
+    "msp_improv": msp_improv.load,
+    "msp_podcast": msp_podcast.load,
+    "urdu": urdu.load,
+    "csv": csv_table.load,
+}
+"""Format name -> loader ``load(path, **options) -> corpus table``."""
+
+ALIASES: dict[str, str] = {"crema_d": "cremad", "tsv": "csv", "emo_db": "emodb"}
+"""Other spellings accepted by :func:`load_corpus` (after lower-casing, ``-`` -> ``_``)."""
+
+
+def format_name(name: str) -> str:
+    """The registry key for a format name; ``ValueError`` listing the formats if unknown.
+
+    >>> format_name("MSP-Podcast"), format_name("crema-d")
+    ('msp_podcast', 'cremad')
+    """
+    key = name.strip().lower().replace("-", "_")
+    key = ALIASES.get(key, key)
+    if key not in LOADERS:
+        raise ValueError(f"unknown corpus format {name!r}; known formats: {', '.join(LOADERS)}")
+    return key
+
+
+def load_corpus(path: str | os.PathLike, format: str, **options: object) -> pd.DataFrame:
+    """Load the corpus at ``path`` with the loader registered as ``format``.
+
+    ``options`` go to the loader (see each module: e.g. ``include_song`` for RAVDESS,
+    ``labels`` for the MSP corpora, ``columns`` and ``label_map`` for ``csv``).
+    """
+    return LOADERS[format_name(format)](path, **options)
+
+
+__all__ = [
+    "ALIASES",
+    "LOADERS",
+    "CorpusFormatError",
+    "CorpusWarning",
+    "LoadReport",
+    "format_name",
+    "load_corpus",
+]

@@ -1,0 +1,214 @@
+"""What every corpus loader shares: problem reporting, audio discovery, table assembly.
+
+A loader walks the directory a user points to, turns each audio file (and each entry of
+the corpus's label files) into a row dictionary, and hands the rows to :func:`finish`,
+which adds durations and sample rates, builds the corpus table with
+:func:`emoshift.data.table.make_table` and validates it.
+
+Problems are collected in a :class:`LoadReport` (what ``emoshift corpus info`` prints):
+file names that do not follow the corpus's naming scheme, labels outside its scheme,
+unreadable audio, audio without labels and labels without audio. In the default mode
+each kind of problem becomes one :class:`CorpusWarning` that names the first files and
+the expected pattern; with ``strict=True`` the first problem raises
+:class:`CorpusFormatError` instead.
+
+Example:
+    >>> import warnings
+    >>> context = LoaderContext("demo", strict=False)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     context.unrecognised("x.wav", "no speaker id", "SPEAKER_N.wav")
+    ...     context.emit_warnings()
+    >>> context.report.unrecognised
+    ['x.wav: no speaker id; expected SPEAKER_N.wav']
+    >>> "x.wav: no speaker id" in str(caught[0].message)
+    True
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+
+from emoshift.data.table import make_table, validate_table
+
+AUDIO_SUFFIXES: tuple[str, ...] = (".wav",)
+"""File suffixes the corpus loaders treat as audio (case-insensitive)."""
+
+PROBLEM_KINDS: dict[str, str] = {
+    "unrecognised": "file name(s) or label(s) outside the corpus's scheme (skipped)",
+    "unreadable": "audio file(s) that could not be read",
+    "unlabelled": "audio file(s) without a label entry",
+    "missing_audio": "label entries without an audio file",
+}
+"""The kinds of problem a :class:`LoadReport` holds, with how they are described."""
+
+
+class CorpusFormatError(ValueError):
+    """A corpus directory does not follow its documented layout (raised in strict mode)."""
+
+
+class CorpusWarning(UserWarning):
+    """A corpus directory deviates from its documented layout; the rows concerned are
+    skipped or kept as described in the message."""
+
+
+@dataclass
+class LoadReport:
+    """Problems found while loading one corpus, one message per file or label entry."""
+
+    corpus: str = ""
+    unrecognised: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    unlabelled: list[str] = field(default_factory=list)
+    missing_audio: list[str] = field(default_factory=list)
+
+    def problems(self) -> dict[str, list[str]]:
+        """Messages per problem kind, only the kinds with at least one message."""
+        return {kind: getattr(self, kind) for kind in PROBLEM_KINDS if getattr(self, kind)}
+
+    @property
+    def ok(self) -> bool:
+        """Whether nothing was wrong."""
+        return not self.problems()
+
+
+def _summary(kind: str, messages: list[str], corpus: str, limit: int = 5) -> str:
+    shown = "\n  ".join(messages[:limit])
+    more = len(messages) - limit
+    tail = f"\n  ... and {more} more" if more > 0 else ""
+    return f"{corpus}: {len(messages)} {PROBLEM_KINDS[kind]}:\n  {shown}{tail}"
+
+
+@dataclass
+class LoaderContext:
+    """Collects the problems of one load and turns them into warnings or errors.
+
+    ``report`` may be shared with the caller (``load_corpus(..., report=...)``) so that
+    the problems stay available after the warnings are gone.
+    """
+
+    corpus: str
+    strict: bool = False
+    report: LoadReport = field(default_factory=LoadReport)
+
+    def __post_init__(self) -> None:
+        self.report.corpus = self.corpus
+
+    def problem(self, kind: str, message: str) -> None:
+        """Record a problem; raise :class:`CorpusFormatError` at once in strict mode."""
+        getattr(self.report, kind).append(message)
+        if self.strict:
+            raise CorpusFormatError(f"{self.corpus}: {message}")
+
+    def unrecognised(self, name: str, reason: str, pattern: str) -> None:
+        """A file name or label that the corpus's scheme does not allow."""
+        self.problem("unrecognised", f"{name}: {reason}; expected {pattern}")
+
+    def emit_warnings(self) -> None:
+        """One :class:`CorpusWarning` per kind of problem recorded so far."""
+        for kind, messages in self.report.problems().items():
+            warnings.warn(_summary(kind, messages, self.corpus), CorpusWarning, stacklevel=3)
+
+
+def require_directory(path: str | os.PathLike, corpus: str, layout: str) -> Path:
+    """The corpus directory as an absolute path; ``FileNotFoundError`` naming it if absent."""
+    directory = Path(path).expanduser()
+    if not directory.exists():
+        raise FileNotFoundError(
+            f"{corpus}: corpus directory {directory} does not exist (expected layout: {layout})"
+        )
+    if not directory.is_dir():
+        raise NotADirectoryError(
+            f"{corpus}: {directory} is not a directory; point to the corpus folder "
+            f"(expected layout: {layout})"
+        )
+    return directory.resolve()
+
+
+def audio_files(directory: Path, suffixes: Iterable[str] = AUDIO_SUFFIXES) -> list[Path]:
+    """Audio files below ``directory``, sorted; macOS ``._`` resource forks are skipped."""
+    wanted = {s.lower() for s in suffixes}
+    found = []
+    for root, _dirs, files in os.walk(directory):
+        for name in files:
+            if name.startswith("._") or Path(name).suffix.lower() not in wanted:
+                continue
+            found.append(Path(root) / name)
+    return sorted(found)
+
+
+def find_file(directory: Path, names: Iterable[str], max_depth: int = 3) -> Path | None:
+    """The first file called one of ``names`` at most ``max_depth`` folders below."""
+    wanted = list(names)
+    base_depth = len(directory.parts)
+    matches = []
+    for root, dirs, files in os.walk(directory):
+        depth = len(Path(root).parts) - base_depth
+        if depth >= max_depth:
+            dirs[:] = []
+        for name in wanted:
+            if name in files:
+                matches.append((depth, wanted.index(name), Path(root) / name))
+    return min(matches)[2] if matches else None
+
+
+def normalise(value: float, low: float, high: float) -> float:
+    """Map ``value`` on the scale ``[low, high]`` linearly onto ``[-1, 1]``.
+
+    >>> normalise(3.0, 1.0, 5.0), normalise(7.0, 1.0, 7.0)
+    (0.0, 1.0)
+    """
+    return 2.0 * (float(value) - low) / (high - low) - 1.0
+
+
+def add_dimensions(row: dict, scores: Mapping[str, float], low: float, high: float) -> None:
+    """Store native-scale scores as ``*_raw`` and their ``[-1, 1]`` copies in ``row``."""
+    for dimension, value in scores.items():
+        if value is None or pd.isna(value):
+            continue
+        row[f"{dimension}_raw"] = float(value)
+        row[dimension] = normalise(value, low, high)
+
+
+def finish(
+    rows: list[dict],
+    context: LoaderContext,
+    *,
+    layout: str,
+    directory: Path,
+    duration: bool = True,
+) -> pd.DataFrame:
+    """Turn loader rows into a validated corpus table sorted by file.
+
+    With ``duration`` each file's header is read (``soundfile.info``) for ``duration``
+    (seconds) and ``sample_rate``; files that cannot be read are reported as unreadable
+    and kept with missing values. Warnings for the recorded problems are emitted here.
+    """
+    if not rows:
+        context.emit_warnings()
+        raise CorpusFormatError(
+            f"{context.corpus}: no utterances found under {directory}; expected layout: {layout}"
+        )
+    if duration:
+        for row in rows:
+            try:
+                info = sf.info(str(row["file"]))
+            except (RuntimeError, sf.LibsndfileError) as error:
+                context.problem("unreadable", f"{row['file']}: {error}")
+                row["duration"], row["sample_rate"] = np.nan, pd.NA
+                continue
+            row["duration"], row["sample_rate"] = float(info.duration), int(info.samplerate)
+    table = make_table(rows)
+    if "sample_rate" in table:
+        table["sample_rate"] = table["sample_rate"].astype("Int64")
+    table = table.sort_values("file", kind="stable").reset_index(drop=True)
+    context.emit_warnings()
+    return validate_table(table, check_files=False)

@@ -1,0 +1,131 @@
+"""Any corpus described by a CSV or TSV file: one row per audio file, labels in columns.
+
+The file needs a column with the audio paths (absolute, or relative to the CSV's
+folder); ``columns`` says which CSV column feeds which corpus-table column (those named
+like a table column are taken as they are), ``label_map`` turns the corpus's labels into
+normalised emotions, ``dimension_range`` gives the native scale of arousal / valence /
+dominance columns so that they are normalised to [-1, 1]. Every other CSV column is
+kept as an extra column.
+
+Example:
+    >>> import tempfile, numpy as np, soundfile as sf
+    >>> from pathlib import Path
+    >>> root = Path(tempfile.mkdtemp()); (root / "clips").mkdir()
+    >>> sf.write(root / "clips" / "a.wav", np.zeros(160), 16000)
+    >>> _ = (root / "meta.tsv").write_text(
+    ...     "path\\tlabel\\tspk\\tact\\nclips/a.wav\\tang\\t7\\t4\\n")
+    >>> table = load(root / "meta.tsv", corpus="demo", label_map={"ang": "anger"},
+    ...              columns={"file": "path", "emotion": "label", "speaker": "spk",
+    ...                       "arousal": "act"}, dimension_range=(1, 5))
+    >>> table.loc[0, ["speaker", "emotion"]].tolist(), float(table.loc[0, "arousal"])
+    (['demo_7', 'anger'], 0.5)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from emoshift.data.loaders.base import (
+    LoaderContext,
+    LoadReport,
+    add_dimensions,
+    finish,
+)
+from emoshift.data.table import COLUMNS, DIMENSIONS, EMOTIONS
+
+LAYOUT = "a CSV/TSV file with a column of audio paths (relative to the file's folder)"
+
+
+def _separator(path: Path, sep: str | None) -> str:
+    if sep is not None:
+        return sep
+    return "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
+
+
+def _number(value: str | None) -> float:
+    """A CSV cell as a float; empty or non-numeric cells are NaN."""
+    return float(pd.to_numeric(value, errors="coerce")) if value else float("nan")
+
+
+def load(
+    path: str | os.PathLike,
+    *,
+    columns: Mapping[str, str] | None = None,
+    label_map: Mapping[str, str] | None = None,
+    corpus: str | None = None,
+    sep: str | None = None,
+    dimension_range: Sequence[float] | None = None,
+    strict: bool = False,
+    duration: bool = True,
+    report: LoadReport | None = None,
+) -> pd.DataFrame:
+    """Load the corpus listed in the CSV/TSV file ``path``.
+
+    Args:
+        columns: table column -> CSV column, e.g. ``{"file": "path", "emotion": "label"}``.
+        label_map: corpus label -> normalised emotion; labels already normalised pass.
+            A label that maps to nothing in ``EMOTIONS`` skips its row with a warning.
+        corpus: the ``corpus`` value and speaker prefix (default: the file's stem).
+        sep: column separator (default: tab for ``.tsv``, else comma).
+        dimension_range: ``(low, high)`` native scale of the dimensional columns; without
+            it they are taken as already normalised to [-1, 1].
+        strict: raise :class:`CorpusFormatError` at the first problem instead of warning.
+        duration: read each file's header for ``duration`` and ``sample_rate``.
+        report: a :class:`LoadReport` to collect the problems in.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"corpus table file {path} does not exist (expected {LAYOUT})")
+    path = path.resolve()
+    corpus = corpus or path.stem
+    context = LoaderContext(corpus, strict, report or LoadReport())
+    frame = pd.read_csv(path, sep=_separator(path, sep), dtype=str, keep_default_na=False)
+    mapping = {c: c for c in COLUMNS if c in frame} | dict(columns or {})
+    absent = sorted(set(mapping.values()) - set(frame.columns))
+    if absent or "file" not in mapping:
+        raise ValueError(
+            f"{path.name}: column(s) {absent or ['file']} not found; the file has "
+            f"{list(frame.columns)}. Name the audio path column with columns={{'file': ...}}"
+        )
+    unknown = sorted(set(mapping) - set(COLUMNS))
+    if unknown:
+        raise ValueError(f"columns= names {unknown}, which are not corpus-table columns {COLUMNS}")
+    labels = dict(label_map or {})
+    extra = [c for c in frame.columns if c not in mapping.values()]
+    rows = []
+    for number, record in enumerate(frame.to_dict("records"), 2):
+        where = f"{path.name} line {number}"
+        file = Path(record[mapping["file"]])
+        file = file if file.is_absolute() else path.parent / file
+        if not file.is_file():
+            context.problem("missing_audio", f"{where}: {file} does not exist")
+            continue
+        row = {
+            table_column: record[csv_column] or None for table_column, csv_column in mapping.items()
+        }
+        row.update({column: record[column] for column in extra})
+        row.update(file=str(file.resolve()), corpus=corpus)
+        if row.get("speaker"):
+            row["speaker"] = f"{corpus}_{row['speaker']}"
+        raw = row.get("emotion")
+        if raw is not None:
+            emotion = labels.get(raw, raw)
+            if emotion not in EMOTIONS:
+                context.unrecognised(
+                    f"{where} ({file.name})",
+                    f"label {raw!r} is not a normalised emotion and label_map does not map it",
+                    f"one of {', '.join(EMOTIONS)} (or a label_map entry)",
+                )
+                continue
+            row["emotion"], row["emotion_raw"] = emotion, raw
+        scores = {d: _number(row.pop(d, None)) for d in DIMENSIONS}
+        if dimension_range is not None:
+            add_dimensions(row, scores, *dimension_range)
+        else:
+            row.update(scores)
+        rows.append(row)
+    return finish(rows, context, layout=LAYOUT, directory=path, duration=duration)

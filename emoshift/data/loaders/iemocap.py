@@ -1,0 +1,176 @@
+"""IEMOCAP, the Interactive Emotional Dyadic Motion Capture database (English, acted dyads).
+
+Layout as distributed (Busso et al., Language Resources and Evaluation 2008; the
+release's README), under ``IEMOCAP_full_release/``:
+
+- ``Session{1..5}/sentences/wav/<dialog>/<utterance>.wav``, e.g.
+  ``Session1/sentences/wav/Ses01F_impro01/Ses01F_impro01_F000.wav``;
+- ``Session{1..5}/dialog/EmoEvaluation/<dialog>.txt``, one block per utterance whose
+  first line is ``[START - END]<TAB>UTTERANCE<TAB>CODE<TAB>[V, A, D]``, e.g.
+  ``[6.2901 - 8.2357]	Ses01F_impro01_F000	neu	[2.5000, 2.5000, 2.5000]``: the
+  consensus category and the evaluators' mean valence, activation and dominance on the
+  1-5 scale (the file's header reads ``% [START_TIME - END_TIME] TURN_NAME EMOTION
+  [V, A, D]``).
+
+Utterance names ``Ses<SS><L>_<dialog>_<G><NNN>``: session ``SS``, the dialog
+(``impro..`` improvised or ``script..`` scripted, which becomes ``elicitation``) and the
+speaking actor's gender ``G`` (``F``/``M``; each session has one female and one male
+actor, so the speaker is ``iemocap_Ses01F``). Category codes: neu, hap, sad, ang, sur,
+fea, dis, fru, exc, oth, and xxx where the evaluators did not agree (kept with no
+emotion, its dimensional scores intact).
+
+Example:
+    >>> import tempfile, numpy as np, soundfile as sf
+    >>> from pathlib import Path
+    >>> root = Path(tempfile.mkdtemp()) / "Session1"
+    >>> (root / "sentences/wav/Ses01F_impro01").mkdir(parents=True)
+    >>> (root / "dialog/EmoEvaluation").mkdir(parents=True)
+    >>> sf.write(root / "sentences/wav/Ses01F_impro01/Ses01F_impro01_F000.wav",
+    ...          np.zeros(160), 16000)
+    >>> _ = (root / "dialog/EmoEvaluation/Ses01F_impro01.txt").write_text(
+    ...     "[6.2901 - 8.2357]\\tSes01F_impro01_F000\\tneu\\t[2.5000, 4.0000, 3.0000]\\n")
+    >>> row = load(root.parent).iloc[0]
+    >>> row["speaker"], row["emotion"], row["elicitation"]
+    ('iemocap_Ses01F', 'neutral', 'improvised')
+    >>> float(row["arousal_raw"]), float(row["arousal"]), float(row["valence"])
+    (4.0, 0.5, -0.25)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from emoshift.data.loaders.base import (
+    LoaderContext,
+    LoadReport,
+    add_dimensions,
+    audio_files,
+    finish,
+    require_directory,
+)
+
+CORPUS = "iemocap"
+LAYOUT = (
+    "Session{1..5}/sentences/wav/<dialog>/<utterance>.wav and "
+    "Session{1..5}/dialog/EmoEvaluation/<dialog>.txt"
+)
+PATTERN = "Ses<SS><F|M>_<impro..|script..>_<F|M><NNN>, e.g. Ses01F_impro01_F000"
+EMOTIONS: dict[str, str | None] = {
+    "neu": "neutral",
+    "hap": "happiness",
+    "sad": "sadness",
+    "ang": "anger",
+    "sur": "surprise",
+    "fea": "fear",
+    "dis": "disgust",
+    "fru": "frustration",
+    "exc": "excitement",
+    "oth": "other",
+    "xxx": None,
+}
+"""IEMOCAP's category codes and normalised emotions (``xxx``: no agreement, no emotion)."""
+SCALE: tuple[float, float] = (1.0, 5.0)
+"""The native range of IEMOCAP's valence, activation and dominance ratings."""
+
+_UTTERANCE = re.compile(
+    r"^Ses(?P<session>\d{2})[FM]_(?P<dialog>(?:impro|script)[^_]*(?:_[^_]+)*?)"
+    r"_(?P<gender>[FM])(?P<turn>\d{3})$"
+)
+_LINE = re.compile(
+    r"^\[\s*[\d.]+\s*-\s*[\d.]+\s*\]\s+(?P<name>\S+)\s+(?P<code>\S+)\s+"
+    r"\[\s*(?P<v>[\d.]+)\s*,\s*(?P<a>[\d.]+)\s*,\s*(?P<d>[\d.]+)\s*\]"
+)
+
+
+def _evaluation_files(directory: Path) -> list[Path]:
+    """Every ``<dialog>.txt`` directly inside an ``EmoEvaluation`` folder."""
+    found = []
+    for root, _dirs, files in os.walk(directory):
+        if Path(root).name == "EmoEvaluation":
+            found += [Path(root) / f for f in files if f.endswith(".txt") and f[:2] != "._"]
+    return sorted(found)
+
+
+def _labels(directory: Path, context: LoaderContext) -> dict[str, dict]:
+    """Utterance name -> code and V/A/D scores, from every EmoEvaluation file."""
+    labels = {}
+    for path in _evaluation_files(directory):
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            match = _LINE.match(line)
+            if match is None:
+                continue
+            where = f"{path.name} line {number} ({match['name']})"
+            if match["code"] not in EMOTIONS:
+                context.unrecognised(
+                    where,
+                    f"category {match['code']!r} not in IEMOCAP's scheme {' '.join(EMOTIONS)}",
+                    "[START - END] UTTERANCE CODE [V, A, D]",
+                )
+                continue
+            labels[match["name"]] = {
+                "code": match["code"],
+                "scores": {
+                    "valence": float(match["v"]),
+                    "arousal": float(match["a"]),
+                    "dominance": float(match["d"]),
+                },
+            }
+    return labels
+
+
+def load(
+    path: str | os.PathLike,
+    *,
+    strict: bool = False,
+    duration: bool = True,
+    report: LoadReport | None = None,
+) -> pd.DataFrame:
+    """Load IEMOCAP from ``IEMOCAP_full_release/`` (or one ``Session*`` folder).
+
+    One row per utterance that has both audio and an EmoEvaluation entry; audio without
+    an entry and entries without audio are reported (:class:`CorpusWarning`, or
+    :class:`CorpusFormatError` with ``strict=True``). Extra column: ``dialog``.
+    """
+    directory = require_directory(path, CORPUS, LAYOUT)
+    context = LoaderContext(CORPUS, strict, report or LoadReport())
+    labels = _labels(directory, context)
+    audio = {}
+    for file in audio_files(directory):
+        if "sentences" not in file.parts:
+            continue
+        if _UTTERANCE.match(file.stem) is None:
+            context.unrecognised(file.name, "name does not follow IEMOCAP's scheme", PATTERN)
+            continue
+        audio[file.stem] = file
+    rows = []
+    for name in sorted(set(labels) | set(audio)):
+        if name not in audio:
+            context.problem("missing_audio", f"{name}: in EmoEvaluation, no sentence audio")
+            continue
+        if name not in labels:
+            context.problem("unlabelled", f"{audio[name]}: no EmoEvaluation entry")
+            continue
+        match = _UTTERANCE.match(name)
+        if match is None:
+            context.unrecognised(name, "EmoEvaluation entry outside IEMOCAP's scheme", PATTERN)
+            continue
+        session, code = match["session"], labels[name]["code"]
+        row = {
+            "file": str(audio[name]),
+            "corpus": CORPUS,
+            "speaker": f"{CORPUS}_Ses{session}{match['gender']}",
+            "gender": "female" if match["gender"] == "F" else "male",
+            "language": "en",
+            "emotion": EMOTIONS[code],
+            "elicitation": "improvised" if match["dialog"].startswith("impro") else "scripted",
+            "session": str(int(session)),
+            "emotion_raw": code,
+            "dialog": name.rsplit("_", 1)[0],
+        }
+        add_dimensions(row, labels[name]["scores"], *SCALE)
+        rows.append(row)
+    return finish(rows, context, layout=LAYOUT, directory=directory, duration=duration)

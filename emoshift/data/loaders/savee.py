@@ -1,0 +1,108 @@
+"""SAVEE, Surrey Audio-Visual Expressed Emotion (British English, acted, four male speakers).
+
+Layout as distributed (Haq & Jackson 2009; the corpus's AudioData.zip):
+``AudioData/<speaker>/<emotion><NN>.wav``, e.g. ``AudioData/DC/sa03.wav``:
+
+- speaker DC, JE, JK or KL (all male);
+- emotion prefix a anger, d disgust, f fear, h happiness, n neutral, sa sadness,
+  su surprise;
+- ``NN`` sentence number within the emotion (15 per emotion, 30 for neutral): 120 files
+  per speaker, 480 in all.
+
+Flattened copies that name files ``<speaker>_<emotion><NN>.wav`` (e.g. ``DC_a01.wav``)
+load too.
+
+Example:
+    >>> import tempfile, numpy as np, soundfile as sf
+    >>> from pathlib import Path
+    >>> root = Path(tempfile.mkdtemp()); (root / "AudioData" / "JK").mkdir(parents=True)
+    >>> sf.write(root / "AudioData" / "JK" / "su07.wav", np.zeros(441), 44100)
+    >>> load(root).loc[0, ["speaker", "gender", "emotion", "sentence"]].tolist()
+    ['savee_JK', 'male', 'surprise', '07']
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pandas as pd
+
+from emoshift.data.loaders.base import (
+    LoaderContext,
+    LoadReport,
+    audio_files,
+    finish,
+    require_directory,
+)
+
+CORPUS = "savee"
+LAYOUT = "AudioData/<speaker>/<emotion><NN>.wav, e.g. AudioData/DC/sa03.wav"
+PATTERN = "[<speaker>_]<emotion prefix a d f h n sa su><NN>.wav in a DC/JE/JK/KL folder"
+EMOTIONS: dict[str, str] = {
+    "a": "anger",
+    "d": "disgust",
+    "f": "fear",
+    "h": "happiness",
+    "n": "neutral",
+    "sa": "sadness",
+    "su": "surprise",
+}
+"""SAVEE's emotion prefixes and the normalised emotions they stand for."""
+SPEAKERS: tuple[str, ...] = ("DC", "JE", "JK", "KL")
+
+_NAME = re.compile(r"^(?:(?P<speaker>[A-Z]{2})_)?(?P<emotion>[a-z]{1,2})(?P<number>\d{2})$")
+
+
+def load(
+    path: str | os.PathLike,
+    *,
+    strict: bool = False,
+    duration: bool = True,
+    report: LoadReport | None = None,
+) -> pd.DataFrame:
+    """Load SAVEE from the folder holding ``AudioData/`` (or from ``AudioData/`` itself).
+
+    The speaker comes from the file name prefix or else from the parent folder. Extra
+    column: ``sentence`` (the number within the emotion). Unrecognised names, speakers
+    and emotion prefixes are skipped with a :class:`CorpusWarning` (``strict=True``:
+    :class:`CorpusFormatError`).
+    """
+    directory = require_directory(path, CORPUS, LAYOUT)
+    context = LoaderContext(CORPUS, strict, report or LoadReport())
+    rows = []
+    for file in audio_files(directory):
+        match = _NAME.match(file.stem)
+        if match is None:
+            context.unrecognised(file.name, "name does not follow SAVEE's scheme", PATTERN)
+            continue
+        speaker = match["speaker"] or file.parent.name
+        if speaker not in SPEAKERS:
+            context.unrecognised(
+                f"{file.parent.name}/{file.name}",
+                f"speaker {speaker!r} is not one of SAVEE's {' '.join(SPEAKERS)}",
+                PATTERN,
+            )
+            continue
+        prefix = match["emotion"]
+        if prefix not in EMOTIONS:
+            context.unrecognised(
+                file.name,
+                f"emotion prefix {prefix!r} not in SAVEE's scheme {' '.join(EMOTIONS)}",
+                PATTERN,
+            )
+            continue
+        rows.append(
+            {
+                "file": str(file),
+                "corpus": CORPUS,
+                "speaker": f"{CORPUS}_{speaker}",
+                "gender": "male",
+                "language": "en",
+                "emotion": EMOTIONS[prefix],
+                "elicitation": "acted",
+                "emotion_raw": prefix,
+                "sentence": match["number"],
+            }
+        )
+    return finish(rows, context, layout=LAYOUT, directory=directory, duration=duration)

@@ -1,0 +1,105 @@
+"""URDU, emotional speech from Urdu television talk shows (natural, Latif et al. 2018).
+
+Layout as distributed: ``{Angry,Happy,Neutral,Sad}/SMn_Fk_Ekkk.wav``, e.g.
+``Angry/SM1_F10_A010.wav`` or ``Happy/SF1_F10_H010.wav``:
+
+- ``SMn`` / ``SFn`` speaker: ``S``, gender ``M`` or ``F``, speaker number (so ``SM1`` and
+  ``SF1`` are different people);
+- ``Fk`` file number;
+- ``E`` emotion letter A anger, H happiness, N neutral, S sadness, then a running number.
+
+The emotion is read from the file name and checked against the folder; a file whose
+folder says otherwise is reported and skipped.
+
+Example:
+    >>> import tempfile, numpy as np, soundfile as sf
+    >>> from pathlib import Path
+    >>> root = Path(tempfile.mkdtemp()); (root / "Sad").mkdir()
+    >>> sf.write(root / "Sad" / "SF2_F3_S07.wav", np.zeros(441), 44100)
+    >>> load(root).loc[0, ["speaker", "gender", "emotion"]].tolist()
+    ['urdu_SF2', 'female', 'sadness']
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pandas as pd
+
+from emoshift.data.loaders.base import (
+    LoaderContext,
+    LoadReport,
+    audio_files,
+    finish,
+    require_directory,
+)
+
+CORPUS = "urdu"
+LAYOUT = "{Angry,Happy,Neutral,Sad}/SMn_Fk_Ekkk.wav, e.g. Angry/SM1_F10_A010.wav"
+PATTERN = "S{M,F}<n>_F<k>_<emotion letter><number>.wav, e.g. SM1_F10_A010.wav"
+EMOTIONS: dict[str, str] = {"A": "anger", "H": "happiness", "N": "neutral", "S": "sadness"}
+"""URDU's emotion letters and the normalised emotions they stand for."""
+FOLDERS: dict[str, str] = {
+    "angry": "anger",
+    "happy": "happiness",
+    "neutral": "neutral",
+    "sad": "sadness",
+}
+"""The emotion folders of the distribution (compared case-insensitively)."""
+
+_NAME = re.compile(r"^S(?P<gender>[MF])(?P<number>\d+)_F(?P<file>\d+)_(?P<emotion>[A-Z])\d+$")
+
+
+def load(
+    path: str | os.PathLike,
+    *,
+    strict: bool = False,
+    duration: bool = True,
+    report: LoadReport | None = None,
+) -> pd.DataFrame:
+    """Load URDU from the folder holding ``Angry/``, ``Happy/``, ``Neutral/``, ``Sad/``.
+
+    Speaker ids come from the file names (``urdu_SM1``), gender from their second letter.
+    Unrecognised names and emotion letters outside A H N S are skipped with a
+    :class:`CorpusWarning` (``strict=True``: :class:`CorpusFormatError`).
+    """
+    directory = require_directory(path, CORPUS, LAYOUT)
+    context = LoaderContext(CORPUS, strict, report or LoadReport())
+    rows = []
+    for file in audio_files(directory):
+        match = _NAME.match(file.stem)
+        if match is None:
+            context.unrecognised(file.name, "name does not follow URDU's scheme", PATTERN)
+            continue
+        letter = match["emotion"]
+        if letter not in EMOTIONS:
+            context.unrecognised(
+                file.name,
+                f"emotion letter {letter!r} not in URDU's scheme {' '.join(EMOTIONS)}",
+                PATTERN,
+            )
+            continue
+        emotion = EMOTIONS[letter]
+        folder = FOLDERS.get(file.parent.name.lower())
+        if folder is not None and folder != emotion:
+            context.unrecognised(
+                f"{file.parent.name}/{file.name}",
+                f"emotion letter {letter!r} ({emotion}) contradicts the folder",
+                LAYOUT,
+            )
+            continue
+        speaker = f"S{match['gender']}{match['number']}"
+        rows.append(
+            {
+                "file": str(file),
+                "corpus": CORPUS,
+                "speaker": f"{CORPUS}_{speaker}",
+                "gender": "male" if match["gender"] == "M" else "female",
+                "language": "ur",
+                "emotion": emotion,
+                "elicitation": "natural",
+                "emotion_raw": letter,
+            }
+        )
+    return finish(rows, context, layout=LAYOUT, directory=directory, duration=duration)
