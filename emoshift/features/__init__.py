@@ -1,31 +1,43 @@
 """Features for speech emotion recognition: openSMILE functionals, log-Mel frames, a
 content-addressed cache, parallel extraction and per-domain normalisation.
 
+The names below are imported from their modules on first use, so that extraction
+worker processes do not pay for importing scikit-learn (:mod:`.normalise`).
+
 Example:
     >>> from emoshift.features import get_extractor, normalise_per_domain
     >>> get_extractor("egemaps").name
     'eGeMAPSv02'
 """
 
-from emoshift.features.audio import SILENCE_PEAK, AudioError, read_audio
-from emoshift.features.cache import (
-    FEATURE_FORMAT_VERSION,
-    FeatureCache,
-    default_cache_dir,
-    hash_config,
-    hash_file,
-)
-from emoshift.features.extract import (
-    EXTRACTOR_NAMES,
-    Extractor,
-    FeatureResult,
-    SkippedFilesWarning,
-    extract_features,
-    get_extractor,
-)
-from emoshift.features.functionals import FEATURE_SETS, Functionals
-from emoshift.features.logmel import LogMel, n_frames
-from emoshift.features.normalise import DomainNormaliser, DomainStats, normalise_per_domain
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS: dict[str, str] = {
+    "AudioError": "audio",
+    "SILENCE_PEAK": "audio",
+    "read_audio": "audio",
+    "FEATURE_FORMAT_VERSION": "cache",
+    "FeatureCache": "cache",
+    "default_cache_dir": "cache",
+    "hash_config": "cache",
+    "hash_file": "cache",
+    "EXTRACTOR_NAMES": "extract",
+    "Extractor": "extract",
+    "FeatureResult": "extract",
+    "SkippedFilesWarning": "extract",
+    "extract_features": "extract",
+    "get_extractor": "extract",
+    "FEATURE_SETS": "functionals",
+    "Functionals": "functionals",
+    "LogMel": "logmel",
+    "n_frames": "logmel",
+    "DomainNormaliser": "normalise",
+    "DomainStats": "normalise",
+    "normalise_per_domain": "normalise",
+}
 
 __all__ = [
     "EXTRACTOR_NAMES",
@@ -50,3 +62,37 @@ __all__ = [
     "normalise_per_domain",
     "read_audio",
 ]
+
+if TYPE_CHECKING:
+    from emoshift.features.audio import SILENCE_PEAK, AudioError, read_audio
+    from emoshift.features.cache import (
+        FEATURE_FORMAT_VERSION,
+        FeatureCache,
+        default_cache_dir,
+        hash_config,
+        hash_file,
+    )
+    from emoshift.features.extract import (
+        EXTRACTOR_NAMES,
+        Extractor,
+        FeatureResult,
+        SkippedFilesWarning,
+        extract_features,
+        get_extractor,
+    )
+    from emoshift.features.functionals import FEATURE_SETS, Functionals
+    from emoshift.features.logmel import LogMel, n_frames
+    from emoshift.features.normalise import DomainNormaliser, DomainStats, normalise_per_domain
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'emoshift.features' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"emoshift.features.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 SILENCE_PEAK: float = 1e-4
 """Peak absolute amplitude (full scale = 1.0) below which a file counts as silent (-80 dBFS)."""
@@ -87,6 +86,8 @@ def read_audio(
             "check the recording or drop the row"
         )
     if native_rate != sample_rate:
+        from scipy.signal import resample_poly  # imported here: scipy.signal takes seconds
+
         divisor = gcd(int(native_rate), int(sample_rate))
         signal = resample_poly(signal, sample_rate // divisor, native_rate // divisor)
     return np.ascontiguousarray(signal, dtype=np.float32)

@@ -1,6 +1,6 @@
 """Frame-level log-Mel filterbanks plus log energy: the stream for the CNN-GRU encoder.
 
-Each frame is a 25 ms Hann window every 10 ms (at 16 kHz: 400 samples, hop 160, FFT
+Each frame is a 25 ms (periodic) Hann window every 10 ms (at 16 kHz: 400 samples, hop 160, FFT
 size 512), frames start at sample 0 and stop at the last full window (no centre
 padding; a signal shorter than one window is zero-padded to one frame). A frame's 41
 values are the natural log of 40 Mel-band powers (Slaney Mel filters from
@@ -21,7 +21,6 @@ import functools
 from typing import Any
 
 import numpy as np
-from scipy.signal import get_window
 
 
 def n_frames(
@@ -36,6 +35,10 @@ def n_frames(
     window = round(sample_rate * window_ms / 1000)
     hop = round(sample_rate * hop_ms / 1000)
     return 1 + max(0, n_samples - window) // hop
+
+
+def _periodic_hann(length: int) -> np.ndarray:
+    return 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(length) / length)
 
 
 @functools.cache
@@ -125,7 +128,7 @@ class LogMel:
             signal = np.pad(signal, (0, self.window - signal.size))
         frames = np.lib.stride_tricks.sliding_window_view(signal, self.window)[:: self.hop]
         energy = np.einsum("ij,ij->i", frames, frames)
-        spectrum = np.fft.rfft(frames * get_window("hann", self.window), n=self.n_fft)
+        spectrum = np.fft.rfft(frames * _periodic_hann(self.window), n=self.n_fft)
         power = spectrum.real**2 + spectrum.imag**2
         mel = (
             power @ _mel_filters(self.sample_rate, self.n_fft, self.n_mels, self.fmin, self.fmax).T

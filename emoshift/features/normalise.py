@@ -87,7 +87,7 @@ def _as_domains(domains: Sequence[Hashable] | np.ndarray | pd.Series | None, n: 
     missing = pd.isna(labels)
     if missing.any():
         raise ValueError(
-            f"domain labels are missing for rows {list(np.flatnonzero(missing)[:10])}; "
+            f"domain labels are missing for rows {np.flatnonzero(missing)[:10].tolist()}; "
             "give every row a domain (e.g. its corpus)"
         )
     return labels

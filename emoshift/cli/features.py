@@ -1,0 +1,121 @@
+"""``emoshift features``: extract features for every file of a corpus table.
+
+Functionals are written as Parquet (or CSV for a ``.csv`` output): one row per kept
+utterance, a ``file`` column, then one column per feature. Frame-level features
+(``--set logmel``) are written as ``.npz`` with ``files`` (the paths), ``lengths``
+(frames per file) and ``frames`` (all frames concatenated, ``sum(lengths) x 41``).
+
+Example:
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser(prog="emoshift")
+    >>> register(parser.add_subparsers())
+    >>> args = parser.parse_args(["features", "table.parquet", "--set", "logmel", "--out", "x.npz"])
+    >>> args.feature_set, args.jobs, args.on_error
+    ('logmel', None, 'skip')
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from emoshift.data.table import read_table
+from emoshift.features.extract import (
+    EXTRACTOR_NAMES,
+    FeatureResult,
+    SkippedFilesWarning,
+    extract_features,
+    get_extractor,
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``features`` sub-command to the ``emoshift`` parser."""
+    parser = subparsers.add_parser(
+        "features",
+        help="extract openSMILE functionals or log-Mel frames for a corpus table",
+        description="Extract features for every file of a corpus table, in parallel, "
+        "through the content-addressed feature cache (a second run extracts nothing).",
+    )
+    parser.add_argument("table", type=Path, help="corpus table (.parquet or .csv)")
+    parser.add_argument(
+        "--set",
+        dest="feature_set",
+        default="egemaps",
+        metavar="NAME",
+        help=f"feature set: one of {', '.join(EXTRACTOR_NAMES)}, or an openSMILE .conf "
+        "path (default: egemaps)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="output file: .parquet or .csv for functionals, .npz for logmel",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="feature cache directory (default: $EMOSHIFT_CACHE or ~/.cache/emoshift)",
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=None, help="worker processes (default: one per CPU)"
+    )
+    parser.add_argument(
+        "--on-error",
+        choices=("skip", "raise"),
+        default="skip",
+        help="skip unusable audio files and list them (default), or stop at the first",
+    )
+    parser.set_defaults(func=handle)
+
+
+def _write(result: FeatureResult, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(result.features, list):
+        lengths = np.array([len(frames) for frames in result.features], dtype=np.int64)
+        width = len(result.feature_names)
+        frames = (
+            np.concatenate(result.features)
+            if result.features
+            else np.empty((0, width), dtype=np.float32)
+        )
+        np.savez(out, files=np.array(result.files, dtype=str), lengths=lengths, frames=frames)
+        return
+    frame = pd.concat(
+        [pd.DataFrame({"file": result.files}, index=result.index), result.features], axis=1
+    ).reset_index(drop=True)
+    if out.suffix == ".csv":
+        frame.to_csv(out, index=False)
+    else:
+        frame.to_parquet(out, index=False)
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Run the extraction, write the output, print a summary; return the exit code."""
+    extractor = get_extractor(args.feature_set)
+    expected = ".npz" if extractor.frame_level else ".parquet or .csv"
+    if args.out.suffix not in expected.split(" or "):
+        raise ValueError(f"--out for {extractor.name} must end in {expected}, got {args.out}")
+    table = read_table(args.table)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SkippedFilesWarning)  # the summary lists them
+        result = extract_features(
+            table,
+            extractor,
+            cache_dir=args.cache_dir,
+            n_jobs=args.jobs,
+            on_error=args.on_error,
+        )
+    print(result.summary())
+    if not result.files:
+        print(f"no features written: every file of {args.table} was skipped", file=sys.stderr)
+        return 1
+    _write(result, args.out)
+    print(f"wrote {args.out}")
+    return 0
