@@ -1,0 +1,136 @@
+"""One trial: fit a method on a domain split and score it on the target test rows.
+
+A :class:`DomainSplit` holds what a protocol allows a method to see: labelled source
+data, target training rows (unlabelled, except for the methods that the protocol lets
+read target labels), the few labelled target examples when there are any, and the
+target test rows that only scoring reads.
+
+Example:
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(120, 4)); y = np.where(X[:, 0] > 0, "anger", "neutral")
+    >>> split = DomainSplit(X_source=X[:60], y_source=y[:60], X_target=X[60:90],
+    ...                     y_target=y[60:90], X_test=X[90:], y_test=y[90:])
+    >>> result = run_trial("source_only", {"hidden_sizes": (8,), "max_epochs": 5}, split,
+    ...                    seed=0)
+    >>> sorted(result.metrics)
+    ['f1', 'uar', 'wa']
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from emoshift.methods import get_method
+from emoshift.metrics import confusion_matrix, score
+
+#: methods that read the labels of the target training rows (upper bounds, not adaptation)
+TARGET_LABEL_METHODS = ("train_on_target",)
+#: methods trained on the few labelled target examples only or with them
+FEW_SHOT_METHODS = (
+    "label_target",
+    "source_target",
+    "fine_tune",
+    "max_entropy",
+    "cada",
+    "fada",
+)
+
+
+@dataclass
+class DomainSplit:
+    """The data of one trial, as a protocol cut it.
+
+    Attributes:
+        X_source, y_source: labelled source data.
+        X_target, y_target: the target training rows; ``y_target`` is read only by
+            :data:`TARGET_LABEL_METHODS`.
+        X_test, y_test: target test rows, used for scoring only.
+        labelled: indices into ``X_target`` of the few labelled target examples (few-shot
+            protocols), or ``None``.
+        X_dev, y_dev: a development set the protocol allows for early stopping, or None.
+    """
+
+    X_source: np.ndarray
+    y_source: np.ndarray
+    X_target: np.ndarray
+    y_target: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    labelled: np.ndarray | None = None
+    X_dev: np.ndarray | None = None
+    y_dev: np.ndarray | None = None
+
+
+@dataclass
+class TrialResult:
+    """Scores and by-products of one trial."""
+
+    method: str
+    metrics: dict[str, float]
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    confusion: np.ndarray | None
+    labels: list
+    history: list[dict[str, float]] = field(default_factory=list)
+    fit_seconds: float = 0.0
+    model: object = None
+
+
+def fit_arguments(method: str, split: DomainSplit) -> dict[str, object]:
+    """The ``fit`` keyword arguments the protocol lets ``method`` see."""
+    kwargs: dict[str, object] = {"X_target": split.X_target}
+    if split.X_dev is not None:
+        kwargs["eval_set"] = (split.X_dev, split.y_dev)
+    if method in TARGET_LABEL_METHODS:
+        kwargs["X_target_labelled"] = split.X_target
+        kwargs["y_target_labelled"] = split.y_target
+    elif split.labelled is not None:
+        kwargs["X_target_labelled"] = split.X_target[split.labelled]
+        kwargs["y_target_labelled"] = split.y_target[split.labelled]
+    elif method in FEW_SHOT_METHODS:
+        raise ValueError(
+            f"method {method!r} needs labelled target examples; use a few-shot protocol "
+            "(k labelled target examples per class) or the 10/40/50 target split"
+        )
+    return kwargs
+
+
+def run_trial(
+    method: str,
+    params: dict[str, object],
+    split: DomainSplit,
+    *,
+    seed: int,
+    task: str = "classification",
+    metrics: list[str] | None = None,
+    keep_model: bool = False,
+) -> TrialResult:
+    """Fit ``method`` with ``params`` on ``split`` (seeded) and score it on the test rows."""
+    model = get_method(method, **{"task": task, **params, "random_state": seed})
+    started = time.perf_counter()
+    model.fit(split.X_source, split.y_source, **fit_arguments(method, split))
+    fit_seconds = time.perf_counter() - started
+    predicted = model.predict(split.X_test)
+    labels: list = []
+    confusion = None
+    if task == "classification":
+        labels = sorted(set(np.asarray(split.y_source).tolist()) | set(split.y_test.tolist()))
+        confusion = confusion_matrix(split.y_test, predicted, labels=labels)
+        values = score(split.y_test, predicted, task, metrics, labels=labels)
+    else:
+        values = score(split.y_test, predicted, task, metrics)
+    return TrialResult(
+        method=method,
+        metrics=values,
+        y_true=np.asarray(split.y_test),
+        y_pred=np.asarray(predicted),
+        confusion=confusion,
+        labels=labels,
+        history=list(getattr(model, "history_", [])),
+        fit_seconds=fit_seconds,
+        model=model if keep_model else None,
+    )
