@@ -82,6 +82,12 @@ def _sorted_unique(values: np.ndarray) -> list[object]:
     return sorted(set(values.tolist()), key=lambda v: (str(type(v)), v))
 
 
+def _codes(values: np.ndarray, names: Sequence[object]) -> np.ndarray:
+    """The position of each value in ``names``, as an integer array."""
+    index = {name: i for i, name in enumerate(names)}
+    return np.array([index[v] for v in values.tolist()], dtype=int)
+
+
 def _check_seed(seed: int) -> int:
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
         raise ValueError(f"seed must be an integer, got {seed!r}")
@@ -105,21 +111,21 @@ def _partition_groups(
             f"a speaker-independent split into {n_parts} parts needs at least {n_parts} "
             f"speakers; found {len(names)} ({names})"
         )
-    group_of = np.array([names.index(g) for g in groups.tolist()])
+    group_of = _codes(groups, names)
     sizes = np.bincount(group_of, minlength=len(names)).astype(float)
     if labels is None:
         class_counts = np.zeros((len(names), 0))
     else:
         known = np.array([v is not None for v in labels.tolist()], dtype=bool)
         classes = _sorted_unique(labels[known])
-        class_of = np.array([classes.index(v) for v in labels[known].tolist()], dtype=int)
+        class_of = _codes(labels[known], classes)
         class_counts = np.zeros((len(names), len(classes)))
         np.add.at(class_counts, (group_of[known], class_of), 1)
     targets = np.asarray(fractions, dtype=float)
     boundaries = np.cumsum(targets)[:-1]
     rng = np.random.default_rng(seed)
-    best: tuple[tuple[int, float], np.ndarray] | None = None
-    for _ in range(N_CANDIDATES):
+
+    def candidate() -> tuple[tuple[int, float], np.ndarray]:
         order = rng.permutation(len(names))
         shares = np.cumsum(sizes[order]) / sizes.sum()
         cuts: list[int] = []
@@ -138,11 +144,10 @@ def _partition_groups(
         if class_counts.shape[1]:
             class_shares = per_part / per_part.sum(axis=0, keepdims=True)
             deviation += np.abs(class_shares - targets[:, None]).sum(axis=0).mean()
-        key = (int((per_part == 0).sum()), float(deviation))
-        if best is None or key < best[0]:
-            best = (key, part)
-    assert best is not None
-    return [np.flatnonzero(best[1][group_of] == p) for p in range(n_parts)]
+        return (int((per_part == 0).sum()), float(deviation)), part
+
+    _, best = min((candidate() for _ in range(N_CANDIDATES)), key=lambda c: c[0])
+    return [np.flatnonzero(best[group_of] == p) for p in range(n_parts)]
 
 
 def speaker_split(
@@ -298,10 +303,11 @@ def leave_one_speaker_out(speakers: object) -> Iterator[tuple[np.ndarray, np.nda
     if len(names) < 2:
         raise ValueError(f"leave-one-speaker-out needs at least 2 speakers, found {names}")
 
+    codes = _codes(array, names)
+
     def folds() -> Iterator[tuple[np.ndarray, np.ndarray, object]]:
-        for name in names:
-            held_out = array == name
-            yield np.flatnonzero(~held_out), np.flatnonzero(held_out), name
+        for i, name in enumerate(names):
+            yield np.flatnonzero(codes != i), np.flatnonzero(codes == i), name
 
     return folds()
 
