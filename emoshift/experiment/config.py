@@ -1,0 +1,271 @@
+"""Experiment configs: YAML validated against a typed schema.
+
+An unknown or misspelled key is an error that names the key, where it is, and the
+nearest valid key. Method hyper-parameters are checked against the method's own
+parameters; a list of values is expanded as a grid (a list where the parameter takes a
+sequence, such as ``hidden_sizes: [256, 128]``, is one value; a list of lists is a grid).
+
+Example:
+    >>> config = parse_config({
+    ...     "name": "demo", "corpora": {"synth": {"loader": "synthetic", "path": "corpus"}},
+    ...     "pairs": [{"source": "elicitation == 'acted'",
+    ...                "target": "elicitation == 'spontaneous'"}],
+    ...     "methods": {"source_only": {}, "dann": {"lambda_max": [0.5, 1.0]}},
+    ... })
+    >>> config.protocol.name, config.trials
+    ('cross_domain', 5)
+    >>> try:
+    ...     parse_config({"name": "x", "corproa": {}})
+    ... except ConfigError as error:
+    ...     print(error)
+    config: unknown key 'corproa'; did you mean 'corpora'?
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from sklearn.model_selection import ParameterGrid
+
+from emoshift.methods import method_class
+
+PROTOCOLS = ("cross_domain", "few_shot", "split_10_40_50", "loso", "reduced")
+TASKS = ("classification", "regression")
+EXECUTORS = ("serial", "processes", "ray")
+
+
+class ConfigError(ValueError):
+    """The config breaks the schema; the message says where and how to fix it."""
+
+
+@dataclass
+class CorpusConfig:
+    """One corpus: a loader name (or ``synthetic``), its folder and loader options."""
+
+    loader: str
+    path: str
+    options: dict = field(default_factory=dict)
+    query: str | None = None
+
+
+@dataclass
+class FeaturesConfig:
+    """Feature set and normalisation (per ``domain`` column, e.g. corpus)."""
+
+    set: str = "egemaps"
+    normalisation: str = "robust_z"
+    domain: str = "corpus"
+    cache_dir: str | None = None
+    jobs: int | None = None
+    on_error: str = "skip"
+
+
+@dataclass
+class LabelsConfig:
+    """Label space for classification, or the dimensions for regression."""
+
+    space: str | None = "four_class"
+    column: str = "emotion"
+    dimensions: list[str] = field(default_factory=lambda: ["arousal", "valence"])
+    options: dict = field(default_factory=dict)
+
+
+@dataclass
+class PairConfig:
+    """A source/target pair, each a query over the union of the corpora's tables."""
+
+    source: str
+    target: str
+    name: str | None = None
+
+    def label(self) -> str:
+        return self.name or f"{self.source} -> {self.target}"
+
+
+@dataclass
+class ProtocolConfig:
+    """How target data is cut; see :mod:`emoshift.experiment.protocols`."""
+
+    name: str = "cross_domain"
+    target_test_fraction: float = 0.5
+    k: list[int] = field(default_factory=lambda: [2, 4, 6, 8, 10, 12])
+    sizes: list[float] = field(default_factory=lambda: [0.25, 0.5, 1.0])
+    repetitions: int | None = None
+
+
+@dataclass
+class ExperimentConfig:
+    """A whole experiment: a grid of methods x pairs x protocol conditions x trials."""
+
+    name: str
+    corpora: dict[str, CorpusConfig]
+    pairs: list[PairConfig]
+    methods: dict[str, dict]
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
+    labels: LabelsConfig = field(default_factory=LabelsConfig)
+    protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
+    task: str = "classification"
+    metrics: list[str] | None = None
+    baseline: str | None = "source_only"
+    trials: int = 5
+    seed: int = 0
+    output: str | None = None
+    executor: str = "serial"
+    jobs: int | None = None
+    base_dir: str = "."
+
+    def output_dir(self) -> Path:
+        """The run folder: ``output`` (relative to the config file) or ``runs/<name>``."""
+        out = Path(self.output or Path("runs") / self.name)
+        return out if out.is_absolute() else Path(self.base_dir) / out
+
+
+def _suggest(key: str, valid: typing.Iterable[str]) -> str:
+    close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.5)
+    return f"; did you mean {close[0]!r}?" if close else f"; valid keys: {sorted(valid)}"
+
+
+def _check_type(value: object, hint: object, where: str) -> object:
+    """Check (and lightly coerce) ``value`` against a type hint of the schema."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _check_type(value, option, where)
+            except ConfigError as error:
+                errors.append(str(error))
+        raise ConfigError(errors[0])
+    if origin is list:
+        if not isinstance(value, list):
+            value = [value]
+        (item,) = typing.get_args(hint)
+        return [_check_type(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        _, item = typing.get_args(hint)
+        return {str(k): _check_type(v, item, f"{where}.{k}") for k, v in value.items()}
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, where)
+    if hint is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return value
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, float, str, bool) and (
+        not isinstance(value, hint) or (hint is int and isinstance(value, bool))
+    ):
+        raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r}")
+    return value
+
+
+def _build(cls: type, data: object, where: str) -> object:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping of {cls.__name__} keys, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in fields:
+            raise ConfigError(f"{where}: unknown key {key!r}{_suggest(str(key), fields)}")
+    kwargs = {}
+    for name, spec in fields.items():
+        if name in data:
+            kwargs[name] = _check_type(data[name], hints[name], f"{where}.{name}")
+        elif spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{where}: missing required key {name!r}")
+    return cls(**kwargs)
+
+
+def _check_choice(value: object, choices: tuple, where: str) -> None:
+    if value not in choices:
+        raise ConfigError(f"{where}: {value!r} is not one of {list(choices)}"
+                          f"{_suggest(str(value), choices)}")
+
+
+def _is_grid(value: object, default: object) -> bool:
+    """Whether a config value lists several values to try (see the module doc)."""
+    if not isinstance(value, list):
+        return False
+    if isinstance(default, (list, tuple)):
+        return all(isinstance(v, (list, tuple)) for v in value) and len(value) > 0
+    return True
+
+
+def expand_method_grid(method: str, params: dict, where: str = "method") -> list[dict]:
+    """Every combination of a method's listed hyper-parameter values, checked by name.
+
+    Example:
+        >>> expand_method_grid("source_only", {"lr": [0.1, 0.01], "hidden_sizes": [8]})
+        [{'hidden_sizes': (8,), 'lr': 0.1}, {'hidden_sizes': (8,), 'lr': 0.01}]
+    """
+    try:
+        defaults = method_class(method)().get_params()
+    except ValueError as error:
+        raise ConfigError(f"{where}: {error}") from None
+    grid = {}
+    for key, value in (params or {}).items():
+        if key in ("random_state",):
+            raise ConfigError(f"{where}.{key}: seeds come from config.seed and the trial index")
+        if key not in defaults:
+            raise ConfigError(
+                f"{where}: {method} has no parameter {key!r}{_suggest(key, defaults)}"
+            )
+        values = value if _is_grid(value, defaults[key]) else [value]
+        if isinstance(defaults[key], tuple):
+            values = [tuple(v) if isinstance(v, list) else v for v in values]
+        grid[key] = values
+    return list(ParameterGrid(grid)) if grid else [{}]
+
+
+def parse_config(data: object, base_dir: str | os.PathLike = ".") -> ExperimentConfig:
+    """Validate a config mapping (as loaded from YAML) and return the typed config."""
+    config = _build(ExperimentConfig, data, "config")
+    config.base_dir = str(base_dir)
+    _check_choice(config.task, TASKS, "config.task")
+    _check_choice(config.protocol.name, PROTOCOLS, "config.protocol.name")
+    _check_choice(config.executor, EXECUTORS, "config.executor")
+    if not config.corpora:
+        raise ConfigError("config.corpora: name at least one corpus")
+    if not config.pairs:
+        raise ConfigError("config.pairs: name at least one source/target pair")
+    if not config.methods:
+        raise ConfigError("config.methods: name at least one method")
+    if config.trials < 1:
+        raise ConfigError("config.trials: must be at least 1")
+    for method, params in config.methods.items():
+        expand_method_grid(method, params or {}, f"config.methods.{method}")
+    if config.baseline is not None and config.baseline not in config.methods:
+        raise ConfigError(
+            f"config.baseline: {config.baseline!r} is not among the methods "
+            f"{list(config.methods)}; add it or set baseline: null"
+        )
+    return config
+
+
+def load_config(path: str | os.PathLike) -> ExperimentConfig:
+    """Read and validate a YAML experiment config; relative paths resolve from its folder."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"experiment config {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from error
+    try:
+        return parse_config(data, base_dir=path.resolve().parent)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
