@@ -40,12 +40,13 @@ import pandas as pd
 
 from emoshift.features.audio import AudioError, read_audio
 from emoshift.features.cache import FeatureCache, hash_config, hash_file
-from emoshift.features.functionals import ALIASES, FEATURE_SETS, Functionals
+from emoshift.features.functionals import ALIASES, FEATURE_SETS, SHORT_NAMES, Functionals
 from emoshift.features.logmel import LogMel
 from emoshift.progress import progress as progress_bar
 
-EXTRACTOR_NAMES: tuple[str, ...] = (*sorted(set(ALIASES) | set(FEATURE_SETS)), "logmel")
-"""Names :func:`get_extractor` accepts (case-insensitive), besides ``*.conf`` paths."""
+EXTRACTOR_NAMES: tuple[str, ...] = tuple(dict.fromkeys((*SHORT_NAMES, "logmel", *FEATURE_SETS)))
+"""Names :func:`get_extractor` accepts (any case; also ``egemapsv02`` style aliases),
+besides ``*.conf`` paths."""
 
 _MAX_NAMED = 20
 
@@ -147,7 +148,11 @@ def _extract_one(
     try:
         file_sha256 = hash_file(path)
     except OSError as error:
-        return "error", f"{path}: audio file cannot be read ({error}); check the path"
+        reason = error.strerror or str(error)
+        return (
+            "error",
+            f"{path}: audio file cannot be read ({reason}); check the path or drop the row",
+        )
     key = cache.key(file_sha256, config_sha256)
     cached = cache.get(key)
     if cached is not None:
@@ -250,14 +255,12 @@ def extract_features(
 
     errors = {path: str(outcomes[path][1]) for path in unique if outcomes[path][0] == "error"}
     if errors:
-        named = "; ".join(
-            f"{path} ({message})" for path, message in list(errors.items())[:_MAX_NAMED]
-        )
+        shown = list(errors.values())[:_MAX_NAMED]
         more = f"; and {len(errors) - _MAX_NAMED} more" if len(errors) > _MAX_NAMED else ""
         warnings.warn(
             SkippedFilesWarning(
                 f"skipped {len(errors)} of {len(unique)} file(s) without usable audio: "
-                f"{named}{more}. The full list is in FeatureResult.errors"
+                f"{'; '.join(shown)}{more}. The full list is in FeatureResult.errors"
             ),
             stacklevel=2,
         )

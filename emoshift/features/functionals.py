@@ -53,6 +53,9 @@ ALIASES: dict[str, str] = {
 }
 """Case-insensitive names accepted for the standard sets."""
 
+SHORT_NAMES: tuple[str, ...] = ("egemaps", "gemaps", "is10", "compare", "emobase")
+"""The short names of the standard sets, as listed in messages and ``--help``."""
+
 _INCLUDE = re.compile(r"^\s*\\\{([^\\}][^}]*)\}", re.MULTILINE)
 
 
@@ -67,8 +70,8 @@ def resolve_feature_set(name: str) -> str:
     if canonical is None:
         raise ValueError(
             f"unknown openSMILE feature set {name!r}; valid names are "
-            f"{sorted(set(ALIASES) | set(FEATURE_SETS))}, or the path of an openSMILE "
-            "config file ending in .conf"
+            f"{list(dict.fromkeys((*SHORT_NAMES, *FEATURE_SETS)))} (any case), "
+            "or the path of an openSMILE config file ending in .conf"
         )
     member = FEATURE_SETS[canonical]
     if member not in opensmile.FeatureSet.__members__:
