@@ -33,7 +33,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import soundfile as sf
 
@@ -44,7 +43,7 @@ AUDIO_SUFFIXES: tuple[str, ...] = (".wav",)
 
 PROBLEM_KINDS: dict[str, str] = {
     "unrecognised": "file name(s) or label(s) outside the corpus's scheme (skipped)",
-    "unreadable": "audio file(s) that could not be read",
+    "unreadable": "audio file(s) that could not be read (skipped)",
     "unlabelled": "audio file(s) without a label entry",
     "missing_audio": "label entries without an audio file",
 }
@@ -190,7 +189,7 @@ def finish(
 
     With ``duration`` each file's header is read (``soundfile.info``) for ``duration``
     (seconds) and ``sample_rate``; files that cannot be read are reported as unreadable
-    and kept with missing values. Warnings for the recorded problems are emitted here.
+    and left out. Warnings for the recorded problems are emitted here.
     """
     if not rows:
         context.emit_warnings()
@@ -198,14 +197,21 @@ def finish(
             f"{context.corpus}: no utterances found under {directory}; expected layout: {layout}"
         )
     if duration:
+        readable = []
         for row in rows:
             try:
                 info = sf.info(str(row["file"]))
-            except (RuntimeError, sf.LibsndfileError) as error:
+            except (RuntimeError, OSError) as error:
                 context.problem("unreadable", f"{row['file']}: {error}")
-                row["duration"], row["sample_rate"] = np.nan, pd.NA
                 continue
             row["duration"], row["sample_rate"] = float(info.duration), int(info.samplerate)
+            readable.append(row)
+        rows = readable
+    if not rows:
+        context.emit_warnings()
+        raise CorpusFormatError(
+            f"{context.corpus}: none of the audio files under {directory} could be read"
+        )
     table = make_table(rows)
     if "sample_rate" in table:
         table["sample_rate"] = table["sample_rate"].astype("Int64")

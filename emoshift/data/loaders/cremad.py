@@ -136,7 +136,7 @@ def _ratings(directory: Path) -> dict[str, dict]:
     path = find_file(directory, ["tabulatedVotes.csv"])
     if path is None:
         return {}
-    frame = pd.read_csv(path, dtype={0: str})
+    frame = pd.read_csv(path)
     ids = frame.iloc[:, 0].astype(str)
     ratings: dict[str, dict] = {}
     for row_id, row in zip(ids, frame.itertuples(index=False), strict=True):

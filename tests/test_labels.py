@@ -1,0 +1,137 @@
+"""Label spaces: mapping into shared classes, dropped rows counted per original label."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from emoshift.data.labels import (
+    BINARY_VALENCE,
+    FOUR_CLASS,
+    LABEL_SPACES,
+    apply_label_space,
+    shared_categories,
+)
+from emoshift.data.table import make_table
+
+EMOTIONS = ["anger", "calm", "excitement", "happiness", "boredom", "fear", None, "neutral"]
+
+
+@pytest.fixture()
+def table():
+    return make_table(
+        {
+            "file": f"/c/{i}.wav",
+            "corpus": "demo",
+            "emotion": emotion,
+            "arousal": [0.5, -0.5, 0.0, np.nan, 0.9, 0.2, -0.1, 0.01][i],
+            "valence": [-0.8, 0.3, 0.6, 0.7, -0.2, -0.6, np.nan, 0.0][i],
+        }
+        for i, emotion in enumerate(EMOTIONS)
+    )
+
+
+def test_four_class_drops_and_counts_what_has_no_place(table):
+    labelled, report = apply_label_space(table, "four_class")
+    assert labelled["label"].tolist() == ["anger", "happiness", "neutral"]
+    assert labelled["emotion"].tolist() == ["anger", "happiness", "neutral"]
+    assert report.dropped == {
+        "calm": 1,
+        "excitement": 1,
+        "boredom": 1,
+        "fear": 1,
+        "<missing>": 1,
+    }
+    assert report.kept == 3 and report.n_dropped == 5 and report.total == 8
+    assert report.labels == FOUR_CLASS
+
+
+def test_four_class_merges_calm_and_excitement_when_asked(table):
+    labelled, report = apply_label_space(
+        table, "four_class", calm="neutral", excitement="happiness"
+    )
+    assert labelled["label"].tolist() == ["anger", "neutral", "happiness", "happiness", "neutral"]
+    assert report.counts == {"anger": 1, "happiness": 2, "neutral": 2}
+    assert sorted(report.dropped) == ["<missing>", "boredom", "fear"]
+    with pytest.raises(ValueError, match=r"calm='sadness' is not one of \('drop', 'neutral'\)"):
+        apply_label_space(table, "four_class", calm="sadness")
+
+
+def test_binary_valence_is_the_emodb_versus_aibo_split(table):
+    labelled, report = apply_label_space(table, "binary_valence")
+    assert dict(zip(labelled["emotion"], labelled["label"], strict=True)) == {
+        "anger": "negative",
+        "happiness": "positive",
+        "boredom": "negative",
+        "fear": "negative",
+        "neutral": "positive",
+    }
+    assert sorted(report.dropped) == ["<missing>", "calm", "excitement"]
+    assert set(BINARY_VALENCE.values()) == {"negative", "positive"}
+    extended, _ = apply_label_space(table, "binary_valence", extra={"calm": "positive"})
+    assert "calm" in set(extended["emotion"])
+
+
+def test_binarised_dimensions_use_the_threshold_and_drop_missing_scores(table):
+    arousal, report = apply_label_space(table, "binarised_arousal")
+    assert arousal["label"].tolist() == ["high", "low", "low", "high", "high", "low", "high"]
+    assert report.dropped == {"<missing> arousal": 1}
+    valence, report = apply_label_space(table, "binarised_valence", threshold=0.5)
+    assert valence["label"].tolist() == [
+        "negative",
+        "negative",
+        "positive",
+        "positive",
+        "negative",
+        "negative",
+        "negative",
+    ]
+    assert report.labels == ("negative", "positive") and report.n_dropped == 1
+
+
+def test_shared_categories_of_source_and_target(table):
+    target = make_table(
+        [{"file": "/t/1.wav", "emotion": e} for e in ("anger", "neutral", "sadness")]
+    )
+    assert shared_categories(table, target) == ("anger", "neutral")
+    assert shared_categories(table, target, "union") == (
+        "anger",
+        "happiness",
+        "sadness",
+        "neutral",
+        "fear",
+        "boredom",
+        "calm",
+        "excitement",
+    )
+    labelled, report = apply_label_space(table, "shared", other=target)
+    assert labelled["label"].tolist() == ["anger", "neutral"]
+    assert report.n_dropped == 6
+    _, union = apply_label_space(table, "shared", other=target, how="union")
+    assert union.dropped == {"<missing>": 1}
+
+
+def test_explicit_categories_and_the_printed_report(table):
+    labelled, report = apply_label_space(table, "categories", keep=["fear", "anger"])
+    assert labelled["label"].tolist() == ["anger", "fear"]
+    text = str(report)
+    assert text.splitlines()[0] == "label space categories: kept 2 of 8 rows in 2 of 2 classes"
+    assert "dropped 6 row(s):" in text and "  <missing>" in text
+
+
+def test_unknown_spaces_and_options_are_refused(table):
+    with pytest.raises(ValueError, match="unknown label space 'seven'; known: four_class"):
+        apply_label_space(table, "seven")
+    with pytest.raises(ValueError, match=r"takes no option\(s\) \['threshold'\]"):
+        apply_label_space(table, "four_class", threshold=0.2)
+    with pytest.raises(ValueError, match="needs other="):
+        apply_label_space(table, "shared")
+    assert set(LABEL_SPACES) >= {"four_class", "binary_valence", "binarised_arousal"}
+
+
+def test_the_input_table_is_left_unchanged(table):
+    before = table.copy()
+    labelled, _ = apply_label_space(table, "four_class")
+    pd.testing.assert_frame_equal(table, before)
+    assert "label" not in table and list(labelled.index) == [0, 1, 2]
