@@ -56,9 +56,12 @@ def _split(table: pd.DataFrame, X: np.ndarray, seed: int) -> DomainSplit:
     train, test = target_rows[halves.train], target_rows[halves.test]
     labels = table["emotion"].to_numpy(dtype=object)
     return DomainSplit(
-        X_source=X[source], y_source=labels[source],
-        X_target=X[train], y_target=labels[train],
-        X_test=X[test], y_test=labels[test],
+        X_source=X[source],
+        y_source=labels[source],
+        X_target=X[train],
+        y_target=labels[train],
+        X_test=X[test],
+        y_test=labels[test],
     )
 
 
@@ -97,9 +100,12 @@ def run_demo(
         raise ValueError(f"none of the methods {missing} is installed")
     table = generate_preset(out_dir / "corpus", preset, seed=seed, progress=progress)
     table, X = table_features(
-        table, feature_set, domain_column="elicitation",
+        table,
+        feature_set,
+        domain_column="elicitation",
         cache_dir=cache_dir if cache_dir is not None else out_dir / "cache",
-        n_jobs=n_jobs, progress=progress,
+        n_jobs=n_jobs,
+        progress=progress,
     )
     params = {"max_epochs": max_epochs, "patience": 10}
     rows, kept = [], {}
@@ -107,8 +113,15 @@ def run_demo(
     splits = {t: _split(table, X, seed + t) for t in range(n_trials)}
     for trial, method in progress_bar(jobs, desc="training", enabled=progress, unit="model"):
         result: TrialResult = run_trial(method, params, splits[trial], seed=seed + trial)
-        rows.append({"method": method, "trial": trial, "seed": seed + trial,
-                     "fit_seconds": result.fit_seconds, **result.metrics})
+        rows.append(
+            {
+                "method": method,
+                "trial": trial,
+                "seed": seed + trial,
+                "fit_seconds": result.fit_seconds,
+                **result.metrics,
+            }
+        )
         kept.setdefault(method, result)
     trials = pd.DataFrame(rows)
     notes = [

@@ -17,11 +17,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "features, train baselines and unsupervised adaptation methods over seeded trials, "
         "print the results table and write an HTML/Markdown report.",
     )
-    parser.add_argument("--out", default="emoshift-demo", help="output folder (default: %(default)s)")
+    parser.add_argument(
+        "--out", default="emoshift-demo", help="output folder (default: %(default)s)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="corpus and first trial seed")
     parser.add_argument("--trials", type=int, default=3, help="seeded trials per method")
     parser.add_argument(
-        "--methods", nargs="+", default=list(DEMO_METHODS), metavar="METHOD",
+        "--methods",
+        nargs="+",
+        default=list(DEMO_METHODS),
+        metavar="METHOD",
         help="methods to run (default: %(default)s)",
     )
     parser.add_argument("--preset", default="demo", help="synthetic corpus size: demo or tiny")
@@ -34,12 +39,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     result = run_demo(
-        args.out, preset=args.preset, seed=args.seed, n_trials=args.trials,
-        methods=tuple(args.methods), max_epochs=args.epochs, n_jobs=args.jobs,
+        args.out,
+        preset=args.preset,
+        seed=args.seed,
+        n_trials=args.trials,
+        methods=tuple(args.methods),
+        max_epochs=args.epochs,
+        n_jobs=args.jobs,
         cache_dir=args.cache_dir,
     )
-    print("emoshift demo (synthetic corpus): target-domain test scores, mean ± std over "
-          f"{args.trials} trial(s)\n")
+    print(
+        "emoshift demo (synthetic corpus): target-domain test scores, mean ± std over "
+        f"{args.trials} trial(s)\n"
+    )
     print(to_markdown(result.table))
     print(f"\nreport: {result.report_html}\n        {result.report_markdown}")
     print(f"done in {time.perf_counter() - started:.0f} s")

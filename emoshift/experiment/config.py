@@ -192,8 +192,9 @@ def _build(cls: type, data: object, where: str) -> object:
 
 def _check_choice(value: object, choices: tuple, where: str) -> None:
     if value not in choices:
-        raise ConfigError(f"{where}: {value!r} is not one of {list(choices)}"
-                          f"{_suggest(str(value), choices)}")
+        raise ConfigError(
+            f"{where}: {value!r} is not one of {list(choices)}{_suggest(str(value), choices)}"
+        )
 
 
 def _is_grid(value: object, default: object) -> bool:

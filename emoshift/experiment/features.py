@@ -50,7 +50,11 @@ def table_features(
             f"domain column {domain_column!r} is not in the table; columns: {list(table.columns)}"
         )
     result = extract_features(
-        table, feature_set, cache_dir=cache_dir, n_jobs=n_jobs, on_error=on_error,
+        table,
+        feature_set,
+        cache_dir=cache_dir,
+        n_jobs=n_jobs,
+        on_error=on_error,
         progress=progress,
     )
     kept = table.loc[result.index]

@@ -1,0 +1,82 @@
+"""``emoshift run CONFIG``: run an experiment grid, resumable, then write its report."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+
+from emoshift.experiment.config import load_config
+from emoshift.experiment.runner import EXECUTORS, prepare_run, run_experiment
+from emoshift.experiment.store import ResultStore
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run the trials of an experiment config (resumable)",
+        description="Run every trial of an experiment YAML (methods x pairs x protocol "
+        "conditions x trials). Finished trials are skipped, so running the same command "
+        "again resumes an interrupted run. Results go to OUTPUT/results.jsonl and a "
+        "report to OUTPUT/report/.",
+    )
+    parser.add_argument("config", help="experiment YAML file")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the trials that would run, and run none"
+    )
+    parser.add_argument(
+        "--executor",
+        choices=list(EXECUTORS),
+        default=None,
+        help="where trials run (default: the config's, else serial)",
+    )
+    parser.add_argument("--jobs", type=int, default=None, help="parallel trials")
+    parser.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster address for --executor ray (default: a local Ray)",
+    )
+    parser.add_argument("--output", default=None, help="run folder (default: the config's)")
+    parser.add_argument("--no-report", action="store_true", help="skip writing the report")
+    parser.set_defaults(func=_run)
+
+
+def _dry_run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    _, specs = prepare_run(config)
+    run_dir = args.output or config.output_dir()
+    finished = (
+        ResultStore(run_dir).finished_keys()
+        if (args.output or config.output_dir().exists())
+        else set()
+    )
+    print(
+        f"{len(specs)} trial(s) in {config.name!r}; {len(finished & {s.key for s in specs})}"
+        f" already finished in {run_dir}"
+    )
+    for spec in specs:
+        state = "done" if spec.key in finished else "todo"
+        print(
+            f"{state}  {spec.key[:12]}  {spec.variant:<28} {spec.pair:<28} "
+            f"{spec.protocol} {spec.condition()} trial={spec.trial}"
+        )
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.dry_run:
+        return _dry_run(args)
+    config = load_config(args.config)
+    summary = run_experiment(
+        config, executor=args.executor, jobs=args.jobs, address=args.address, run_dir=args.output
+    )
+    print(
+        f"{summary.n_planned} trial(s): {summary.n_skipped} already finished, "
+        f"{summary.n_done} run now, {summary.n_failed} failed "
+        f"({summary.seconds:.0f} s); results in {summary.run_dir / 'results.jsonl'}"
+    )
+    if not args.no_report and importlib.util.find_spec("emoshift.report.experiment"):
+        from emoshift.report.experiment import write_experiment_report  # noqa: PLC0415
+
+        report = write_experiment_report(summary.run_dir)
+        print(f"report: {report}")
+    return 1 if summary.n_failed else 0

@@ -1,0 +1,137 @@
+"""The data of an experiment: corpora loaded, labelled in the shared space, featurised.
+
+Example:
+    >>> import tempfile
+    >>> from emoshift.experiment.config import parse_config
+    >>> folder = tempfile.mkdtemp()
+    >>> config = parse_config({
+    ...     "name": "doc", "corpora": {"synth": {"loader": "synthetic", "path": "corpus",
+    ...                                           "options": {"preset": "tiny"}}},
+    ...     "features": {"domain": "elicitation", "jobs": 1, "cache_dir": "cache"},
+    ...     "pairs": [{"source": "elicitation == 'acted'",
+    ...                "target": "elicitation == 'spontaneous'"}],
+    ...     "methods": {"source_only": {}}}, base_dir=folder)
+    >>> data = load_experiment_data(config, progress=False)
+    >>> data.X.shape[0] == len(data.table) == len(data.y)
+    True
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from emoshift.data.labels import apply_label_space
+from emoshift.data.loaders import load_corpus
+from emoshift.data.synthetic import generate_corpus, generate_preset
+from emoshift.data.table import select_domain
+from emoshift.experiment.config import ExperimentConfig
+from emoshift.experiment.features import table_features
+
+
+@dataclass
+class ExperimentData:
+    """Rows (corpus table with a ``label`` column), features and targets, aligned."""
+
+    table: pd.DataFrame
+    X: np.ndarray
+    y: np.ndarray
+
+    def rows(self, query: str) -> np.ndarray:
+        """Positions of the rows a domain query selects."""
+        selected = select_domain(self.table.reset_index(drop=True), query)
+        return selected.index.to_numpy()
+
+    def save(self, folder: str | os.PathLike) -> Path:
+        """Write the data to ``folder`` (table.parquet, X.npy, y.npy) for worker processes."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.table.to_parquet(folder / "table.parquet", index=False)
+        np.save(folder / "X.npy", self.X)
+        np.save(folder / "y.npy", self.y, allow_pickle=self.y.dtype == object)
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike) -> ExperimentData:
+        """Read data written by :meth:`save`."""
+        folder = Path(folder)
+        return cls(
+            table=pd.read_parquet(folder / "table.parquet"),
+            X=np.load(folder / "X.npy"),
+            y=np.load(folder / "y.npy", allow_pickle=True),
+        )
+
+
+def _resolve(path: str, base_dir: str) -> Path:
+    resolved = Path(os.path.expandvars(os.path.expanduser(path)))
+    return resolved if resolved.is_absolute() else Path(base_dir) / resolved
+
+
+def load_corpora(config: ExperimentConfig, progress: bool | None = None) -> pd.DataFrame:
+    """Every corpus of the config, loaded (or generated, for ``synthetic``) and concatenated."""
+    tables = []
+    for name, corpus in config.corpora.items():
+        path = _resolve(corpus.path, config.base_dir)
+        options = dict(corpus.options)
+        if corpus.loader == "synthetic":
+            preset = options.pop("preset", None)
+            seed = options.pop("seed", 0)
+            table = (
+                generate_preset(path, preset, seed=seed, progress=progress)
+                if preset is not None
+                else generate_corpus(path, seed=seed, progress=progress, **options)
+            )
+        else:
+            if not path.exists():
+                raise FileNotFoundError(
+                    f"corpus {name!r}: {path} does not exist; set corpora.{name}.path to "
+                    f"your copy of the corpus (relative paths start at {config.base_dir})"
+                )
+            table = load_corpus(path, corpus.loader, **options)
+        if corpus.query:
+            table = select_domain(table, corpus.query)
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True)
+
+
+def load_experiment_data(config: ExperimentConfig, progress: bool | None = None) -> ExperimentData:
+    """Load the corpora, apply the label space (or pick the dimensions), extract features."""
+    table = load_corpora(config, progress)
+    labels = config.labels
+    if config.task == "classification":
+        if labels.space:
+            table, report = apply_label_space(table, labels.space, **labels.options)
+            if report.dropped:
+                print(str(report))
+        else:
+            if labels.column not in table:
+                raise ValueError(f"labels.column {labels.column!r} is not in the corpus table")
+            table = table[table[labels.column].notna()].copy()
+            table["label"] = table[labels.column].astype(str)
+    else:
+        missing = [d for d in labels.dimensions if d not in table]
+        if missing:
+            raise ValueError(f"labels.dimensions {missing} are not columns of the corpus table")
+        table = table.dropna(subset=list(labels.dimensions))
+    features = config.features
+    cache_dir = _resolve(features.cache_dir, config.base_dir) if features.cache_dir else None
+    table, X = table_features(
+        table.reset_index(drop=True),
+        features.set,
+        domain_column=features.domain,
+        normalisation=features.normalisation,
+        cache_dir=cache_dir,
+        n_jobs=features.jobs,
+        on_error=features.on_error,
+        progress=progress,
+    )
+    table = table.reset_index(drop=True)
+    if config.task == "classification":
+        y = table["label"].to_numpy(dtype=object).astype(str)
+    else:
+        y = table[list(labels.dimensions)].to_numpy(dtype=np.float32)
+    return ExperimentData(table=table, X=X, y=y)

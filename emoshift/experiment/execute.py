@@ -1,0 +1,109 @@
+"""Running one trial spec to a results record, wherever it runs.
+
+:func:`execute_trial` is what every executor calls (in this process, in a worker
+process, or in a Ray task): it builds the trial's split, fits the method with torch
+limited to one thread (so the numbers do not depend on the executor), scores it and
+returns the record, plus embeddings for the report on trial 0. A trial that raises
+returns an error record with its traceback instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import traceback
+
+import numpy as np
+import torch
+
+from emoshift.experiment.data import ExperimentData
+from emoshift.experiment.plan import TrialSpec
+from emoshift.experiment.protocols import make_split
+from emoshift.experiment.trial import DomainSplit, run_trial
+
+EMBEDDING_ROWS = 400
+
+
+def _embeddings(model: object, split: DomainSplit, seed: int) -> dict[str, np.ndarray] | None:
+    """Each shared layer's representation of up to 400 source and target test rows."""
+    transform = getattr(model, "transform", None)
+    if transform is None:
+        return None
+    rng = np.random.default_rng(seed)
+    half = EMBEDDING_ROWS // 2
+    source = rng.permutation(len(split.X_source))[:half]
+    target = rng.permutation(len(split.X_test))[:half]
+    X = np.concatenate([split.X_source[source], split.X_test[target]])
+    labels = np.concatenate([split.y_source[source], split.y_test[target]])
+    if labels.ndim > 1:
+        labels = labels[:, 0]
+    arrays: dict[str, np.ndarray] = {
+        "domain": np.r_[np.zeros(len(source), int), np.ones(len(target), int)],
+        "label": labels.astype(str) if labels.dtype.kind in "OUS" else labels.astype(float),
+    }
+    layer = 0
+    while True:
+        try:
+            arrays[f"layer_{layer}"] = np.asarray(transform(X, layer=layer), dtype=np.float32)
+        except (ValueError, TypeError, IndexError):
+            break
+        layer += 1
+        if layer > 8:
+            break
+    return arrays if layer else None
+
+
+def execute_trial(
+    spec: TrialSpec, data: ExperimentData
+) -> tuple[dict, dict[str, np.ndarray] | None, float]:
+    """Run one trial; returns ``(record, embeddings or None, seconds)``."""
+    started = time.perf_counter()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    record = {
+        key: value
+        for key, value in dataclasses.asdict(spec).items()
+        if key not in ("data_spec", "n_trials", "target_test_fraction")
+    }
+    record.update(
+        status="ok", error=None, metrics={}, labels=[], confusion=None, history=[], embeddings=None
+    )
+    embeddings = None
+    try:
+        split = make_split(
+            data,
+            spec.source,
+            spec.target,
+            spec.protocol,
+            trial=spec.trial,
+            seed=spec.seed,
+            n_trials=spec.n_trials,
+            target_test_fraction=spec.target_test_fraction,
+            k=spec.k,
+            size=spec.size,
+            fold=spec.fold,
+        )
+        result = run_trial(
+            spec.method,
+            spec.params,
+            split,
+            seed=spec.seed + spec.trial,
+            task=spec.task,
+            metrics=spec.metrics,
+            keep_model=spec.trial == 0,
+        )
+        record.update(
+            metrics=result.metrics,
+            labels=[str(label) for label in result.labels],
+            confusion=None if result.confusion is None else result.confusion.tolist(),
+            history=result.history,
+        )
+        if spec.trial == 0 and result.model is not None:
+            embeddings = _embeddings(result.model, split, spec.seed)
+            if embeddings is not None:
+                record["embeddings"] = f"artifacts/{spec.key}.npz"
+    except Exception:  # a failing trial is recorded, the others go on
+        record.update(status="error", error=traceback.format_exc())
+    finally:
+        torch.set_num_threads(threads)
+    return record, embeddings, time.perf_counter() - started

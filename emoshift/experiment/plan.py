@@ -1,0 +1,155 @@
+"""The trials of an experiment: the grid expanded, each keyed by a hash of its spec.
+
+A trial's key hashes everything that determines its numbers (data, features, labels,
+pair, protocol and condition, method and hyper-parameters, trial index and seed), so a
+changed setting gives a new key and a finished trial is never mistaken for another.
+
+Example:
+    >>> from emoshift.experiment.config import parse_config
+    >>> config = parse_config({
+    ...     "name": "doc", "corpora": {"s": {"loader": "synthetic", "path": "c"}},
+    ...     "pairs": [{"source": "elicitation == 'acted'",
+    ...                "target": "elicitation == 'spontaneous'", "name": "a->s"}],
+    ...     "methods": {"source_only": {}, "dann": {"lambda_max": [0.5, 1.0]}},
+    ...     "trials": 2})
+    >>> trials = plan_trials(config)
+    >>> len(trials), trials[0].variant, trials[-1].variant
+    (6, 'source_only', 'dann[lambda_max=1.0]')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from emoshift.experiment.config import ExperimentConfig, expand_method_grid
+
+
+@dataclass
+class TrialSpec:
+    """Everything one trial needs besides the data."""
+
+    experiment: str
+    method: str
+    params: dict
+    variant: str
+    pair: str
+    source: str
+    target: str
+    protocol: str
+    trial: int
+    seed: int
+    task: str
+    metrics: list[str] | None
+    k: int | None = None
+    size: float | None = None
+    fold: str | None = None
+    n_trials: int = 1
+    target_test_fraction: float = 0.5
+    data_spec: dict = field(default_factory=dict)
+    key: str = ""
+
+    def compute_key(self) -> str:
+        """sha256 of the canonical JSON of every field but the key itself."""
+        spec = dataclasses.asdict(self)
+        spec.pop("key")
+        text = json.dumps(spec, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def condition(self) -> str:
+        """A short text of the trial's condition, for progress and dry runs."""
+        parts = [
+            f"k={self.k}" if self.k is not None else "",
+            f"size={self.size}" if self.size is not None else "",
+            f"fold={self.fold}" if self.fold is not None else "",
+        ]
+        return " ".join(p for p in parts if p)
+
+
+def _variant(method: str, params: dict, grid_keys: set[str]) -> str:
+    shown = {k: v for k, v in params.items() if k in grid_keys}
+    if not shown:
+        return method
+    inner = ",".join(
+        f"{k}={list(v) if isinstance(v, tuple) else v}" for k, v in sorted(shown.items())
+    )
+    return f"{method}[{inner}]"
+
+
+def _data_spec(config: ExperimentConfig) -> dict:
+    return {
+        "corpora": {n: dataclasses.asdict(c) for n, c in config.corpora.items()},
+        "features": {
+            k: v
+            for k, v in dataclasses.asdict(config.features).items()
+            if k not in ("cache_dir", "jobs")
+        },
+        "labels": dataclasses.asdict(config.labels),
+    }
+
+
+def plan_trials(
+    config: ExperimentConfig, folds: dict[str, list[str]] | None = None
+) -> list[TrialSpec]:
+    """Every trial of the config, in a stable order.
+
+    ``folds`` maps a pair's label to its target speakers; the ``loso`` and ``reduced``
+    protocols need it (see :func:`emoshift.experiment.protocols.target_speakers`).
+    """
+    protocol = config.protocol
+    data_spec = _data_spec(config)
+    variants = []
+    for method, params in config.methods.items():
+        grid = expand_method_grid(method, params or {}, f"config.methods.{method}")
+        keys = {
+            k
+            for k, v in (params or {}).items()
+            if len(grid) > 1 and len({str(g[k]) for g in grid}) > 1
+        }
+        variants += [(method, g, _variant(method, g, keys)) for g in grid]
+    trials: list[TrialSpec] = []
+    for pair in config.pairs:
+        if protocol.name == "few_shot":
+            conditions = [{"k": k} for k in protocol.k]
+        elif protocol.name in ("loso", "reduced"):
+            if folds is None or pair.label() not in folds:
+                raise ValueError(
+                    f"protocol {protocol.name} needs the target speakers of pair {pair.label()!r}"
+                )
+            sizes = protocol.sizes if protocol.name == "reduced" else [None]
+            conditions = [{"fold": f, "size": s} for s in sizes for f in folds[pair.label()]]
+        else:
+            conditions = [{}]
+        n_trials = (
+            protocol.repetitions or config.trials
+            if protocol.name == "split_10_40_50"
+            else 1
+            if protocol.name in ("loso", "reduced")
+            else config.trials
+        )
+        for condition in conditions:
+            for trial in range(n_trials):
+                for method, params, variant in variants:
+                    spec = TrialSpec(
+                        experiment=config.name,
+                        method=method,
+                        params=params,
+                        variant=variant,
+                        pair=pair.label(),
+                        source=pair.source,
+                        target=pair.target,
+                        protocol=protocol.name,
+                        trial=trial,
+                        seed=config.seed,
+                        task=config.task,
+                        metrics=config.metrics,
+                        n_trials=n_trials,
+                        target_test_fraction=protocol.target_test_fraction,
+                        data_spec=data_spec,
+                        **condition,
+                    )
+                    spec.key = spec.compute_key()
+                    trials.append(spec)
+    return trials
