@@ -12,7 +12,17 @@ paired with equally sized target batches), early stopping on a development split
 ``history_`` (one dict of losses per epoch), ``predict``, ``predict_proba`` and
 ``transform(X, layer=i)``. A method supplies the networks it adds
 (:meth:`NeuralEstimator._build`) and one optimisation step
-(:meth:`NeuralEstimator._train_step`).
+(:meth:`NeuralEstimator._train_step`); methods trained in phases (pre-train, then
+adapt) call :meth:`NeuralEstimator._train_loop` once per phase.
+
+Inputs are feature matrices (the MLP encoder, ``encoder="mlp"``) or variable-length
+frame sequences (the Conv1D + GRU encoder, ``encoder="cnn_gru"``; see
+:mod:`emoshift.methods.sequence`). Sequence data stays on the CPU in a
+:class:`~emoshift.methods.sequence.Sequences` and becomes a padded batch
+(:class:`~emoshift.methods.sequence.PaddedSequences`) in :meth:`NeuralEstimator._take`;
+a method that needs all of an input at once uses :meth:`NeuralEstimator._map_chunks`
+rather than indexing ``data.X_*`` itself, and concatenates batch inputs with
+``torch.cat`` (which padded batches support), so it works with either encoder.
 
 Subclasses declare their own hyper-parameters as keyword-only arguments and pass the
 shared ones through ``**shared``; the merged signature is what ``get_params`` sees.
@@ -46,10 +56,23 @@ from sklearn.model_selection import train_test_split
 from torch import nn
 
 from emoshift.methods.networks import MLPEncoder, MLPHead, apply_max_norm
+from emoshift.methods.sequence import (
+    CNNGRUEncoder,
+    PaddedSequences,
+    Sequences,
+    as_sequences,
+    is_sequence_input,
+)
 from emoshift.progress import progress
 
 TASKS = ("classification", "regression")
 REGRESSION_LOSSES = ("mse", "ccc")
+ENCODERS = ("mlp", "cnn_gru")
+
+#: what ``data.X_*`` holds: a 2-D tensor on the device, or sequences on the CPU
+Inputs = torch.Tensor | Sequences
+#: what a batch's ``x`` holds: a 2-D tensor or a padded batch of sequences
+BatchInputs = torch.Tensor | PaddedSequences
 
 
 def concordance_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -93,6 +116,17 @@ def _check_features(X: object, name: str) -> np.ndarray:
     return array
 
 
+def _check_inputs(X: object, name: str) -> np.ndarray | Sequences:
+    """A checked feature matrix, or checked :class:`Sequences` for sequence input."""
+    if is_sequence_input(X):
+        return as_sequences(X, name)
+    return _check_features(X, name)
+
+
+def _width(X: np.ndarray | Sequences) -> int | tuple[int, ...]:
+    return X.widths if isinstance(X, Sequences) else X.shape[1]
+
+
 @dataclass
 class Batch:
     """One optimisation step's data, as tensors on the estimator's device.
@@ -103,25 +137,26 @@ class Batch:
     (``None`` when the fit had none).
     """
 
-    x: torch.Tensor
+    x: BatchInputs
     y: torch.Tensor
-    x_target: torch.Tensor | None = None
-    x_target_labelled: torch.Tensor | None = None
+    x_target: BatchInputs | None = None
+    x_target_labelled: BatchInputs | None = None
     y_target_labelled: torch.Tensor | None = None
 
 
 @dataclass
 class FitData:
-    """The arrays a fit works on, converted and placed on the device."""
+    """The arrays a fit works on: labels and 2-D features on the device, sequences on
+    the CPU (index inputs with :meth:`NeuralEstimator._take`)."""
 
-    X_train: torch.Tensor
+    X_train: Inputs
     y_train: torch.Tensor
-    X_source: torch.Tensor | None
+    X_source: Inputs | None
     y_source: torch.Tensor | None
-    X_target: torch.Tensor | None
-    X_target_labelled: torch.Tensor | None
+    X_target: Inputs | None
+    X_target_labelled: Inputs | None
     y_target_labelled: torch.Tensor | None
-    X_dev: torch.Tensor | None
+    X_dev: Inputs | None
     y_dev: torch.Tensor | None
 
 
@@ -131,11 +166,19 @@ class NeuralEstimator(BaseEstimator):
     Args:
         task: ``"classification"`` (labels of any type) or ``"regression"`` (one or
             several continuous targets, e.g. arousal, valence, dominance).
-        hidden_sizes: widths of the shared encoder layers.
-        activation: activation of the encoder layers.
-        batch_norm: batch normalisation in the encoder.
-        dropout: dropout after each encoder layer.
-        input_dropout: dropout on the input features.
+        encoder: ``"mlp"`` for feature matrices (functionals) or ``"cnn_gru"`` for
+            frame sequences (:mod:`emoshift.methods.sequence`).
+        hidden_sizes: widths of the shared MLP encoder layers.
+        activation: activation of the MLP encoder layers and of the heads.
+        batch_norm: batch normalisation in the MLP encoder.
+        dropout: dropout after each MLP encoder layer (CNN-GRU: between fusion layers).
+        input_dropout: dropout on the input features (MLP).
+        conv_channels: CNN-GRU: output channels of each Conv1D layer.
+        conv_kernel_sizes: CNN-GRU: kernel size of each Conv1D layer.
+        conv_strides: CNN-GRU: stride of each Conv1D layer.
+        gru_size: CNN-GRU: hidden size of the GRU over the convolved frames.
+        second_gru_size: CNN-GRU: hidden size of the GRU over a second stream.
+        fusion_sizes: CNN-GRU: linear layers after the concatenated GRU states.
         head_hidden_sizes: hidden widths of the task head before its output layer.
         regression_loss: ``"mse"`` or ``"ccc"`` (1 - concordance correlation).
         lr: Adam learning rate.
@@ -170,6 +213,13 @@ class NeuralEstimator(BaseEstimator):
         batch_norm: bool = True,
         dropout: float = 0.2,
         input_dropout: float = 0.0,
+        encoder: str = "mlp",
+        conv_channels: Sequence[int] = (64, 128),
+        conv_kernel_sizes: Sequence[int] = (10, 5),
+        conv_strides: Sequence[int] = (2, 2),
+        gru_size: int = 128,
+        second_gru_size: int = 512,
+        fusion_sizes: Sequence[int] = (128, 128),
         head_hidden_sizes: Sequence[int] = (),
         regression_loss: str = "mse",
         lr: float = 1e-3,
@@ -191,6 +241,13 @@ class NeuralEstimator(BaseEstimator):
         self.batch_norm = batch_norm
         self.dropout = dropout
         self.input_dropout = input_dropout
+        self.encoder = encoder
+        self.conv_channels = conv_channels
+        self.conv_kernel_sizes = conv_kernel_sizes
+        self.conv_strides = conv_strides
+        self.gru_size = gru_size
+        self.second_gru_size = second_gru_size
+        self.fusion_sizes = fusion_sizes
         self.head_hidden_sizes = head_hidden_sizes
         self.regression_loss = regression_loss
         self.lr = lr
@@ -246,6 +303,12 @@ class NeuralEstimator(BaseEstimator):
         """
         self._check_params()
         data = self._prepare(X, y, X_target, X_target_labelled, y_target_labelled, eval_set)
+        self._start_fit(data)
+        self._train_loop(data, self.max_epochs)
+        return self._finish_fit()
+
+    def _start_fit(self, data: FitData) -> None:
+        """Seed, build the networks and optimizers, and start an empty ``history_``."""
         seed = (
             self.random_state
             if self.random_state is not None
@@ -259,11 +322,30 @@ class NeuralEstimator(BaseEstimator):
         self._optimizers = self._make_optimizers()
         self.history_: list[dict[str, float]] = []
         self.best_epoch_ = None
+
+    def _train_loop(
+        self,
+        data: FitData,
+        max_epochs: int,
+        *,
+        patience: int | None | str = "default",
+        phase: str | None = None,
+    ) -> None:
+        """Train for up to ``max_epochs`` epochs, appending one record each to ``history_``.
+
+        Early stopping watches ``data.X_dev`` (when there is one and ``patience`` is not
+        ``None``; ``"default"`` means the ``patience`` parameter) and restores the best
+        epoch's weights at the end. ``phase`` labels the records of a multi-phase fit
+        (epochs keep counting across phases; ``best_epoch_`` indexes ``history_``).
+        """
+        patience = self.patience if patience == "default" else patience
         best_loss, best_state, stale = math.inf, None, 0
+        first = len(self.history_)
+        label = type(self).__name__ + (f" ({phase})" if phase else "")
         epochs = progress(
-            range(self.max_epochs),
-            desc=f"training {type(self).__name__}",
-            enabled=self.verbose or None,
+            range(first, first + max_epochs),
+            desc=f"training {label}",
+            enabled=bool(self.verbose),
             unit="epoch",
         )
         for epoch in epochs:
@@ -277,22 +359,26 @@ class NeuralEstimator(BaseEstimator):
                     sums[key] = sums.get(key, 0.0) + float(value)
                 n_steps += 1
             record = {"epoch": epoch, **{k: v / max(n_steps, 1) for k, v in sums.items()}}
+            if phase is not None:
+                record["phase"] = phase
             record.update(self._epoch_metrics(data))
             if data.X_dev is not None:
                 record["dev_loss"] = self._dev_loss(data.X_dev, data.y_dev)
             record["time_s"] = time.perf_counter() - started
             self.history_.append(record)
-            if data.X_dev is None or self.patience is None:
+            if data.X_dev is None or patience is None:
                 continue
             if record["dev_loss"] < best_loss - 1e-6:
                 best_loss, stale, self.best_epoch_ = record["dev_loss"], 0, epoch
                 best_state = copy.deepcopy(self.modules_.state_dict())
             else:
                 stale += 1
-                if stale >= self.patience:
+                if stale >= patience:
                     break
         if best_state is not None:
             self.modules_.load_state_dict(best_state)
+
+    def _finish_fit(self) -> NeuralEstimator:
         self.n_epochs_ = len(self.history_)
         self.modules_.eval()
         return self
@@ -310,6 +396,8 @@ class NeuralEstimator(BaseEstimator):
             raise ValueError(f"max_epochs={self.max_epochs} must be at least 1")
         if not 0 <= self.validation_fraction < 1:
             raise ValueError(f"validation_fraction={self.validation_fraction} must be in [0, 1)")
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"encoder={self.encoder!r}; choose one of {ENCODERS}")
 
     def _encode_targets(self, y: object, name: str) -> np.ndarray:
         if self.task == "classification":
@@ -353,17 +441,17 @@ class NeuralEstimator(BaseEstimator):
         )
         name = type(self).__name__
         uses_source = self.train_pool in ("source", "both") or self.requires_target
-        X_s = _check_features(X, "X (source features)") if uses_source else None
+        X_s = _check_inputs(X, "X (source features)") if uses_source else None
         if X_s is not None and len(np.asarray(y)) != len(X_s):
             raise ValueError(f"X has {len(X_s)} rows but y has {len(np.asarray(y))}")
-        X_t = _check_features(X_target, "X_target") if X_target is not None else None
+        X_t = _check_inputs(X_target, "X_target") if X_target is not None else None
         if self.requires_target and X_t is None:
             raise ValueError(f"{name} adapts to unlabelled target data: pass X_target")
         X_tl = None
         if X_target_labelled is not None or y_target_labelled is not None:
             if X_target_labelled is None or y_target_labelled is None:
                 raise ValueError("pass both X_target_labelled and y_target_labelled, or neither")
-            X_tl = _check_features(X_target_labelled, "X_target_labelled")
+            X_tl = _check_inputs(X_target_labelled, "X_target_labelled")
             if len(np.asarray(y_target_labelled)) != len(X_tl):
                 raise ValueError("X_target_labelled and y_target_labelled differ in length")
         if (self.requires_target_labels or self.train_pool == "target") and X_tl is None:
@@ -371,9 +459,16 @@ class NeuralEstimator(BaseEstimator):
                 f"{name} trains on labelled target examples: pass X_target_labelled and "
                 "y_target_labelled"
             )
-        widths = {a.shape[1] for a in (X_s, X_t, X_tl) if a is not None}
+        named = {"X": X_s, "X_target": X_t, "X_target_labelled": X_tl}
+        given = [a for a in named.values() if a is not None]
+        for key, a in named.items():
+            if a is not None:
+                self._check_input_kind(a, key)
+        widths = {_width(a) for a in given}
         if len(widths) > 1:
-            raise ValueError(f"source and target features differ in width: {sorted(widths)}")
+            raise ValueError(
+                f"source and target features differ in width: {sorted(widths, key=str)}"
+            )
 
         label_sets = [np.asarray(y)] if uses_source else []
         if X_tl is not None:
@@ -387,7 +482,9 @@ class NeuralEstimator(BaseEstimator):
             first = np.asarray(label_sets[0], dtype=np.float32)
             self.n_outputs_ = 1 if first.ndim == 1 else first.shape[1]
             self._y_ndim = first.ndim
-        self.n_features_in_ = widths.pop()
+        width = widths.pop()
+        self.sequence_widths_ = width if isinstance(width, tuple) else None
+        self.n_features_in_ = width[0] if isinstance(width, tuple) else width
 
         y_s = self._encode_targets(y, "y") if X_s is not None else None
         y_tl = (
@@ -401,36 +498,71 @@ class NeuralEstimator(BaseEstimator):
             "both": [(X_s, y_s), (X_tl, y_tl)],
         }[self.train_pool]
         pools = [(a, b) for a, b in pools if a is not None]
-        X_train = np.concatenate([a for a, _ in pools])
+        X_train = self._concat_inputs([a for a, _ in pools])
         y_train = np.concatenate([b for _, b in pools])
 
         X_dev = y_dev = None
         if eval_set is not None:
-            X_dev = _check_features(eval_set[0], "eval_set X")
+            X_dev = _check_inputs(eval_set[0], "eval_set X")
+            if _width(X_dev) != width:
+                raise ValueError(f"eval_set X has width {_width(X_dev)}, the training data {width}")
             y_dev = self._encode_targets(eval_set[1], "eval_set y")
+            if len(y_dev) != len(X_dev):
+                raise ValueError("eval_set X and y differ in length")
         elif self.validation_fraction > 0 and self.patience is not None:
             X_train, y_train, X_dev, y_dev = self._split_dev(X_train, y_train)
             if X_s is not None and self.train_pool == "source":
                 X_s, y_s = X_train, y_train
 
-        def tensor(a: np.ndarray | None, dtype: torch.dtype = torch.float32):
-            return None if a is None else torch.as_tensor(a, dtype=dtype, device=self.device_)
-
         label_dtype = torch.long if self.task == "classification" else torch.float32
         return FitData(
-            X_train=tensor(X_train),
-            y_train=tensor(y_train, label_dtype),
-            X_source=tensor(X_s),
-            y_source=tensor(y_s, label_dtype),
-            X_target=tensor(X_t),
-            X_target_labelled=tensor(X_tl),
-            y_target_labelled=tensor(y_tl, label_dtype),
-            X_dev=tensor(X_dev),
-            y_dev=tensor(y_dev, label_dtype),
+            X_train=self._to_device(X_train),
+            y_train=self._to_device(y_train, label_dtype),
+            X_source=self._to_device(X_s),
+            y_source=self._to_device(y_s, label_dtype),
+            X_target=self._to_device(X_t),
+            X_target_labelled=self._to_device(X_tl),
+            y_target_labelled=self._to_device(y_tl, label_dtype),
+            X_dev=self._to_device(X_dev),
+            y_dev=self._to_device(y_dev, label_dtype),
         )
 
-    def _split_dev(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Hold out ``validation_fraction`` of the training pool, stratified when possible."""
+    def _check_input_kind(self, X: np.ndarray | Sequences, name: str) -> None:
+        """Feature matrices go with the MLP encoder, frame sequences with the CNN-GRU."""
+        if isinstance(X, Sequences) and self.encoder != "cnn_gru":
+            raise ValueError(
+                f"{name} holds frame sequences, which encoder={self.encoder!r} cannot read: "
+                "use encoder='cnn_gru' (or pass a 2-D feature matrix)"
+            )
+        if not isinstance(X, Sequences) and self.encoder == "cnn_gru":
+            raise ValueError(
+                f"{name} is a 2-D feature matrix, but encoder='cnn_gru' reads frame "
+                "sequences: pass a list of (frames x features) arrays or Sequences, or use "
+                "encoder='mlp'"
+            )
+
+    @staticmethod
+    def _concat_inputs(parts: list[np.ndarray | Sequences]) -> np.ndarray | Sequences:
+        if isinstance(parts[0], Sequences):
+            return Sequences.concat(parts)
+        return np.concatenate(parts)
+
+    def _to_device(
+        self, a: np.ndarray | Sequences | None, dtype: torch.dtype = torch.float32
+    ) -> Inputs | None:
+        """Arrays become tensors on the device; sequences stay on the CPU until batched."""
+        if a is None or isinstance(a, Sequences):
+            return a
+        return torch.as_tensor(a, dtype=dtype, device=self.device_)
+
+    def _split_dev(
+        self, X: np.ndarray | Sequences, y: np.ndarray
+    ) -> tuple[np.ndarray | Sequences | None, ...]:
+        """Hold out ``validation_fraction`` of the training pool, stratified when possible.
+
+        No split (``X, y, None, None``) when it would hold out fewer than two examples
+        or leave fewer than two, e.g. with two labelled target examples per class.
+        """
         n_dev = int(round(len(X) * self.validation_fraction))
         stratify = None
         if self.task == "classification":
@@ -440,14 +572,27 @@ class NeuralEstimator(BaseEstimator):
         if n_dev < 2 or len(X) - n_dev < 2:
             return X, y, None, None
         seed = 0 if self.random_state is None else self.random_state
-        X_tr, X_dev, y_tr, y_dev = train_test_split(
-            X, y, test_size=n_dev, random_state=seed, stratify=stratify
+        train, dev = train_test_split(
+            np.arange(len(X)), test_size=n_dev, random_state=seed, stratify=stratify
         )
-        return X_tr, y_tr, X_dev, y_dev
+        return X[train], y[train], X[dev], y[dev]
 
     # ------------------------------------------------------------- networks
 
     def _make_encoder(self, n_features: int) -> nn.Module:
+        """The shared encoder: an MLP over ``n_features``, or the CNN-GRU over the
+        fitted sequence streams (whose first width is ``n_features``)."""
+        if self.encoder == "cnn_gru":
+            return CNNGRUEncoder(
+                (n_features, *self.sequence_widths_[1:]),
+                conv_channels=self.conv_channels,
+                conv_kernel_sizes=self.conv_kernel_sizes,
+                conv_strides=self.conv_strides,
+                gru_size=self.gru_size,
+                second_gru_size=self.second_gru_size,
+                fusion_sizes=self.fusion_sizes,
+                dropout=self.dropout,
+            )
         return MLPEncoder(
             n_features,
             self.hidden_sizes,
@@ -511,6 +656,7 @@ class NeuralEstimator(BaseEstimator):
 
     def _batches(self, data: FitData) -> Iterator[Batch]:
         """Training-pool batches, each paired with target batches of the same size."""
+        take = self._take
         n = len(data.X_train)
         order = self._sample_indices(data.y_train, n)
         size = min(self.batch_size, n)
@@ -525,15 +671,78 @@ class NeuralEstimator(BaseEstimator):
         for i in range(n_batches):
             idx = order[i * size : (i + 1) * size]
             yield Batch(
-                x=data.X_train[idx],
+                x=take(data.X_train, idx),
                 y=data.y_train[idx],
-                x_target=None if target is None else data.X_target[target[i]],
+                x_target=None if target is None else take(data.X_target, target[i]),
                 x_target_labelled=(
-                    None if labelled is None else data.X_target_labelled[labelled[i]]
+                    None if labelled is None else take(data.X_target_labelled, labelled[i])
                 ),
                 y_target_labelled=(
                     None if labelled is None else data.y_target_labelled[labelled[i]]
                 ),
+            )
+
+    def _take(self, X: Inputs, index: np.ndarray | slice) -> BatchInputs:
+        """The examples of ``X`` at ``index`` as a batch on the device (sequences padded)."""
+        if isinstance(X, Sequences):
+            return X.pad(index, self.device_)
+        return X[index]
+
+    def _map_chunks(self, fn: object, X: Inputs, chunk_size: int = 1024) -> torch.Tensor:
+        """``fn`` applied to ``X`` in chunks, concatenated in ``X``'s order.
+
+        Sequences are processed sorted by length (chunks of 128), so little padding is
+        computed; the results are put back in the original order.
+        """
+        if not isinstance(X, Sequences):
+            return torch.cat([fn(X[i : i + chunk_size]) for i in range(0, len(X), chunk_size)])
+        order = np.argsort(X.lengths(0), kind="stable")
+        chunks = [fn(self._take(X, order[i : i + 128])) for i in range(0, len(X), 128)]
+        result = torch.empty_like(torch.cat(chunks))
+        result[torch.as_tensor(order, device=result.device)] = torch.cat(chunks)
+        return result
+
+    def _few_shot_batches(self, data: FitData, *, balanced: bool = True) -> Iterator[Batch]:
+        """Batches for supervised adaptation with few labelled target examples.
+
+        Each batch holds ``batch_size`` source examples (drawn class-balanced with
+        replacement when ``balanced``, else a permutation), as many labelled target
+        examples (class-balanced draws with replacement, so every class of the few-shot
+        pool is equally represented) and, when the fit has unlabelled target data, as
+        many unlabelled target examples. An epoch is one pass over the source pool.
+        """
+        n = len(data.X_train)
+        size = min(self.batch_size, n)
+        n_batches = max(n // size, 1)
+        if balanced:
+            counts = np.bincount(data.y_train.cpu().numpy())
+            weights = 1.0 / counts[data.y_train.cpu().numpy()]
+            source = self._rng.choice(n, size=size * n_batches, p=weights / weights.sum())
+        else:
+            source = self._rng.permutation(n)[: size * n_batches]
+        y_tl = data.y_target_labelled.cpu().numpy()
+        weights = 1.0 / np.bincount(y_tl)[y_tl]
+        labelled = self._rng.choice(len(y_tl), size=size * n_batches, p=weights / weights.sum())
+        target = None
+        if data.X_target is not None:
+            target = self._cycle(len(data.X_target), size, n_batches)
+        for i in range(n_batches):
+            idx, tl = source[i * size : (i + 1) * size], labelled[i * size : (i + 1) * size]
+            yield Batch(
+                x=self._take(data.X_train, idx),
+                y=data.y_train[idx],
+                x_target=None if target is None else self._take(data.X_target, target[i]),
+                x_target_labelled=self._take(data.X_target_labelled, tl),
+                y_target_labelled=data.y_target_labelled[tl],
+            )
+
+    def _check_class_coverage(self, y: torch.Tensor, pool: str) -> None:
+        """Raise a ValueError naming the classes of ``classes_`` absent from ``y``."""
+        present = set(y.cpu().numpy().tolist())
+        missing = [c for i, c in enumerate(self.classes_.tolist()) if i not in present]
+        if missing:
+            raise ValueError(
+                f"{type(self).__name__} needs every class in {pool}; missing: {missing}"
             )
 
     def _epoch_started(self, epoch: int, data: FitData) -> None:
@@ -558,25 +767,27 @@ class NeuralEstimator(BaseEstimator):
     @torch.no_grad()
     def _dev_loss(self, X: torch.Tensor, y: torch.Tensor) -> float:
         self.modules_.eval()
-        outputs = torch.cat([self._forward(X[i : i + 1024]) for i in range(0, len(X), 1024)])
-        return float(self._task_loss(outputs, y))
+        return float(self._task_loss(self._map_chunks(self._forward, X), y))
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "modules_"):
             raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit first")
 
+    def _check_predict_inputs(self, X: object) -> Inputs:
+        """``X`` checked against what the model was fitted on, ready for ``_map_chunks``."""
+        self._check_fitted()
+        inputs = _check_inputs(X, "X")
+        self._check_input_kind(inputs, "X")
+        fitted = self.sequence_widths_ or self.n_features_in_
+        if _width(inputs) != fitted:
+            raise ValueError(f"X has {_width(inputs)} features, the model was fitted on {fitted}")
+        return self._to_device(inputs)
+
     @torch.no_grad()
     def _outputs(self, X: object) -> np.ndarray:
-        self._check_fitted()
-        array = _check_features(X, "X")
-        if array.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {array.shape[1]} features, the model was fitted on {self.n_features_in_}"
-            )
+        inputs = self._check_predict_inputs(X)
         self.modules_.eval()
-        tensor = torch.as_tensor(array, device=self.device_)
-        chunks = [self._forward(tensor[i : i + 1024]) for i in range(0, len(tensor), 1024)]
-        return torch.cat(chunks).cpu().numpy()
+        return self._map_chunks(self._forward, inputs).cpu().numpy()
 
     def predict_proba(self, X: object) -> np.ndarray:
         """Class probabilities (classification only), columns in ``classes_`` order."""
@@ -595,14 +806,13 @@ class NeuralEstimator(BaseEstimator):
     @torch.no_grad()
     def transform(self, X: object, layer: int = -1) -> np.ndarray:
         """The learned representation: the output of shared layer ``layer`` (default last)."""
-        self._check_fitted()
+        inputs = self._check_predict_inputs(X)
         self.modules_.eval()
-        tensor = torch.as_tensor(_check_features(X, "X"), device=self.device_)
         encoder = self.modules_["encoder"]
-        layers = encoder.layers_output(tensor)
-        if not -len(layers) <= layer < len(layers):
-            raise ValueError(f"layer={layer}; the encoder has {len(layers)} shared layers")
-        return layers[layer].cpu().numpy()
+        n_layers = len(encoder.layers_output(self._take(inputs, slice(0, 2))))
+        if not -n_layers <= layer < n_layers:
+            raise ValueError(f"layer={layer}; the encoder has {n_layers} shared layers")
+        return self._map_chunks(lambda x: encoder.layers_output(x)[layer], inputs).cpu().numpy()
 
     def score(self, X: object, y: object) -> float:
         """UAR for classification, mean CCC over target columns for regression."""
