@@ -175,6 +175,19 @@ def test_raise_names_the_file_and_keeps_earlier_work(corpus: dict) -> None:
     assert (rerun.n_cached, rerun.n_extracted) == (1, 3)
 
 
+@pytest.mark.parametrize(("which", "problem"), [(0, "empty"), (1, "silent"), (2, "decoded")])
+def test_raise_mode_names_each_kind_of_bad_file(corpus: dict, which: int, problem: str) -> None:
+    bad = corpus["bad"][which]
+    with pytest.raises(AudioError, match=f"{bad}: .*{problem}"):
+        extract_features(
+            [corpus["good"][0], bad],
+            "logmel",
+            cache_dir=corpus["cache"],
+            n_jobs=1,
+            on_error="raise",
+        )
+
+
 def test_parallel_matches_serial_and_reports_errors(corpus: dict, tmp_path: Path) -> None:
     table = corpus["table"]
     with pytest.warns(SkippedFilesWarning):

@@ -108,10 +108,11 @@ class FeatureResult:
             with ``index``.
         index: the input's index labels of the rows that have features, in input order.
         files: the audio file of each of those rows.
-        errors: ``{file: message}`` for every skipped file.
+        errors: ``{file: message}`` for every skipped file; messages start with the file.
         n_extracted: files computed in this run.
         n_cached: files read from the cache.
         feature_names: names of the feature columns (per frame for frame-level).
+        extractor: the extractor's name.
         config: the extractor's config.
     """
 
@@ -122,6 +123,7 @@ class FeatureResult:
     n_extracted: int = 0
     n_cached: int = 0
     feature_names: list[str] = field(default_factory=list)
+    extractor: str = ""
     config: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -132,11 +134,11 @@ class FeatureResult:
     def summary(self) -> str:
         """A human-readable account: extracted, cached, skipped (with names and reasons)."""
         lines = [
-            f"{self.config.get('kind', 'features')}: {len(self.files)} file(s) with features "
+            f"{self.extractor}: {len(self.files)} file(s) with features "
             f"({self.n_extracted} extracted, {self.n_cached} from cache), "
             f"{self.n_skipped} skipped"
         ]
-        lines += [f"  skipped {file}: {message}" for file, message in self.errors.items()]
+        lines += [f"  skipped {message}" for message in self.errors.values()]
         return "\n".join(lines)
 
 
@@ -287,5 +289,6 @@ def extract_features(
         n_extracted=statuses.count("extracted"),
         n_cached=statuses.count("cached"),
         feature_names=names,
+        extractor=extractor.name,
         config=config,
     )
