@@ -138,7 +138,7 @@ MSP_IMPROV_EVALUATION = (
     "p1-A; Angry; Frustrated; A:4.0; V:2.0; D:4.0; N:2.0;\n\n"
     "UTD-IMPROV-S01A-F01-T-FM02.avi; A; A:4.500000; V:1.500000; D:4.000000; N:3.000000;\n\n"
     "UTD-IMPROV-S02H-M01-S-MF03.avi; H; A:3.600000; V:4.400000; D:3.200000; N:4.000000;\n\n"
-    "UTD-IMPROV-S02H-M01-P-MF04.avi; X; A:3.000000; V:3.000000; D:3.000000; N:4.600000;\n\n"
+    "UTD-IMPROV-S02H-M01-P-MF04.avi; X; A:3.000000; V:3.000000; D:NaN ; N:4.600000;\n\n"
     "UTD-IMPROV-S05N-F03-P-FM01.avi; N; A:2.400000; V:3.200000; D:2.800000; N:4.800000;\n"
 )
 """Evalution.txt: consensus lines with their scores (one evaluator line kept)."""

@@ -97,3 +97,15 @@ def test_iemocap_category_outside_the_scheme_names_file_and_line(tmp_path):
     messages = "\n".join(str(w.message) for w in caught)
     assert "Ses01F_impro01.txt line 7 (Ses01F_impro01_M000): category 'bor'" in messages
     assert "expected [START - END] UTTERANCE CODE [V, A, D]" in messages
+
+
+def test_unreadable_and_empty_audio_is_skipped_and_reported(tmp_path):
+    root = make_emodb(tmp_path)
+    (root / "wav" / "03a01Wa.wav").write_bytes(b"RIFF but not really")
+    write_wav(root / "wav" / "03a02Fc.wav", seconds=0)
+    report = LoadReport()
+    with pytest.warns(CorpusWarning, match="2 audio file"):
+        table = load_corpus(root, "emodb", report=report)
+    assert len(table) == 2
+    assert report.unreadable[0].startswith(str(root / "wav" / "03a01Wa.wav"))
+    assert report.unreadable[1] == f"{root / 'wav' / '03a02Fc.wav'}: no audio samples"

