@@ -89,7 +89,7 @@ def test_errors_are_reported_with_exit_code_2(tmp_path, capsys):
 def test_info_on_the_real_emodb_when_present(capsys):
     path = SHARED_DATA / "emodb"
     if not path.is_dir():
-        pytest.skip(f"real corpus {path} absent (set EMOSHIFT_SHARED_DATA to its parent folder)")
+        pytest.skip(f"real corpus {path} absent; set EMOSHIFT_SHARED_DATA to its folder")
     assert main(["corpus", "info", str(path), "--format", "emodb"]) == 0
     out = capsys.readouterr().out
     assert "utterances: 535" in out and "speakers: 10" in out

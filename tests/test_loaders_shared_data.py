@@ -16,7 +16,7 @@ pytestmark = pytest.mark.shared_data
 def _corpus(name: str):
     path = SHARED_DATA / name
     if not path.is_dir():
-        pytest.skip(f"real corpus {path} absent (set EMOSHIFT_SHARED_DATA to its parent folder)")
+        pytest.skip(f"real corpus {path} absent; set EMOSHIFT_SHARED_DATA to its folder")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         return load_corpus(path, name)
