@@ -17,6 +17,7 @@ from emoshift.features import (
     LogMel,
     get_extractor,
     hash_config,
+    mel_filters,
     n_frames,
     read_audio,
 )
@@ -166,6 +167,19 @@ def test_logmel_values_are_log_mel_power_and_log_energy() -> None:
     assert np.argmax(frames[10, :40]) == np.argmin(np.abs(centres - 1000))
     first = signal[:400].astype(np.float64)
     np.testing.assert_allclose(frames[0, 40], np.log(np.sum(first**2) + 1e-10), rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("sample_rate", "n_fft", "n_mels", "fmin", "fmax"),
+    [(16000, 512, 40, 0.0, None), (16000, 512, 64, 50.0, 7600.0), (22050, 1024, 80, 0.0, None)],
+)
+def test_mel_filters_equal_librosa(sample_rate, n_fft, n_mels, fmin, fmax) -> None:
+    expected = librosa.filters.mel(
+        sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, dtype=np.float64
+    )
+    np.testing.assert_allclose(
+        mel_filters(sample_rate, n_fft, n_mels, fmin, fmax), expected, rtol=1e-9, atol=1e-15
+    )
 
 
 def test_logmel_config_describes_options() -> None:

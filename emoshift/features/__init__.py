@@ -33,6 +33,7 @@ _EXPORTS: dict[str, str] = {
     "FEATURE_SETS": "functionals",
     "Functionals": "functionals",
     "LogMel": "logmel",
+    "mel_filters": "logmel",
     "n_frames": "logmel",
     "DomainNormaliser": "normalise",
     "DomainStats": "normalise",
@@ -58,6 +59,7 @@ __all__ = [
     "get_extractor",
     "hash_config",
     "hash_file",
+    "mel_filters",
     "n_frames",
     "normalise_per_domain",
     "read_audio",
@@ -81,7 +83,7 @@ if TYPE_CHECKING:
         get_extractor,
     )
     from emoshift.features.functionals import FEATURE_SETS, Functionals
-    from emoshift.features.logmel import LogMel, n_frames
+    from emoshift.features.logmel import LogMel, mel_filters, n_frames
     from emoshift.features.normalise import DomainNormaliser, DomainStats, normalise_per_domain
 
 

@@ -7,9 +7,10 @@ bar. A second run over the same files and extractor reads everything from the ca
 Files that give no usable signal are skipped and reported (``on_error="skip"``) or stop
 the run (``on_error="raise"``); either way every feature computed so far is in the cache.
 
-Workers are ``spawn``-started processes, so on every platform the calling script needs
-the usual ``if __name__ == "__main__":`` guard when ``n_jobs > 1``, and a custom extractor
-class must be importable (defined in a module, not in ``__main__`` of a notebook).
+Workers are fresh processes (``forkserver`` on Unix, ``spawn`` elsewhere), never forks of
+the caller, so the calling script needs the usual ``if __name__ == "__main__":`` guard when
+``n_jobs > 1``, and a custom extractor class must be importable (defined in a module, not
+in a notebook). Each worker creates its ``opensmile.Smile`` once, on its first file.
 
 Example:
     >>> import os, tempfile, numpy as np, soundfile as sf
@@ -171,6 +172,17 @@ def _extract_one(
     return "extracted", features
 
 
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """Workers fork from a server process that imported this module once (``forkserver``,
+    so later pools start in milliseconds), or are spawned where there is no fork server;
+    either way they inherit none of the caller's state."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
 def _resolve_jobs(n_jobs: int | None) -> int:
     if n_jobs is None or n_jobs == -1:
         return os.cpu_count() or 1
@@ -244,7 +256,7 @@ def extract_features(
         for path in progress_bar(unique, enabled=progress, **bar):
             record(path, _extract_one(path, extractor, cache_root, config_sha256))
     else:
-        executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        executor = ProcessPoolExecutor(workers, mp_context=_worker_context())
         try:
             futures: dict[Future, str] = {
                 executor.submit(_extract_one, path, extractor, cache_root, config_sha256): path

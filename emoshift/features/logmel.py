@@ -3,9 +3,9 @@
 Each frame is a 25 ms (periodic) Hann window every 10 ms (at 16 kHz: 400 samples, hop 160, FFT
 size 512), frames start at sample 0 and stop at the last full window (no centre
 padding; a signal shorter than one window is zero-padded to one frame). A frame's 41
-values are the natural log of 40 Mel-band powers (Slaney Mel filters from
-:func:`librosa.filters.mel`) followed by the log energy of the frame's raw samples
-(sum of squares, before windowing).
+values are the natural log of 40 Mel-band powers (Slaney Mel filters, the same as
+:func:`librosa.filters.mel`'s, see :func:`mel_filters`) followed by the log energy of the
+frame's raw samples (sum of squares, before windowing).
 
 Example:
     >>> import numpy as np
@@ -41,15 +41,42 @@ def _periodic_hann(length: int) -> np.ndarray:
     return 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(length) / length)
 
 
-@functools.cache
-def _mel_filters(
-    sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None
-) -> np.ndarray:
-    import librosa  # imported here: it takes seconds and only this function needs it
+def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    """Slaney's Mel scale: linear below 1 kHz, logarithmic above (as librosa, htk=False)."""
+    hz = np.asarray(hz, dtype=np.float64)
+    log_part = 15.0 + np.log(np.maximum(hz, 1e-10) / 1000.0) / (np.log(6.4) / 27.0)
+    return np.where(hz >= 1000.0, log_part, hz / (200.0 / 3.0))
 
-    return librosa.filters.mel(
-        sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax
-    ).astype(np.float64)
+
+def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    mel = np.asarray(mel, dtype=np.float64)
+    return np.where(mel >= 15.0, 1000.0 * np.exp(np.log(6.4) / 27.0 * (mel - 15.0)), mel * 200 / 3)
+
+
+@functools.cache
+def mel_filters(
+    sample_rate: int, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float | None = None
+) -> np.ndarray:
+    """Slaney-normalised triangular Mel filters, ``(n_mels, n_fft // 2 + 1)``.
+
+    The same matrix as ``librosa.filters.mel(sr=..., n_fft=..., n_mels=..., fmin=...,
+    fmax=...)`` (Slaney scale and area normalisation), in float64, without importing
+    librosa in every worker process.
+
+    Example:
+        >>> mel_filters(16000, 512, 40).shape
+        (40, 257)
+    """
+    fmax = sample_rate / 2 if fmax is None else fmax
+    edges = _mel_to_hz(np.linspace(_hz_to_mel(fmin), _hz_to_mel(fmax), n_mels + 2))
+    ramps = edges[:, None] - np.fft.rfftfreq(n_fft, 1.0 / sample_rate)[None, :]
+    widths = np.diff(edges)
+    rising = -ramps[:-2] / widths[:-1, None]
+    falling = ramps[2:] / widths[1:, None]
+    weights = np.maximum(0.0, np.minimum(rising, falling))
+    weights *= (2.0 / (edges[2:] - edges[:-2]))[:, None]
+    weights.flags.writeable = False
+    return weights
 
 
 class LogMel:
@@ -130,9 +157,8 @@ class LogMel:
         energy = np.einsum("ij,ij->i", frames, frames)
         spectrum = np.fft.rfft(frames * _periodic_hann(self.window), n=self.n_fft)
         power = spectrum.real**2 + spectrum.imag**2
-        mel = (
-            power @ _mel_filters(self.sample_rate, self.n_fft, self.n_mels, self.fmin, self.fmax).T
-        )
+        filters = mel_filters(self.sample_rate, self.n_fft, self.n_mels, self.fmin, self.fmax)
+        mel = power @ filters.T
         out = np.empty((frames.shape[0], self.n_mels + 1), dtype=np.float32)
         out[:, :-1] = np.log(mel + self.floor)
         out[:, -1] = np.log(energy + self.floor)
