@@ -3,8 +3,9 @@
 Writes ``--files`` synthetic utterances (harmonic tones with an amplitude envelope,
 ``--seconds`` long each, at 16 kHz) to a temporary folder and times
 :func:`emoshift.features.extract_features` for each feature set: a cold run with one
-process, a cold run with ``--jobs`` processes (both on empty caches; the parallel time
-includes starting the worker processes), and a warm run over the filled cache.
+process, a cold run with ``--jobs`` processes (both on empty caches; the one-off start of
+the worker fork server is timed separately beforehand, each pool's own start-up is
+included), and a warm run over the filled cache.
 
 Usage:
     python benchmarks/bench_features.py --files 60 --seconds 3 --sets egemaps logmel
@@ -58,6 +59,10 @@ def main() -> None:
         folder = Path(tmp)
         files = write_corpus(folder, args.files, args.seconds)
         print(f"{args.files} files x {args.seconds:g} s synthetic audio")
+        startup, _ = timed(files[: args.jobs], "logmel", folder / "cache-startup", args.jobs)
+        print(
+            f"first pool of {args.jobs} workers (fork-server start, 1 file each): {startup:.2f} s"
+        )
         header = (
             f"{'set':<10} {'cold j=1 s/file':>16} {f'cold j={args.jobs} s/file':>16} "
             f"{'warm s/file':>12} {f'speedup j={args.jobs}/j=1':>17} {'warm/cold':>10}"
