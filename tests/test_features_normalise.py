@@ -48,6 +48,13 @@ def test_robust_z_matches_direct_computation(matrix) -> None:
     assert np.abs(z).max() <= 10
 
 
+def test_robust_z_on_a_wide_matrix_matches_direct_computation() -> None:
+    X = np.random.default_rng(3).lognormal(size=(25, 600))
+    z = normalise_per_domain(X, None)
+    expected = np.column_stack([direct_robust_z(X[:, j]) for j in range(X.shape[1])])
+    np.testing.assert_allclose(z, expected, rtol=1e-10, atol=1e-12)
+
+
 def test_robust_z_hand_made_values() -> None:
     X = np.array([[1.0], [2.0], [3.0], [4.0], [5.0], [6.0], [7.0], [8.0], [9.0], [1000.0]])
     z = normalise_per_domain(X, None)

@@ -33,6 +33,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 Method = Literal["robust_z", "minmax"]
 METHODS: tuple[str, ...] = ("robust_z", "minmax")
 _ZERO_SCALE = 1e-12
+_BLOCK = 256
 
 
 @dataclass(frozen=True)
@@ -93,13 +94,24 @@ def _as_domains(domains: Sequence[Hashable] | np.ndarray | pd.Series | None, n: 
     return labels
 
 
+def _trimmed_mean_std(values: np.ndarray, quantiles: tuple[float, float]) -> tuple:
+    """Per-column mean and std (ddof=0) of the values inside the column's quantile range."""
+    low, high = np.quantile(values, quantiles, axis=0)
+    inside = (values >= low) & (values <= high)
+    count = inside.sum(axis=0)
+    mean = np.where(inside, values, 0.0).sum(axis=0) / count
+    return mean, np.sqrt(np.where(inside, (values - mean) ** 2, 0.0).sum(axis=0) / count)
+
+
 def _fit_stats(values: np.ndarray, method: Method, quantiles: tuple[float, float]) -> DomainStats:
     if method == "robust_z":
-        low, high = np.quantile(values, quantiles, axis=0)
-        inside = (values >= low) & (values <= high)
-        count = inside.sum(axis=0)
-        loc = np.where(inside, values, 0.0).sum(axis=0) / count
-        scale = np.sqrt(np.where(inside, (values - loc) ** 2, 0.0).sum(axis=0) / count)
+        # column blocks bound the temporaries for wide sets (ComParE: 6373 columns)
+        blocks = [
+            _trimmed_mean_std(values[:, start : start + _BLOCK], quantiles)
+            for start in range(0, values.shape[1], _BLOCK)
+        ]
+        loc = np.concatenate([mean for mean, _ in blocks])
+        scale = np.concatenate([std for _, std in blocks])
     else:
         low, high = values.min(axis=0), values.max(axis=0)
         loc, scale = (high + low) / 2, (high - low) / 2
