@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from emoshift.cli.demo import DEMO_METHODS
 from emoshift.data.synthetic import generate_preset
 from emoshift.experiment.features import table_features
 from emoshift.experiment.trial import DomainSplit, TrialResult, run_trial
@@ -34,7 +35,6 @@ from emoshift.progress import progress as progress_bar
 from emoshift.protocols.splits import speaker_split
 from emoshift.report.run import write_run_report
 
-DEMO_METHODS = ("source_only", "dann", "coral", "mrd", "train_on_target")
 SOURCE_DOMAIN = "acted"
 TARGET_DOMAIN = "spontaneous"
 

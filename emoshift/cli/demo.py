@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from emoshift.demo import DEMO_METHODS, run_demo
-from emoshift.report.tables import to_markdown
+DEMO_METHODS = ("source_only", "dann", "coral", "mrd", "train_on_target")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,6 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from emoshift.demo import run_demo  # noqa: PLC0415 (keep `emoshift --help` fast)
+    from emoshift.report.tables import to_markdown  # noqa: PLC0415
+
     started = time.perf_counter()
     result = run_demo(
         args.out,

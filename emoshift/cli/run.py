@@ -5,10 +5,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 
-from emoshift.experiment.config import load_config
-from emoshift.experiment.runner import EXECUTORS, prepare_run, run_experiment
-from emoshift.experiment.store import ResultStore
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -25,8 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--executor",
-        choices=list(EXECUTORS),
         default=None,
+        metavar="{serial,processes,ray}",
         help="where trials run (default: the config's, else serial)",
     )
     parser.add_argument("--jobs", type=int, default=None, help="parallel trials")
@@ -41,6 +37,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _dry_run(args: argparse.Namespace) -> int:
+    from emoshift.experiment.config import load_config  # noqa: PLC0415 (fast --help)
+    from emoshift.experiment.runner import prepare_run  # noqa: PLC0415
+    from emoshift.experiment.store import ResultStore  # noqa: PLC0415
+
     config = load_config(args.config)
     _, specs = prepare_run(config)
     run_dir = args.output or config.output_dir()
@@ -65,6 +65,9 @@ def _dry_run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     if args.dry_run:
         return _dry_run(args)
+    from emoshift.experiment.config import load_config  # noqa: PLC0415 (fast --help)
+    from emoshift.experiment.runner import run_experiment  # noqa: PLC0415
+
     config = load_config(args.config)
     summary = run_experiment(
         config, executor=args.executor, jobs=args.jobs, address=args.address, run_dir=args.output

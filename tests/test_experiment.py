@@ -1,0 +1,179 @@
+"""Experiments: config validation, planning, resumable runs, executors that agree."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from emoshift.cli import main
+from emoshift.experiment.config import ConfigError, expand_method_grid, load_config, parse_config
+from emoshift.experiment.plan import plan_trials
+from emoshift.experiment.runner import run_experiment
+from emoshift.experiment.store import ResultStore, read_jsonl
+
+FAST = {"max_epochs": 3, "hidden_sizes": [16]}
+
+
+def _config(tmp_path: Path, cache: Path, **overrides) -> dict:
+    config = {
+        "name": "test",
+        "output": "run",
+        "corpora": {
+            "synthetic": {"loader": "synthetic", "path": "corpus", "options": {"preset": "tiny"}}
+        },
+        "features": {"domain": "elicitation", "jobs": 1, "cache_dir": str(cache)},
+        "pairs": [
+            {
+                "name": "acted->spontaneous",
+                "source": "elicitation == 'acted'",
+                "target": "elicitation == 'spontaneous'",
+            }
+        ],
+        "methods": {"source_only": dict(FAST), "train_on_target": dict(FAST)},
+        "trials": 3,
+    }
+    config.update(overrides)
+    return config
+
+
+def _write(tmp_path: Path, config: dict) -> Path:
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("feature-cache")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"trails": 3}, "unknown key 'trails'; did you mean 'trials'?"),
+        ({"protocol": {"nmae": "few_shot"}}, "config.protocol: unknown key 'nmae'"),
+        ({"protocol": {"name": "few-shot"}}, "did you mean 'few_shot'"),
+        ({"methods": {"dan": {}}}, "did you mean 'dann'"),
+        ({"methods": {"source_only": {"lerning_rate": 1}}}, "no parameter 'lerning_rate'"),
+        ({"methods": {"source_only": {"lrr": 1}}}, "did you mean 'lr'"),
+        ({"trials": "five"}, "config.trials: expected int"),
+        ({"baseline": "dann"}, "config.baseline: 'dann' is not among the methods"),
+    ],
+)
+def test_config_errors_name_the_key_and_suggest(tmp_path, cache, change, message):
+    config = _config(tmp_path, cache)
+    config.update(change)
+    with pytest.raises(ConfigError) as error:
+        load_config(_write(tmp_path, config))
+    assert message in str(error.value)
+    assert "experiment.yaml" in str(error.value)
+
+
+def test_grid_expansion_distinguishes_sequences_from_grids():
+    assert expand_method_grid("source_only", {"hidden_sizes": [64, 32]}) == [
+        {"hidden_sizes": (64, 32)}
+    ]
+    grid = expand_method_grid("source_only", {"hidden_sizes": [[64], [32]], "lr": [0.1, 0.2]})
+    assert len(grid) == 4 and {"hidden_sizes": (32,), "lr": 0.2} in grid
+
+
+def test_plan_keys_are_unique_and_stable(tmp_path, cache):
+    config = parse_config(_config(tmp_path, cache), base_dir=tmp_path)
+    first, second = plan_trials(config), plan_trials(config)
+    assert [t.key for t in first] == [t.key for t in second]
+    assert len({t.key for t in first}) == len(first) == 6
+    changed = parse_config(_config(tmp_path, cache, seed=1), base_dir=tmp_path)
+    assert not {t.key for t in plan_trials(changed)} & {t.key for t in first}
+
+
+def test_run_resumes_and_records_failures(tmp_path, cache):
+    config = _config(tmp_path, cache)
+    config["methods"]["label_target"] = dict(FAST)  # needs labelled target: fails here
+    parsed = parse_config(config, base_dir=tmp_path)
+    summary = run_experiment(parsed, progress=False)
+    assert (summary.n_done, summary.n_failed) == (6, 3)
+    records = read_jsonl(summary.run_dir / "results.jsonl")
+    failed = [r for r in records if r["status"] == "error"]
+    assert {r["method"] for r in failed} == {"label_target"}
+    assert "needs labelled target examples" in failed[0]["error"]
+    ok = [r for r in records if r["status"] == "ok"]
+    assert all(0 <= r["metrics"]["uar"] <= 1 for r in ok)
+    assert all(r["confusion"] and r["history"] for r in ok)
+    embedded = [r for r in ok if r["embeddings"]]
+    assert embedded and all((summary.run_dir / r["embeddings"]).is_file() for r in embedded)
+    again = run_experiment(parsed, progress=False)
+    assert (again.n_skipped, again.n_done, again.n_failed) == (6, 0, 3)  # failures retried
+
+
+def _sorted_results(run_dir: Path) -> list[str]:
+    return sorted(json.dumps(r, sort_keys=True) for r in read_jsonl(run_dir / "results.jsonl"))
+
+
+def test_killed_run_restarts_with_only_the_missing_trials(tmp_path, cache):
+    config = _config(tmp_path, cache, trials=4)
+    config["methods"] = {"source_only": {"max_epochs": 40, "patience": None, "hidden_sizes": [64]}}
+    path = _write(tmp_path, config)
+    run_experiment(load_config(path), progress=False, run_dir=tmp_path / "warm")  # corpus+cache
+    results = tmp_path / "run" / "results.jsonl"
+    command = [sys.executable, "-m", "emoshift", "run", str(path), "--no-report"]
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(read_jsonl(results)) < 1:
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    before = ResultStore(tmp_path / "run").finished_keys()
+    assert 1 <= len(before) < 4, "the run must be killed mid-way"
+    resumed = run_experiment(load_config(path), progress=False)
+    assert resumed.n_skipped == len(before)
+    assert resumed.n_done == 4 - len(before)
+    keys = [r["key"] for r in read_jsonl(results)]
+    assert len(keys) == len(set(keys)) == 4
+    assert _sorted_results(tmp_path / "run") == _sorted_results(tmp_path / "warm")
+
+
+def test_process_and_serial_executors_give_identical_results(tmp_path, cache):
+    config = parse_config(_config(tmp_path, cache, trials=2), base_dir=tmp_path)
+    run_experiment(config, executor="serial", run_dir=tmp_path / "serial", progress=False)
+    run_experiment(config, executor="processes", jobs=2, run_dir=tmp_path / "proc", progress=False)
+    assert _sorted_results(tmp_path / "serial") == _sorted_results(tmp_path / "proc")
+
+
+def test_ray_and_process_executors_give_identical_results(tmp_path, cache):
+    pytest.importorskip("ray", reason="the Ray executor is the optional extra emoshift[ray]")
+    config = parse_config(_config(tmp_path, cache, trials=2), base_dir=tmp_path)
+    run_experiment(config, executor="processes", jobs=2, run_dir=tmp_path / "proc", progress=False)
+    run_experiment(config, executor="ray", jobs=2, run_dir=tmp_path / "ray", progress=False)
+    assert _sorted_results(tmp_path / "ray") == _sorted_results(tmp_path / "proc")
+
+
+def test_dry_run_lists_trials_and_runs_none(tmp_path, cache, capsys):
+    path = _write(tmp_path, _config(tmp_path, cache))
+    assert main(["run", str(path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "6 trial(s)" in out and out.count("todo") == 6
+    assert not (tmp_path / "run" / "results.jsonl").exists()
+
+
+def test_few_shot_and_split_protocols_plan_and_run(tmp_path, cache):
+    few = _config(tmp_path, cache, trials=2, protocol={"name": "few_shot", "k": [1, 2]})
+    few["methods"] = {"label_target": dict(FAST), "source_only": dict(FAST)}
+    summary = run_experiment(
+        parse_config(few, base_dir=tmp_path), progress=False, run_dir=tmp_path / "few"
+    )
+    records = read_jsonl(tmp_path / "few" / "results.jsonl")
+    assert sorted((r["k"], r["status"]) for r in records) == [(1, "ok")] * 4 + [(2, "error")] * 4
+    # the tiny corpus's target pool holds 3 examples per class: 2 exclusive trials of
+    # k=2 cannot be drawn, and the error says so by class
+    failure = next(r for r in records if r["status"] == "error")
+    assert "class 'anger' has 3 example(s)" in failure["error"]
