@@ -171,9 +171,22 @@ def test_few_shot_and_split_protocols_plan_and_run(tmp_path, cache):
     summary = run_experiment(
         parse_config(few, base_dir=tmp_path), progress=False, run_dir=tmp_path / "few"
     )
+    assert (summary.n_done, summary.n_failed) == (4, 4)
     records = read_jsonl(tmp_path / "few" / "results.jsonl")
     assert sorted((r["k"], r["status"]) for r in records) == [(1, "ok")] * 4 + [(2, "error")] * 4
     # the tiny corpus's target pool holds 3 examples per class: 2 exclusive trials of
     # k=2 cannot be drawn, and the error says so by class
     failure = next(r for r in records if r["status"] == "error")
     assert "class 'anger' has 3 example(s)" in failure["error"]
+
+    split = _config(
+        tmp_path,
+        cache,
+        protocol={"name": "split_10_40_50", "repetitions": 2, "speaker_independent": False},
+    )
+    split["methods"] = {"label_target": dict(FAST)}
+    split["baseline"] = None
+    summary = run_experiment(
+        parse_config(split, base_dir=tmp_path), progress=False, run_dir=tmp_path / "split"
+    )
+    assert (summary.n_done, summary.n_failed) == (2, 0)

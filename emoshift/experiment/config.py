@@ -98,6 +98,7 @@ class ProtocolConfig:
     k: list[int] = field(default_factory=lambda: [2, 4, 6, 8, 10, 12])
     sizes: list[float] = field(default_factory=lambda: [0.25, 0.5, 1.0])
     repetitions: int | None = None
+    speaker_independent: bool = True
 
 
 @dataclass

@@ -65,7 +65,7 @@ def execute_trial(
     record = {
         key: value
         for key, value in dataclasses.asdict(spec).items()
-        if key not in ("data_spec", "n_trials", "target_test_fraction")
+        if key not in ("data_spec", "n_trials", "target_test_fraction", "speaker_independent")
     }
     record.update(
         status="ok", error=None, metrics={}, labels=[], confusion=None, history=[], embeddings=None
@@ -84,6 +84,7 @@ def execute_trial(
             k=spec.k,
             size=spec.size,
             fold=spec.fold,
+            speaker_independent=spec.speaker_independent,
         )
         result = run_trial(
             spec.method,

@@ -48,6 +48,7 @@ class TrialSpec:
     fold: str | None = None
     n_trials: int = 1
     target_test_fraction: float = 0.5
+    speaker_independent: bool = True
     data_spec: dict = field(default_factory=dict)
     key: str = ""
 
@@ -147,6 +148,7 @@ def plan_trials(
                         metrics=config.metrics,
                         n_trials=n_trials,
                         target_test_fraction=protocol.target_test_fraction,
+                        speaker_independent=protocol.speaker_independent,
                         data_spec=data_spec,
                         **condition,
                     )

@@ -83,6 +83,7 @@ def make_split(
     k: int | None = None,
     size: float | None = None,
     fold: str | None = None,
+    speaker_independent: bool = True,
 ) -> DomainSplit:
     """The split that trial ``trial`` of ``protocol`` trains and tests on."""
     source = data.rows(source_query)
@@ -107,7 +108,7 @@ def make_split(
         chosen = few_shot_trials(data.y[pool], k, n_trials, seed)[trial]
         return _split(data, source, pool, target[halves.test], labelled=chosen)
     if protocol == "split_10_40_50":
-        speakers = table["speaker"].astype(str).to_numpy() if "speaker" in table else None
+        speakers = table["speaker"].astype(str).to_numpy() if speaker_independent else None
         parts = target_split_10_40_50(data.y[target], seed + trial, speakers=speakers)
         train = target[np.concatenate([parts.train, parts.dev])]
         labelled = np.arange(len(parts.train))
