@@ -29,14 +29,15 @@ from emoshift.metrics import confusion_matrix, score
 
 #: methods that read the labels of the target training rows (upper bounds, not adaptation)
 TARGET_LABEL_METHODS = ("train_on_target",)
-#: methods trained on the few labelled target examples only or with them
-FEW_SHOT_METHODS = (
+#: methods that cannot train without labelled target examples
+NEEDS_TARGET_LABELS = (
     "label_target",
     "source_target",
     "fine_tune",
     "max_entropy",
     "cada",
     "fada",
+    "enriched_aae",
 )
 
 
@@ -91,7 +92,7 @@ def fit_arguments(method: str, split: DomainSplit) -> dict[str, object]:
     elif split.labelled is not None:
         kwargs["X_target_labelled"] = split.X_target[split.labelled]
         kwargs["y_target_labelled"] = split.y_target[split.labelled]
-    elif method in FEW_SHOT_METHODS:
+    elif method in NEEDS_TARGET_LABELS:
         raise ValueError(
             f"method {method!r} needs labelled target examples; use a few-shot protocol "
             "(k labelled target examples per class) or the 10/40/50 target split"

@@ -34,7 +34,12 @@ REGISTRY: dict[str, str] = {
     "fada": "emoshift.methods.fada:FADA",
     "fine_tune": "emoshift.methods.fine_tune:FineTune",
     "enriched_aae": "emoshift.methods.enriched_aae:EnrichedAAEClassifier",
+    "svm": "emoshift.methods.svm:SVMClassifier",
+    "anova_svm": "emoshift.methods.svm:SVMClassifier",
 }
+
+#: default hyper-parameters of registry names that share a class with another name
+NAME_DEFAULTS: dict[str, dict[str, object]] = {"anova_svm": {"n_selected": 20}}
 
 
 def method_names() -> list[str]:
@@ -63,6 +68,7 @@ def get_method(name: str, **params: object) -> BaseEstimator:
     """
     cls = method_class(name)
     valid = cls().get_params()
+    params = {**NAME_DEFAULTS.get(name, {}), **params}
     for key in params:
         if key not in valid:
             close = difflib.get_close_matches(key, valid, n=1)
