@@ -41,6 +41,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import math
@@ -503,12 +504,7 @@ class NeuralEstimator(BaseEstimator):
 
         X_dev = y_dev = None
         if eval_set is not None:
-            X_dev = _check_inputs(eval_set[0], "eval_set X")
-            if _width(X_dev) != width:
-                raise ValueError(f"eval_set X has width {_width(X_dev)}, the training data {width}")
-            y_dev = self._encode_targets(eval_set[1], "eval_set y")
-            if len(y_dev) != len(X_dev):
-                raise ValueError("eval_set X and y differ in length")
+            X_dev, y_dev = self._check_eval_set(eval_set)
         elif self.validation_fraction > 0 and self.patience is not None:
             X_train, y_train, X_dev, y_dev = self._split_dev(X_train, y_train)
             if X_s is not None and self.train_pool == "source":
@@ -526,6 +522,22 @@ class NeuralEstimator(BaseEstimator):
             X_dev=self._to_device(X_dev),
             y_dev=self._to_device(y_dev, label_dtype),
         )
+
+    def _check_eval_set(self, eval_set: tuple[object, object]) -> tuple[Inputs, np.ndarray]:
+        """``(X_dev, y_dev)`` checked against the fitted width and encoded labels."""
+        try:
+            X_dev, y_dev = eval_set
+        except (TypeError, ValueError):
+            raise ValueError("eval_set must be a pair (X_dev, y_dev)") from None
+        X_dev = _check_inputs(X_dev, "eval_set X")
+        self._check_input_kind(X_dev, "eval_set X")
+        fitted = self.sequence_widths_ or self.n_features_in_
+        if _width(X_dev) != fitted:
+            raise ValueError(f"eval_set X has width {_width(X_dev)}, the training data {fitted}")
+        y_dev = self._encode_targets(y_dev, "eval_set y")
+        if len(y_dev) != len(X_dev):
+            raise ValueError("eval_set X and y differ in length")
+        return X_dev, y_dev
 
     def _check_input_kind(self, X: np.ndarray | Sequences, name: str) -> None:
         """Feature matrices go with the MLP encoder, frame sequences with the CNN-GRU."""
@@ -735,6 +747,19 @@ class NeuralEstimator(BaseEstimator):
                 x_target_labelled=self._take(data.X_target_labelled, tl),
                 y_target_labelled=data.y_target_labelled[tl],
             )
+
+    @contextlib.contextmanager
+    def _frozen(self, *names: str) -> Iterator[None]:
+        """Within the block, the parameters of ``modules_[name]`` get no gradients."""
+        params = [p for name in names for p in self.modules_[name].parameters()]
+        states = [p.requires_grad for p in params]
+        for p in params:
+            p.requires_grad_(False)
+        try:
+            yield
+        finally:
+            for p, state in zip(params, states):
+                p.requires_grad_(state)
 
     def _check_class_coverage(self, y: torch.Tensor, pool: str) -> None:
         """Raise a ValueError naming the classes of ``classes_`` absent from ``y``."""
