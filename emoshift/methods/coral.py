@@ -1,0 +1,73 @@
+"""Deep CORAL (Sun & Saenko 2016): align second-order statistics of a shared layer.
+
+The network is the shared MLP encoder and task head. Each training batch holds equally
+many labelled source and unlabelled target examples, passed through the encoder together;
+the loss is the task loss on the source examples plus ``coral_weight`` times the CORAL
+distance ``||C_s - C_t||_F^2 / (4 d^2)`` between the source and target covariance matrices
+of shared layer ``coral_layer`` (see :func:`emoshift.methods.alignment.coral_loss`).
+
+Example:
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(120, 6)); y = np.where(X[:, 0] > 0, "anger", "neutral")
+    >>> X_target = rng.normal(size=(120, 6)) * [1, 1, 3, 3, 1, 1]
+    >>> model = DeepCORAL(hidden_sizes=(16, 8), max_epochs=3, random_state=0)
+    >>> model = model.fit(X, y, X_target=X_target)
+    >>> sorted(k for k in model.history_[0] if k.endswith("loss"))
+    ['coral_loss', 'dev_loss', 'loss', 'task_loss']
+    >>> model.transform(X_target[:5]).shape
+    (5, 8)
+"""
+
+from __future__ import annotations
+
+import torch
+
+from emoshift.methods.alignment import coral_loss
+from emoshift.methods.base import Batch, NeuralEstimator
+
+
+class DeepCORAL(NeuralEstimator):
+    """Task loss plus a weighted CORAL loss between source and target covariances.
+
+    ``history_`` holds per epoch ``loss`` (the weighted sum), ``task_loss`` and
+    ``coral_loss``, averaged over the epoch's batches, and ``dev_loss`` (the task loss on
+    held-out source data or ``eval_set``) when early stopping is on.
+
+    Args:
+        coral_weight: weight of the CORAL loss against the task loss.
+        coral_layer: which shared encoder layer to align (index into ``hidden_sizes``;
+            default the last, the layer the task head reads).
+        **shared: the parameters of :class:`~emoshift.methods.base.NeuralEstimator`.
+    """
+
+    requires_target = True
+
+    def __init__(self, *, coral_weight: float = 1.0, coral_layer: int = -1, **shared: object):
+        super().__init__(**shared)
+        self.coral_weight = coral_weight
+        self.coral_layer = coral_layer
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.coral_weight < 0:
+            raise ValueError(f"coral_weight={self.coral_weight} must be non-negative")
+        n_layers = len(self.hidden_sizes)
+        if not -n_layers <= self.coral_layer < n_layers:
+            raise ValueError(
+                f"coral_layer={self.coral_layer}; the encoder has {n_layers} shared layers"
+            )
+
+    def _train_step(self, batch: Batch) -> dict[str, float]:
+        n = len(batch.x)
+        layers = self.modules_["encoder"].layers_output(torch.cat([batch.x, batch.x_target]))
+        task_loss = self._task_loss(self.modules_["head"](layers[-1][:n]), batch.y)
+        aligned = layers[self.coral_layer]
+        alignment = coral_loss(aligned[:n], aligned[n:])
+        loss = task_loss + self.coral_weight * alignment
+        self._step(self._optimizers["all"], loss)
+        return {
+            "loss": loss.item(),
+            "task_loss": task_loss.item(),
+            "coral_loss": alignment.item(),
+        }
