@@ -709,32 +709,31 @@ class NeuralEstimator(BaseEstimator):
         if not isinstance(X, Sequences):
             return torch.cat([fn(X[i : i + chunk_size]) for i in range(0, len(X), chunk_size)])
         order = np.argsort(X.lengths(0), kind="stable")
-        chunks = [fn(self._take(X, order[i : i + 128])) for i in range(0, len(X), 128)]
-        result = torch.empty_like(torch.cat(chunks))
-        result[torch.as_tensor(order, device=result.device)] = torch.cat(chunks)
+        stacked = torch.cat([fn(self._take(X, order[i : i + 128])) for i in range(0, len(X), 128)])
+        result = torch.empty_like(stacked)
+        result[torch.as_tensor(order, device=result.device)] = stacked
         return result
 
-    def _few_shot_batches(self, data: FitData, *, balanced: bool = True) -> Iterator[Batch]:
+    def _few_shot_batches(self, data: FitData) -> Iterator[Batch]:
         """Batches for supervised adaptation with few labelled target examples.
 
-        Each batch holds ``batch_size`` source examples (drawn class-balanced with
-        replacement when ``balanced``, else a permutation), as many labelled target
-        examples (class-balanced draws with replacement, so every class of the few-shot
-        pool is equally represented) and, when the fit has unlabelled target data, as
-        many unlabelled target examples. An epoch is one pass over the source pool.
+        Each batch holds ``batch_size`` source examples and as many labelled target
+        examples, both drawn class-balanced with replacement (every class weighs the
+        same, however few its examples), and, when the fit has unlabelled target data,
+        as many unlabelled target examples. An epoch is as many batches as the source
+        pool fills.
         """
         n = len(data.X_train)
         size = min(self.batch_size, n)
         n_batches = max(n // size, 1)
-        if balanced:
-            counts = np.bincount(data.y_train.cpu().numpy())
-            weights = 1.0 / counts[data.y_train.cpu().numpy()]
-            source = self._rng.choice(n, size=size * n_batches, p=weights / weights.sum())
-        else:
-            source = self._rng.permutation(n)[: size * n_batches]
-        y_tl = data.y_target_labelled.cpu().numpy()
-        weights = 1.0 / np.bincount(y_tl)[y_tl]
-        labelled = self._rng.choice(len(y_tl), size=size * n_batches, p=weights / weights.sum())
+
+        def balanced_draws(labels: torch.Tensor) -> np.ndarray:
+            y = labels.cpu().numpy()
+            weights = 1.0 / np.bincount(y)[y]
+            return self._rng.choice(len(y), size=size * n_batches, p=weights / weights.sum())
+
+        source = balanced_draws(data.y_train)
+        labelled = balanced_draws(data.y_target_labelled)
         target = None
         if data.X_target is not None:
             target = self._cycle(len(data.X_target), size, n_batches)
