@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from emoshift.methods import get_method
 from emoshift.methods.baselines import TargetOnly
 from emoshift.methods.cada import CADA
 from emoshift.methods.sequence import (
@@ -130,6 +131,22 @@ def test_cada_fits_two_stream_sequences_end_to_end():
     np.testing.assert_allclose(proba.sum(1), 1, rtol=1e-5)
     with pytest.raises(ValueError, match="fitted on"):
         model.predict(Xt)  # one stream, the model has two
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("fine_tune", {"fine_tune_epochs": 1, "tune": "head"}),
+        ("max_entropy", {"pretrain_epochs": 1}),
+        ("fada", {"pretrain_epochs": 1, "dcd_epochs": 1}),
+    ],
+)
+def test_every_few_shot_method_runs_on_sequences(name, params):
+    Xs, ys = _sequences(16)
+    Xt, yt = _sequences(4, seed=1, shift=0.5)
+    model = get_method(name, max_epochs=1, **params, **TINY)
+    model.fit(Xs, ys, X_target=Xt, X_target_labelled=Xt, y_target_labelled=yt)
+    assert model.predict(Xt).shape == (4,) and model.transform(Xt).shape == (4, 8)
 
 
 def test_paper_configuration_is_accepted():
