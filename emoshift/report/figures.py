@@ -11,6 +11,9 @@ Example:
     >>> history = [{"epoch": e, "loss": 1 / e, "dev_loss": 1.2 / e} for e in range(1, 6)]
     >>> loss_curve_figure(history, out / "loss.png").read_bytes()[:4]
     b'\\x89PNG'
+    >>> curves = {"dann": {2: [0.50, 0.54], 4: [0.58, 0.60]}, "source_only": {2: [0.5], 4: [0.5]}}
+    >>> metric_curve_figure(curves, out / "curve.png").name
+    'curve.png'
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 DPI = 120
 
@@ -138,6 +143,254 @@ def loss_curve_figure(
         axes.set_ylabel("loss" if group is losses else "value")
         axes.grid(alpha=0.3)
         axes.legend(fontsize=8)
+    if title:
+        figure.suptitle(title)
+    return _save(figure, path)
+
+
+def _mean_std(samples: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample std (ddof=1) of one point's trials; std 0 (no band) for one trial."""
+    values = np.asarray(samples, dtype=float)
+    std = float(values.std(ddof=1)) if values.size > 1 else 0.0
+    return float(values.mean()), std
+
+
+def metric_curve_figure(
+    curves: Mapping[str, Mapping[float, Sequence[float]]],
+    path: str | os.PathLike,
+    *,
+    xlabel: str = "labelled target examples per class (k)",
+    ylabel: str = "UAR",
+    title: str | None = None,
+) -> Path:
+    """A metric against a condition (k, sample size ...): mean line and ± std band per curve.
+
+    ``curves`` maps a curve label (a method variant) to ``{x: per-trial values}``; the
+    mean and sample standard deviation (ddof=1; no band for a single trial) are taken
+    over the values at each ``x``. Up to 12 distinct x values each get a tick.
+    """
+    if not any(curves.values()):
+        raise ValueError("curves is empty; pass {label: {x: [value per trial, ...]}}")
+    figure = Figure(figsize=(7.0, 4.2), layout="constrained")
+    axes = figure.subplots()
+    for index, (label, points) in enumerate(curves.items()):
+        if not points:
+            continue
+        xs = sorted(points)
+        for x in xs:
+            if len(points[x]) == 0:
+                raise ValueError(f"curve {label!r} has no values at x={x}")
+        means, stds = np.array([_mean_std(points[x]) for x in xs]).T
+        colour = f"C{index % 10}"
+        axes.plot(xs, means, "-o", color=colour, markersize=4, label=label)
+        axes.fill_between(xs, means - stds, means + stds, color=colour, alpha=0.18, linewidth=0)
+    conditions = sorted({x for points in curves.values() for x in points})
+    if len(conditions) <= 12:
+        axes.set_xticks(conditions, [f"{x:g}" for x in conditions])
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(f"{ylabel} (mean ± std)")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8, loc="best")
+    if title:
+        axes.set_title(title)
+    return _save(figure, path)
+
+
+def domain_accuracy_figure(
+    histories: Mapping[str, Sequence[Sequence[Mapping[str, object]]]],
+    path: str | os.PathLike,
+    *,
+    title: str | None = None,
+) -> Path:
+    """Domain-classifier accuracy over epochs: mean ± std over trials per variant and key.
+
+    ``histories`` maps a variant label to its trials' training histories (one list of
+    per-epoch dicts per trial). Every numeric key containing ``domain_acc`` is drawn, one
+    colour per variant and one line style per key (e.g. ``domain_acc_source`` solid,
+    ``domain_acc_target`` dashed); epochs are aligned by their ``epoch`` value (else
+    position), so trials that stopped early count only where they ran. The dotted line
+    at 0.5 is chance for a two-domain classifier: an adapted encoder pushes the curves
+    towards it.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> runs = [[{"epoch": e, "domain_acc_source": 0.9 - 0.05 * e} for e in range(5)]] * 2
+        >>> out = pathlib.Path(tempfile.mkdtemp()) / "domain.png"
+        >>> domain_accuracy_figure({"dann": runs}, out).name
+        'domain.png'
+    """
+    keys = list(
+        dict.fromkeys(
+            key
+            for runs in histories.values()
+            for run in runs
+            for entry in run
+            for key, value in entry.items()
+            if "domain_acc" in key and isinstance(value, Real) and not isinstance(value, bool)
+        )
+    )
+    if not keys:
+        raise ValueError(
+            "no history holds a numeric key containing 'domain_acc'; only adversarial "
+            "methods record domain-classifier accuracy"
+        )
+    styles = ("-", "--", ":", "-.")
+    figure = Figure(figsize=(7.5, 4.2), layout="constrained")
+    axes = figure.subplots()
+    for index, (variant, runs) in enumerate(histories.items()):
+        for position, key in enumerate(keys):
+            by_epoch: dict[float, list[float]] = {}
+            for run in runs:
+                for step, entry in enumerate(run):
+                    value = entry.get(key)
+                    if isinstance(value, Real) and not isinstance(value, bool):
+                        epoch = entry.get("epoch", step)
+                        by_epoch.setdefault(float(epoch), []).append(float(value))
+            if not by_epoch:
+                continue
+            epochs = sorted(by_epoch)
+            means, stds = np.array([_mean_std(by_epoch[e]) for e in epochs]).T
+            colour = f"C{index % 10}"
+            axes.plot(
+                epochs,
+                means,
+                styles[position % len(styles)],
+                color=colour,
+                label=f"{variant}: {key}",
+            )
+            axes.fill_between(epochs, means - stds, means + stds, color=colour, alpha=0.12)
+    axes.axhline(0.5, color="0.4", linestyle=":", linewidth=1, label="0.5 (chance, two domains)")
+    axes.set_ylim(-0.02, 1.02)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("domain-classifier accuracy (mean ± std)")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    if title:
+        axes.set_title(title)
+    return _save(figure, path)
+
+
+def embedding_scatter_figure(
+    models: Mapping[str, tuple[object, Sequence[int], Sequence[object]] | None],
+    path: str | os.PathLike,
+    *,
+    projection: str = "t-SNE",
+    domain_names: Sequence[str] = ("source", "target"),
+    label_name: str = "label",
+    title: str | None = None,
+) -> Path:
+    """2-D embeddings side by side: one column per model, coloured by domain then by label.
+
+    ``models`` maps a model name to ``(points, domain, label)``: ``points`` an ``(n, 2)``
+    array (a t-SNE or UMAP projection), ``domain`` integer codes indexing
+    ``domain_names``, ``label`` the class of each point (categorical, shared colours
+    across columns, classes in sorted order) or a number (regression; one colour scale
+    across columns). In the label row, marker shape shows the domain (circle = first
+    domain, triangle = second). ``None`` instead of a tuple keeps the model's column,
+    empty, with a note that it has no such representation (a shallower model).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> rng = np.random.default_rng(0)
+        >>> model = (rng.normal(size=(20, 2)), [0, 1] * 10, ["anger", "neutral"] * 10)
+        >>> out = pathlib.Path(tempfile.mkdtemp()) / "tsne.png"
+        >>> embedding_scatter_figure({"source_only": None, "dann": model}, out).name
+        'tsne.png'
+    """
+    data: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray] | None] = {}
+    for name, model in models.items():
+        if model is None:
+            data[name] = None
+            continue
+        points, domain, label = model
+        xy = np.asarray(points, dtype=float)
+        codes = np.asarray(domain).astype(int)
+        values = np.asarray(label)
+        if xy.ndim != 2 or xy.shape[1] != 2 or not len(xy) == len(codes) == len(values):
+            raise ValueError(
+                f"model {name!r}: points must be (n, 2) with one domain and label per point, "
+                f"got points {xy.shape}, {len(codes)} domains, {len(values)} labels"
+            )
+        if codes.size and (codes.min() < 0 or codes.max() >= len(domain_names)):
+            raise ValueError(
+                f"model {name!r}: domain codes {sorted(set(codes.tolist()))} do not index "
+                f"domain_names {list(domain_names)}"
+            )
+        data[name] = (xy, codes, values)
+    shown = [model for model in data.values() if model is not None]
+    if not shown:
+        raise ValueError("models holds no points; pass {name: (points, domain, label)}")
+    numeric = all(values.dtype.kind in "biuf" for _, _, values in shown)
+    if numeric:
+        every = np.concatenate([values.astype(float) for _, _, values in shown])
+        low, high = float(np.nanmin(every)), float(np.nanmax(every))
+    else:
+        classes = sorted({str(v) for _, _, values in shown for v in values.tolist()})
+    markers = ("o", "^", "s", "D")
+    columns = len(data)
+    figure = Figure(figsize=(4.2 * columns + 1.6, 8.0), layout="constrained")
+    panels = np.asarray(figure.subplots(2, columns, squeeze=False))
+    scatter = None
+    for column, (name, model) in enumerate(data.items()):
+        top, bottom = panels[0, column], panels[1, column]
+        top.set_title(f"{name}: by domain", fontsize=10)
+        bottom.set_title(f"{name}: by {label_name}", fontsize=10)
+        for axes in (top, bottom):
+            axes.set_xticks([])
+            axes.set_yticks([])
+            axes.set_xlabel(f"{projection} 1", fontsize=8)
+            axes.set_ylabel(f"{projection} 2", fontsize=8)
+        if model is None:
+            for axes in (top, bottom):
+                axes.text(0.5, 0.5, "no such layer", ha="center", va="center", color="0.4")
+            continue
+        xy, codes, values = model
+        for code, domain_name in enumerate(domain_names):
+            mask = codes == code
+            marker = markers[code % len(markers)]
+            style = {"s": 14, "marker": marker, "linewidths": 0}
+            top.scatter(*xy[mask].T, alpha=0.7, color=f"C{code % 10}", label=domain_name, **style)
+            if numeric:
+                scatter = bottom.scatter(
+                    *xy[mask].T,
+                    c=values[mask].astype(float),
+                    cmap="viridis",
+                    vmin=low,
+                    vmax=high,
+                    alpha=0.8,
+                    **style,
+                )
+                continue
+            text = np.array([str(v) for v in values.tolist()])
+            for index, cls in enumerate(classes):
+                bottom.scatter(
+                    *xy[mask & (text == cls)].T,
+                    alpha=0.8,
+                    color=f"C{index % 10}",
+                    **style,
+                )
+
+    def handle(colour: str, marker: str, label: str) -> Line2D:
+        return Line2D([], [], color=colour, marker=marker, linestyle="", label=label)
+
+    legend = {"fontsize": 8, "loc": "center left", "bbox_to_anchor": (1.02, 0.5)}
+    panels[0, -1].legend(
+        handles=[
+            handle(f"C{code % 10}", markers[code % len(markers)], domain_name)
+            for code, domain_name in enumerate(domain_names)
+        ],
+        title="domain",
+        **legend,
+    )
+    if numeric:
+        figure.colorbar(scatter, ax=panels[1, -1], label=label_name, shrink=0.8)
+    else:
+        panels[1, -1].legend(
+            handles=[handle(f"C{i % 10}", "o", cls) for i, cls in enumerate(classes)],
+            title=label_name,
+            **legend,
+        )
     if title:
         figure.suptitle(title)
     return _save(figure, path)
