@@ -81,5 +81,5 @@ def _run(args: argparse.Namespace) -> int:
         from emoshift.report.experiment import write_experiment_report  # noqa: PLC0415
 
         report = write_experiment_report(summary.run_dir)
-        print(f"report: {report}")
+        print(f"report: {report.html}")
     return 1 if summary.n_failed else 0
