@@ -2,8 +2,9 @@
 
 Inputs. A method fitted with ``encoder="cnn_gru"`` takes, wherever it would take a
 feature matrix, a list of ``(T_i, F)`` float arrays (one per utterance, e.g. log-Mel
-frames with ``F = 41``: 40 bands + log energy), a 1-D object array of them, a 3-D array
-``(N, T, F)`` of equally long sequences, or a :class:`Sequences` container. A second
+frames with ``F = 41``: 40 bands + log energy), a 1-D object array or a pandas Series of
+them, a 3-D array ``(N, T, F)`` of equally long sequences, or a :class:`Sequences`
+container. A second
 frame-level stream (e.g. 512-d face embeddings per video frame, at its own frame rate)
 is given as ``Sequences(frames, faces)``: both streams hold one sequence per example.
 Batches are padded with zeros and carry each sequence's true length
@@ -44,6 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence
@@ -197,6 +199,8 @@ def is_sequence_input(X: object) -> bool:
     """Whether ``X`` is sequence input (see the module doc) rather than a feature matrix."""
     if isinstance(X, Sequences):
         return True
+    if isinstance(X, pd.Series):
+        X = X.to_numpy()
     if isinstance(X, np.ndarray):
         return X.ndim == 3 or (X.dtype == object and X.ndim == 1 and _is_2d(X[0] if len(X) else 0))
     if isinstance(X, list | tuple) and len(X) > 0:
