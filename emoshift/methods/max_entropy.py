@@ -128,7 +128,7 @@ class MaxEntropySoftLabel(NeuralEstimator):
         self._start_fit(data)
         self._phase = "pretrain"
         self._train_loop(data, self.pretrain_epochs, phase="pretrain")
-        self.soft_labels_ = self.compute_soft_labels(data.X_train, data.y_train)
+        self.soft_labels_ = self._compute_soft_labels(data.X_train, data.y_train)
         self._soft = torch.as_tensor(self.soft_labels_, device=self.device_)
         self._phase = "adapt"
         self._optimizers = self._make_optimizers()
@@ -136,7 +136,7 @@ class MaxEntropySoftLabel(NeuralEstimator):
         return self._finish_fit()
 
     @torch.no_grad()
-    def compute_soft_labels(self, X: Inputs, y: torch.Tensor) -> np.ndarray:
+    def _compute_soft_labels(self, X: Inputs, y: torch.Tensor) -> np.ndarray:
         """Per class, the mean tempered softmax of the current network over ``X``'s examples
         of that class (rows in ``classes_`` order; a class without examples gets uniform)."""
         self.modules_.eval()
