@@ -36,8 +36,8 @@ class DeepCORAL(NeuralEstimator):
 
     Args:
         coral_weight: weight of the CORAL loss against the task loss.
-        coral_layer: which shared encoder layer to align (index into ``hidden_sizes``;
-            default the last, the layer the task head reads).
+        coral_layer: which shared encoder layer to align, indexed as in
+            :meth:`transform` (default the last, the layer the task head reads).
         **shared: the parameters of :class:`~emoshift.methods.base.NeuralEstimator`.
     """
 
@@ -52,16 +52,15 @@ class DeepCORAL(NeuralEstimator):
         super()._check_params()
         if self.coral_weight < 0:
             raise ValueError(f"coral_weight={self.coral_weight} must be non-negative")
-        n_layers = len(self.hidden_sizes)
-        if not -n_layers <= self.coral_layer < n_layers:
-            raise ValueError(
-                f"coral_layer={self.coral_layer}; the encoder has {n_layers} shared layers"
-            )
 
     def _train_step(self, batch: Batch) -> dict[str, float]:
         n = len(batch.x)
         layers = self.modules_["encoder"].layers_output(torch.cat([batch.x, batch.x_target]))
         task_loss = self._task_loss(self.modules_["head"](layers[-1][:n]), batch.y)
+        if not -len(layers) <= self.coral_layer < len(layers):
+            raise ValueError(
+                f"coral_layer={self.coral_layer}; the encoder has {len(layers)} shared layers"
+            )
         aligned = layers[self.coral_layer]
         alignment = coral_loss(aligned[:n], aligned[n:])
         loss = task_loss + self.coral_weight * alignment

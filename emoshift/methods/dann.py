@@ -114,8 +114,11 @@ class DANN(NeuralEstimator):
         warmup_epochs: epochs with lambda 0 under ``"warmup"``; must be below
             ``max_epochs``.
         domain_hidden_sizes: hidden widths of the domain classifier before its output.
-        domain_lr: Adam learning rate of the domain classifier (``None``: ``lr``). A
-            faster domain classifier keeps up with the extractor it is played against.
+        domain_lr: Adam learning rate of the domain classifier (``None``: ``lr``, as in
+            Ganin et al.). A faster domain classifier keeps up with the extractor it is
+            played against and hides the domain more thoroughly: in ``tests/test_dann.py``
+            a fresh linear probe tells the domains apart with accuracy 0.68 on the
+            representation learnt with ``domain_lr=3e-2`` and 0.94 with ``lr`` (1e-3).
         head_hidden_sizes, input_dropout, dropout, batch_norm, max_norm, grad_clip,
         patience: shared parameters with DANN-specific defaults (see above).
         **shared: the other parameters of
