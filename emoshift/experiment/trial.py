@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from emoshift.methods import get_method
+from emoshift.methods import get_method, method_class
 from emoshift.metrics import confusion_matrix, score
 
 #: methods that read the labels of the target training rows (upper bounds, not adaptation)
@@ -111,7 +111,12 @@ def run_trial(
     keep_model: bool = False,
 ) -> TrialResult:
     """Fit ``method`` with ``params`` on ``split`` (seeded) and score it on the test rows."""
-    model = get_method(method, **{"task": task, **params, "random_state": seed})
+    accepted = method_class(method)().get_params()
+    if "task" in accepted:
+        params = {"task": task, **params}
+    elif task != "classification":
+        raise ValueError(f"method {method!r} does classification only, not {task}")
+    model = get_method(method, **{**params, "random_state": seed})
     started = time.perf_counter()
     model.fit(split.X_source, split.y_source, **fit_arguments(method, split))
     fit_seconds = time.perf_counter() - started

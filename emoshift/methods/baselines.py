@@ -13,7 +13,7 @@ Example:
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(80, 4)); y = (X[:, 0] > 0).astype(int)
-    >>> model = TargetOnly(hidden_sizes=(8,), max_epochs=30, random_state=0)
+    >>> model = TargetOnly(hidden_sizes=(16,), max_epochs=60, lr=1e-2, random_state=0)
     >>> _ = model.fit(None, None, X_target_labelled=X, y_target_labelled=y)
     >>> model.score(X, y) > 0.8
     True
