@@ -43,10 +43,12 @@ def _one_thread():
 
 
 def _shifted_regression(n: int = 192, seed: int = 0):
-    """A linear two-target problem; the target domain rescales and shifts 4 of 10 features.
+    """A linear two-target problem with a channel-like shift.
 
-    Returns source features and targets, unlabelled target features, and a labelled
-    target test set drawn from the same shifted distribution.
+    Both domains draw clean features from the same distribution and labels are the same
+    linear function of them; the target domain observes 4 of the 10 features rescaled
+    (x 2) and shifted (+ 1). Returns source features and targets, unlabelled target
+    features, and a labelled target test set from the shifted domain.
     """
     rng = np.random.default_rng(seed)
     weights = rng.normal(size=(10, 2)) / np.sqrt(10)

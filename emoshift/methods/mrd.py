@@ -45,6 +45,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from numbers import Integral
 
 import torch
 from torch import nn
@@ -120,7 +121,7 @@ class MRD(NeuralEstimator):
     def _check_params(self) -> None:
         super()._check_params()
         depths = tuple(self.regressor_depths)
-        if len(depths) != 2 or not all(isinstance(d, int) and d >= 1 for d in depths):
+        if len(depths) != 2 or not all(isinstance(d, Integral) and d >= 1 for d in depths):
             raise ValueError(
                 f"regressor_depths={self.regressor_depths!r} must be two layer counts >= 1, "
                 "e.g. (4, 5)"
@@ -129,7 +130,7 @@ class MRD(NeuralEstimator):
             raise ValueError(f"regressor_width={self.regressor_width} must be at least 1")
         if not 0 <= self.regressor_dropout < 1:
             raise ValueError(f"regressor_dropout={self.regressor_dropout} must be in [0, 1)")
-        if not isinstance(self.n_encoder_steps, int) or self.n_encoder_steps < 1:
+        if not isinstance(self.n_encoder_steps, Integral) or self.n_encoder_steps < 1:
             raise ValueError(f"n_encoder_steps={self.n_encoder_steps!r} must be an int >= 1")
 
     # ------------------------------------------------------------- networks
