@@ -29,7 +29,7 @@ import pandas as pd
 from emoshift.cli.demo import DEMO_METHODS
 from emoshift.data.synthetic import generate_preset
 from emoshift.experiment.features import table_features
-from emoshift.experiment.trial import DomainSplit, TrialResult, run_trial
+from emoshift.experiment.trial import DomainSplit, TrialResult, run_trial, torch_threads
 from emoshift.methods import method_names
 from emoshift.progress import progress as progress_bar
 from emoshift.protocols.splits import speaker_split
@@ -112,7 +112,8 @@ def run_demo(
     jobs = [(t, m) for t in range(n_trials) for m in methods]
     splits = {t: _split(table, X, seed + t) for t in range(n_trials)}
     for trial, method in progress_bar(jobs, desc="training", enabled=progress, unit="model"):
-        result: TrialResult = run_trial(method, params, splits[trial], seed=seed + trial)
+        with torch_threads(1):
+            result: TrialResult = run_trial(method, params, splits[trial], seed=seed + trial)
         rows.append(
             {
                 "method": method,

@@ -14,12 +14,11 @@ import time
 import traceback
 
 import numpy as np
-import torch
 
 from emoshift.experiment.data import ExperimentData
 from emoshift.experiment.plan import TrialSpec
 from emoshift.experiment.protocols import make_split
-from emoshift.experiment.trial import DomainSplit, run_trial
+from emoshift.experiment.trial import DomainSplit, run_trial, torch_threads
 
 EMBEDDING_ROWS = 400
 #: history entries that measure wall-clock time: kept out of results (see store.py)
@@ -55,13 +54,12 @@ def _embeddings(model: object, split: DomainSplit, seed: int) -> dict[str, np.nd
     return arrays if layer else None
 
 
+@torch_threads(1)
 def execute_trial(
     spec: TrialSpec, data: ExperimentData
 ) -> tuple[dict, dict[str, np.ndarray] | None, float]:
     """Run one trial; returns ``(record, embeddings or None, seconds)``."""
     started = time.perf_counter()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     record = {
         key: value
         for key, value in dataclasses.asdict(spec).items()
@@ -110,6 +108,4 @@ def execute_trial(
                 record["embeddings"] = f"artifacts/{spec.key}.npz"
     except Exception:  # a failing trial is recorded, the others go on
         record.update(status="error", error=traceback.format_exc())
-    finally:
-        torch.set_num_threads(threads)
     return record, embeddings, time.perf_counter() - started

@@ -20,9 +20,12 @@ Example:
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
 from emoshift.methods import get_method, method_class
 from emoshift.metrics import confusion_matrix, score
@@ -39,6 +42,21 @@ NEEDS_TARGET_LABELS = (
     "fada",
     "enriched_aae",
 )
+
+
+@contextmanager
+def torch_threads(n: int = 1) -> Iterator[None]:
+    """Run the block with torch limited to ``n`` threads, then restore the setting.
+
+    Trials train small networks: one thread each is faster than two threads fighting
+    over two cores, and it makes the numbers independent of the executor.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 @dataclass
