@@ -93,8 +93,9 @@ def results_table(
 
 def _format_number(value: object, digits: int) -> str:
     """Integers as such, reals with ``digits`` decimals (scientific when they would round
-    to zero, e.g. a small p-value), anything else as text."""
-    if value is None or value is pd.NA:
+    to zero, e.g. a small p-value), missing values (None, NA, NaN) as empty text, anything
+    else as text."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
         return ""
     if isinstance(value, bool | Integral) or not isinstance(value, Real):
         return str(value)
