@@ -21,8 +21,6 @@ from emoshift.experiment.protocols import make_split
 from emoshift.experiment.trial import DomainSplit, run_trial, torch_threads
 
 EMBEDDING_ROWS = 400
-#: history entries that measure wall-clock time: kept out of results (see store.py)
-WALL_CLOCK_KEYS = ("time_s",)
 
 
 def _embeddings(model: object, split: DomainSplit, seed: int) -> dict[str, np.ndarray] | None:
@@ -97,10 +95,7 @@ def execute_trial(
             metrics=result.metrics,
             labels=[str(label) for label in result.labels],
             confusion=None if result.confusion is None else result.confusion.tolist(),
-            history=[
-                {k: v for k, v in epoch.items() if k not in WALL_CLOCK_KEYS}
-                for epoch in result.history
-            ],
+            history=result.history,
         )
         if spec.trial == 0 and result.model is not None:
             embeddings = _embeddings(result.model, split, spec.seed)

@@ -30,6 +30,9 @@ import torch
 from emoshift.methods import get_method, method_class
 from emoshift.metrics import confusion_matrix, score
 
+#: ``history_`` entries that measure wall-clock time: left out of trial results so that
+#: the same trial gives the same record wherever it runs (``fit_seconds`` keeps the time)
+WALL_CLOCK_KEYS = ("time_s",)
 #: methods that read the labels of the target training rows (upper bounds, not adaptation)
 TARGET_LABEL_METHODS = ("train_on_target",)
 #: methods that cannot train without labelled target examples
@@ -154,7 +157,10 @@ def run_trial(
         y_pred=np.asarray(predicted),
         confusion=confusion,
         labels=labels,
-        history=list(getattr(model, "history_", [])),
+        history=[
+            {k: v for k, v in epoch.items() if k not in WALL_CLOCK_KEYS}
+            for epoch in getattr(model, "history_", [])
+        ],
         fit_seconds=fit_seconds,
         model=model if keep_model else None,
     )
