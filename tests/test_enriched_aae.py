@@ -321,7 +321,9 @@ def test_clone_params_and_determinism():
     assert not np.allclose(other.transform(X), codes)
 
     # the shared fit signature: out-of-context as source, in-context as labelled target
-    shared = clone(model).fit(X_out, y_out, X_target_labelled=X, y_target_labelled=y)
+    shared = clone(model).fit(
+        X_out, y_out, X_target_labelled=X, y_target_labelled=y, eval_set=(X[:4], y[:4])
+    )
     np.testing.assert_array_equal(shared.transform(X), codes)
     np.testing.assert_array_equal(shared.neighbours_, first.neighbours_)
 
@@ -342,8 +344,10 @@ def test_clear_errors():
     model = EnrichedAAEClassifier(**SMALL, epochs=1, random_state=0)
     with pytest.raises(RuntimeError, match="not fitted"):
         model.predict(X)
-    with pytest.raises(ValueError, match="pass X_out and y_out"):
+    with pytest.raises(ValueError, match="out-of-context corpus as X_out, y_out"):
         model.fit(X, y)
+    with pytest.raises(ValueError, match="X_target_labelled, y_target_labelled"):
+        model.fit(X_out, y_out, X_target=X, eval_set=None)  # shared form, no target labels
     with pytest.raises(ValueError, match="X_out has 5 feature columns.*has 6"):
         model.fit(X, y, X_out=X_out[:, :5], y_out=y_out)
     bad = X.copy()

@@ -49,7 +49,7 @@ target examples are the in-context data, so
 ``fit(X_tgt, y_tgt, X_out=X_src, y_out=y_src)``. Unlabelled ``X_target`` rows (either
 form) join the plain AAE of step 1 (or the plain AAE with ``enrich=False``), never the
 kNN labels, the conditional AAE, the selection or the SVM; they are scaled with the
-in-context statistics.
+in-context statistics. ``eval_set`` is accepted and not used (no early stopping).
 
 Example:
     >>> import numpy as np
@@ -224,6 +224,7 @@ class EnrichedAAEClassifier(ClassifierMixin, BaseEstimator):
         X_target: object | None = None,
         X_target_labelled: object | None = None,
         y_target_labelled: object | None = None,
+        eval_set: tuple[object, object] | None = None,
     ) -> EnrichedAAEClassifier:
         """Fit every step of the chain on the given training data only.
 
@@ -237,6 +238,9 @@ class EnrichedAAEClassifier(ClassifierMixin, BaseEstimator):
             X_target: unlabelled in-context features, used by the plain AAE only.
             X_target_labelled: shared form: the in-context training features ...
             y_target_labelled: ... and their labels (then ``X, y`` are out-of-context).
+            eval_set: accepted so that callers of the shared signature (e.g. the
+                experiment runner) can pass their development split; not used, since
+                every step trains for a fixed budget (``epochs``) without early stopping.
         """
         if X_target_labelled is not None or y_target_labelled is not None:
             if X_out is not None or y_out is not None:
@@ -311,8 +315,11 @@ class EnrichedAAEClassifier(ClassifierMixin, BaseEstimator):
     ) -> None:
         if X_out is None or y_out is None:
             raise ValueError(
-                "enrich=True borrows labels from an out-of-context corpus: pass X_out and "
-                "y_out (or use enrich=False for the plain AAE code + SVM)"
+                "enrich=True borrows labels from an out-of-context corpus: pass the "
+                "in-context data as X, y and the out-of-context corpus as X_out, y_out "
+                "(or, in the shared form, the out-of-context corpus as X, y and labelled "
+                "in-context examples as X_target_labelled, y_target_labelled); "
+                "enrich=False gives the plain AAE code + SVM"
             )
         out = self._width(X_out, "X_out")
         out_labels = self._out_label_matrix(y_out, len(out))
