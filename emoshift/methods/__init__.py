@@ -1,8 +1,8 @@
 """Domain-adaptation methods and baselines, one module each, found by name.
 
-Every method is a scikit-learn compatible estimator built on
-:class:`~emoshift.methods.base.NeuralEstimator` (or, for the enriched AAE chain, a
-scikit-learn pipeline) with the same ``fit`` signature.
+Every method is a scikit-learn compatible estimator with the same ``fit`` signature:
+the neural ones build on :class:`~emoshift.methods.base.NeuralEstimator`; the enriched
+AAE chain and the SVM baselines are estimators of their own that accept it too.
 
 Example:
     >>> from emoshift.methods import get_method, method_names
