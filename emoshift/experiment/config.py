@@ -99,6 +99,7 @@ class ProtocolConfig:
     sizes: list[float] = field(default_factory=lambda: [0.25, 0.5, 1.0])
     repetitions: int | None = None
     speaker_independent: bool = True
+    exclusive: bool = True
 
 
 @dataclass

@@ -61,7 +61,14 @@ def execute_trial(
     record = {
         key: value
         for key, value in dataclasses.asdict(spec).items()
-        if key not in ("data_spec", "n_trials", "target_test_fraction", "speaker_independent")
+        if key
+        not in (
+            "data_spec",
+            "n_trials",
+            "target_test_fraction",
+            "speaker_independent",
+            "exclusive",
+        )
     }
     record.update(
         status="ok", error=None, metrics={}, labels=[], confusion=None, history=[], embeddings=None
@@ -81,6 +88,7 @@ def execute_trial(
             size=spec.size,
             fold=spec.fold,
             speaker_independent=spec.speaker_independent,
+            exclusive=spec.exclusive,
         )
         result = run_trial(
             spec.method,

@@ -49,6 +49,7 @@ class TrialSpec:
     n_trials: int = 1
     target_test_fraction: float = 0.5
     speaker_independent: bool = True
+    exclusive: bool = True
     data_spec: dict = field(default_factory=dict)
     key: str = ""
 
@@ -149,6 +150,7 @@ def plan_trials(
                         n_trials=n_trials,
                         target_test_fraction=protocol.target_test_fraction,
                         speaker_independent=protocol.speaker_independent,
+                        exclusive=protocol.exclusive,
                         data_spec=data_spec,
                         **condition,
                     )

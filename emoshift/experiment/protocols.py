@@ -8,7 +8,11 @@ sees the same split, so comparisons between methods are paired.
   training half is unlabelled target data, the other half the test set. Each trial
   draws its own speaker split.
 - ``few_shot``: one speaker split of the target (seed of the experiment) into a pool and a
-  test set; trial ``t`` labels ``k`` pool examples per class, exclusive across trials.
+  test set; trial ``t`` labels ``k`` pool examples per class, exclusive across trials
+  (``exclusive=False`` lets trials share examples when the pool is too small).
+
+``speaker_independent=False`` splits target utterances (stratified by class) instead of
+speakers, for corpora whose speakers each hold one emotion.
 - ``split_10_40_50``: the target cut into 10% labelled training, 40% labelled development
   (used for early stopping) and 50% test, stratified; one cut per trial.
 - ``loso``: one target speaker is the test fold (``fold``), the other target speakers are
@@ -18,7 +22,9 @@ sees the same split, so comparisons between methods are paired.
 
 Example:
     >>> import numpy as np, pandas as pd
-    >>> from emoshift.experiment.data import ExperimentData
+    >>> from sklearn.model_selection import train_test_split
+
+from emoshift.experiment.data import ExperimentData
     >>> table = pd.DataFrame({"domain": ["s"] * 8 + ["t"] * 8,
     ...                       "speaker": list("aabbccdd") + list("eeffgghh"),
     ...                       "label": ["x", "y"] * 8})
@@ -32,6 +38,7 @@ Example:
 from __future__ import annotations
 
 import numpy as np
+from sklearn.model_selection import train_test_split
 
 from emoshift.experiment.data import ExperimentData
 from emoshift.experiment.trial import DomainSplit
@@ -84,6 +91,7 @@ def make_split(
     size: float | None = None,
     fold: str | None = None,
     speaker_independent: bool = True,
+    exclusive: bool = True,
 ) -> DomainSplit:
     """The split that trial ``trial`` of ``protocol`` trains and tests on."""
     source = data.rows(source_query)
@@ -97,16 +105,28 @@ def make_split(
     table = data.table.iloc[target]
     label_column = "label" if "label" in table else None
     classification = data.y.dtype.kind in "OUS"
+
+    def halves(split_seed: int) -> tuple[np.ndarray, np.ndarray]:
+        if speaker_independent:
+            parts = speaker_split(
+                table, target_test_fraction, split_seed, label_column=label_column
+            )
+            return target[parts.train], target[parts.test]
+        stratify = data.y[target] if classification else None
+        train, test = train_test_split(
+            target, test_size=target_test_fraction, random_state=split_seed, stratify=stratify
+        )
+        return np.sort(train), np.sort(test)
+
     if protocol == "cross_domain":
-        halves = speaker_split(table, target_test_fraction, seed + trial, label_column=label_column)
-        return _split(data, source, target[halves.train], target[halves.test])
+        train, test = halves(seed + trial)
+        return _split(data, source, train, test)
     if protocol == "few_shot":
         if k is None:
             raise ValueError("few_shot needs k (labelled target examples per class)")
-        halves = speaker_split(table, target_test_fraction, seed, label_column=label_column)
-        pool = target[halves.train]
-        chosen = few_shot_trials(data.y[pool], k, n_trials, seed)[trial]
-        return _split(data, source, pool, target[halves.test], labelled=chosen)
+        pool, test = halves(seed)
+        chosen = few_shot_trials(data.y[pool], k, n_trials, seed, exclusive=exclusive)[trial]
+        return _split(data, source, pool, test, labelled=chosen)
     if protocol == "split_10_40_50":
         speakers = table["speaker"].astype(str).to_numpy() if speaker_independent else None
         parts = target_split_10_40_50(data.y[target], seed + trial, speakers=speakers)
