@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 
 from emoshift.methods import get_method
 from emoshift.methods.alignment import domain_classifier_accuracy
@@ -184,8 +185,9 @@ def test_clear_errors():
         DANN(max_epochs=5, warmup_epochs=5).fit(Xs, ys, X_target=Xt)
     with pytest.raises(ValueError, match="lambda_schedule="):
         DANN(lambda_schedule="linear").fit(Xs, ys, X_target=Xt)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         DANN().domain_head_  # noqa: B018
+    assert not hasattr(DANN(), "domain_head_")
 
 
 def _frame_sequences(n: int, seed: int, shift: float = 0.0) -> list[np.ndarray]:

@@ -32,6 +32,7 @@ import math
 from collections.abc import Sequence
 
 import torch
+from sklearn.exceptions import NotFittedError
 from torch import nn
 
 from emoshift.methods.base import Batch, FitData, NeuralEstimator
@@ -80,9 +81,10 @@ def dann_lambda(
 class DANN(NeuralEstimator):
     """Domain-adversarial training with a gradient reversal layer.
 
-    Structure: the shared extractor is the encoder (``hidden_sizes``, 1-4 layers); the
-    emotion head has ``head_hidden_sizes`` hidden layers plus its output layer, the domain
-    classifier ``domain_hidden_sizes`` plus its (single-logit) output layer. The defaults
+    Structure: the shared extractor is the encoder (``hidden_sizes``, 1-4 layers in the
+    SER setups, or the CNN-GRU encoder with ``encoder="cnn_gru"``); the emotion head has
+    ``head_hidden_sizes`` hidden layers plus its output layer, the domain classifier
+    ``domain_hidden_sizes`` plus its (single-logit) output layer. The defaults
     are the *deep* structure: two shared layers (256, 128) and two layers in each branch.
     The *shallow* structure, one shared layer and one task layer, is
     ``DANN(hidden_sizes=(256,), head_hidden_sizes=(), domain_hidden_sizes=())``.
@@ -94,11 +96,12 @@ class DANN(NeuralEstimator):
 
     Model selection: ``patience`` defaults to ``None`` (train for ``max_epochs``), because
     the lambda schedule is defined over ``max_epochs`` and the source development loss
-    does not measure adaptation: it tends to rise as the representation stops encoding the
-    domain, so early stopping on it favours the epochs before the adversarial signal starts
-    (with ``"warmup"``, a plain source-only model). With ``patience`` set, the development
-    loss is the task loss on held-out *source* data (or ``eval_set``), the only choice the
-    unsupervised protocol allows; use it knowing that bias.
+    does not measure adaptation: the adversarial term trades source fit for domain
+    invariance, so early stopping on the source loss favours the epochs before the
+    adversarial signal is strong (with ``"warmup"``, possibly a plain source-only model).
+    With ``patience`` set, the development loss is the task loss on held-out *source* data
+    (or ``eval_set``), the only choice the unsupervised protocol allows; use it knowing
+    that bias.
 
     ``history_`` holds per epoch: ``loss`` (task + domain), ``task_loss``, ``domain_loss``,
     ``lambda`` and ``domain_acc_source`` / ``domain_acc_target``: the domain classifier's
@@ -196,8 +199,13 @@ class DANN(NeuralEstimator):
 
     @property
     def domain_head_(self) -> nn.Module:
-        """The fitted domain classifier (features -> one logit, positive means target)."""
-        self._check_fitted()
+        """The fitted domain classifier (features -> one logit, positive means target).
+
+        Before ``fit`` it raises :class:`~sklearn.exceptions.NotFittedError` (an
+        ``AttributeError``, so ``hasattr(model, "domain_head_")`` is ``False``).
+        """
+        if "modules_" not in vars(self):
+            raise NotFittedError(f"{type(self).__name__} is not fitted yet: call fit first")
         return self.modules_["domain"]
 
     def _epoch_started(self, epoch: int, data: FitData) -> None:
