@@ -51,7 +51,7 @@ class ExperimentData:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.table.to_parquet(folder / "table.parquet", index=False)
-        np.save(folder / "X.npy", self.X)
+        np.save(folder / "X.npy", self.X, allow_pickle=self.X.dtype == object)
         np.save(folder / "y.npy", self.y, allow_pickle=self.y.dtype == object)
         return folder
 
@@ -61,7 +61,7 @@ class ExperimentData:
         folder = Path(folder)
         return cls(
             table=pd.read_parquet(folder / "table.parquet"),
-            X=np.load(folder / "X.npy"),
+            X=np.load(folder / "X.npy", allow_pickle=True),
             y=np.load(folder / "y.npy", allow_pickle=True),
         )
 

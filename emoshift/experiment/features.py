@@ -34,14 +34,16 @@ def table_features(
     on_error: str = "skip",
     progress: bool | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Extract (or read from the cache) functionals and normalise them per domain.
+    """Extract (or read from the cache) features and normalise them per domain.
 
     Rows whose audio gave no features are dropped from the returned table (they are
     named in a :class:`~emoshift.features.SkippedFilesWarning`).
 
     Returns:
-        ``(table_kept, X)``: the table rows that have features and a float32 matrix,
-        one row each, normalised with the statistics of the row's ``domain_column``.
+        ``(table_kept, X)``: the table rows that have features and, for functionals, a
+        float32 matrix with one row each; for frame-level features (``logmel``) an
+        object array of ``(frames, 41)`` arrays. Values are normalised with the
+        statistics of the row's ``domain_column``.
     """
     if normalisation not in NORMALISATIONS:
         raise ValueError(f"normalisation={normalisation!r}; choose one of {NORMALISATIONS}")
@@ -58,13 +60,31 @@ def table_features(
         progress=progress,
     )
     kept = table.loc[result.index]
+    domains = kept[domain_column].to_numpy()
     features = result.features
-    if not isinstance(features, pd.DataFrame):
-        raise ValueError(
-            f"feature set {feature_set!r} gives frame-level features; table_features "
-            "needs functionals (one vector per file)"
-        )
-    values = features.to_numpy(dtype=np.float64)
+    if isinstance(features, pd.DataFrame):
+        values = features.to_numpy(dtype=np.float64)
+        if normalisation != "none":
+            values = normalise_per_domain(values, domains, normalisation)
+        return kept, np.asarray(values, dtype=np.float32)
+    return kept, _normalise_frames(features, domains, normalisation)
+
+
+def _normalise_frames(
+    sequences: list[np.ndarray], domains: np.ndarray, normalisation: str
+) -> np.ndarray:
+    """Frame-level features normalised with the statistics of all frames of each domain.
+
+    Returns a 1-D object array of ``(T_i, F)`` float32 arrays (the sequence input the
+    neural methods take with ``encoder="cnn_gru"``).
+    """
+    lengths = [len(s) for s in sequences]
+    frames = np.concatenate(sequences).astype(np.float64)
     if normalisation != "none":
-        values = normalise_per_domain(values, kept[domain_column].to_numpy(), normalisation)
-    return kept, np.asarray(values, dtype=np.float32)
+        frame_domains = np.repeat(domains, lengths)
+        frames = normalise_per_domain(frames, frame_domains, normalisation)
+    out = np.empty(len(sequences), dtype=object)
+    bounds = np.cumsum([0, *lengths])
+    for i in range(len(sequences)):
+        out[i] = np.asarray(frames[bounds[i] : bounds[i + 1]], dtype=np.float32)
+    return out
