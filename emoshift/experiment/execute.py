@@ -97,6 +97,9 @@ def execute_trial(
             seed=spec.seed + spec.trial,
             task=spec.task,
             metrics=spec.metrics,
+            dimensions=spec.data_spec["labels"]["dimensions"]
+            if spec.task == "regression"
+            else None,
             keep_model=spec.trial == 0,
         )
         record.update(

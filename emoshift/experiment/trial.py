@@ -129,9 +129,13 @@ def run_trial(
     seed: int,
     task: str = "classification",
     metrics: list[str] | None = None,
+    dimensions: list[str] | None = None,
     keep_model: bool = False,
 ) -> TrialResult:
-    """Fit ``method`` with ``params`` on ``split`` (seeded) and score it on the test rows."""
+    """Fit ``method`` with ``params`` on ``split`` (seeded) and score it on the test rows.
+
+    ``dimensions`` names the regression targets (e.g. arousal, valence) in the metrics.
+    """
     accepted = method_class(method)().get_params()
     if "task" in accepted:
         params = {"task": task, **params}
@@ -149,7 +153,7 @@ def run_trial(
         confusion = confusion_matrix(split.y_test, predicted, labels=labels)
         values = score(split.y_test, predicted, task, metrics, labels=labels)
     else:
-        values = score(split.y_test, predicted, task, metrics)
+        values = score(split.y_test, predicted, task, metrics, dimensions=dimensions)
     return TrialResult(
         method=method,
         metrics=values,
