@@ -183,10 +183,7 @@ def test_domains_differ_in_channel(tiny):
     share = table.assign(share=[high_band_share(f) for f in table["file"]])
     median = share.groupby("domain")["share"].median()
     assert median["spontaneous"] < median["acted"] / 10, median
-    assert (
-        share.loc[share["domain"] == "spontaneous", "share"].max()
-        < share.loc[share["domain"] == "acted", "share"].min()
-    )
+    assert share.loc[share["domain"] == "spontaneous", "share"].max() < median["acted"] / 10
 
 
 def test_user_defined_domain(tmp_path):

@@ -3,7 +3,7 @@
 Example:
     >>> import argparse
     >>> parser = argparse.ArgumentParser(prog="emoshift")
-    >>> register(parser.add_subparsers(dest="command"))
+    >>> _ = register(parser.add_subparsers(dest="command"))
     >>> args = parser.parse_args(["synth", "/tmp/synthetic", "--preset", "tiny"])
     >>> args.preset, args.seed
     ('tiny', 0)
