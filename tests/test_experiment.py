@@ -190,3 +190,19 @@ def test_few_shot_and_split_protocols_plan_and_run(tmp_path, cache):
         parse_config(split, base_dir=tmp_path), progress=False, run_dir=tmp_path / "split"
     )
     assert (summary.n_done, summary.n_failed) == (2, 0)
+
+
+def test_changed_data_changes_every_key_and_the_report_reads_the_current_plan(tmp_path, cache):
+    config = parse_config(_config(tmp_path, cache, trials=2), base_dir=tmp_path)
+    assert not {t.key for t in plan_trials(config, data_fingerprint="a")} & {
+        t.key for t in plan_trials(config, data_fingerprint="b")
+    }
+    summary = run_experiment(config, progress=False)
+    from emoshift.report.experiment import read_run  # noqa: PLC0415
+
+    store = ResultStore(summary.run_dir)
+    stale = dict(store.records()[0], key="from-an-earlier-config")
+    store.append(stale)
+    run = read_run(summary.run_dir)
+    assert len(run.trials) == 4
+    assert "from-an-earlier-config" not in {r["key"] for r in run.trials}

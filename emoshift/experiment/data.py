@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,19 @@ class ExperimentData:
         """Positions of the rows a domain query selects."""
         selected = select_domain(self.table.reset_index(drop=True), query)
         return selected.index.to_numpy()
+
+    def fingerprint(self) -> str:
+        """sha256 over the features, targets and files: what a trial's numbers depend on.
+
+        Part of every trial key, so a changed corpus or feature extraction never reuses
+        results computed on other data.
+        """
+        digest = hashlib.sha256()
+        digest.update("\n".join(self.table["file"].astype(str)).encode())
+        digest.update(np.asarray(self.y).astype(str).tobytes())
+        for values in self.X if self.X.dtype == object else [self.X]:
+            digest.update(np.ascontiguousarray(values, dtype=np.float32).tobytes())
+        return digest.hexdigest()
 
     def save(self, folder: str | os.PathLike) -> Path:
         """Write the data to ``folder`` (table.parquet, X.npy, y.npy) for worker processes."""

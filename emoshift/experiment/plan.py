@@ -93,15 +93,18 @@ def _data_spec(config: ExperimentConfig) -> dict:
 
 
 def plan_trials(
-    config: ExperimentConfig, folds: dict[str, list[str]] | None = None
+    config: ExperimentConfig,
+    folds: dict[str, list[str]] | None = None,
+    data_fingerprint: str = "",
 ) -> list[TrialSpec]:
     """Every trial of the config, in a stable order.
 
     ``folds`` maps a pair's label to its target speakers; the ``loso`` and ``reduced``
     protocols need it (see :func:`emoshift.experiment.protocols.target_speakers`).
+    ``data_fingerprint`` (:meth:`ExperimentData.fingerprint`) enters every key.
     """
     protocol = config.protocol
-    data_spec = _data_spec(config)
+    data_spec = {**_data_spec(config), "fingerprint": data_fingerprint}
     variants = []
     for method, params in config.methods.items():
         grid = expand_method_grid(method, params or {}, f"config.methods.{method}")

@@ -33,6 +33,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -82,7 +83,7 @@ def prepare_run(
     folds = None
     if config.protocol.name in ("loso", "reduced"):
         folds = {pair.label(): target_speakers(data, pair.target) for pair in config.pairs}
-    return data, plan_trials(config, folds)
+    return data, plan_trials(config, folds, data.fingerprint())
 
 
 # ---------------------------------------------------------------- executors
@@ -183,6 +184,7 @@ def run_experiment(
     store = ResultStore(run_dir)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(_config_record(config), sort_keys=False))
     data, specs = prepare_run(config, progress)
+    (run_dir / "plan.json").write_text(json.dumps([spec.key for spec in specs]))
     finished = store.finished_keys()
     todo = [spec for spec in specs if spec.key not in finished]
     data_dir = data.save(run_dir / "data") if executor == "processes" and todo else None

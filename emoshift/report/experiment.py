@@ -62,6 +62,7 @@ from emoshift.report.tables import results_table, write_tables
 
 RESULTS_FILE = "results.jsonl"
 CONFIG_FILE = "config.yaml"
+PLAN_FILE = "plan.json"
 
 CONDITIONS = ("k", "size")
 """Keys of a result that make a condition of the protocol (a cell of the table)."""
@@ -126,6 +127,10 @@ class ExperimentReport:
 def read_run(run_dir: str | os.PathLike) -> RunResults:
     """Read ``results.jsonl`` (last line per key wins) and ``config.yaml`` of a run.
 
+    When the run folder has ``plan.json`` (the trial keys of the config last run there),
+    only those trials are read, so results of an earlier config in the same folder do not
+    mix in. A torn last line (a killed run) is skipped.
+
     Raises ``FileNotFoundError`` when the folder or its results file is missing and
     ``ValueError`` when the file is empty or a line is not a valid result.
     """
@@ -138,12 +143,15 @@ def read_run(run_dir: str | os.PathLike) -> RunResults:
         )
     latest: dict[str, dict] = {}
     rerun: list[str] = []
-    for number, line in enumerate(results_path.read_text(encoding="utf-8").splitlines(), 1):
+    lines = results_path.read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError as error:
+            if number == len(lines):  # torn by a killed run; the runner redoes that trial
+                continue
             raise ValueError(f"{results_path}, line {number}: not valid JSON ({error})") from None
         if not isinstance(record, dict) or not {"key", "status"} <= record.keys():
             raise ValueError(
@@ -168,6 +176,15 @@ def read_run(run_dir: str | os.PathLike) -> RunResults:
         latest[record["key"]] = record
     if not latest:
         raise ValueError(f"{results_path} is empty; no trial has finished yet")
+    plan_path = directory / PLAN_FILE
+    if plan_path.is_file():  # results of an earlier config in the same folder stay out
+        planned = set(json.loads(plan_path.read_text(encoding="utf-8")))
+        latest = {key: record for key, record in latest.items() if key in planned}
+        rerun = [key for key in rerun if key in planned]
+        if not latest:
+            raise ValueError(
+                f"{results_path} holds no finished trial of the plan in {plan_path} yet"
+            )
     config_path = directory / CONFIG_FILE
     config = (
         yaml.safe_load(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
