@@ -167,8 +167,17 @@ def test_emotion_drives_prosody_in_acted_speech(acted):
         assert (by["f0"][high] - by["f0"]["sadness"] > 2 / 12).all(), by["f0"]
         assert (by["level"][high] - by["level"]["sadness"] > 3).all(), by["level"]
     assert (by["f0"]["neutral"] - by["f0"]["sadness"] > 0).all()
-    rate = acted.groupby("emotion")["arousal"].mean()
-    assert rate["anger"] > rate["neutral"] > rate["sadness"]
+    arousal = acted.groupby("emotion")["arousal"].mean()
+    assert arousal["anger"] > arousal["neutral"] > arousal["sadness"]
+
+
+def test_spontaneous_labels_are_subtler_and_more_variable(tiny):
+    _, table = tiny
+    emotional = table[table["emotion"] != "neutral"]
+    size = emotional.groupby("domain")["arousal"].apply(lambda a: a.abs().mean())
+    assert size["spontaneous"] < size["acted"]
+    spread = table.groupby(["domain", "emotion"])["valence"].std().groupby("domain").mean()
+    assert spread["spontaneous"] > spread["acted"]
 
 
 def test_domains_differ_in_channel(tiny):
@@ -195,6 +204,10 @@ def test_user_defined_domain(tmp_path):
         rt60_s=0.2,
         prototypes={"happiness": (0.3, 0.5, 0.1)},
         cue_gain={"tempo": 2.0},
+        laughter=1.0,
+        creak=1.0,
+        agc=0.5,
+        mu_law=True,
     )
     table = generate_corpus(
         tmp_path,
@@ -225,7 +238,7 @@ def test_user_defined_domain(tmp_path):
 )
 def test_bad_arguments_are_explained(tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        generate_corpus(tmp_path, progress=False, **kwargs)
+        generate_corpus(tmp_path / "corpus", progress=False, **kwargs)
     assert not any(tmp_path.iterdir()), "nothing is written for bad arguments"
 
 
@@ -238,6 +251,10 @@ def test_bad_domain_definitions_are_explained():
         SyntheticDomain("x", prototypes={"anger": (2.0, 0.0, 0.0)})
     with pytest.raises(ValueError, match="name"):
         SyntheticDomain("a b")
+    with pytest.raises(ValueError, match="agc"):
+        SyntheticDomain("x", agc=2.0)
+    with pytest.raises(ValueError, match="expressiveness"):
+        SyntheticDomain("x", expressiveness=(1.0, 0.5))
     with pytest.raises(ValueError, match="unknown synthetic preset"):
         generate_preset("/nonexistent", "huge")
 

@@ -292,14 +292,15 @@ DOMAINS: dict[str, SyntheticDomain] = {
     "broadcast": SyntheticDomain(
         name="broadcast",
         elicitation="read",
-        expressiveness=(0.6, 1.0),
-        emotion_spread=0.15,
-        cue_gain={"tempo": 0.6, "voice_quality": 0.7},
-        speaker_cue_spread=0.2,
+        expressiveness=(0.8, 1.1),
+        emotion_spread=0.12,
+        cue_gain={"tempo": 0.6, "voice_quality": 0.8, "contour": 1.2},
+        speaker_cue_spread=0.15,
         f0_male_hz=110.0,
         f0_female_hz=200.0,
         f0_spread_semitones=2.0,
-        vtl_spread=0.05,
+        vtl_spread=0.04,
+        level_spread_db=1.0,
         band_hz=(80.0, 7000.0),
         snr_db=30.0,
         snr_spread_db=3.0,
@@ -309,8 +310,11 @@ DOMAINS: dict[str, SyntheticDomain] = {
         creak=0.5,
     ),
 }
-"""The shipped domains: ``acted`` (studio, exaggerated), ``spontaneous`` (telephone,
-noisy, reverberant, subtle and variable) and ``broadcast`` (read speech, lightly coloured)."""
+"""The shipped domains: ``acted`` (studio, exaggerated and consistent), ``spontaneous``
+(telephone conversation: band-limited, noisy, reverberant, mu-law coded; subtle and
+variable, with its own prototypes, laughter and creak) and ``broadcast`` (read speech,
+lightly coloured). From ``acted``, ``spontaneous`` is a far domain (source-only UAR about
+0.5 against about 0.85 when trained on it) and ``broadcast`` a near one (no loss)."""
 
 PRESETS: dict[str, dict] = {
     "demo": {
@@ -474,6 +478,7 @@ def _voice(
     rate = speaker.rate * np.exp(0.22 * gain["tempo"] * arousal)
     syllables, n = _layout(rng, rate, arousal, domain.timing_jitter, sr)
     duration = n / sr
+    time = np.arange(n) / sr
 
     # F0 contour on a 5 ms grid: level, declination and final movement (valence), accents.
     frames = np.arange(0.0, duration + 0.005, 0.005)
@@ -499,13 +504,12 @@ def _voice(
             accents += height * np.exp(-0.5 * ((frames - centre) / width) ** 2)
     wander = 0.8 * _smooth(rng.standard_normal(len(frames)), 16)
     semitones = level + declination + final + accents + wander
-    f0 = speaker.f0_hz * 2.0 ** (np.interp(np.arange(n) / sr, frames, semitones) / 12.0)
+    f0 = speaker.f0_hz * 2.0 ** (np.interp(time, frames, semitones) / 12.0)
     f0 = np.clip(f0, 60.0, 500.0)
 
     # Spontaneous style: laughter in positive speech, phrase-final creak at low arousal.
     laugh = domain.laughter * max(valence, 0.0) * rng.uniform(0.5, 1.5)
     creak = domain.creak * max(-arousal, 0.0) * rng.uniform(0.5, 1.5)
-    time = np.arange(n) / sr
     creak_ramp = min(creak, 1.0) * np.clip((time / duration - 0.55) / 0.35, 0.0, 1.0)
     bursts = 0.5 * (1.0 + np.cos(2.0 * np.pi * rng.uniform(4.0, 6.0) * time + rng.uniform(0, 6)))
     f0 = f0 * 2.0 ** ((2.0 * min(laugh, 1.0) * bursts - 7.0 * creak_ramp) / 12.0)
