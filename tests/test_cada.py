@@ -8,32 +8,14 @@ import copy
 import numpy as np
 import pytest
 import torch
+from problems import CLASSES
+from problems import class_shifted_domain as _domain
 
 from emoshift.methods import get_method
 from emoshift.methods.baselines import SourceOnly
 from emoshift.methods.cada import CADA
 
-CLASSES = np.array(["anger", "happiness", "neutral", "sadness"])
 FAST = dict(hidden_sizes=(16,), batch_size=32, lr=1e-2, max_epochs=15, random_state=0)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny networks: intra-op threads only add synchronisation on busy cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def _domain(n_per_class: int, target: bool, seed: int):
-    """Four Gaussian classes in 6-D; the target moves each class its own way."""
-    rng = np.random.default_rng(seed)
-    means = np.eye(4, 6) * 2.5
-    shifts = np.array([[1.5, 0, 0, 0, 1, 0], [0, -1.5, 0, 0, 0, 1], [1, 1, 0, 0, 0, -1], [0] * 6])
-    y = np.repeat(np.arange(4), n_per_class)
-    X = means[y] + rng.normal(size=(len(y), 6)) + (2.0 * shifts[y] if target else 0)
-    return X.astype(np.float32), CLASSES[y]
 
 
 def _class_gap(Zs, ys, Zt, yt) -> float:

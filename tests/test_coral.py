@@ -12,15 +12,6 @@ from emoshift.methods.baselines import SourceOnly
 from emoshift.methods.coral import DeepCORAL
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small networks train fastest on one thread when the cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _two_domains(n: int, seed: int):
     """Same classes in both domains; the target stretches two class-free dimensions by 4
     and correlates two others, so the domains differ in covariance."""

@@ -17,15 +17,6 @@ from emoshift.methods.baselines import SourceOnly
 from emoshift.methods.dann import DANN, dann_lambda
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small networks train fastest on one thread when the cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _two_domains(n: int, seed: int, shift: float = 5.0):
     """Same classes in both domains; the target is shifted by ``shift`` in dimension 2,
     which carries no class information, so a linear classifier separates the domains."""

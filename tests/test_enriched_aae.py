@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from sklearn.base import clone
 from sklearn.feature_selection import SelectKBest
 from sklearn.model_selection import LeaveOneGroupOut, cross_val_score
@@ -21,15 +20,6 @@ from emoshift.methods.enriched_aae import EnrichedAAEClassifier, neighbour_label
 BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "enriched_aae_synthetic.py"
 SMALL = {"code_size": 4, "hidden_sizes": (16, 16), "batch_size": 16, "n_neighbors": 3}
 OUT_CLASSES = ["out_high", "out_low", "out_mid"]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks train several times faster on one thread when the cores are busy."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def corpora(n_speakers: int = 4, per_speaker: int = 12, n_out: int = 45, seed: int = 0):

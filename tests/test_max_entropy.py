@@ -20,15 +20,6 @@ FAST = dict(
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny networks: intra-op threads only add synchronisation on busy cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _domain(n_per_class: int, target: bool, seed: int, sizes=(1, 1, 1, 1)):
     """Four Gaussian classes in 6-D; the target moves each class its own way and all of
     them by +3 in the last two (emotion-free) dimensions, an easy domain cue."""

@@ -18,16 +18,6 @@ from emoshift.methods.sequence import (
     conv_output_length,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny networks: intra-op threads only add synchronisation on busy cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 TINY = dict(
     encoder="cnn_gru",
     conv_channels=(8, 16),

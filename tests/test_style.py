@@ -16,7 +16,9 @@ def test_ruff_check_is_clean():
     if ruff is None:
         pytest.skip("ruff is not installed; pip install -e '.[test]' brings it")
     done = subprocess.run(
-        [ruff, "check", "emoshift", "tests", "benchmarks"], cwd=ROOT, capture_output=True,
+        [ruff, "check", "emoshift", "tests", "benchmarks"],
+        cwd=ROOT,
+        capture_output=True,
         text=True,
     )
     assert done.returncode == 0, done.stdout + done.stderr
