@@ -27,24 +27,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from emoshift.methods import get_method, method_class
+from emoshift.methods import get_method, method_class, method_needs
 from emoshift.metrics import confusion_matrix, score
 
 #: ``history_`` entries that measure wall-clock time: left out of trial results so that
 #: the same trial gives the same record wherever it runs (``fit_seconds`` keeps the time)
 WALL_CLOCK_KEYS = ("time_s",)
-#: methods that read the labels of the target training rows (upper bounds, not adaptation)
-TARGET_LABEL_METHODS = ("train_on_target",)
-#: methods that cannot train without labelled target examples
-NEEDS_TARGET_LABELS = (
-    "label_target",
-    "source_target",
-    "fine_tune",
-    "max_entropy",
-    "cada",
-    "fada",
-    "enriched_aae",
-)
 
 
 @contextmanager
@@ -69,7 +57,7 @@ class DomainSplit:
     Attributes:
         X_source, y_source: labelled source data.
         X_target, y_target: the target training rows; ``y_target`` is read only by
-            :data:`TARGET_LABEL_METHODS`.
+            methods that need all target labels (:func:`emoshift.methods.method_needs`).
         X_test, y_test: target test rows, used for scoring only.
         labelled: indices into ``X_target`` of the few labelled target examples (few-shot
             protocols), or ``None``.
@@ -107,13 +95,14 @@ def fit_arguments(method: str, split: DomainSplit) -> dict[str, object]:
     kwargs: dict[str, object] = {"X_target": split.X_target}
     if split.X_dev is not None:
         kwargs["eval_set"] = (split.X_dev, split.y_dev)
-    if method in TARGET_LABEL_METHODS:
+    needs = method_needs(method)
+    if needs.all_target_labels:
         kwargs["X_target_labelled"] = split.X_target
         kwargs["y_target_labelled"] = split.y_target
     elif split.labelled is not None:
         kwargs["X_target_labelled"] = split.X_target[split.labelled]
         kwargs["y_target_labelled"] = split.y_target[split.labelled]
-    elif method in NEEDS_TARGET_LABELS:
+    elif needs.labelled_target:
         raise ValueError(
             f"method {method!r} needs labelled target examples; use a few-shot protocol "
             "(k labelled target examples per class) or the 10/40/50 target split"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+from dataclasses import dataclass
 
 from sklearn.base import BaseEstimator
 
@@ -40,6 +41,54 @@ REGISTRY: dict[str, str] = {
 
 #: default hyper-parameters of registry names that share a class with another name
 NAME_DEFAULTS: dict[str, dict[str, object]] = {"anova_svm": {"n_selected": 20}}
+
+
+@dataclass(frozen=True)
+class MethodNeeds:
+    """What a method reads besides labelled source data.
+
+    Attributes:
+        unlabelled_target: fit cannot run without unlabelled target rows.
+        labelled_target: fit cannot run without a few labelled target examples.
+        all_target_labels: reads the labels of every target training row (an upper
+            bound, not adaptation).
+    """
+
+    unlabelled_target: bool = False
+    labelled_target: bool = False
+    all_target_labels: bool = False
+
+
+#: registry names that read every target training label (upper bounds)
+ALL_TARGET_LABELS = ("train_on_target",)
+
+
+#: registry names that cannot train without labelled target examples
+NEEDS_TARGET_LABELS = (
+    "label_target",
+    "source_target",
+    "fine_tune",
+    "max_entropy",
+    "cada",
+    "fada",
+    "enriched_aae",
+)
+
+
+def method_needs(name: str, params: dict | None = None) -> MethodNeeds:
+    """What method ``name`` (with hyper-parameters ``params``) needs from a protocol.
+
+    Example:
+        >>> method_needs("cada").labelled_target, method_needs("dann").unlabelled_target
+        (True, True)
+    """
+    cls = method_class(name)
+    if name in ALL_TARGET_LABELS:
+        return MethodNeeds(all_target_labels=True)
+    return MethodNeeds(
+        unlabelled_target=getattr(cls, "requires_target", False),
+        labelled_target=name in NEEDS_TARGET_LABELS,
+    )
 
 
 def method_names() -> list[str]:
