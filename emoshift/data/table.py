@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from emoshift.data.query import select_rows
+
 EMOTIONS: tuple[str, ...] = (
     "anger",
     "happiness",
@@ -174,20 +176,21 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     return make_table(frame)
 
 
-def select_domain(table: pd.DataFrame, query: str | None) -> pd.DataFrame:
-    """Select the rows of a domain written as a pandas query, e.g. ``"corpus == 'emodb'"``.
+def select_domain(
+    table: pd.DataFrame, query: str | None, origin: str | None = None
+) -> pd.DataFrame:
+    """Select the rows of a domain written as a query, e.g. ``"corpus == 'emodb'"``.
 
-    ``None`` or an empty string selects every row. A query that selects nothing or names
-    an unknown column raises ``ValueError`` saying which.
+    The query is parsed by emoshift's own grammar (:mod:`emoshift.data.query`: column
+    names, literals, comparisons, ``in``, ``and``/``or``/``not``), never evaluated as
+    Python. ``None`` or an empty string selects every row. A query outside the grammar,
+    naming an unknown column or selecting nothing raises ``ValueError`` saying which;
+    ``origin`` (where the query came from, e.g. a config field) is named in the message.
     """
     if not query:
         return table
-    try:
-        selected = table.query(query, engine="python")
-    except Exception as error:  # pandas raises many types for bad queries
-        raise ValueError(
-            f"domain query {query!r} failed: {error}. Columns are {list(table.columns)}"
-        ) from error
+    selected = select_rows(table, query, origin)
     if len(selected) == 0:
-        raise ValueError(f"domain query {query!r} selects no rows")
+        where = f" ({origin})" if origin else ""
+        raise ValueError(f"domain query {query!r}{where} selects no rows")
     return selected

@@ -34,6 +34,7 @@ from pathlib import Path
 import yaml
 from sklearn.model_selection import ParameterGrid
 
+from emoshift.data.query import QueryError, parse_query
 from emoshift.methods import method_class
 
 PROTOCOLS = ("cross_domain", "few_shot", "split_10_40_50", "loso", "reduced")
@@ -199,6 +200,22 @@ def _check_choice(value: object, choices: tuple, where: str) -> None:
         )
 
 
+def _check_queries(config: ExperimentConfig) -> None:
+    """Parse every domain query now, so a query outside the grammar fails at load time."""
+    queries = {f"config.corpora.{n}.query": c.query for n, c in config.corpora.items()}
+    for i, pair in enumerate(config.pairs):
+        queries |= {
+            f"config.pairs[{i}].source": pair.source,
+            f"config.pairs[{i}].target": pair.target,
+        }
+    for where, query in queries.items():
+        if query:
+            try:
+                parse_query(query, where)
+            except QueryError as error:
+                raise ConfigError(str(error)) from None
+
+
 def _is_grid(value: object, default: object) -> bool:
     """Whether a config value lists several values to try (see the module doc)."""
     if not isinstance(value, list):
@@ -249,6 +266,7 @@ def parse_config(data: object, base_dir: str | os.PathLike = ".") -> ExperimentC
         raise ConfigError("config.methods: name at least one method")
     if config.trials < 1:
         raise ConfigError("config.trials: must be at least 1")
+    _check_queries(config)
     for method, params in config.methods.items():
         expand_method_grid(method, params or {}, f"config.methods.{method}")
     if config.baseline is not None and config.baseline not in config.methods:

@@ -107,7 +107,7 @@ def load_corpora(config: ExperimentConfig, progress: bool | None = None) -> pd.D
                 )
             table = load_corpus(path, corpus.loader, **options)
         if corpus.query:
-            table = select_domain(table, corpus.query)
+            table = select_domain(table, corpus.query, f"corpora.{name}.query")
         tables.append(table)
     return pd.concat(tables, ignore_index=True)
 
