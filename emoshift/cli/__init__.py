@@ -17,6 +17,7 @@ import importlib
 import sys
 
 from emoshift import __version__
+from emoshift.cli.output import os_error_message
 
 SUBCOMMANDS = ("demo", "synth", "features", "corpus", "run", "report")
 
@@ -55,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except (ValueError, FileNotFoundError) as error:
         print(f"emoshift {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a path that cannot be written: name it, no traceback
+        if error.filename is None:
+            raise
+        print(f"emoshift {args.command}: error: {os_error_message(error)}", file=sys.stderr)
         return 2
 
 

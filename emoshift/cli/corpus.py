@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from emoshift.cli.output import check_writable
 from emoshift.data.inspect import corpus_info, format_corpus_info
 from emoshift.data.loaders import LOADERS, LoadReport, load_corpus
 from emoshift.data.loaders.base import CorpusWarning
@@ -68,6 +69,7 @@ def export(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() not in TABLE_SUFFIXES:
         raise ValueError(f"--out {out} must end in {' or '.join(TABLE_SUFFIXES)}")
+    check_writable(out, "--out")
     report = LoadReport()
     table = _load(args, report)
     write_table(table, out)

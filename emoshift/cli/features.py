@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from emoshift.data.table import read_table
+from emoshift.cli.output import check_writable
+from emoshift.data.table import CorpusTableError, read_table
 from emoshift.features.extract import (
     EXTRACTOR_NAMES,
     FeatureResult,
@@ -96,13 +97,42 @@ def _write(result: FeatureResult, out: Path) -> None:
         frame.to_parquet(out, index=False)
 
 
+def read_feature_table(path: Path) -> pd.DataFrame:
+    """The corpus table to extract from: rows with a file each, every file once.
+
+    Duplicate rows for the same file are dropped (with a warning on stderr counting them),
+    so each file is extracted and written once.
+    """
+    table = read_table(path)
+    if table.empty:
+        raise CorpusTableError(f"corpus table {path} has no rows; nothing to extract")
+    missing = table["file"].isna()
+    if missing.any():
+        rows = [int(i) + 2 for i in table.index[missing][:10]] if path.suffix == ".csv" else []
+        where = f" (lines {rows})" if rows else ""
+        raise CorpusTableError(
+            f"corpus table {path}: {int(missing.sum())} row(s) have no 'file' path{where}; "
+            "fill or drop them"
+        )
+    duplicated = table["file"].duplicated()
+    if duplicated.any():
+        print(
+            f"warning: {path}: dropped {int(duplicated.sum())} duplicate row(s) of files "
+            "listed before; each file is extracted and written once",
+            file=sys.stderr,
+        )
+        table = table[~duplicated]
+    return table
+
+
 def handle(args: argparse.Namespace) -> int:
     """Run the extraction, write the output, print a summary; return the exit code."""
     extractor = get_extractor(args.feature_set)
     expected = ".npz" if extractor.frame_level else ".parquet or .csv"
     if args.out.suffix not in expected.split(" or "):
         raise ValueError(f"--out for {extractor.name} must end in {expected}, got {args.out}")
-    table = read_table(args.table)
+    check_writable(args.out, "--out")
+    table = read_feature_table(args.table)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SkippedFilesWarning)  # the summary lists them
         result = extract_features(

@@ -168,11 +168,31 @@ def write_table(table: pd.DataFrame, path: str | os.PathLike) -> Path:
 
 
 def read_table(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a corpus table written by :func:`write_table` (Parquet or CSV)."""
+    """Read a corpus table written by :func:`write_table` (Parquet or CSV).
+
+    Relative ``file`` paths are taken from the table's folder, as the csv loader does.
+    Raises :class:`CorpusTableError` naming the file when it is empty or has no ``file``
+    column.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"corpus table {path} does not exist")
-    frame = pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
+    try:
+        frame = pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
+    except pd.errors.EmptyDataError:
+        raise CorpusTableError(
+            f"corpus table {path} is empty (no header, no rows); export one with "
+            "'emoshift corpus export' or write a CSV with a 'file' column of audio paths"
+        ) from None
+    if "file" not in frame:
+        raise CorpusTableError(
+            f"corpus table {path} has no 'file' column (its columns: {list(frame.columns)}); "
+            "name the column of audio paths 'file'"
+        )
+    folder = path.absolute().parent
+    frame["file"] = [
+        str(folder / f) if isinstance(f, str) and not os.path.isabs(f) else f for f in frame["file"]
+    ]
     return make_table(frame)
 
 
