@@ -7,7 +7,8 @@ entry is ever stale. Entries are ``.npy`` files at ``root/<first 2 hex chars>/<k
 written to a temporary file in the same directory, fsynced and renamed into place with
 :func:`os.replace`: a killed run leaves either the whole entry or none. An entry that
 fails to load (truncated, corrupt) is treated as a miss and rewritten by the next
-:meth:`FeatureCache.put`.
+:meth:`FeatureCache.put`; one that loads but is wrong for its extractor (shape, dtype,
+NaN) is deleted by :meth:`FeatureCache.get_valid` and so rewritten too.
 
 Example:
     >>> import tempfile, numpy as np
@@ -26,7 +27,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,34 @@ class FeatureCache:
             return np.load(self.path(key), allow_pickle=False)
         except (OSError, ValueError, EOFError):
             return None
+
+    def get_valid(
+        self, key: str, check: Callable[[np.ndarray], str | None]
+    ) -> tuple[np.ndarray | None, str | None]:
+        """The cached array if it loads and ``check`` finds nothing wrong with it.
+
+        Returns ``(array, None)`` for a valid entry, ``(None, None)`` for a miss, and
+        ``(None, problem)`` for an entry that loads but is wrong (``check`` returned
+        ``problem``, e.g. a wrong shape or NaN): that entry is deleted, so the next
+        :meth:`put` writes a good one.
+
+        Example:
+            >>> import tempfile, numpy as np
+            >>> cache = FeatureCache(tempfile.mkdtemp())
+            >>> _ = cache.put("ab" * 32, np.full(3, np.nan))
+            >>> cache.get_valid("ab" * 32, lambda a: "holds NaN" if np.isnan(a).any() else None)
+            (None, 'holds NaN')
+            >>> cache.path("ab" * 32).exists()
+            False
+        """
+        array = self.get(key)
+        if array is None:
+            return None, None
+        problem = check(array)
+        if problem is None:
+            return array, None
+        self.path(key).unlink(missing_ok=True)
+        return None, problem
 
     def put(self, key: str, array: np.ndarray) -> Path:
         """Store ``array`` under ``key`` atomically (temp file, fsync, rename); return its path."""

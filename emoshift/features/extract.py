@@ -34,7 +34,7 @@ import warnings
 from collections.abc import Iterable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 import numpy as np
 import pandas as pd
@@ -99,6 +99,16 @@ class SkippedFilesWarning(UserWarning):
     """Some files gave no features and were skipped; ``FeatureResult.errors`` says why."""
 
 
+class InvalidCacheEntryWarning(UserWarning):
+    """A cache entry loaded but was wrong (shape, dtype, NaN); it was dropped and the file
+    extracted again. The message names the audio file and the entry."""
+
+
+class ExtractionError(RuntimeError):
+    """An extractor failed on a file for a reason other than unusable audio (a bug or a
+    broken extractor); the message names the audio file and the extractor."""
+
+
 @dataclass
 class FeatureResult:
     """The outcome of :func:`extract_features`.
@@ -143,33 +153,106 @@ class FeatureResult:
         return "\n".join(lines)
 
 
-def _extract_one(
-    path: str, extractor: Extractor, cache_root: str, config_sha256: str
-) -> tuple[Literal["cached", "extracted", "error"], np.ndarray | str]:
-    """Features of one file from the cache or computed and cached; errors as a message."""
-    cache = FeatureCache(cache_root)
-    try:
-        file_sha256 = hash_file(path)
-    except OSError as error:
-        reason = error.strerror or str(error)
-        return (
-            "error",
-            f"{path}: audio file cannot be read ({reason}); check the path or drop the row",
-        )
-    key = cache.key(file_sha256, config_sha256)
-    cached = cache.get(key)
-    if cached is not None:
-        return "cached", cached
-    try:
-        signal = read_audio(path, extractor.sample_rate)
+def _shape_problem(array: np.ndarray, n_features: int, frame_level: bool) -> str | None:
+    expected = f"(n_frames, {n_features})" if frame_level else f"({n_features},)"
+    shape_ok = (
+        array.ndim == 2 and array.shape[0] >= 1 and array.shape[1] == n_features
+        if frame_level
+        else array.shape == (n_features,)
+    )
+    if not shape_ok:
+        return f"has shape {array.shape}, not {expected}"
+    if array.dtype.kind != "f":
+        return f"has dtype {array.dtype}, not float"
+    return None
+
+
+def check_output(array: np.ndarray, n_features: int, frame_level: bool) -> str | None:
+    """What is wrong with an extractor's output for one file, or ``None`` if nothing.
+
+    Functionals must be a 1-D float vector of ``n_features`` values, frame-level
+    features a ``(n_frames >= 1, n_features)`` float array; every value must be finite.
+    The same check applies to fresh output and to cache entries.
+
+    Example:
+        >>> check_output(np.zeros(3, dtype=np.float32), 3, frame_level=False) is None
+        True
+        >>> check_output(np.full((2, 3), np.nan, dtype=np.float32), 3, frame_level=True)
+        'holds 6 NaN or infinite values of 6'
+    """
+    problem = _shape_problem(array, n_features, frame_level)
+    if problem is None and (bad := int(np.count_nonzero(~np.isfinite(array)))):
+        problem = f"holds {bad} NaN or infinite values of {array.size}"
+    return problem
+
+
+class _Outcome(NamedTuple):
+    """One file's result: its status, the features or the error message, and a note on
+    a cache entry that was dropped as invalid."""
+
+    status: Literal["cached", "extracted", "error"]
+    value: np.ndarray | str
+    dropped: str = ""
+
+
+@dataclass(frozen=True)
+class _FileJob:
+    """Features of one file from the cache or computed and cached (picklable for workers)."""
+
+    extractor: Extractor
+    cache_root: str
+    config_sha256: str
+    n_features: int
+
+    def check(self, array: np.ndarray) -> str | None:
+        return check_output(array, self.n_features, self.extractor.frame_level)
+
+    def __call__(self, path: str) -> _Outcome:
+        cache = FeatureCache(self.cache_root)
         try:
-            features = extractor(signal, extractor.sample_rate)
+            file_sha256 = hash_file(path)
+        except OSError as error:
+            reason = error.strerror or str(error)
+            message = (
+                f"{path}: audio file cannot be read ({reason}); check the path or drop the row"
+            )
+            return _Outcome("error", message)
+        key = cache.key(file_sha256, self.config_sha256)
+        cached, problem = cache.get_valid(key, self.check)
+        if cached is not None:
+            return _Outcome("cached", cached)
+        dropped = (
+            f"{path}: cache entry {cache.path(key)} {problem}; dropped it and extracted the "
+            "file again"
+            if problem
+            else ""
+        )
+        try:
+            features = self.extract(path)
+        except AudioError as error:
+            return _Outcome("error", str(error), dropped)
+        cache.put(key, features)
+        return _Outcome("extracted", features, dropped)
+
+    def extract(self, path: str) -> np.ndarray:
+        """The extractor's output for ``path``; every failure names the file."""
+        signal = read_audio(path, self.extractor.sample_rate)
+        name = self.extractor.name
+        try:
+            features = np.asarray(self.extractor(signal, self.extractor.sample_rate))
         except AudioError as error:
             raise AudioError(f"{path}: {error}") from error
-    except AudioError as error:
-        return "error", str(error)
-    cache.put(key, features)
-    return "extracted", features
+        except Exception as error:
+            raise ExtractionError(f"{path}: extractor {name} failed: {error!r}") from error
+        problem = _shape_problem(features, self.n_features, self.extractor.frame_level)
+        if problem is not None:
+            raise ExtractionError(
+                f"{path}: the output of extractor {name} {problem}; its feature_names and "
+                "output disagree"
+            )
+        if (problem := self.check(features)) is not None:
+            raise AudioError(f"{path}: the output of extractor {name} {problem}")
+        return features
 
 
 def _worker_context() -> multiprocessing.context.BaseContext:
@@ -239,60 +322,100 @@ def extract_features(
         raise ValueError(f"on_error must be 'skip' or 'raise', not {on_error!r}")
     extractor = get_extractor(extractor)
     config = extractor.config()
-    config_sha256 = hash_config(config)
-    cache_root = str(FeatureCache(cache_dir).root)
+    job = _FileJob(
+        extractor=extractor,
+        cache_root=str(FeatureCache(cache_dir).root),
+        config_sha256=hash_config(config),
+        n_features=len(extractor.feature_names),
+    )
     index, files = _inputs(table_or_files)
     unique = list(dict.fromkeys(files))
-    workers = min(_resolve_jobs(n_jobs), max(1, len(unique)))
-    outcomes: dict[str, tuple[str, np.ndarray | str]] = {}
-    bar = {"desc": f"{extractor.name} features", "total": len(unique), "unit": "file"}
+    outcomes = _run_jobs(job, unique, n_jobs=n_jobs, on_error=on_error, progress=progress)
+    errors = {
+        path: str(outcomes[path].value) for path in unique if outcomes[path].status == "error"
+    }
+    _warn_about(outcomes, errors, len(unique))
+    return _assemble(extractor, config, index, files, outcomes, errors)
 
-    def record(path: str, outcome: tuple[str, np.ndarray | str]) -> None:
+
+def _run_jobs(
+    job: _FileJob,
+    unique: list[str],
+    *,
+    n_jobs: int | None,
+    on_error: Literal["skip", "raise"],
+    progress: bool | None,
+) -> dict[str, _Outcome]:
+    """Every file's outcome, in this process or in worker processes; with
+    ``on_error="raise"`` the first unusable file raises :class:`AudioError`."""
+    workers = min(_resolve_jobs(n_jobs), max(1, len(unique)))
+    outcomes: dict[str, _Outcome] = {}
+    bar = {"desc": f"{job.extractor.name} features", "total": len(unique), "unit": "file"}
+
+    def record(path: str, outcome: _Outcome) -> None:
         outcomes[path] = outcome
-        if outcome[0] == "error" and on_error == "raise":
-            raise AudioError(str(outcome[1]))
+        if outcome.status == "error" and on_error == "raise":
+            raise AudioError(str(outcome.value))
 
     if workers == 1:
         for path in progress_bar(unique, enabled=progress, **bar):
-            record(path, _extract_one(path, extractor, cache_root, config_sha256))
-    else:
-        executor = ProcessPoolExecutor(workers, mp_context=_worker_context())
-        try:
-            futures: dict[Future, str] = {
-                executor.submit(_extract_one, path, extractor, cache_root, config_sha256): path
-                for path in unique
-            }
-            for future in progress_bar(as_completed(futures), enabled=progress, **bar):
-                record(futures[future], future.result())
-        finally:
-            executor.shutdown(wait=True, cancel_futures=True)
+            record(path, job(path))
+        return outcomes
+    executor = ProcessPoolExecutor(workers, mp_context=_worker_context())
+    try:
+        futures: dict[Future, str] = {executor.submit(job, path): path for path in unique}
+        for future in progress_bar(as_completed(futures), enabled=progress, **bar):
+            record(futures[future], future.result())
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+    return outcomes
 
-    errors = {path: str(outcomes[path][1]) for path in unique if outcomes[path][0] == "error"}
+
+def _warn_about(outcomes: dict[str, _Outcome], errors: dict[str, str], n_files: int) -> None:
+    """Warn once about dropped cache entries and once about skipped files, naming them."""
+    dropped = [outcome.dropped for outcome in outcomes.values() if outcome.dropped]
+    if dropped:
+        warnings.warn(
+            InvalidCacheEntryWarning(
+                f"{len(dropped)} feature cache entr{'y was' if len(dropped) == 1 else 'ies were'}"
+                f" invalid: {_named(dropped)}"
+            ),
+            stacklevel=3,
+        )
     if errors:
-        shown = list(errors.values())[:_MAX_NAMED]
-        more = f"; and {len(errors) - _MAX_NAMED} more" if len(errors) > _MAX_NAMED else ""
         warnings.warn(
             SkippedFilesWarning(
-                f"skipped {len(errors)} of {len(unique)} file(s) without usable audio: "
-                f"{'; '.join(shown)}{more}. The full list is in FeatureResult.errors"
+                f"skipped {len(errors)} of {n_files} file(s) without usable audio: "
+                f"{_named(list(errors.values()))}. The full list is in FeatureResult.errors"
             ),
-            stacklevel=2,
+            stacklevel=3,
         )
-    keep = [i for i, path in enumerate(files) if outcomes[path][0] != "error"]
-    arrays = [np.asarray(outcomes[files[i]][1]) for i in keep]
+
+
+def _named(messages: list[str]) -> str:
+    more = f"; and {len(messages) - _MAX_NAMED} more" if len(messages) > _MAX_NAMED else ""
+    return "; ".join(messages[:_MAX_NAMED]) + more
+
+
+def _assemble(
+    extractor: Extractor,
+    config: dict[str, Any],
+    index: pd.Index,
+    files: list[str],
+    outcomes: dict[str, _Outcome],
+    errors: dict[str, str],
+) -> FeatureResult:
+    """The result in input order: a DataFrame of functionals or a list of frame arrays."""
+    keep = [i for i, path in enumerate(files) if outcomes[path].status != "error"]
+    arrays = [np.asarray(outcomes[files[i]].value) for i in keep]
     names = list(extractor.feature_names)
     kept_index = index[keep]
     if extractor.frame_level:
         features: pd.DataFrame | list[np.ndarray] = arrays
     else:
         matrix = np.stack(arrays) if arrays else np.empty((0, len(names)), dtype=np.float32)
-        if matrix.shape[1] != len(names):
-            raise ValueError(
-                f"extractor {extractor.name} gave {matrix.shape[1]} values per file but "
-                f"names {len(names)} features; its feature_names and output disagree"
-            )
         features = pd.DataFrame(matrix, index=kept_index, columns=names)
-    statuses = [status for status, _ in outcomes.values()]
+    statuses = [outcome.status for outcome in outcomes.values()]
     return FeatureResult(
         features=features,
         index=kept_index,
