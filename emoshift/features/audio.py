@@ -3,8 +3,9 @@
 Every extractor in :mod:`emoshift.features` works on the signal returned by
 :func:`read_audio`, so resampling and channel mixdown happen here, once, in the same way
 for every feature set. Files that cannot give a usable signal (missing, empty, silent,
-corrupt, non-finite samples) raise :class:`AudioError`, whose message names the file, the
-problem and what to do about it.
+corrupt, shorter than :data:`MIN_DURATION`, non-finite samples) raise :class:`AudioError`,
+whose message names the file, the problem and what to do about it; the kinds of problem
+are declared once, in :data:`AUDIO_PROBLEMS`.
 
 Example:
     >>> import tempfile, numpy as np, soundfile as sf
@@ -28,9 +29,95 @@ import soundfile as sf
 SILENCE_PEAK: float = 1e-4
 """Peak absolute amplitude (full scale = 1.0) below which a file counts as silent (-80 dBFS)."""
 
+MIN_DURATION: float = 0.1
+"""Shortest usable utterance in seconds: below it no standard openSMILE set gives finite
+functionals (eGeMAPS needs about 60 ms, IS10 80 ms), so every extractor rejects it."""
+
+AUDIO_PROBLEMS: dict[str, str] = {
+    "missing": "audio file(s) that do not exist",
+    "empty": "empty audio file(s) (0 bytes)",
+    "undecodable": "audio file(s) that cannot be decoded (corrupt or unknown format)",
+    "no_samples": "audio file(s) without samples",
+    "too_short": f"audio file(s) shorter than {MIN_DURATION:g} s",
+    "non_finite": "audio file(s) with NaN or infinite samples",
+    "silent": "silent audio file(s)",
+}
+"""The kinds of unusable audio :func:`read_audio` rejects, with how they are described."""
+
 
 class AudioError(ValueError):
-    """An audio file gives no usable signal; the message names the file and what to do."""
+    """An audio file gives no usable signal; the message names the file and what to do.
+
+    ``kind`` is one of :data:`AUDIO_PROBLEMS` when the file itself is unusable (``None``
+    for problems found later, e.g. by an extractor).
+    """
+
+    def __init__(self, message: str, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def load_samples(
+    path: str | os.PathLike, *, silence_peak: float = SILENCE_PEAK
+) -> tuple[np.ndarray, int]:
+    """The mono float32 signal of ``path`` at its own rate, and that rate, once checked.
+
+    Raises :class:`AudioError` (with its ``kind``) for every problem in
+    :data:`AUDIO_PROBLEMS`; :func:`read_audio` and ``emoshift corpus info`` both use it,
+    so ``info`` reports exactly the files feature extraction will skip.
+
+    Example:
+        >>> import tempfile, numpy as np, soundfile as sf
+        >>> path = tempfile.mkdtemp() + "/click.wav"
+        >>> sf.write(path, np.ones(160), 16000)  # 10 ms
+        >>> try:
+        ...     load_samples(path)
+        ... except AudioError as error:
+        ...     print(error.kind)
+        too_short
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError(
+            f"{path}: audio file does not exist; check the path or drop the row", "missing"
+        )
+    if path.stat().st_size == 0:
+        raise AudioError(
+            f"{path}: audio file is empty (0 bytes); re-export it or drop the row", "empty"
+        )
+    try:
+        data, native_rate = sf.read(path, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, OSError) as error:
+        raise AudioError(
+            f"{path}: audio file cannot be decoded ({error}); it is corrupt or in a format "
+            "libsndfile does not read. Re-encode it as WAV or FLAC (e.g. "
+            "`ffmpeg -i IN -ar 16000 OUT.wav`) or drop the row",
+            "undecodable",
+        ) from error
+    if data.shape[0] == 0:
+        raise AudioError(
+            f"{path}: audio file holds no samples; re-export it or drop the row", "no_samples"
+        )
+    if data.shape[0] < MIN_DURATION * native_rate:
+        raise AudioError(
+            f"{path}: audio is {1000 * data.shape[0] / native_rate:.0f} ms long, shorter than "
+            f"{MIN_DURATION:g} s (truncated or cut too short); re-export it or drop the row",
+            "too_short",
+        )
+    signal = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
+    if not np.all(np.isfinite(signal)):
+        raise AudioError(
+            f"{path}: audio holds NaN or infinite samples; re-export it or drop the row",
+            "non_finite",
+        )
+    peak = float(np.max(np.abs(signal)))
+    if peak < silence_peak:
+        raise AudioError(
+            f"{path}: audio is silent (peak amplitude {peak:.3g} < {silence_peak:g}); "
+            "check the recording or drop the row",
+            "silent",
+        )
+    return signal, int(native_rate)
 
 
 def read_audio(
@@ -47,8 +134,9 @@ def read_audio(
 
     Raises:
         AudioError: the file does not exist, is empty (zero bytes or zero samples),
-            cannot be decoded, holds NaN/inf samples, or is silent (peak amplitude below
-            ``silence_peak``).
+            cannot be decoded, is shorter than :data:`MIN_DURATION`, holds NaN/inf
+            samples, or is silent (peak amplitude below ``silence_peak``); see
+            :func:`load_samples`.
 
     Example:
         >>> import tempfile, numpy as np, soundfile as sf
@@ -59,32 +147,7 @@ def read_audio(
         ...
         emoshift.features.audio.AudioError: ...wav: audio is silent (peak amplitude 0 ...
     """
-    path = Path(path)
-    if not path.is_file():
-        raise AudioError(f"{path}: audio file does not exist; check the path or drop the row")
-    if path.stat().st_size == 0:
-        raise AudioError(f"{path}: audio file is empty (0 bytes); re-export it or drop the row")
-    try:
-        data, native_rate = sf.read(path, dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, OSError) as error:
-        raise AudioError(
-            f"{path}: audio file cannot be decoded ({error}); it is corrupt or in a format "
-            "libsndfile does not read. Re-encode it as WAV or FLAC (e.g. "
-            "`ffmpeg -i IN -ar 16000 OUT.wav`) or drop the row"
-        ) from error
-    if data.shape[0] == 0:
-        raise AudioError(f"{path}: audio file holds no samples; re-export it or drop the row")
-    signal = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
-    if not np.all(np.isfinite(signal)):
-        raise AudioError(
-            f"{path}: audio holds NaN or infinite samples; re-export it or drop the row"
-        )
-    peak = float(np.max(np.abs(signal)))
-    if peak < silence_peak:
-        raise AudioError(
-            f"{path}: audio is silent (peak amplitude {peak:.3g} < {silence_peak:g}); "
-            "check the recording or drop the row"
-        )
+    signal, native_rate = load_samples(path, silence_peak=silence_peak)
     if native_rate != sample_rate:
         from scipy.signal import resample_poly  # imported here: scipy.signal takes seconds
 
