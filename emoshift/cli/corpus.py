@@ -2,7 +2,8 @@
 
 ``emoshift corpus info PATH --format NAME`` prints the number of utterances, speakers,
 total duration, sample rates, label counts per speaker and anything wrong (unrecognised
-names, unreadable files, files without labels, labels without files); it exits with 1
+names, unreadable files, files without labels, labels without files, and the audio that
+feature extraction will skip: silent, NaN, too short, truncated); it exits with 1
 when something is wrong, 0 otherwise. ``emoshift corpus export PATH --format NAME --out
 table.parquet`` (or ``.csv``) writes the corpus table. Loader options go through
 ``--option KEY=VALUE`` (the value is read as YAML: ``--option include_song=false``,
@@ -60,8 +61,9 @@ def info(args: argparse.Namespace) -> int:
     """Print the corpus summary; 1 if problems were found, else 0."""
     report = LoadReport()
     table = _load(args, report)
-    print(format_corpus_info(corpus_info(table, report), max_speakers=args.max_speakers))
-    return 0 if report.ok else 1
+    summary = corpus_info(table, report, check_audio=not args.no_audio_check)
+    print(format_corpus_info(summary, max_speakers=args.max_speakers))
+    return 0 if summary.ok else 1
 
 
 def export(args: argparse.Namespace) -> int:
@@ -114,6 +116,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _common(info_parser)
     info_parser.add_argument(
         "--max-speakers", type=int, default=50, help="speakers listed in the table (default 50)"
+    )
+    info_parser.add_argument(
+        "--no-audio-check",
+        action="store_true",
+        help="skip reading every file's samples (then silent, NaN, too short or truncated "
+        "audio, which feature extraction skips, is not reported)",
     )
     info_parser.set_defaults(func=info)
     export_parser = commands.add_parser("export", help="write the corpus table (Parquet or CSV)")

@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from emoshift.data.loaders.base import PROBLEM_KINDS, LoadReport
+from emoshift.features.audio import AUDIO_PROBLEMS, AudioError, load_samples
+from emoshift.progress import progress
 
 
 @dataclass
@@ -52,6 +54,12 @@ class CorpusInfo:
     sample_rates: dict[int, int]
     without_emotion: int
     problems: dict[str, list[str]] = field(default_factory=dict)
+    audio_problems: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """Whether neither the load nor the audio check found anything wrong."""
+        return not self.problems and not self.audio_problems
 
 
 def _natural_key(name: str) -> list:
@@ -61,13 +69,38 @@ def _natural_key(name: str) -> list:
     ]
 
 
-def corpus_info(table: pd.DataFrame, report: LoadReport | None = None) -> CorpusInfo:
+def audio_problems(files: list[str], show_progress: bool | None = None) -> dict[str, list[str]]:
+    """The files feature extraction will skip, per kind of :data:`AUDIO_PROBLEMS`.
+
+    Each file's header and samples are read and checked as
+    :func:`emoshift.features.audio.read_audio` checks them (one declared check).
+
+    Example:
+        >>> import tempfile, numpy as np, soundfile as sf
+        >>> folder = tempfile.mkdtemp()
+        >>> sf.write(f"{folder}/quiet.wav", np.zeros(16000), 16000)
+        >>> list(audio_problems([f"{folder}/quiet.wav", f"{folder}/none.wav"], False))
+        ['missing', 'silent']
+    """
+    found: dict[str, list[str]] = {}
+    for file in progress(files, enabled=show_progress, desc="checking audio", unit="file"):
+        try:
+            load_samples(file)
+        except AudioError as error:
+            found.setdefault(error.kind or "undecodable", []).append(str(error))
+    return {kind: found[kind] for kind in AUDIO_PROBLEMS if kind in found}
+
+
+def corpus_info(
+    table: pd.DataFrame, report: LoadReport | None = None, *, check_audio: bool = False
+) -> CorpusInfo:
     """Summarise ``table``: counts, total duration, labels per speaker, sample rates.
 
     ``per_speaker`` is a speaker x emotion count table with ``total`` margins (rows
     without a speaker count under ``<none>``); ``sample_rates`` maps each rate to its
     number of files (files whose header could not be read are not counted);
-    ``problems`` are the report's messages per kind.
+    ``problems`` are the report's messages per kind; with ``check_audio`` every file is
+    checked as feature extraction checks it (:func:`audio_problems`).
     """
     speakers = table["speaker"].astype("string").fillna("<none>")
     emotions = table["emotion"].astype("string")
@@ -102,6 +135,7 @@ def corpus_info(table: pd.DataFrame, report: LoadReport | None = None) -> Corpus
         sample_rates={int(rate): int(n) for rate, n in sorted(rates.items())},
         without_emotion=int((~labelled).sum()),
         problems=report.problems() if report is not None else {},
+        audio_problems=audio_problems(table["file"].astype(str).tolist()) if check_audio else {},
     )
 
 
@@ -142,10 +176,15 @@ def format_corpus_info(info: CorpusInfo, *, max_speakers: int = 50, max_problems
         else:
             lines.append("labels per speaker:")
         lines.append(table.to_string())
-    if not info.problems:
+    if info.ok:
         lines.append("problems: none found")
-    for kind, messages in info.problems.items():
-        lines.append(f"problems: {len(messages)} {PROBLEM_KINDS[kind]}")
+    problems = [(PROBLEM_KINDS[kind], messages) for kind, messages in info.problems.items()]
+    problems += [
+        (f"{AUDIO_PROBLEMS[kind]} (feature extraction skips them)", messages)
+        for kind, messages in info.audio_problems.items()
+    ]
+    for description, messages in problems:
+        lines.append(f"problems: {len(messages)} {description}")
         lines += [f"  {message}" for message in messages[:max_problems]]
         if len(messages) > max_problems:
             lines.append(f"  ... and {len(messages) - max_problems} more")
