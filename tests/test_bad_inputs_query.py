@@ -81,24 +81,18 @@ def _config(tmp_path: Path, *, corpus_query: str | None = None, target: str | No
 
 
 @pytest.mark.bad_input
-def test_shell_command_corpus_query_in_dry_run_is_rejected_and_not_run(tmp_path, capsys):
+@pytest.mark.parametrize("where", ["config.corpora.urdu.query", "config.pairs[0].target"])
+def test_shell_command_query_in_dry_run_is_rejected_and_not_run(tmp_path, capsys, where):
     marker = tmp_path / "pwned"
+    query = _shell_query(marker)
+    config = _config(
+        tmp_path, **({"corpus_query": query} if "corpora" in where else {"target": query})
+    )
     path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(_config(tmp_path, corpus_query=_shell_query(marker))))
+    path.write_text(yaml.safe_dump(config))
     assert main(["run", str(path), "--dry-run"]) == 2
     error = capsys.readouterr().err
-    assert "config.corpora.urdu.query" in error and "'@' (local variables)" in error
-    assert ALLOWED_FORM in error
-    assert not marker.exists()
-
-
-@pytest.mark.bad_input
-def test_shell_command_pair_query_in_dry_run_is_rejected_and_not_run(tmp_path, capsys):
-    marker = tmp_path / "pwned"
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(_config(tmp_path, target=_shell_query(marker))))
-    assert main(["run", str(path), "--dry-run"]) == 2
-    assert "config.pairs[0].target" in capsys.readouterr().err
+    assert where in error and "'@' (local variables)" in error and ALLOWED_FORM in error
     assert not marker.exists()
 
 
