@@ -119,11 +119,13 @@ def test_shell_command_corpus_query_is_not_run_when_corpora_load(tmp_path):
         ("__import__ == 1", "dunder name"),
         ("`corpus`.__class__ == 1", "attribute access"),
         ("corpus = 'emodb'", "assignment"),
-        ("corpus == 'a' if True else False", "unexpected 'if'"),
+        ("corpus == 'a' if True else False", "conditional expressions are not allowed"),
         ("{corpus} == 1", "dicts and sets"),
         ("corpus == 'emodb' and", "at the end"),
         ("corpus in 'emodb'", "take a list of literals"),
         ("corpus in [speaker]", "only literals"),
+        ("corpus is None", "'is' is not allowed"),
+        ("(" * 5000 + "corpus == 'a'" + ")" * 5000, "nested too deeply"),
     ],
 )
 def test_query_outside_the_grammar_is_rejected_with_the_allowed_form(table, query, problem):

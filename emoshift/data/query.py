@@ -66,12 +66,12 @@ _FORBIDDEN = {
 }
 _KEYWORDS = {"and", "or", "not", "in", "True", "False", "None"}
 _REJECTED_NAMES = {
-    "lambda": "lambdas",
-    "if": "conditional expressions",
-    "else": "conditional expressions",
-    "for": "comprehensions",
-    "is": "'is' (compare with == or !=)",
-    "import": "imports",
+    "lambda": "lambdas are not allowed",
+    "if": "conditional expressions are not allowed",
+    "else": "conditional expressions are not allowed",
+    "for": "comprehensions are not allowed",
+    "is": "'is' is not allowed (compare with == or !=)",
+    "import": "imports are not allowed",
 }
 _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "==": operator.eq,
@@ -198,8 +198,9 @@ class _Parser:
 
     def parse(self) -> Any:
         node = self.or_expression()
-        if self.peek().kind != "end":
-            raise self.error(self.peek(), f"unexpected {self.peek().text!r}")
+        token = self.peek()
+        if token.kind != "end":
+            raise self.error(token, _REJECTED_NAMES.get(token.text, f"unexpected {token.text!r}"))
         return node
 
     def or_expression(self) -> Any:
@@ -289,7 +290,7 @@ class _Parser:
         if token.text in literals:
             return Literal(literals[token.text])
         if token.text in _REJECTED_NAMES:
-            raise self.error(token, f"{_REJECTED_NAMES[token.text]} are not allowed")
+            raise self.error(token, _REJECTED_NAMES[token.text])
         if token.text in _KEYWORDS:
             raise self.error(token, f"{token.text!r} is misplaced")
         if token.text.startswith("__"):
@@ -336,7 +337,12 @@ def parse_query(query: str, origin: str | None = None) -> Any:
         >>> parse_query("corpus in ['a', 'b']")
         Binary(op='in', left=Column(name='corpus'), right=Literal(value=('a', 'b')))
     """
-    return _Parser(query, origin).parse()
+    try:
+        return _Parser(query, origin).parse()
+    except RecursionError:
+        raise QueryError(
+            f"{_describe(origin, query)} is nested too deeply; {ALLOWED_FORM}"
+        ) from None
 
 
 def columns_of(node: Any) -> set[str]:
@@ -452,6 +458,8 @@ def query_mask(table: pd.DataFrame, query: str, origin: str | None = None) -> pd
         mask = evaluator.boolean(evaluator.value(tree), tree)
     except QueryError:
         raise
+    except RecursionError:
+        raise QueryError(f"{describe} is nested too deeply; {ALLOWED_FORM}") from None
     except (TypeError, ValueError, ZeroDivisionError) as error:
         raise QueryError(f"{describe} cannot be evaluated: {error}") from error
     return mask.astype(np.bool_)
