@@ -6,6 +6,10 @@ runs an extractor on it and stores the result in the content-addressed
 bar. A second run over the same files and extractor reads everything from the cache.
 Files that give no usable signal are skipped and reported (``on_error="skip"``) or stop
 the run (``on_error="raise"``); either way every feature computed so far is in the cache.
+Every output, fresh or cached, passes one check (:func:`check_output`: shape, float dtype,
+finite values); a cache entry that fails it is dropped and its file extracted again,
+with an :class:`InvalidCacheEntryWarning` naming the file. An extractor that fails for
+another reason raises :class:`ExtractionError` naming the file.
 
 Workers are fresh processes (``forkserver`` on Unix, ``spawn`` elsewhere), never forks of
 the caller, so the calling script needs the usual ``if __name__ == "__main__":`` guard when
