@@ -1,9 +1,13 @@
 """What every corpus loader shares: problem reporting, audio discovery, table assembly.
 
-A loader walks the directory a user points to, turns each audio file (and each entry of
-the corpus's label files) into a row dictionary, and hands the rows to :func:`finish`,
-which adds durations and sample rates, builds the corpus table with
-:func:`emoshift.data.table.make_table` and validates it.
+A loader declares its corpus once as a :class:`Corpus` (name, layout, file-name pattern,
+language, elicitation) and holds only what is specific to it: how a file name or a label
+entry becomes a row. :meth:`Corpus.start` checks the folder and opens a
+:class:`LoaderContext`; :meth:`Corpus.row` builds a row with the standard columns;
+:meth:`Corpus.load_files` walks the audio files through a per-file parser; and
+:meth:`LoaderContext.finish` (:func:`finish`) adds durations and sample rates, builds the
+corpus table with :func:`emoshift.data.table.make_table` and validates it. Loaders that
+pair audio with label files use :func:`label_file` and :func:`matched`.
 
 Problems are collected in a :class:`LoadReport` (what ``emoshift corpus info`` prints):
 file names that do not follow the corpus's naming scheme, labels outside its scheme,
@@ -28,10 +32,12 @@ Example:
 from __future__ import annotations
 
 import os
+import re
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 import pandas as pd
 import soundfile as sf
@@ -100,6 +106,10 @@ class LoaderContext:
     corpus: str
     strict: bool = False
     report: LoadReport = field(default_factory=LoadReport)
+    pattern: str = ""
+    layout: str = ""
+    directory: Path = Path()
+    duration: bool = True
 
     def __post_init__(self) -> None:
         self.report.corpus = self.corpus
@@ -110,14 +120,163 @@ class LoaderContext:
         if self.strict:
             raise CorpusFormatError(f"{self.corpus}: {message}")
 
-    def unrecognised(self, name: str, reason: str, pattern: str) -> None:
-        """A file name or label that the corpus's scheme does not allow."""
-        self.problem("unrecognised", f"{name}: {reason}; expected {pattern}")
+    def unrecognised(self, name: str, reason: str, pattern: str | None = None) -> None:
+        """A file name or label that the corpus's scheme does not allow.
+
+        ``pattern`` (default: the corpus's file-name pattern) says what was expected.
+        Returns ``None``, so that a row parser can ``return context.unrecognised(...)``.
+        """
+        self.problem("unrecognised", f"{name}: {reason}; expected {pattern or self.pattern}")
+
+    def finish(self, rows: list[dict]) -> pd.DataFrame:
+        """The rows as a validated corpus table (:func:`finish` with this load's settings)."""
+        return finish(
+            rows, self, layout=self.layout, directory=self.directory, duration=self.duration
+        )
 
     def emit_warnings(self) -> None:
         """One :class:`CorpusWarning` per kind of problem recorded so far."""
         for kind, messages in self.report.problems().items():
             warnings.warn(_summary(kind, messages, self.corpus), CorpusWarning, stacklevel=3)
+
+
+class LoadOptions(TypedDict, total=False):
+    """The options every corpus loader takes (``load(path, **options)``)."""
+
+    strict: bool
+    """Raise :class:`CorpusFormatError` at the first problem instead of warning."""
+    duration: bool
+    """Read each file's header for ``duration`` and ``sample_rate`` (default on)."""
+    report: LoadReport | None
+    """A :class:`LoadReport` to collect the problems in."""
+
+
+RowParser = Callable[[Path, LoaderContext], "dict | None"]
+"""A loader's per-file step: the row of one audio file, or ``None`` to skip it."""
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """What a loader declares about its corpus, once.
+
+    Attributes:
+        name: the ``corpus`` column, the speaker-id prefix and the name in messages.
+        title: how messages name the corpus's scheme (``"EmoDB"``).
+        layout: the documented folder layout, shown when the folder is wrong.
+        pattern: the file-name pattern, shown with unrecognised names.
+        language: the ``language`` column (ISO 639-1), if one language.
+        elicitation: the ``elicitation`` column, if the same for every row.
+
+    Example:
+        >>> demo = Corpus("demo", "Demo", "wav/<name>.wav", "S<n>_<emotion>.wav", "en")
+        >>> row = demo.row(Path("/x/S1_anger.wav"), "S1", emotion="anger")
+        >>> row["speaker"], row["language"], row["emotion"]
+        ('demo_S1', 'en', 'anger')
+        >>> demo.outside("emotion", "Q", ["A", "H"])
+        "emotion 'Q' not in Demo's scheme A H"
+    """
+
+    name: str
+    title: str
+    layout: str
+    pattern: str = ""
+    language: str | None = None
+    elicitation: str | None = None
+
+    def start(
+        self,
+        path: str | os.PathLike,
+        *,
+        strict: bool = False,
+        duration: bool = True,
+        report: LoadReport | None = None,
+    ) -> LoaderContext:
+        """Check the corpus folder (:func:`require_directory`) and open a load's context."""
+        return LoaderContext(
+            self.name,
+            strict,
+            report or LoadReport(),
+            pattern=self.pattern,
+            layout=self.layout,
+            directory=require_directory(path, self.name, self.layout),
+            duration=duration,
+        )
+
+    def row(self, file: str | os.PathLike, speaker: object = None, **columns: object) -> dict:
+        """A row with ``file``, ``corpus``, the prefixed ``speaker`` (``None`` if unknown),
+        ``language`` and ``elicitation``, then ``columns`` in their order."""
+        row: dict = {"file": str(file), "corpus": self.name}
+        if speaker is not None:
+            row["speaker"] = f"{self.name}_{speaker}"
+        if self.language is not None:
+            row["language"] = self.language
+        if self.elicitation is not None:
+            row["elicitation"] = self.elicitation
+        return row | columns
+
+    def outside(self, what: str, value: object, scheme: Iterable[object]) -> str:
+        """The reason for a ``value`` outside the corpus's ``scheme`` of ``what``."""
+        return f"{what} {value!r} not in {self.title}'s scheme {' '.join(map(str, scheme))}"
+
+    def match(self, file: Path, name: re.Pattern, context: LoaderContext) -> re.Match | None:
+        """``name`` matched against the file's stem; a mismatch is reported as unrecognised."""
+        match = name.match(file.stem)
+        if match is None:
+            context.unrecognised(file.name, f"name does not follow {self.title}'s scheme")
+        return match
+
+    def load_files(
+        self, path: str | os.PathLike, parse: RowParser, **options: object
+    ) -> pd.DataFrame:
+        """Load a corpus whose file names (and folders) carry the labels.
+
+        Every audio file below ``path`` goes through ``parse``; ``options`` are the
+        :class:`LoadOptions`.
+        """
+        context = self.start(path, **options)
+        rows = [parse(file, context) for file in audio_files(context.directory)]
+        return context.finish([row for row in rows if row is not None])
+
+
+def label_file(
+    directory: Path,
+    given: str | os.PathLike | None,
+    names: tuple[str, ...],
+    what: str,
+    context: LoaderContext,
+    max_depth: int = 3,
+) -> Path:
+    """The label file: ``given``, or the first of ``names`` found below ``directory``.
+
+    ``FileNotFoundError`` naming what was looked for and where if there is none.
+    """
+    path = Path(given) if given else find_file(directory, names, max_depth=max_depth)
+    if path is None or not path.is_file():
+        where = f"at {path}" if given else f"under {directory}"
+        raise FileNotFoundError(f"{context.corpus}: no {what} ({' or '.join(names)}) {where}")
+    return path
+
+
+def matched(
+    labels: Mapping[str, object],
+    audio: Mapping[str, Path],
+    context: LoaderContext,
+    *,
+    missing_audio: str,
+    unlabelled: str,
+) -> Iterator[str]:
+    """The keys, sorted, that have both a label entry and an audio file.
+
+    The others are reported: ``missing_audio`` and ``unlabelled`` are messages with the
+    fields ``{key}`` and ``{file}``.
+    """
+    for key in sorted(set(labels) | set(audio)):
+        if key not in audio:
+            context.problem("missing_audio", missing_audio.format(key=key))
+        elif key not in labels:
+            context.problem("unlabelled", unlabelled.format(key=key, file=audio[key]))
+        else:
+            yield key
 
 
 def require_directory(path: str | os.PathLike, corpus: str, layout: str) -> Path:

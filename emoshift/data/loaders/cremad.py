@@ -34,21 +34,20 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Unpack
 
 import pandas as pd
 
-from emoshift.data.loaders.base import (
-    LoaderContext,
-    LoadReport,
-    audio_files,
-    find_file,
-    finish,
-    require_directory,
-)
+from emoshift.data.loaders.base import Corpus, LoaderContext, LoadOptions, audio_files, find_file
 
-CORPUS = "cremad"
-LAYOUT = "AudioWAV/AAAA_SSS_EEE_LL.wav, e.g. AudioWAV/1001_DFA_ANG_XX.wav"
-PATTERN = "AAAA_SSS_EEE_LL.wav (actor 1001-1091, sentence code, emotion code, level code)"
+CREMAD = Corpus(
+    name="cremad",
+    title="CREMA-D",
+    layout="AudioWAV/AAAA_SSS_EEE_LL.wav, e.g. AudioWAV/1001_DFA_ANG_XX.wav",
+    pattern="AAAA_SSS_EEE_LL.wav (actor 1001-1091, sentence code, emotion code, level code)",
+    language="en",
+    elicitation="acted",
+)
 EMOTIONS: dict[str, str] = {
     "ANG": "anger",
     "DIS": "disgust",
@@ -100,7 +99,7 @@ _NAME = re.compile(
 def _check(actor: int, sentence: str, emotion: str, level: str) -> str | None:
     """Why a parsed name is outside CREMA-D's scheme, or ``None`` if it is inside."""
     checks = (
-        (emotion in EMOTIONS, f"emotion {emotion!r} not in CREMA-D's scheme {' '.join(EMOTIONS)}"),
+        (emotion in EMOTIONS, CREMAD.outside("emotion", emotion, EMOTIONS)),
         (level in LEVELS, f"level {level!r} not in {' '.join(LEVELS)}"),
         (sentence in SENTENCES, f"sentence {sentence!r} not one of CREMA-D's 12"),
         (1001 <= actor <= 1091, f"actor {actor} not in 1001-1091"),
@@ -154,13 +153,30 @@ def _ratings(directory: Path) -> dict[str, dict]:
     return ratings
 
 
-def load(
-    path: str | os.PathLike,
-    *,
-    strict: bool = False,
-    duration: bool = True,
-    report: LoadReport | None = None,
-) -> pd.DataFrame:
+def _row(
+    file: Path, context: LoaderContext, demographics: dict[int, dict], ratings: dict[str, dict]
+) -> dict | None:
+    match = CREMAD.match(file, _NAME, context)
+    if match is None:
+        return None
+    actor, sentence = int(match["actor"]), match["sentence"]
+    emotion, level = match["emotion"], match["level"]
+    reason = _check(actor, sentence, emotion, level)
+    if reason is not None:
+        return context.unrecognised(file.name, reason)
+    columns = {
+        "gender": "female" if actor in FEMALE_ACTORS else "male",
+        "emotion": EMOTIONS[emotion],
+        "emotion_raw": emotion,
+        "sentence": sentence,
+        "text": SENTENCES[sentence],
+        "intensity": LEVELS[level],
+    }
+    columns |= demographics.get(actor, {}) | ratings.get(file.stem, {})
+    return CREMAD.row(file, actor, **columns)
+
+
+def load(path: str | os.PathLike, **options: Unpack[LoadOptions]) -> pd.DataFrame:
     """Load CREMA-D from the repository folder (or from ``AudioWAV/`` itself).
 
     Extra columns: ``sentence`` (code) and ``text``, ``intensity`` (low/medium/high/
@@ -168,39 +184,11 @@ def load(
     docstring). Names outside the scheme are skipped with a :class:`CorpusWarning`
     (``strict=True``: :class:`CorpusFormatError`).
     """
-    directory = require_directory(path, CORPUS, LAYOUT)
-    context = LoaderContext(CORPUS, strict, report or LoadReport())
-    demographics = _demographics(directory)
-    ratings = _ratings(directory)
-    rows = []
-    for file in audio_files(directory):
-        match = _NAME.match(file.stem)
-        if match is None:
-            context.unrecognised(file.name, "name does not follow CREMA-D's scheme", PATTERN)
-            continue
-        actor, sentence = int(match["actor"]), match["sentence"]
-        emotion, level = match["emotion"], match["level"]
-        reason = _check(actor, sentence, emotion, level)
-        if reason is not None:
-            context.unrecognised(file.name, reason, PATTERN)
-            continue
-        row = {
-            "file": str(file),
-            "corpus": CORPUS,
-            "speaker": f"{CORPUS}_{actor}",
-            "gender": "female" if actor in FEMALE_ACTORS else "male",
-            "language": "en",
-            "emotion": EMOTIONS[emotion],
-            "elicitation": "acted",
-            "emotion_raw": emotion,
-            "sentence": sentence,
-            "text": SENTENCES[sentence],
-            "intensity": LEVELS[level],
-            **demographics.get(actor, {}),
-            **ratings.get(file.stem, {}),
-        }
-        rows.append(row)
-    if ratings:
-        for stem in sorted(set(ratings) - {Path(row["file"]).stem for row in rows}):
-            context.problem("missing_audio", f"{stem}: rated in tabulatedVotes.csv, no audio")
-    return finish(rows, context, layout=LAYOUT, directory=directory, duration=duration)
+    context = CREMAD.start(path, **options)
+    demographics = _demographics(context.directory)
+    ratings = _ratings(context.directory)
+    rows = [_row(file, context, demographics, ratings) for file in audio_files(context.directory)]
+    rows = [row for row in rows if row is not None]
+    for stem in sorted(set(ratings) - {Path(row["file"]).stem for row in rows}):
+        context.problem("missing_audio", f"{stem}: rated in tabulatedVotes.csv, no audio")
+    return context.finish(rows)

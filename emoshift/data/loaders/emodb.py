@@ -23,20 +23,21 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
+from typing import Unpack
 
 import pandas as pd
 
-from emoshift.data.loaders.base import (
-    LoaderContext,
-    LoadReport,
-    audio_files,
-    finish,
-    require_directory,
-)
+from emoshift.data.loaders.base import Corpus, LoaderContext, LoadOptions
 
-CORPUS = "emodb"
-LAYOUT = "wav/SSTTTEV.wav, e.g. wav/03a01Fa.wav"
-PATTERN = "SSTTTEV.wav (speaker 2 digits, text a01-b10, emotion letter, version letter)"
+EMODB = Corpus(
+    name="emodb",
+    title="EmoDB",
+    layout="wav/SSTTTEV.wav, e.g. wav/03a01Fa.wav",
+    pattern="SSTTTEV.wav (speaker 2 digits, text a01-b10, emotion letter, version letter)",
+    language="de",
+    elicitation="acted",
+)
 EMOTIONS: dict[str, str] = {
     "W": "anger",
     "L": "boredom",
@@ -58,54 +59,34 @@ _NAME = re.compile(
 )
 
 
-def load(
-    path: str | os.PathLike,
-    *,
-    strict: bool = False,
-    duration: bool = True,
-    report: LoadReport | None = None,
-) -> pd.DataFrame:
+def _row(file: Path, context: LoaderContext) -> dict | None:
+    match = EMODB.match(file, _NAME, context)
+    if match is None:
+        return None
+    letter, speaker = match["emotion"], match["speaker"]
+    if letter not in EMOTIONS:
+        return context.unrecognised(file.name, EMODB.outside("emotion letter", letter, EMOTIONS))
+    if speaker not in SPEAKER_GENDER:
+        return context.unrecognised(
+            file.name,
+            f"speaker {speaker!r} is not one of EmoDB's {' '.join(sorted(SPEAKER_GENDER))}",
+        )
+    return EMODB.row(
+        file,
+        speaker,
+        gender=SPEAKER_GENDER[speaker],
+        emotion=EMOTIONS[letter],
+        emotion_raw=letter,
+        sentence=match["text"],
+        version=match["version"],
+    )
+
+
+def load(path: str | os.PathLike, **options: Unpack[LoadOptions]) -> pd.DataFrame:
     """Load EmoDB from the folder that holds ``wav/`` (or from ``wav/`` itself).
 
     Files whose names break the ``SSTTTEV.wav`` scheme (or carry an emotion letter or a
     speaker outside it) are skipped with a :class:`CorpusWarning` naming them;
     ``strict=True`` raises :class:`CorpusFormatError` instead.
     """
-    directory = require_directory(path, CORPUS, LAYOUT)
-    context = LoaderContext(CORPUS, strict, report or LoadReport())
-    rows = []
-    for file in audio_files(directory):
-        match = _NAME.match(file.stem)
-        if match is None:
-            context.unrecognised(file.name, "name does not follow EmoDB's scheme", PATTERN)
-            continue
-        letter, speaker = match["emotion"], match["speaker"]
-        if letter not in EMOTIONS:
-            context.unrecognised(
-                file.name,
-                f"emotion letter {letter!r} not in EmoDB's scheme {' '.join(EMOTIONS)}",
-                PATTERN,
-            )
-            continue
-        if speaker not in SPEAKER_GENDER:
-            context.unrecognised(
-                file.name,
-                f"speaker {speaker!r} is not one of EmoDB's {' '.join(sorted(SPEAKER_GENDER))}",
-                PATTERN,
-            )
-            continue
-        rows.append(
-            {
-                "file": str(file),
-                "corpus": CORPUS,
-                "speaker": f"{CORPUS}_{speaker}",
-                "gender": SPEAKER_GENDER[speaker],
-                "language": "de",
-                "emotion": EMOTIONS[letter],
-                "elicitation": "acted",
-                "emotion_raw": letter,
-                "sentence": match["text"],
-                "version": match["version"],
-            }
-        )
-    return finish(rows, context, layout=LAYOUT, directory=directory, duration=duration)
+    return EMODB.load_files(path, _row, **options)

@@ -30,22 +30,24 @@ from __future__ import annotations
 
 import os
 import re
+from functools import partial
+from pathlib import Path
+from typing import Unpack
 
 import pandas as pd
 
-from emoshift.data.loaders.base import (
-    LoaderContext,
-    LoadReport,
-    audio_files,
-    finish,
-    require_directory,
-)
+from emoshift.data.loaders.base import Corpus, LoaderContext, LoadOptions
 
-CORPUS = "ravdess"
-LAYOUT = "Actor_NN/MM-VV-EE-II-SS-RR-AA.wav, e.g. Actor_12/03-01-06-01-02-01-12.wav"
-PATTERN = (
-    "MM-VV-EE-II-SS-RR-AA.wav (modality 01-03, vocal channel 01-02, emotion 01-08, "
-    "intensity 01-02, statement 01-02, repetition 01-02, actor 01-24)"
+RAVDESS = Corpus(
+    name="ravdess",
+    title="RAVDESS",
+    layout="Actor_NN/MM-VV-EE-II-SS-RR-AA.wav, e.g. Actor_12/03-01-06-01-02-01-12.wav",
+    pattern=(
+        "MM-VV-EE-II-SS-RR-AA.wav (modality 01-03, vocal channel 01-02, emotion 01-08, "
+        "intensity 01-02, statement 01-02, repetition 01-02, actor 01-24)"
+    ),
+    language="en",
+    elicitation="acted",
 )
 EMOTIONS: dict[str, str] = {
     "01": "neutral",
@@ -88,13 +90,32 @@ def _check(parts: tuple[str, ...]) -> str | None:
     return next((reason for passed, reason in checks if not passed), None)
 
 
+def _row(file: Path, context: LoaderContext, include_song: bool) -> dict | None:
+    match = RAVDESS.match(file, _NAME, context)
+    if match is None:
+        return None
+    reason = _check(match.groups())
+    if reason is not None:
+        return context.unrecognised(file.name, reason)
+    _, channel, emotion, intensity, statement, repetition, actor = match.groups()
+    if channel == "02" and not include_song:
+        return None
+    return RAVDESS.row(
+        file,
+        actor,
+        gender="male" if int(actor) % 2 else "female",
+        emotion=EMOTIONS[emotion],
+        emotion_raw=emotion,
+        vocal_channel=VOCAL_CHANNELS[channel],
+        intensity=INTENSITIES[intensity],
+        statement=statement,
+        text=STATEMENTS[statement],
+        repetition=int(repetition),
+    )
+
+
 def load(
-    path: str | os.PathLike,
-    *,
-    include_song: bool = True,
-    strict: bool = False,
-    duration: bool = True,
-    report: LoadReport | None = None,
+    path: str | os.PathLike, *, include_song: bool = True, **options: Unpack[LoadOptions]
 ) -> pd.DataFrame:
     """Load RAVDESS (speech and, unless ``include_song=False``, song) from ``path``.
 
@@ -103,36 +124,4 @@ def load(
     seven-part scheme are skipped with a :class:`CorpusWarning` naming them
     (``strict=True``: :class:`CorpusFormatError`).
     """
-    directory = require_directory(path, CORPUS, LAYOUT)
-    context = LoaderContext(CORPUS, strict, report or LoadReport())
-    rows = []
-    for file in audio_files(directory):
-        match = _NAME.match(file.stem)
-        if match is None:
-            context.unrecognised(file.name, "name does not follow RAVDESS's scheme", PATTERN)
-            continue
-        reason = _check(match.groups())
-        if reason is not None:
-            context.unrecognised(file.name, reason, PATTERN)
-            continue
-        _, channel, emotion, intensity, statement, repetition, actor = match.groups()
-        if channel == "02" and not include_song:
-            continue
-        rows.append(
-            {
-                "file": str(file),
-                "corpus": CORPUS,
-                "speaker": f"{CORPUS}_{actor}",
-                "gender": "male" if int(actor) % 2 else "female",
-                "language": "en",
-                "emotion": EMOTIONS[emotion],
-                "elicitation": "acted",
-                "emotion_raw": emotion,
-                "vocal_channel": VOCAL_CHANNELS[channel],
-                "intensity": INTENSITIES[intensity],
-                "statement": statement,
-                "text": STATEMENTS[statement],
-                "repetition": int(repetition),
-            }
-        )
-    return finish(rows, context, layout=LAYOUT, directory=directory, duration=duration)
+    return RAVDESS.load_files(path, partial(_row, include_song=include_song), **options)

@@ -25,20 +25,21 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
+from typing import Unpack
 
 import pandas as pd
 
-from emoshift.data.loaders.base import (
-    LoaderContext,
-    LoadReport,
-    audio_files,
-    finish,
-    require_directory,
-)
+from emoshift.data.loaders.base import Corpus, LoaderContext, LoadOptions
 
-CORPUS = "savee"
-LAYOUT = "AudioData/<speaker>/<emotion><NN>.wav, e.g. AudioData/DC/sa03.wav"
-PATTERN = "[<speaker>_]<emotion prefix a d f h n sa su><NN>.wav in a DC/JE/JK/KL folder"
+SAVEE = Corpus(
+    name="savee",
+    title="SAVEE",
+    layout="AudioData/<speaker>/<emotion><NN>.wav, e.g. AudioData/DC/sa03.wav",
+    pattern="[<speaker>_]<emotion prefix a d f h n sa su><NN>.wav in a DC/JE/JK/KL folder",
+    language="en",
+    elicitation="acted",
+)
 EMOTIONS: dict[str, str] = {
     "a": "anger",
     "d": "disgust",
@@ -54,13 +55,30 @@ SPEAKERS: tuple[str, ...] = ("DC", "JE", "JK", "KL")
 _NAME = re.compile(r"^(?:(?P<speaker>[A-Z]{2})_)?(?P<emotion>[a-z]{1,2})(?P<number>\d{2})$")
 
 
-def load(
-    path: str | os.PathLike,
-    *,
-    strict: bool = False,
-    duration: bool = True,
-    report: LoadReport | None = None,
-) -> pd.DataFrame:
+def _row(file: Path, context: LoaderContext) -> dict | None:
+    match = SAVEE.match(file, _NAME, context)
+    if match is None:
+        return None
+    speaker = match["speaker"] or file.parent.name
+    if speaker not in SPEAKERS:
+        return context.unrecognised(
+            f"{file.parent.name}/{file.name}",
+            f"speaker {speaker!r} is not one of SAVEE's {' '.join(SPEAKERS)}",
+        )
+    prefix = match["emotion"]
+    if prefix not in EMOTIONS:
+        return context.unrecognised(file.name, SAVEE.outside("emotion prefix", prefix, EMOTIONS))
+    return SAVEE.row(
+        file,
+        speaker,
+        gender="male",
+        emotion=EMOTIONS[prefix],
+        emotion_raw=prefix,
+        sentence=match["number"],
+    )
+
+
+def load(path: str | os.PathLike, **options: Unpack[LoadOptions]) -> pd.DataFrame:
     """Load SAVEE from the folder holding ``AudioData/`` (or from ``AudioData/`` itself).
 
     The speaker comes from the file name prefix or else from the parent folder. Extra
@@ -68,41 +86,4 @@ def load(
     and emotion prefixes are skipped with a :class:`CorpusWarning` (``strict=True``:
     :class:`CorpusFormatError`).
     """
-    directory = require_directory(path, CORPUS, LAYOUT)
-    context = LoaderContext(CORPUS, strict, report or LoadReport())
-    rows = []
-    for file in audio_files(directory):
-        match = _NAME.match(file.stem)
-        if match is None:
-            context.unrecognised(file.name, "name does not follow SAVEE's scheme", PATTERN)
-            continue
-        speaker = match["speaker"] or file.parent.name
-        if speaker not in SPEAKERS:
-            context.unrecognised(
-                f"{file.parent.name}/{file.name}",
-                f"speaker {speaker!r} is not one of SAVEE's {' '.join(SPEAKERS)}",
-                PATTERN,
-            )
-            continue
-        prefix = match["emotion"]
-        if prefix not in EMOTIONS:
-            context.unrecognised(
-                file.name,
-                f"emotion prefix {prefix!r} not in SAVEE's scheme {' '.join(EMOTIONS)}",
-                PATTERN,
-            )
-            continue
-        rows.append(
-            {
-                "file": str(file),
-                "corpus": CORPUS,
-                "speaker": f"{CORPUS}_{speaker}",
-                "gender": "male",
-                "language": "en",
-                "emotion": EMOTIONS[prefix],
-                "elicitation": "acted",
-                "emotion_raw": prefix,
-                "sentence": match["number"],
-            }
-        )
-    return finish(rows, context, layout=LAYOUT, directory=directory, duration=duration)
+    return SAVEE.load_files(path, _row, **options)

@@ -26,20 +26,21 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
+from typing import Unpack
 
 import pandas as pd
 
-from emoshift.data.loaders.base import (
-    LoaderContext,
-    LoadReport,
-    audio_files,
-    finish,
-    require_directory,
-)
+from emoshift.data.loaders.base import Corpus, LoaderContext, LoadOptions
 
-CORPUS = "tess"
-LAYOUT = "<speaker>_<emotion>/<speaker>_<word>_<emotion>.wav, e.g. OAF_angry/OAF_back_angry.wav"
-PATTERN = "{OAF,YAF}_<word>_<emotion>.wav with emotion angry disgust fear happy neutral ps sad"
+TESS = Corpus(
+    name="tess",
+    title="TESS",
+    layout="<speaker>_<emotion>/<speaker>_<word>_<emotion>.wav, e.g. OAF_angry/OAF_back_angry.wav",
+    pattern="{OAF,YAF}_<word>_<emotion>.wav with emotion angry disgust fear happy neutral ps sad",
+    language="en",
+    elicitation="acted",
+)
 EMOTIONS: dict[str, str] = {
     "angry": "anger",
     "disgust": "disgust",
@@ -63,52 +64,37 @@ def _folder_emotion(folder: str) -> str | None:
     return EMOTIONS.get(match["emotion"].lower().replace("-", "_")) if match else None
 
 
-def load(
-    path: str | os.PathLike,
-    *,
-    strict: bool = False,
-    duration: bool = True,
-    report: LoadReport | None = None,
-) -> pd.DataFrame:
+def _row(file: Path, context: LoaderContext) -> dict | None:
+    match = TESS.match(file, _NAME, context)
+    if match is None:
+        return None
+    token = match["emotion"].lower()
+    from_name, from_folder = EMOTIONS.get(token), _folder_emotion(file.parent.name)
+    if from_name is None and from_folder is None:
+        return context.unrecognised(file.name, f"emotion {token!r} not in TESS's scheme")
+    if from_name and from_folder and from_name != from_folder:
+        return context.unrecognised(
+            f"{file.parent.name}/{file.name}",
+            f"emotion {token!r} in the name contradicts the folder",
+            TESS.layout,
+        )
+    speaker = match["speaker"].upper()
+    return TESS.row(
+        file,
+        speaker,
+        gender="female",
+        emotion=from_name or from_folder,
+        emotion_raw=token if from_name else file.parent.name,
+        word=match["word"].lower(),
+        age=SPEAKER_AGE[speaker],
+    )
+
+
+def load(path: str | os.PathLike, **options: Unpack[LoadOptions]) -> pd.DataFrame:
     """Load TESS from the folder holding the 14 ``OAF_*`` / ``YAF_*`` folders.
 
     Extra columns: ``word`` (the target word) and ``age`` of the speaker. Unrecognised
     names, emotions outside the scheme and name/folder conflicts are skipped with a
     :class:`CorpusWarning` (``strict=True``: :class:`CorpusFormatError`).
     """
-    directory = require_directory(path, CORPUS, LAYOUT)
-    context = LoaderContext(CORPUS, strict, report or LoadReport())
-    rows = []
-    for file in audio_files(directory):
-        match = _NAME.match(file.stem)
-        if match is None:
-            context.unrecognised(file.name, "name does not follow TESS's scheme", PATTERN)
-            continue
-        token = match["emotion"].lower()
-        from_name, from_folder = EMOTIONS.get(token), _folder_emotion(file.parent.name)
-        if from_name is None and from_folder is None:
-            context.unrecognised(file.name, f"emotion {token!r} not in TESS's scheme", PATTERN)
-            continue
-        if from_name and from_folder and from_name != from_folder:
-            context.unrecognised(
-                f"{file.parent.name}/{file.name}",
-                f"emotion {token!r} in the name contradicts the folder",
-                LAYOUT,
-            )
-            continue
-        speaker = match["speaker"].upper()
-        rows.append(
-            {
-                "file": str(file),
-                "corpus": CORPUS,
-                "speaker": f"{CORPUS}_{speaker}",
-                "gender": "female",
-                "language": "en",
-                "emotion": from_name or from_folder,
-                "elicitation": "acted",
-                "emotion_raw": token if from_name else file.parent.name,
-                "word": match["word"].lower(),
-                "age": SPEAKER_AGE[speaker],
-            }
-        )
-    return finish(rows, context, layout=LAYOUT, directory=directory, duration=duration)
+    return TESS.load_files(path, _row, **options)

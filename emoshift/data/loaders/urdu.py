@@ -24,20 +24,21 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
+from typing import Unpack
 
 import pandas as pd
 
-from emoshift.data.loaders.base import (
-    LoaderContext,
-    LoadReport,
-    audio_files,
-    finish,
-    require_directory,
-)
+from emoshift.data.loaders.base import Corpus, LoaderContext, LoadOptions
 
-CORPUS = "urdu"
-LAYOUT = "{Angry,Happy,Neutral,Sad}/SMn_Fk_Ekkk.wav, e.g. Angry/SM1_F10_A010.wav"
-PATTERN = "S{M,F}<n>_F<k>_<emotion letter><number>.wav, e.g. SM1_F10_A010.wav"
+URDU = Corpus(
+    name="urdu",
+    title="URDU",
+    layout="{Angry,Happy,Neutral,Sad}/SMn_Fk_Ekkk.wav, e.g. Angry/SM1_F10_A010.wav",
+    pattern="S{M,F}<n>_F<k>_<emotion letter><number>.wav, e.g. SM1_F10_A010.wav",
+    language="ur",
+    elicitation="natural",
+)
 EMOTIONS: dict[str, str] = {"A": "anger", "H": "happiness", "N": "neutral", "S": "sadness"}
 """URDU's emotion letters and the normalised emotions they stand for."""
 FOLDERS: dict[str, str] = {
@@ -51,55 +52,35 @@ FOLDERS: dict[str, str] = {
 _NAME = re.compile(r"^S(?P<gender>[MF])(?P<number>\d+)_F(?P<file>\d+)_(?P<emotion>[A-Z])\d+$")
 
 
-def load(
-    path: str | os.PathLike,
-    *,
-    strict: bool = False,
-    duration: bool = True,
-    report: LoadReport | None = None,
-) -> pd.DataFrame:
+def _row(file: Path, context: LoaderContext) -> dict | None:
+    match = URDU.match(file, _NAME, context)
+    if match is None:
+        return None
+    letter = match["emotion"]
+    if letter not in EMOTIONS:
+        return context.unrecognised(file.name, URDU.outside("emotion letter", letter, EMOTIONS))
+    emotion = EMOTIONS[letter]
+    folder = FOLDERS.get(file.parent.name.lower())
+    if folder is not None and folder != emotion:
+        return context.unrecognised(
+            f"{file.parent.name}/{file.name}",
+            f"emotion letter {letter!r} ({emotion}) contradicts the folder",
+            URDU.layout,
+        )
+    return URDU.row(
+        file,
+        f"S{match['gender']}{match['number']}",
+        gender="male" if match["gender"] == "M" else "female",
+        emotion=emotion,
+        emotion_raw=letter,
+    )
+
+
+def load(path: str | os.PathLike, **options: Unpack[LoadOptions]) -> pd.DataFrame:
     """Load URDU from the folder holding ``Angry/``, ``Happy/``, ``Neutral/``, ``Sad/``.
 
     Speaker ids come from the file names (``urdu_SM1``), gender from their second letter.
     Unrecognised names and emotion letters outside A H N S are skipped with a
     :class:`CorpusWarning` (``strict=True``: :class:`CorpusFormatError`).
     """
-    directory = require_directory(path, CORPUS, LAYOUT)
-    context = LoaderContext(CORPUS, strict, report or LoadReport())
-    rows = []
-    for file in audio_files(directory):
-        match = _NAME.match(file.stem)
-        if match is None:
-            context.unrecognised(file.name, "name does not follow URDU's scheme", PATTERN)
-            continue
-        letter = match["emotion"]
-        if letter not in EMOTIONS:
-            context.unrecognised(
-                file.name,
-                f"emotion letter {letter!r} not in URDU's scheme {' '.join(EMOTIONS)}",
-                PATTERN,
-            )
-            continue
-        emotion = EMOTIONS[letter]
-        folder = FOLDERS.get(file.parent.name.lower())
-        if folder is not None and folder != emotion:
-            context.unrecognised(
-                f"{file.parent.name}/{file.name}",
-                f"emotion letter {letter!r} ({emotion}) contradicts the folder",
-                LAYOUT,
-            )
-            continue
-        speaker = f"S{match['gender']}{match['number']}"
-        rows.append(
-            {
-                "file": str(file),
-                "corpus": CORPUS,
-                "speaker": f"{CORPUS}_{speaker}",
-                "gender": "male" if match["gender"] == "M" else "female",
-                "language": "ur",
-                "emotion": emotion,
-                "elicitation": "natural",
-                "emotion_raw": letter,
-            }
-        )
-    return finish(rows, context, layout=LAYOUT, directory=directory, duration=duration)
+    return URDU.load_files(path, _row, **options)
