@@ -262,19 +262,19 @@ def matched(
     audio: Mapping[str, Path],
     context: LoaderContext,
     *,
-    missing_audio: str,
-    unlabelled: str,
+    missing_audio: Callable[[str], str],
+    unlabelled: Callable[[Path], str],
 ) -> Iterator[str]:
     """The keys, sorted, that have both a label entry and an audio file.
 
-    The others are reported: ``missing_audio`` and ``unlabelled`` are messages with the
-    fields ``{key}`` and ``{file}``.
+    The others are reported with the messages ``missing_audio(key)`` and
+    ``unlabelled(file)``.
     """
     for key in sorted(set(labels) | set(audio)):
         if key not in audio:
-            context.problem("missing_audio", missing_audio.format(key=key))
+            context.problem("missing_audio", missing_audio(key))
         elif key not in labels:
-            context.problem("unlabelled", unlabelled.format(key=key, file=audio[key]))
+            context.problem("unlabelled", unlabelled(audio[key]))
         else:
             yield key
 

@@ -25,16 +25,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from emoshift.data.loaders.base import (
-    LoaderContext,
-    LoadReport,
-    add_dimensions,
-    finish,
-)
+from emoshift.data.loaders.base import LoaderContext, LoadReport, add_dimensions
 from emoshift.data.table import COLUMNS, DIMENSIONS, EMOTIONS
 
 LAYOUT = "a CSV/TSV file with a column of audio paths (relative to the file's folder)"
@@ -49,6 +45,64 @@ def _separator(path: Path, sep: str | None) -> str:
 def _number(value: str | None) -> float:
     """A CSV cell as a float; empty or non-numeric cells are NaN."""
     return float(pd.to_numeric(value, errors="coerce")) if value else float("nan")
+
+
+def _mapping(frame: pd.DataFrame, columns: Mapping[str, str] | None, path: Path) -> dict:
+    """Table column -> CSV column: the CSV's columns named like table columns, then
+    ``columns``; ``ValueError`` naming what is missing or unknown."""
+    mapping = {c: c for c in COLUMNS if c in frame} | dict(columns or {})
+    absent = sorted(set(mapping.values()) - set(frame.columns))
+    if absent or "file" not in mapping:
+        raise ValueError(
+            f"{path.name}: column(s) {absent or ['file']} not found; the file has "
+            f"{list(frame.columns)}. Name the audio path column with columns={{'file': ...}}"
+        )
+    unknown = sorted(set(mapping) - set(COLUMNS))
+    if unknown:
+        raise ValueError(f"columns= names {unknown}, which are not corpus-table columns {COLUMNS}")
+    return mapping
+
+
+@dataclass(frozen=True)
+class _Reader:
+    """How the CSV's records become rows: the file, its column mapping and label options."""
+
+    path: Path
+    corpus: str
+    mapping: dict[str, str]
+    extra: list[str]
+    labels: dict[str, str]
+    dimension_range: Sequence[float] | None
+
+    def row(self, record: dict, number: int, context: LoaderContext) -> dict | None:
+        """The row of CSV line ``number``, or ``None`` (reported) if it cannot be used."""
+        where = f"{self.path.name} line {number}"
+        file = Path(record[self.mapping["file"]])
+        file = file if file.is_absolute() else self.path.parent / file
+        if not file.is_file():
+            context.problem("missing_audio", f"{where}: {file} does not exist")
+            return None
+        row = {table: record[column] or None for table, column in self.mapping.items()}
+        row.update({column: record[column] for column in self.extra})
+        row.update(file=str(file.resolve()), corpus=self.corpus)
+        if row.get("speaker"):
+            row["speaker"] = f"{self.corpus}_{row['speaker']}"
+        raw = row.get("emotion")
+        if raw is not None:
+            emotion = self.labels.get(raw, raw)
+            if emotion not in EMOTIONS:
+                return context.unrecognised(
+                    f"{where} ({file.name})",
+                    f"label {raw!r} is not a normalised emotion and label_map does not map it",
+                    f"one of {', '.join(EMOTIONS)} (or a label_map entry)",
+                )
+            row["emotion"], row["emotion_raw"] = emotion, raw
+        scores = {d: _number(row.pop(d, None)) for d in DIMENSIONS}
+        if self.dimension_range is not None:
+            add_dimensions(row, scores, *self.dimension_range)
+        else:
+            row.update(scores)
+        return row
 
 
 def load(
@@ -82,50 +136,12 @@ def load(
         raise FileNotFoundError(f"corpus table file {path} does not exist (expected {LAYOUT})")
     path = path.resolve()
     corpus = corpus or path.stem
-    context = LoaderContext(corpus, strict, report or LoadReport())
+    context = LoaderContext(
+        corpus, strict, report or LoadReport(), layout=LAYOUT, directory=path, duration=duration
+    )
     frame = pd.read_csv(path, sep=_separator(path, sep), dtype=str, keep_default_na=False)
-    mapping = {c: c for c in COLUMNS if c in frame} | dict(columns or {})
-    absent = sorted(set(mapping.values()) - set(frame.columns))
-    if absent or "file" not in mapping:
-        raise ValueError(
-            f"{path.name}: column(s) {absent or ['file']} not found; the file has "
-            f"{list(frame.columns)}. Name the audio path column with columns={{'file': ...}}"
-        )
-    unknown = sorted(set(mapping) - set(COLUMNS))
-    if unknown:
-        raise ValueError(f"columns= names {unknown}, which are not corpus-table columns {COLUMNS}")
-    labels = dict(label_map or {})
+    mapping = _mapping(frame, columns, path)
     extra = [c for c in frame.columns if c not in mapping.values()]
-    rows = []
-    for number, record in enumerate(frame.to_dict("records"), 2):
-        where = f"{path.name} line {number}"
-        file = Path(record[mapping["file"]])
-        file = file if file.is_absolute() else path.parent / file
-        if not file.is_file():
-            context.problem("missing_audio", f"{where}: {file} does not exist")
-            continue
-        row = {
-            table_column: record[csv_column] or None for table_column, csv_column in mapping.items()
-        }
-        row.update({column: record[column] for column in extra})
-        row.update(file=str(file.resolve()), corpus=corpus)
-        if row.get("speaker"):
-            row["speaker"] = f"{corpus}_{row['speaker']}"
-        raw = row.get("emotion")
-        if raw is not None:
-            emotion = labels.get(raw, raw)
-            if emotion not in EMOTIONS:
-                context.unrecognised(
-                    f"{where} ({file.name})",
-                    f"label {raw!r} is not a normalised emotion and label_map does not map it",
-                    f"one of {', '.join(EMOTIONS)} (or a label_map entry)",
-                )
-                continue
-            row["emotion"], row["emotion_raw"] = emotion, raw
-        scores = {d: _number(row.pop(d, None)) for d in DIMENSIONS}
-        if dimension_range is not None:
-            add_dimensions(row, scores, *dimension_range)
-        else:
-            row.update(scores)
-        rows.append(row)
-    return finish(rows, context, layout=LAYOUT, directory=path, duration=duration)
+    reader = _Reader(path, corpus, mapping, extra, dict(label_map or {}), dimension_range)
+    rows = [reader.row(record, n, context) for n, record in enumerate(frame.to_dict("records"), 2)]
+    return context.finish([row for row in rows if row is not None])

@@ -41,24 +41,29 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Unpack
 
 import pandas as pd
 
 from emoshift.data.loaders.base import (
+    Corpus,
     LoaderContext,
-    LoadReport,
+    LoadOptions,
     add_dimensions,
     audio_files,
-    finish,
-    require_directory,
+    matched,
 )
 
-CORPUS = "iemocap"
-LAYOUT = (
-    "Session{1..5}/sentences/wav/<dialog>/<utterance>.wav and "
-    "Session{1..5}/dialog/EmoEvaluation/<dialog>.txt"
+IEMOCAP = Corpus(
+    name="iemocap",
+    title="IEMOCAP",
+    layout=(
+        "Session{1..5}/sentences/wav/<dialog>/<utterance>.wav and "
+        "Session{1..5}/dialog/EmoEvaluation/<dialog>.txt"
+    ),
+    pattern="Ses<SS><F|M>_<impro..|script..>_<F|M><NNN>, e.g. Ses01F_impro01_F000",
+    language="en",
 )
-PATTERN = "Ses<SS><F|M>_<impro..|script..>_<F|M><NNN>, e.g. Ses01F_impro01_F000"
 EMOTIONS: dict[str, str | None] = {
     "neu": "neutral",
     "hap": "happiness",
@@ -107,7 +112,7 @@ def _labels(directory: Path, context: LoaderContext) -> dict[str, dict]:
             if match["code"] not in EMOTIONS:
                 context.unrecognised(
                     where,
-                    f"category {match['code']!r} not in IEMOCAP's scheme {' '.join(EMOTIONS)}",
+                    IEMOCAP.outside("category", match["code"], EMOTIONS),
                     "[START - END] UTTERANCE CODE [V, A, D]",
                 )
                 continue
@@ -122,55 +127,52 @@ def _labels(directory: Path, context: LoaderContext) -> dict[str, dict]:
     return labels
 
 
-def load(
-    path: str | os.PathLike,
-    *,
-    strict: bool = False,
-    duration: bool = True,
-    report: LoadReport | None = None,
-) -> pd.DataFrame:
+def _audio(directory: Path, context: LoaderContext) -> dict[str, Path]:
+    """Utterance name -> sentence audio file, for names in IEMOCAP's scheme."""
+    audio = {}
+    for file in audio_files(directory):
+        if "sentences" in file.parts and IEMOCAP.match(file, _UTTERANCE, context) is not None:
+            audio[file.stem] = file
+    return audio
+
+
+def _row(name: str, file: Path, label: dict) -> dict:
+    match = _UTTERANCE.match(name)
+    session, code = match["session"], label["code"]
+    row = IEMOCAP.row(
+        file,
+        f"Ses{session}{match['gender']}",
+        gender="female" if match["gender"] == "F" else "male",
+        emotion=EMOTIONS[code],
+        elicitation="improvised" if match["dialog"].startswith("impro") else "scripted",
+        session=str(int(session)),
+        emotion_raw=code,
+        dialog=name.rsplit("_", 1)[0],
+    )
+    add_dimensions(row, label["scores"], *SCALE)
+    return row
+
+
+def load(path: str | os.PathLike, **options: Unpack[LoadOptions]) -> pd.DataFrame:
     """Load IEMOCAP from ``IEMOCAP_full_release/`` (or one ``Session*`` folder).
 
     One row per utterance that has both audio and an EmoEvaluation entry; audio without
     an entry and entries without audio are reported (:class:`CorpusWarning`, or
     :class:`CorpusFormatError` with ``strict=True``). Extra column: ``dialog``.
     """
-    directory = require_directory(path, CORPUS, LAYOUT)
-    context = LoaderContext(CORPUS, strict, report or LoadReport())
-    labels = _labels(directory, context)
-    audio = {}
-    for file in audio_files(directory):
-        if "sentences" not in file.parts:
-            continue
-        if _UTTERANCE.match(file.stem) is None:
-            context.unrecognised(file.name, "name does not follow IEMOCAP's scheme", PATTERN)
-            continue
-        audio[file.stem] = file
+    context = IEMOCAP.start(path, **options)
+    labels = _labels(context.directory, context)
+    audio = _audio(context.directory, context)
     rows = []
-    for name in sorted(set(labels) | set(audio)):
-        if name not in audio:
-            context.problem("missing_audio", f"{name}: in EmoEvaluation, no sentence audio")
+    for name in matched(
+        labels,
+        audio,
+        context,
+        missing_audio=lambda name: f"{name}: in EmoEvaluation, no sentence audio",
+        unlabelled=lambda file: f"{file}: no EmoEvaluation entry",
+    ):
+        if _UTTERANCE.match(name) is None:
+            context.unrecognised(name, "EmoEvaluation entry outside IEMOCAP's scheme")
             continue
-        if name not in labels:
-            context.problem("unlabelled", f"{audio[name]}: no EmoEvaluation entry")
-            continue
-        match = _UTTERANCE.match(name)
-        if match is None:
-            context.unrecognised(name, "EmoEvaluation entry outside IEMOCAP's scheme", PATTERN)
-            continue
-        session, code = match["session"], labels[name]["code"]
-        row = {
-            "file": str(audio[name]),
-            "corpus": CORPUS,
-            "speaker": f"{CORPUS}_Ses{session}{match['gender']}",
-            "gender": "female" if match["gender"] == "F" else "male",
-            "language": "en",
-            "emotion": EMOTIONS[code],
-            "elicitation": "improvised" if match["dialog"].startswith("impro") else "scripted",
-            "session": str(int(session)),
-            "emotion_raw": code,
-            "dialog": name.rsplit("_", 1)[0],
-        }
-        add_dimensions(row, labels[name]["scores"], *SCALE)
-        rows.append(row)
-    return finish(rows, context, layout=LAYOUT, directory=directory, duration=duration)
+        rows.append(_row(name, audio[name], labels[name]))
+    return context.finish(rows)

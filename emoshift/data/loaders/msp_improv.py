@@ -49,23 +49,31 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Unpack
 
 import pandas as pd
 
 from emoshift.data.loaders.base import (
+    Corpus,
     LoaderContext,
-    LoadReport,
+    LoadOptions,
     add_dimensions,
     audio_files,
-    find_file,
-    finish,
-    require_directory,
+    label_file,
+    matched,
 )
 
-CORPUS = "msp_improv"
-LAYOUT = "Evalution.txt and Audio/session<K>/S<NN><E>/<C>/MSP-IMPROV-S<NN><E>-<G><KK>-<C>-<TT>.wav"
-PATTERN = (
-    "MSP-IMPROV-S<NN><A|H|S|N>-<F|M><KK>-<R|T|S|P>-<turn>.wav, e.g. MSP-IMPROV-S01A-F01-P-FM01.wav"
+MSP_IMPROV = Corpus(
+    name="msp_improv",
+    title="MSP-IMPROV",
+    layout=(
+        "Evalution.txt and Audio/session<K>/S<NN><E>/<C>/MSP-IMPROV-S<NN><E>-<G><KK>-<C>-<TT>.wav"
+    ),
+    pattern=(
+        "MSP-IMPROV-S<NN><A|H|S|N>-<F|M><KK>-<R|T|S|P>-<turn>.wav, "
+        "e.g. MSP-IMPROV-S01A-F01-P-FM01.wav"
+    ),
+    language="en",
 )
 CONDITIONS: dict[str, str] = {"R": "TR", "T": "TI", "S": "OI", "P": "NI"}
 """Condition letter in the file name -> elicitation type (see module docstring)."""
@@ -104,7 +112,7 @@ def _labels(path: Path, context: LoaderContext) -> dict[str, dict]:
         if code not in EMOTIONS:
             context.unrecognised(
                 f"{path.name} line {number} ({fields[0]})",
-                f"category {code!r} not in MSP-IMPROV's scheme {' '.join(EMOTIONS)}",
+                MSP_IMPROV.outside("category", code, EMOTIONS),
                 "CLIP.avi; CODE; A:x; V:x; D:x; N:x;",
             )
             continue
@@ -126,13 +134,43 @@ def _check(match: re.Match) -> str | None:
     return None
 
 
+def _audio(directory: Path, context: LoaderContext) -> dict[str, Path]:
+    """Clip id (without prefix) -> audio file, for names in MSP-IMPROV's scheme."""
+    audio = {}
+    for file in audio_files(directory):
+        match = _CLIP.match(file.stem)
+        reason = "name does not follow MSP-IMPROV's scheme" if match is None else _check(match)
+        if reason is not None:
+            context.unrecognised(file.name, reason)
+            continue
+        audio[match["clip"]] = file
+    return audio
+
+
+def _row(file: Path, entry: dict) -> dict:
+    match = _CLIP.match(file.stem)
+    code, scores = entry["code"], dict(entry["scores"])
+    row = MSP_IMPROV.row(
+        file,
+        f"{match['gender']}{match['session']}",
+        gender="female" if match["gender"] == "F" else "male",
+        emotion=EMOTIONS[code],
+        elicitation=CONDITIONS[match["condition"]],
+        session=str(int(match["session"])),
+        emotion_raw=code,
+        sentence=f"S{match['sentence']}",
+        target_emotion=TARGETS[match["target"]],
+        naturalness=scores.pop("naturalness", float("nan")),
+    )
+    add_dimensions(row, scores, *SCALE)
+    return row
+
+
 def load(
     path: str | os.PathLike,
     *,
     labels: str | os.PathLike | None = None,
-    strict: bool = False,
-    duration: bool = True,
-    report: LoadReport | None = None,
+    **options: Unpack[LoadOptions],
 ) -> pd.DataFrame:
     """Load MSP-IMPROV from the release folder (with ``Audio/`` and ``Evalution.txt``).
 
@@ -141,47 +179,15 @@ def load(
     reported. Extra columns: ``sentence`` (S01-S20), ``target_emotion`` (what the
     scenario was written to elicit), ``naturalness`` (mean rating, 1-5).
     """
-    directory = require_directory(path, CORPUS, LAYOUT)
-    context = LoaderContext(CORPUS, strict, report or LoadReport())
-    label_file = Path(labels) if labels else find_file(directory, LABEL_FILES)
-    if label_file is None or not label_file.is_file():
-        raise FileNotFoundError(
-            f"{CORPUS}: no evaluation file ({' or '.join(LABEL_FILES)}) "
-            f"{'at ' + str(label_file) if labels else 'under ' + str(directory)}"
-        )
-    entries = _labels(label_file, context)
-    audio = {}
-    for file in audio_files(directory):
-        match = _CLIP.match(file.stem)
-        reason = "name does not follow MSP-IMPROV's scheme" if match is None else _check(match)
-        if reason is not None:
-            context.unrecognised(file.name, reason, PATTERN)
-            continue
-        audio[match["clip"]] = file
-    rows = []
-    for clip in sorted(set(entries) | set(audio)):
-        if clip not in audio:
-            context.problem("missing_audio", f"MSP-{clip}: in {label_file.name}, no audio")
-            continue
-        if clip not in entries:
-            context.problem("unlabelled", f"{audio[clip]}: no line in {label_file.name}")
-            continue
-        match = _CLIP.match(audio[clip].stem)
-        code, scores = entries[clip]["code"], dict(entries[clip]["scores"])
-        row = {
-            "file": str(audio[clip]),
-            "corpus": CORPUS,
-            "speaker": f"{CORPUS}_{match['gender']}{match['session']}",
-            "gender": "female" if match["gender"] == "F" else "male",
-            "language": "en",
-            "emotion": EMOTIONS[code],
-            "elicitation": CONDITIONS[match["condition"]],
-            "session": str(int(match["session"])),
-            "emotion_raw": code,
-            "sentence": f"S{match['sentence']}",
-            "target_emotion": TARGETS[match["target"]],
-            "naturalness": scores.pop("naturalness", float("nan")),
-        }
-        add_dimensions(row, scores, *SCALE)
-        rows.append(row)
-    return finish(rows, context, layout=LAYOUT, directory=directory, duration=duration)
+    context = MSP_IMPROV.start(path, **options)
+    source = label_file(context.directory, labels, LABEL_FILES, "evaluation file", context)
+    entries = _labels(source, context)
+    audio = _audio(context.directory, context)
+    clips = matched(
+        entries,
+        audio,
+        context,
+        missing_audio=lambda clip: f"MSP-{clip}: in {source.name}, no audio",
+        unlabelled=lambda file: f"{file}: no line in {source.name}",
+    )
+    return context.finish([_row(audio[clip], entries[clip]) for clip in clips])

@@ -38,21 +38,26 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Unpack
 
 import pandas as pd
 
 from emoshift.data.loaders.base import (
+    Corpus,
     LoaderContext,
-    LoadReport,
+    LoadOptions,
     add_dimensions,
     audio_files,
-    find_file,
-    finish,
-    require_directory,
+    label_file,
 )
 
-CORPUS = "msp_podcast"
-LAYOUT = "Audios/<segment>.wav and Labels/labels_consensus.csv (or .json)"
+MSP_PODCAST = Corpus(
+    name="msp_podcast",
+    title="MSP-Podcast",
+    layout="Audios/<segment>.wav and Labels/labels_consensus.csv (or .json)",
+    language="en",
+    elicitation="natural",
+)
 EMOTIONS: dict[str, str | None] = {
     "A": "anger",
     "S": "sadness",
@@ -93,7 +98,9 @@ def read_labels(path: str | os.PathLike) -> pd.DataFrame:
         frame = pd.read_csv(path, dtype={"SpkrID": str})
     missing = [c for c in COLUMNS if c not in frame]
     if missing:
-        raise ValueError(f"{CORPUS}: {path} lacks column(s) {missing}; expected {list(COLUMNS)}")
+        raise ValueError(
+            f"{MSP_PODCAST.name}: {path} lacks column(s) {missing}; expected {list(COLUMNS)}"
+        )
     return frame
 
 
@@ -102,14 +109,54 @@ def _known(value: object) -> str | None:
     return None if not text or text.lower() == UNKNOWN else text
 
 
+def _row(entry: tuple, file: Path) -> dict:
+    """The row of one consensus entry whose audio is ``file``."""
+    speaker, gender = _known(entry.SpkrID), _known(entry.Gender)
+    code = _known(entry.EmoClass) or "X"
+    row = MSP_PODCAST.row(
+        file,
+        speaker,
+        gender=gender.lower() if gender else None,
+        emotion=EMOTIONS[code],
+        emotion_raw=code,
+        partition=_known(entry.Split_Set),
+    )
+    scores = {"arousal": entry.EmoAct, "valence": entry.EmoVal, "dominance": entry.EmoDom}
+    add_dimensions(row, {k: pd.to_numeric(v, errors="coerce") for k, v in scores.items()}, *SCALE)
+    return row
+
+
+def _labelled_rows(
+    source: Path, audio: dict[str, Path], context: LoaderContext
+) -> tuple[list[dict], set[str]]:
+    """Rows of the consensus entries that have audio, and every file stem the labels name.
+
+    An ``EmoClass`` outside the scheme and entries without audio are reported.
+    """
+    rows, labelled = [], set()
+    for entry in read_labels(source).itertuples(index=False):
+        stem = Path(str(entry.FileName)).stem
+        labelled.add(stem)
+        code = _known(entry.EmoClass) or "X"
+        if code not in EMOTIONS:
+            context.unrecognised(
+                f"{source.name} ({entry.FileName})",
+                MSP_PODCAST.outside("EmoClass", code, EMOTIONS),
+                "one of the EmoClass letters",
+            )
+        elif stem not in audio:
+            context.problem("missing_audio", f"{entry.FileName}: in {source.name}, no audio")
+        else:
+            rows.append(_row(entry, audio[stem]))
+    return rows, labelled
+
+
 def load(
     path: str | os.PathLike,
     *,
     labels: str | os.PathLike | None = None,
     include_unlabelled: bool = True,
-    strict: bool = False,
-    duration: bool = True,
-    report: LoadReport | None = None,
+    **options: Unpack[LoadOptions],
 ) -> pd.DataFrame:
     """Load MSP-Podcast from the release folder (with ``Audios/`` and ``Labels/``).
 
@@ -118,56 +165,13 @@ def load(
     ``"unlabelled"`` for the pool). Labels without audio are reported; an ``EmoClass``
     outside the scheme is skipped with a :class:`CorpusWarning`.
     """
-    directory = require_directory(path, CORPUS, LAYOUT)
-    context = LoaderContext(CORPUS, strict, report or LoadReport())
-    label_file = Path(labels) if labels else find_file(directory, LABEL_FILES, max_depth=2)
-    if label_file is None or not label_file.is_file():
-        raise FileNotFoundError(
-            f"{CORPUS}: no consensus labels ({' or '.join(LABEL_FILES)}) "
-            f"{'at ' + str(label_file) if labels else 'under ' + str(directory)}"
-        )
-    audio = {file.stem: file for file in audio_files(directory)}
-    rows, labelled = [], set()
-    for entry in read_labels(label_file).itertuples(index=False):
-        stem = Path(str(entry.FileName)).stem
-        labelled.add(stem)
-        code = _known(entry.EmoClass) or "X"
-        if code not in EMOTIONS:
-            context.unrecognised(
-                f"{label_file.name} ({entry.FileName})",
-                f"EmoClass {code!r} not in MSP-Podcast's scheme {' '.join(EMOTIONS)}",
-                "one of the EmoClass letters",
-            )
-            continue
-        if stem not in audio:
-            context.problem("missing_audio", f"{entry.FileName}: in {label_file.name}, no audio")
-            continue
-        speaker, gender = _known(entry.SpkrID), _known(entry.Gender)
-        row = {
-            "file": str(audio[stem]),
-            "corpus": CORPUS,
-            "speaker": f"{CORPUS}_{speaker}" if speaker else None,
-            "gender": gender.lower() if gender else None,
-            "language": "en",
-            "emotion": EMOTIONS[code],
-            "elicitation": "natural",
-            "emotion_raw": code,
-            "partition": _known(entry.Split_Set),
-        }
-        scores = {"arousal": entry.EmoAct, "valence": entry.EmoVal, "dominance": entry.EmoDom}
-        add_dimensions(
-            row, {k: pd.to_numeric(v, errors="coerce") for k, v in scores.items()}, *SCALE
-        )
-        rows.append(row)
+    context = MSP_PODCAST.start(path, **options)
+    source = label_file(
+        context.directory, labels, LABEL_FILES, "consensus labels", context, max_depth=2
+    )
+    audio = {file.stem: file for file in audio_files(context.directory)}
+    rows, labelled = _labelled_rows(source, audio, context)
     if include_unlabelled:
-        for stem in sorted(set(audio) - labelled):
-            rows.append(
-                {
-                    "file": str(audio[stem]),
-                    "corpus": CORPUS,
-                    "language": "en",
-                    "elicitation": "natural",
-                    "partition": "unlabelled",
-                }
-            )
-    return finish(rows, context, layout=LAYOUT, directory=directory, duration=duration)
+        pool = sorted(set(audio) - labelled)
+        rows += [MSP_PODCAST.row(audio[stem], partition="unlabelled") for stem in pool]
+    return context.finish(rows)
