@@ -214,3 +214,22 @@ def make_csv(root: Path) -> Path:
         f"{base / 'clips' / 'c.wav'}\tneu\tp2\t1\tquiet\n"
     )
     return base / "meta.tsv"
+
+
+def make_baved(root: Path, names: tuple[str, ...] = ()) -> Path:
+    """``<word>/<speaker>-<g>-<age>-<word>-<level>-<record>.wav``: three speakers, every
+    level, and a file naming word 6 in folder 0 (as one distributed file does)."""
+    base = root / "baved"
+    for name in (
+        "0-m-21-0-0-104.wav",
+        "0-m-21-0-1-105.wav",
+        "0-m-21-0-2-106.wav",
+        "10-f-20-3-1-0.wav",
+        "10-f-20-3-2-1.wav",
+        "49-m-23-6-1-201.wav",
+        *names,
+    ):
+        parts = name.split("-")
+        folder = parts[3] if len(parts) == 6 and not name.startswith("49-") else "0"
+        write_wav(base / folder / name)
+    return base

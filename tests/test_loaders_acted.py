@@ -32,6 +32,7 @@ def test_registry_names_every_corpus_and_accepts_aliases():
         "msp_improv",
         "msp_podcast",
         "urdu",
+        "baved",
         "csv",
     }
     assert format_name("CREMA-D") == "cremad"

@@ -14,6 +14,15 @@ what was dropped per original label. The spaces (:data:`LABEL_SPACES`):
     negative (anger, sadness, fear, disgust, boredom) versus positive (happiness,
     neutral): the EmoDB versus Aibo setting. Option ``extra``: more
     ``{emotion: "negative"|"positive"}`` entries (e.g. ``{"calm": "positive"}``).
+``binary_arousal``
+    low (sadness, boredom) versus high (anger, happiness, fear) arousal from the
+    categories, the cross-corpus arousal setting of EmoDB and URDU; rows of corpora
+    labelled with arousal levels instead (BAVED's ``arousal_level``) take their level:
+    low -> low, high -> high, normal is dropped. Option ``extra``: more
+    ``{emotion: "low"|"high"}`` entries (e.g. ``{"surprise": "high"}``).
+``arousal_level``
+    the three ordered levels low, normal, high of a corpus labelled with them (the
+    ``arousal_level`` column, e.g. BAVED); rows without a level are dropped.
 ``binarised_arousal`` / ``binarised_valence``
     low/high arousal and negative/positive valence from the normalised dimensional
     scores: above ``threshold`` (default 0, the scale's midpoint) is high / positive.
@@ -61,9 +70,24 @@ BINARY_VALENCE: dict[str, str] = {
     "neutral": "positive",
 }
 """Emotion -> class of the ``binary_valence`` space."""
+BINARY_AROUSAL: dict[str, str] = {
+    "anger": "high",
+    "happiness": "high",
+    "fear": "high",
+    "sadness": "low",
+    "boredom": "low",
+}
+"""Emotion -> class of the ``binary_arousal`` space."""
+AROUSAL_LEVELS: tuple[str, ...] = ("low", "normal", "high")
+"""The ordered values of an ``arousal_level`` column (BAVED's levels 0, 1, 2)."""
+LEVEL = "arousal_level"
+"""The column of corpora labelled with arousal levels; its rows are counted by
+``"arousal_level <level>"`` in the categorical spaces."""
 LABEL_SPACES: dict[str, str] = {
     "four_class": "anger, happiness, sadness, neutral (options calm=, excitement=)",
     "binary_valence": "negative vs positive emotions (option extra=)",
+    "binary_arousal": "low vs high arousal emotions, or arousal levels (option extra=)",
+    "arousal_level": "low, normal, high arousal levels (the arousal_level column)",
     "binarised_arousal": "low/high from the normalised arousal score (option threshold=)",
     "binarised_valence": "negative/positive from the normalised valence (option threshold=)",
     "shared": "emotions shared with another table (options other=, how=)",
@@ -157,6 +181,14 @@ def _categorical(
         for emotion, side in dict(options.pop("extra", {})).items():
             mapping[emotion] = _choice(f"extra[{emotion!r}]", side, ("negative", "positive"))
         return mapping, ("negative", "positive")
+    if space == "binary_arousal":
+        mapping = dict(BINARY_AROUSAL)
+        for emotion, side in dict(options.pop("extra", {})).items():
+            mapping[emotion] = _choice(f"extra[{emotion!r}]", side, ("low", "high"))
+        mapping |= {f"{LEVEL} low": "low", f"{LEVEL} high": "high"}
+        return mapping, ("low", "high")
+    if space == "arousal_level":
+        return {f"{LEVEL} {level}": level for level in AROUSAL_LEVELS}, AROUSAL_LEVELS
     if space == "shared":
         if "other" not in options:
             raise ValueError("label space 'shared' needs other=<the other corpus table>")
@@ -167,6 +199,15 @@ def _categorical(
         raise ValueError("label space 'categories' needs keep=[emotions to keep]")
     keep = tuple(options.pop("keep"))
     return {emotion: emotion for emotion in keep}, keep
+
+
+def _category(table: pd.DataFrame) -> pd.Series:
+    """Each row's category: its emotion, else ``"arousal_level <level>"``, else missing."""
+    source = table["emotion"].astype("string")
+    if LEVEL in table:
+        levels = table[LEVEL].astype("string")
+        source = source.fillna(f"{LEVEL} " + levels)
+    return source.fillna(MISSING)
 
 
 def apply_label_space(
@@ -192,7 +233,7 @@ def apply_label_space(
         ordered = names
     else:
         mapping, ordered = _categorical(space, options, table)
-        source = table["emotion"].astype("string").fillna(MISSING)
+        source = _category(table)
         labels = source.map(lambda e: mapping.get(e, pd.NA)).astype("string")
     if options:
         raise ValueError(f"label space {space!r} takes no option(s) {sorted(options)}")

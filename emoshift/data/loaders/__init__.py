@@ -17,7 +17,7 @@ Example:
     >>> table.loc[0, ["speaker", "gender", "emotion"]].tolist()
     ['emodb_08', 'female', 'sadness']
     >>> sorted(LOADERS)[:4]
-    ['cremad', 'csv', 'emodb', 'iemocap']
+    ['baved', 'cremad', 'csv', 'emodb']
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from emoshift.data.loaders import (
+    baved,
     cremad,
     csv_table,
     emodb,
@@ -51,6 +52,7 @@ LOADERS: dict[str, Callable[..., pd.DataFrame]] = {
     "msp_improv": msp_improv.load,
     "msp_podcast": msp_podcast.load,
     "urdu": urdu.load,
+    "baved": baved.load,
     "csv": csv_table.load,
 }
 """Format name -> loader ``load(path, **options) -> corpus table``."""
