@@ -12,8 +12,9 @@ what was dropped per original label. The spaces (:data:`LABEL_SPACES`):
     default to "drop", so nothing is merged unless asked for.
 ``binary_valence``
     negative (anger, sadness, fear, disgust, boredom) versus positive (happiness,
-    neutral): the EmoDB versus Aibo setting. Option ``extra``: more
-    ``{emotion: "negative"|"positive"}`` entries (e.g. ``{"calm": "positive"}``).
+    neutral): the EmoDB versus Aibo setting. Rows of a corpus labelled with the two
+    classes directly (FAU Aibo's NEG/IDL, the ``valence_class`` column) take them. Option
+    ``extra``: more ``{emotion: "negative"|"positive"}`` entries (e.g. ``{"calm": "positive"}``).
 ``binary_arousal``
     low (sadness, boredom) versus high (anger, happiness, fear) arousal from the
     categories, the cross-corpus arousal setting of EmoDB and URDU; rows of corpora
@@ -80,9 +81,14 @@ BINARY_AROUSAL: dict[str, str] = {
 """Emotion -> class of the ``binary_arousal`` space."""
 AROUSAL_LEVELS: tuple[str, ...] = ("low", "normal", "high")
 """The ordered values of an ``arousal_level`` column (BAVED's levels 0, 1, 2)."""
-LEVEL = "arousal_level"
-"""The column of corpora labelled with arousal levels; its rows are counted by
-``"arousal_level <level>"`` in the categorical spaces."""
+CLASS_COLUMNS: dict[str, str] = {
+    "binary_arousal": "arousal_level",
+    "arousal_level": "arousal_level",
+    "binary_valence": "valence_class",
+}
+"""Space -> the column of corpora labelled in that space's terms directly (BAVED's
+arousal levels, FAU Aibo's NEG/IDL). Where it holds a value, it is the row's category,
+counted as ``"<column> <value>"``; elsewhere the emotion is."""
 LABEL_SPACES: dict[str, str] = {
     "four_class": "anger, happiness, sadness, neutral (options calm=, excitement=)",
     "binary_valence": "negative vs positive emotions (option extra=)",
@@ -180,15 +186,16 @@ def _categorical(
         mapping = dict(BINARY_VALENCE)
         for emotion, side in dict(options.pop("extra", {})).items():
             mapping[emotion] = _choice(f"extra[{emotion!r}]", side, ("negative", "positive"))
+        mapping |= {f"valence_class {side}": side for side in ("negative", "positive")}
         return mapping, ("negative", "positive")
     if space == "binary_arousal":
         mapping = dict(BINARY_AROUSAL)
         for emotion, side in dict(options.pop("extra", {})).items():
             mapping[emotion] = _choice(f"extra[{emotion!r}]", side, ("low", "high"))
-        mapping |= {f"{LEVEL} low": "low", f"{LEVEL} high": "high"}
+        mapping |= {"arousal_level low": "low", "arousal_level high": "high"}
         return mapping, ("low", "high")
     if space == "arousal_level":
-        return {f"{LEVEL} {level}": level for level in AROUSAL_LEVELS}, AROUSAL_LEVELS
+        return {f"arousal_level {level}": level for level in AROUSAL_LEVELS}, AROUSAL_LEVELS
     if space == "shared":
         if "other" not in options:
             raise ValueError("label space 'shared' needs other=<the other corpus table>")
@@ -201,12 +208,14 @@ def _categorical(
     return {emotion: emotion for emotion in keep}, keep
 
 
-def _category(table: pd.DataFrame) -> pd.Series:
-    """Each row's category: its emotion, else ``"arousal_level <level>"``, else missing."""
+def _category(table: pd.DataFrame, space: str) -> pd.Series:
+    """Each row's category: ``"<column> <value>"`` of the space's class column
+    (:data:`CLASS_COLUMNS`) where it holds one, else the emotion, else missing."""
     source = table["emotion"].astype("string")
-    if LEVEL in table:
-        levels = table[LEVEL].astype("string")
-        source = source.fillna(f"{LEVEL} " + levels)
+    column = CLASS_COLUMNS.get(space)
+    if column in table:
+        classes = table[column].astype("string")
+        source = (f"{column} " + classes).fillna(source)
     return source.fillna(MISSING)
 
 
@@ -233,7 +242,7 @@ def apply_label_space(
         ordered = names
     else:
         mapping, ordered = _categorical(space, options, table)
-        source = _category(table)
+        source = _category(table, space)
         labels = source.map(lambda e: mapping.get(e, pd.NA)).astype("string")
     if options:
         raise ValueError(f"label space {space!r} takes no option(s) {sorted(options)}")

@@ -17,7 +17,7 @@ Example:
     >>> table.loc[0, ["speaker", "gender", "emotion"]].tolist()
     ['emodb_08', 'female', 'sadness']
     >>> sorted(LOADERS)[:4]
-    ['baved', 'cremad', 'csv', 'emodb']
+    ['baved', 'creativeit', 'cremad', 'csv']
 """
 
 from __future__ import annotations
@@ -29,16 +29,20 @@ import pandas as pd
 
 from emoshift.data.loaders import (
     baved,
+    creativeit,
     cremad,
     csv_table,
     emodb,
+    fau_aibo,
     iemocap,
     msp_improv,
     msp_podcast,
+    nnime,
     ravdess,
     savee,
     tess,
     urdu,
+    vam,
 )
 from emoshift.data.loaders.base import CorpusFormatError, CorpusWarning, LoadReport
 
@@ -53,11 +57,24 @@ LOADERS: dict[str, Callable[..., pd.DataFrame]] = {
     "msp_podcast": msp_podcast.load,
     "urdu": urdu.load,
     "baved": baved.load,
+    "fau_aibo": fau_aibo.load,
+    "creativeit": creativeit.load,
+    "vam": vam.load,
+    "nnime": nnime.load,
     "csv": csv_table.load,
 }
 """Format name -> loader ``load(path, **options) -> corpus table``."""
 
-ALIASES: dict[str, str] = {"crema_d": "cremad", "tsv": "csv", "emo_db": "emodb"}
+ALIASES: dict[str, str] = {
+    "crema_d": "cremad",
+    "tsv": "csv",
+    "emo_db": "emodb",
+    "aibo": "fau_aibo",
+    "fau_aibo_emotion_corpus": "fau_aibo",
+    "creative_it": "creativeit",
+    "usc_creativeit": "creativeit",
+    "vera_am_mittag": "vam",
+}
 """Other spellings accepted by :func:`load_corpus` (after lower-casing, ``-`` -> ``_``)."""
 
 
@@ -78,7 +95,7 @@ def load_corpus(path: str | os.PathLike, format: str, **options: object) -> pd.D
     """Load the corpus at ``path`` with the loader registered as ``format``.
 
     ``options`` go to the loader (see each module: e.g. ``include_song`` for RAVDESS,
-    ``labels`` for the MSP corpora, ``columns`` and ``label_map`` for ``csv``).
+    ``labels`` for the MSP corpora, VAM and FAU Aibo, ``columns`` and ``label_map`` for ``csv``).
     """
     return LOADERS[format_name(format)](path, **options)
 

@@ -330,12 +330,16 @@ def normalise(value: float, low: float, high: float) -> float:
 
 
 def add_dimensions(row: dict, scores: Mapping[str, float], low: float, high: float) -> None:
-    """Store native-scale scores as ``*_raw`` and their ``[-1, 1]`` copies in ``row``."""
+    """Store native-scale scores as ``*_raw`` and their ``[-1, 1]`` copies in ``row``.
+
+    On a native scale of [-1, 1] the copy is the score itself (no rounding).
+    """
     for dimension, value in scores.items():
         if value is None or pd.isna(value):
             continue
         row[f"{dimension}_raw"] = float(value)
-        row[dimension] = normalise(value, low, high)
+        same = (low, high) == (-1.0, 1.0)
+        row[dimension] = float(value) if same else normalise(value, low, high)
 
 
 def finish(

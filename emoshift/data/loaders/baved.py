@@ -31,7 +31,7 @@ Example:
     >>> root = Path(tempfile.mkdtemp()); (root / "4").mkdir()
     >>> sf.write(root / "4" / "12-f-19-4-2-31.wav", np.zeros(160), 16000)
     >>> row = load(root).iloc[0]
-    >>> row["speaker"], row["gender"], row["arousal_level"], row["word"]
+    >>> row["speaker"], row["gender"], row["arousal_level"], int(row["word"])
     ('baved_12', 'female', 'high', 4)
     >>> float(row["arousal_raw"]), float(row["arousal"])
     (2.0, 1.0)
