@@ -233,3 +233,72 @@ def make_baved(root: Path, names: tuple[str, ...] = ()) -> Path:
         folder = parts[3] if len(parts) == 6 and not name.startswith("49-") else "0"
         write_wav(base / folder / name)
     return base
+
+
+AIBO_2CL = (
+    "Ohm_01_001_00 IDL 1.0\nOhm_01_002_00 NEG 0.8\nMont_02_010_01 NEG 0.6\nMont_02_011_00 IDL 0.9\n"
+)
+AIBO_5CL = "Ohm_01_001_00 N 1.0\nOhm_01_002_00 E 0.5\nMont_02_010_01 A 0.6\nMont_02_011_00 R 0.4\n"
+"""The two challenge label files of the Aibo fixture (``<chunk> <label> <confidence>``)."""
+
+
+def make_fau_aibo(root: Path) -> Path:
+    """``wav/<chunk>.wav`` of both schools and ``labels/IS2009EmotionChallenge/``."""
+    base = root / "fau_aibo"
+    for chunk in ("Ohm_01_001_00", "Ohm_01_002_00", "Mont_02_010_01", "Mont_02_011_00"):
+        write_wav(base / "wav" / f"{chunk}.wav")
+    labels = base / "labels" / "IS2009EmotionChallenge"
+    labels.mkdir(parents=True)
+    (labels / "chunk_labels_2cl_corpus.txt").write_text(AIBO_2CL)
+    (labels / "chunk_labels_5cl_corpus.txt").write_text(AIBO_5CL)
+    return base
+
+
+def write_traces(base: Path, recording: str, traces: dict[str, list[list[float]]]) -> None:
+    """``<attribute>/<recording>_<annotator>.txt`` traces, one list of values per annotator."""
+    for attribute, annotators in traces.items():
+        for number, values in enumerate(annotators, 1):
+            path = base / "annotations" / attribute / f"{recording}_ann{number}.txt"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("time value\n" + "".join(f"{t} {v}\n" for t, v in enumerate(values)))
+
+
+def make_creativeit(root: Path) -> Path:
+    """Two actors of one session with activation/valence/dominance traces."""
+    base = root / "creativeit"
+    write_wav(base / "audio" / "Ses01_P01_A01.wav")
+    write_wav(base / "audio" / "Ses01_P01_A02.wav")
+    write_traces(
+        base,
+        "Ses01_P01_A01",
+        {"activation": [[0.2, 0.4], [0.6]], "valence": [[-0.5]], "dominance": [[0.1, 0.3]]},
+    )
+    write_traces(base, "Ses01_P01_A02", {"activation": [[-0.8]], "valence": [[0.9, 0.7]]})
+    return base
+
+
+def make_nnime(root: Path) -> Path:
+    """Two actors of one session with traces and the session-level labels."""
+    base = root / "nnime"
+    write_wav(base / "audio" / "S001_F01.wav")
+    write_wav(base / "audio" / "S001_M02.wav")
+    write_traces(base, "S001_F01", {"activation": [[0.5, 0.7], [0.3]], "valence": [[-0.6]]})
+    write_traces(base, "S001_M02", {"activation": [[0.1]], "valence": [[0.2]]})
+    (base / "session_labels.csv").write_text(
+        "session,speaker,category,activation,valence\nS001,F01,angry,5,1\nS001,M02,sad,2,2\n"
+    )
+    return base
+
+
+def make_vam(root: Path) -> Path:
+    """Three utterances of two speakers and the EWE table."""
+    base = root / "vam"
+    for name in ("Satz001", "Satz002", "Satz003"):
+        write_wav(base / "Audio" / f"{name}.wav")
+    (base / "ewe.csv").write_text(
+        "utterance,speaker,valence,activation,dominance,gender,part\n"
+        "Satz001,01,-0.25,0.5,0.75,f,I\n"
+        "Satz002,01,0.1,-0.2,0.0,f,I\n"
+        "Satz003,02,0.0,1.0,-1.0,m,II\n"
+    )
+    return base

@@ -135,3 +135,34 @@ def test_the_input_table_is_left_unchanged(table):
     labelled, _ = apply_label_space(table, "four_class")
     pd.testing.assert_frame_equal(table, before)
     assert "label" not in table and list(labelled.index) == [0, 1, 2]
+
+
+def test_binary_arousal_maps_emotions_and_takes_extra_entries(table):
+    labelled, report = apply_label_space(table, "binary_arousal")
+    assert dict(zip(labelled["emotion"], labelled["label"], strict=True)) == {
+        "anger": "high",
+        "happiness": "high",
+        "boredom": "low",
+        "fear": "high",
+    }
+    assert report.labels == ("low", "high")
+    extended, _ = apply_label_space(table, "binary_arousal", extra={"calm": "low"})
+    assert extended.loc[extended["emotion"] == "calm", "label"].tolist() == ["low"]
+    with pytest.raises(ValueError, match=r"extra\['calm'\]='medium' is not one of"):
+        apply_label_space(table, "binary_arousal", extra={"calm": "medium"})
+
+
+def test_class_columns_take_precedence_only_in_their_spaces():
+    rows = [
+        {"file": "/a.wav", "emotion": "neutral", "valence_class": "negative"},
+        {"file": "/b.wav", "emotion": "sadness"},
+        {"file": "/c.wav", "arousal_level": "normal"},
+    ]
+    table = make_table(rows)
+    valence, _ = apply_label_space(table, "binary_valence")
+    assert valence["label"].tolist() == ["negative", "negative"]
+    four, _ = apply_label_space(table, "four_class")
+    assert four["label"].tolist() == ["neutral", "sadness"]
+    levels, report = apply_label_space(table, "arousal_level")
+    assert levels["label"].tolist() == ["normal"]
+    assert report.dropped == {"neutral": 1, "sadness": 1}

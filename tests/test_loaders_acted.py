@@ -33,11 +33,15 @@ def test_registry_names_every_corpus_and_accepts_aliases():
         "msp_podcast",
         "urdu",
         "baved",
+        "fau_aibo",
+        "creativeit",
+        "vam",
+        "nnime",
         "csv",
     }
     assert format_name("CREMA-D") == "cremad"
     with pytest.raises(ValueError, match="known formats: emodb"):
-        format_name("aibo")
+        format_name("semaine")
 
 
 def test_emodb_decodes_speaker_gender_emotion(tmp_path):

@@ -104,19 +104,23 @@ def _session_labels(directory: Path, context: LoaderContext) -> dict[str, dict]:
     labels = {}
     for number, record in enumerate(frame.to_dict("records"), 2):
         category = record["category"].strip().lower()
+        scores = pd.to_numeric(pd.Series([record["activation"], record["valence"]]), "coerce")
+        low, high = SESSION_SCALE
         if category not in CATEGORIES:
-            context.unrecognised(
-                f"{path.name} line {number}",
-                NNIME.outside("category", category, CATEGORIES),
-                "one of the six categories",
-            )
+            reason = NNIME.outside("category", category, CATEGORIES)
+        elif scores.isna().any() or not scores.between(low, high).all():
+            reason = "activation and valence must be numbers on the 1-5 scale"
+        else:
+            key = f"{record['session']}_{record['speaker']}"
+            labels[key] = {"emotion": CATEGORIES[category]} | {
+                f"session_{dim}{suffix}": value
+                for dim, raw in zip(("arousal", "valence"), scores, strict=True)
+                for suffix, value in (("_raw", float(raw)), ("", normalise(raw, low, high)))
+            }
             continue
-        scores = {"arousal": record["activation"], "valence": record["valence"]}
-        labels[f"{record['session']}_{record['speaker']}"] = {"emotion": CATEGORIES[category]} | {
-            f"session_{dim}{suffix}": value
-            for dim, raw in scores.items()
-            for suffix, value in (("_raw", float(raw)), ("", normalise(raw, *SESSION_SCALE)))
-        }
+        context.unrecognised(
+            f"{path.name} line {number}", reason, "session,speaker,category,1-5,1-5"
+        )
     return labels
 
 
