@@ -71,7 +71,7 @@ def test_fau_aibo_one_task_and_reported_problems(tmp_path):
     assert report.unlabelled == [
         f"{root / 'wav' / 'Ohm_09_001_00.wav'}: no line in chunk_labels_2cl_corpus.txt"
     ]
-    assert report.missing_audio == ["Mont_05_001_00: labelled, no wav/Mont_05_001_00.wav"]
+    assert report.missing_audio == ["Mont_05_001_00: in chunk_labels_2cl_corpus.txt, no audio"]
     assert "2cl label 'XXX' not in FAU Aibo's scheme NEG IDL" in report.unrecognised[0]
 
 
@@ -117,10 +117,9 @@ def test_creativeit_reports_empty_traces_and_audio_without_traces(tmp_path):
         table = load_corpus(root, "creativeit", report=report)
     assert len(table) == 2
     assert "no '<time> <value>' lines in this trace" in report.unrecognised[0]
-    assert report.unlabelled[0].endswith(
-        "Ses02_P01_A03.wav: no trace in activation/valence/dominance"
-    )
-    assert report.missing_audio == ["Ses03_P01_A05: traced, no audio Ses03_P01_A05.wav"]
+    traces = "the activation/valence/dominance traces"
+    assert report.unlabelled[0].endswith(f"Ses02_P01_A03.wav: no line in {traces}")
+    assert report.missing_audio == [f"Ses03_P01_A05: in {traces}, no audio"]
     with pytest.raises(CorpusFormatError, match="Ses01_P01_A01_ann9.txt"):
         load_corpus(root, "creativeit", strict=True)
 

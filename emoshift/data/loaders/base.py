@@ -261,20 +261,25 @@ def matched(
     labels: Mapping[str, object],
     audio: Mapping[str, Path],
     context: LoaderContext,
+    source: str,
     *,
-    missing_audio: Callable[[str], str],
-    unlabelled: Callable[[Path], str],
+    missing_audio: Callable[[str], str] | None = None,
+    unlabelled: Callable[[Path], str] | None = None,
 ) -> Iterator[str]:
-    """The keys, sorted, that have both a label entry and an audio file.
+    """The keys, sorted, that have both a label entry (from ``source``) and an audio file.
 
-    The others are reported with the messages ``missing_audio(key)`` and
-    ``unlabelled(file)``.
+    The others are reported, by default as ``"<key>: in <source>, no audio"`` and
+    ``"<file>: no line in <source>"``; ``missing_audio(key)`` and ``unlabelled(file)``
+    give other messages.
     """
     for key in sorted(set(labels) | set(audio)):
         if key not in audio:
-            context.problem("missing_audio", missing_audio(key))
+            message = missing_audio(key) if missing_audio else f"{key}: in {source}, no audio"
+            context.problem("missing_audio", message)
         elif key not in labels:
-            context.problem("unlabelled", unlabelled(audio[key]))
+            file = audio[key]
+            message = unlabelled(file) if unlabelled else f"{file}: no line in {source}"
+            context.problem("unlabelled", message)
         else:
             yield key
 

@@ -49,16 +49,9 @@ import pandas as pd
 from emoshift.data.labels import AROUSAL_LEVELS
 from emoshift.data.loaders.base import Corpus, LoaderContext, LoadOptions, add_dimensions
 
-BAVED = Corpus(
-    name="baved",
-    title="BAVED",
-    layout=(
-        "<word 0-6>/<speaker>-<m|f>-<age>-<word>-<level>-<record>.wav, e.g. 0/0-m-21-0-1-105.wav"
-    ),
-    pattern="<speaker>-<m|f>-<age>-<word 0-6>-<level 0-2>-<record>.wav, e.g. 0-m-21-0-1-105.wav",
-    language="ar",
-    elicitation="acted",
-)
+LAYOUT = "<word 0-6>/<speaker>-<m|f>-<age>-<word>-<level>-<record>.wav, e.g. 0/0-m-21-0-1-105.wav"
+PATTERN = "<speaker>-<m|f>-<age>-<word 0-6>-<level 0-2>-<record>.wav, e.g. 0-m-21-0-1-105.wav"
+BAVED = Corpus("baved", "BAVED", LAYOUT, PATTERN, language="ar", elicitation="acted")
 WORDS: dict[int, str] = {
     0: "اعجبني",
     1: "لم يعجبني",

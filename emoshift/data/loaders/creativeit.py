@@ -49,16 +49,13 @@ import pandas as pd
 from emoshift.data.loaders.base import Corpus, LoadOptions
 from emoshift.data.loaders.traces import load_traced
 
+LAYOUT = (
+    "audio/<session>_<performance>_<actor>.wav and "
+    "{activation,valence,dominance}/<session>_<performance>_<actor>_<annotator>.txt"
+)
+PATTERN = "<session>_<performance>_<actor>.wav, e.g. Ses01_P03_A02.wav"
 CREATIVEIT = Corpus(
-    name="creativeit",
-    title="CreativeIT",
-    layout=(
-        "audio/<session>_<performance>_<actor>.wav and "
-        "{activation,valence,dominance}/<session>_<performance>_<actor>_<annotator>.txt"
-    ),
-    pattern="<session>_<performance>_<actor>.wav, e.g. Ses01_P03_A02.wav",
-    language="en",
-    elicitation="improvised",
+    "creativeit", "CreativeIT", LAYOUT, PATTERN, language="en", elicitation="improvised"
 )
 ATTRIBUTES: dict[str, str] = {
     "activation": "arousal",

@@ -40,14 +40,9 @@ import pandas as pd
 
 from emoshift.data.loaders.base import Corpus, LoaderContext, LoadOptions, audio_files, find_file
 
-CREMAD = Corpus(
-    name="cremad",
-    title="CREMA-D",
-    layout="AudioWAV/AAAA_SSS_EEE_LL.wav, e.g. AudioWAV/1001_DFA_ANG_XX.wav",
-    pattern="AAAA_SSS_EEE_LL.wav (actor 1001-1091, sentence code, emotion code, level code)",
-    language="en",
-    elicitation="acted",
-)
+LAYOUT = "AudioWAV/AAAA_SSS_EEE_LL.wav, e.g. AudioWAV/1001_DFA_ANG_XX.wav"
+PATTERN = "AAAA_SSS_EEE_LL.wav (actor 1001-1091, sentence code, emotion code, level code)"
+CREMAD = Corpus("cremad", "CREMA-D", LAYOUT, PATTERN, language="en", elicitation="acted")
 EMOTIONS: dict[str, str] = {
     "ANG": "anger",
     "DIS": "disgust",

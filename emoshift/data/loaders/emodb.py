@@ -30,14 +30,9 @@ import pandas as pd
 
 from emoshift.data.loaders.base import Corpus, LoaderContext, LoadOptions
 
-EMODB = Corpus(
-    name="emodb",
-    title="EmoDB",
-    layout="wav/SSTTTEV.wav, e.g. wav/03a01Fa.wav",
-    pattern="SSTTTEV.wav (speaker 2 digits, text a01-b10, emotion letter, version letter)",
-    language="de",
-    elicitation="acted",
-)
+LAYOUT = "wav/SSTTTEV.wav, e.g. wav/03a01Fa.wav"
+PATTERN = "SSTTTEV.wav (speaker 2 digits, text a01-b10, emotion letter, version letter)"
+EMODB = Corpus("emodb", "EmoDB", LAYOUT, PATTERN, language="de", elicitation="acted")
 EMOTIONS: dict[str, str] = {
     "W": "anger",
     "L": "boredom",

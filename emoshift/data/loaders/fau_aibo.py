@@ -62,14 +62,9 @@ from emoshift.data.loaders.base import (
     matched,
 )
 
-FAU_AIBO = Corpus(
-    name="fau_aibo",
-    title="FAU Aibo",
-    layout=("wav/<chunk>.wav and labels/IS2009EmotionChallenge/chunk_labels_{2cl,5cl}_corpus.txt"),
-    pattern="<Ohm|Mont>_<SS>_<TTT>_<CC>, e.g. Ohm_01_001_00",
-    language="de",
-    elicitation="natural",
-)
+LAYOUT = "wav/<chunk>.wav and labels/IS2009EmotionChallenge/chunk_labels_{2cl,5cl}_corpus.txt"
+PATTERN = "<Ohm|Mont>_<SS>_<TTT>_<CC>, e.g. Ohm_01_001_00"
+FAU_AIBO = Corpus("fau_aibo", "FAU Aibo", LAYOUT, PATTERN, language="de", elicitation="natural")
 TWO_CLASS: dict[str, str] = {"NEG": "negative", "IDL": "positive"}
 """The challenge's two classes -> ``valence_class`` (IDL: the non-negative states)."""
 FIVE_CLASS: dict[str, str | None] = {
@@ -163,11 +158,6 @@ def load(
     for file in audio_files(context.directory):
         if FAU_AIBO.match(file, _CHUNK, context) is not None:
             audio[file.stem] = file
-    keys = matched(
-        chunks,
-        audio,
-        context,
-        missing_audio=lambda chunk: f"{chunk}: labelled, no wav/{chunk}.wav",
-        unlabelled=lambda file: f"{file}: no line in {' and '.join(LABEL_FILES[t] for t in tasks)}",
-    )
+    source = " and ".join(LABEL_FILES[task] for task in tasks)
+    keys = matched(chunks, audio, context, source)
     return context.finish([_row(chunk, audio[chunk], chunks[chunk]) for chunk in keys])

@@ -54,16 +54,12 @@ from emoshift.data.loaders.base import (
     matched,
 )
 
-IEMOCAP = Corpus(
-    name="iemocap",
-    title="IEMOCAP",
-    layout=(
-        "Session{1..5}/sentences/wav/<dialog>/<utterance>.wav and "
-        "Session{1..5}/dialog/EmoEvaluation/<dialog>.txt"
-    ),
-    pattern="Ses<SS><F|M>_<impro..|script..>_<F|M><NNN>, e.g. Ses01F_impro01_F000",
-    language="en",
+LAYOUT = (
+    "Session{1..5}/sentences/wav/<dialog>/<utterance>.wav and "
+    "Session{1..5}/dialog/EmoEvaluation/<dialog>.txt"
 )
+PATTERN = "Ses<SS><F|M>_<impro..|script..>_<F|M><NNN>, e.g. Ses01F_impro01_F000"
+IEMOCAP = Corpus("iemocap", "IEMOCAP", LAYOUT, PATTERN, language="en")
 EMOTIONS: dict[str, str | None] = {
     "neu": "neutral",
     "hap": "happiness",
@@ -164,13 +160,15 @@ def load(path: str | os.PathLike, **options: Unpack[LoadOptions]) -> pd.DataFram
     labels = _labels(context.directory, context)
     audio = _audio(context.directory, context)
     rows = []
-    for name in matched(
+    names = matched(
         labels,
         audio,
         context,
+        "EmoEvaluation",
         missing_audio=lambda name: f"{name}: in EmoEvaluation, no sentence audio",
         unlabelled=lambda file: f"{file}: no EmoEvaluation entry",
-    ):
+    )
+    for name in names:
         if _UTTERANCE.match(name) is None:
             context.unrecognised(name, "EmoEvaluation entry outside IEMOCAP's scheme")
             continue

@@ -63,18 +63,11 @@ from emoshift.data.loaders.base import (
     matched,
 )
 
-MSP_IMPROV = Corpus(
-    name="msp_improv",
-    title="MSP-IMPROV",
-    layout=(
-        "Evalution.txt and Audio/session<K>/S<NN><E>/<C>/MSP-IMPROV-S<NN><E>-<G><KK>-<C>-<TT>.wav"
-    ),
-    pattern=(
-        "MSP-IMPROV-S<NN><A|H|S|N>-<F|M><KK>-<R|T|S|P>-<turn>.wav, "
-        "e.g. MSP-IMPROV-S01A-F01-P-FM01.wav"
-    ),
-    language="en",
+LAYOUT = "Evalution.txt and Audio/session<K>/S<NN><E>/<C>/MSP-IMPROV-S<NN><E>-<G><KK>-<C>-<TT>.wav"
+PATTERN = (
+    "MSP-IMPROV-S<NN><A|H|S|N>-<F|M><KK>-<R|T|S|P>-<turn>.wav, e.g. MSP-IMPROV-S01A-F01-P-FM01.wav"
 )
+MSP_IMPROV = Corpus("msp_improv", "MSP-IMPROV", LAYOUT, PATTERN, language="en")
 CONDITIONS: dict[str, str] = {"R": "TR", "T": "TI", "S": "OI", "P": "NI"}
 """Condition letter in the file name -> elicitation type (see module docstring)."""
 EMOTIONS: dict[str, str | None] = {
@@ -187,7 +180,7 @@ def load(
         entries,
         audio,
         context,
+        source.name,
         missing_audio=lambda clip: f"MSP-{clip}: in {source.name}, no audio",
-        unlabelled=lambda file: f"{file}: no line in {source.name}",
     )
     return context.finish([_row(audio[clip], entries[clip]) for clip in clips])

@@ -51,13 +51,8 @@ from emoshift.data.loaders.base import (
     label_file,
 )
 
-MSP_PODCAST = Corpus(
-    name="msp_podcast",
-    title="MSP-Podcast",
-    layout="Audios/<segment>.wav and Labels/labels_consensus.csv (or .json)",
-    language="en",
-    elicitation="natural",
-)
+LAYOUT = "Audios/<segment>.wav and Labels/labels_consensus.csv (or .json)"
+MSP_PODCAST = Corpus("msp_podcast", "MSP-Podcast", LAYOUT, language="en", elicitation="natural")
 EMOTIONS: dict[str, str | None] = {
     "A": "anger",
     "S": "sadness",

@@ -62,17 +62,12 @@ from emoshift.data.loaders.base import (
 )
 from emoshift.data.loaders.traces import load_traced
 
-NNIME = Corpus(
-    name="nnime",
-    title="NNIME",
-    layout=(
-        "audio/<session>_<speaker>.wav, {activation,valence}/<session>_<speaker>_<rater>.txt "
-        "and optionally session_labels.csv"
-    ),
-    pattern="<session>_<speaker>.wav, e.g. S012_F03.wav",
-    language="zh",
-    elicitation="acted",
+LAYOUT = (
+    "audio/<session>_<speaker>.wav, "
+    "{activation,valence}/<session>_<speaker>_<rater>.txt and optionally session_labels.csv"
 )
+PATTERN = "<session>_<speaker>.wav, e.g. S012_F03.wav"
+NNIME = Corpus("nnime", "NNIME", LAYOUT, PATTERN, language="zh", elicitation="acted")
 ATTRIBUTES: dict[str, str] = {"activation": "arousal", "valence": "valence"}
 """Trace folder -> table dimension."""
 CATEGORIES: dict[str, str] = {

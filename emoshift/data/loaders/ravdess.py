@@ -38,17 +38,12 @@ import pandas as pd
 
 from emoshift.data.loaders.base import Corpus, LoaderContext, LoadOptions
 
-RAVDESS = Corpus(
-    name="ravdess",
-    title="RAVDESS",
-    layout="Actor_NN/MM-VV-EE-II-SS-RR-AA.wav, e.g. Actor_12/03-01-06-01-02-01-12.wav",
-    pattern=(
-        "MM-VV-EE-II-SS-RR-AA.wav (modality 01-03, vocal channel 01-02, emotion 01-08, "
-        "intensity 01-02, statement 01-02, repetition 01-02, actor 01-24)"
-    ),
-    language="en",
-    elicitation="acted",
+LAYOUT = "Actor_NN/MM-VV-EE-II-SS-RR-AA.wav, e.g. Actor_12/03-01-06-01-02-01-12.wav"
+PATTERN = (
+    "MM-VV-EE-II-SS-RR-AA.wav (modality 01-03, vocal channel 01-02, emotion 01-08, "
+    "intensity 01-02, statement 01-02, repetition 01-02, actor 01-24)"
 )
+RAVDESS = Corpus("ravdess", "RAVDESS", LAYOUT, PATTERN, language="en", elicitation="acted")
 EMOTIONS: dict[str, str] = {
     "01": "neutral",
     "02": "calm",

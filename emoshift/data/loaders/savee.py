@@ -32,14 +32,9 @@ import pandas as pd
 
 from emoshift.data.loaders.base import Corpus, LoaderContext, LoadOptions
 
-SAVEE = Corpus(
-    name="savee",
-    title="SAVEE",
-    layout="AudioData/<speaker>/<emotion><NN>.wav, e.g. AudioData/DC/sa03.wav",
-    pattern="[<speaker>_]<emotion prefix a d f h n sa su><NN>.wav in a DC/JE/JK/KL folder",
-    language="en",
-    elicitation="acted",
-)
+LAYOUT = "AudioData/<speaker>/<emotion><NN>.wav, e.g. AudioData/DC/sa03.wav"
+PATTERN = "[<speaker>_]<emotion prefix a d f h n sa su><NN>.wav in a DC/JE/JK/KL folder"
+SAVEE = Corpus("savee", "SAVEE", LAYOUT, PATTERN, language="en", elicitation="acted")
 EMOTIONS: dict[str, str] = {
     "a": "anger",
     "d": "disgust",

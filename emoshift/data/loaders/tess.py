@@ -33,14 +33,9 @@ import pandas as pd
 
 from emoshift.data.loaders.base import Corpus, LoaderContext, LoadOptions
 
-TESS = Corpus(
-    name="tess",
-    title="TESS",
-    layout="<speaker>_<emotion>/<speaker>_<word>_<emotion>.wav, e.g. OAF_angry/OAF_back_angry.wav",
-    pattern="{OAF,YAF}_<word>_<emotion>.wav with emotion angry disgust fear happy neutral ps sad",
-    language="en",
-    elicitation="acted",
-)
+LAYOUT = "<speaker>_<emotion>/<speaker>_<word>_<emotion>.wav, e.g. OAF_angry/OAF_back_angry.wav"
+PATTERN = "{OAF,YAF}_<word>_<emotion>.wav with emotion angry disgust fear happy neutral ps sad"
+TESS = Corpus("tess", "TESS", LAYOUT, PATTERN, language="en", elicitation="acted")
 EMOTIONS: dict[str, str] = {
     "angry": "anger",
     "disgust": "disgust",

@@ -125,13 +125,7 @@ def load_traced(
         if corpus.match(file, recording, context) is not None:
             audio[file.stem] = file
     rows = []
-    for key in matched(
-        scores,
-        audio,
-        context,
-        missing_audio=lambda key: f"{key}: traced, no audio {key}.wav",
-        unlabelled=lambda file: f"{file}: no trace in {'/'.join(attributes)}",
-    ):
+    for key in matched(scores, audio, context, f"the {'/'.join(attributes)} traces"):
         match = recording.match(key)
         dims = {d: v for d, v in scores[key].items() if d != "n_annotators"}
         row = corpus.row(

@@ -31,14 +31,9 @@ import pandas as pd
 
 from emoshift.data.loaders.base import Corpus, LoaderContext, LoadOptions
 
-URDU = Corpus(
-    name="urdu",
-    title="URDU",
-    layout="{Angry,Happy,Neutral,Sad}/SMn_Fk_Ekkk.wav, e.g. Angry/SM1_F10_A010.wav",
-    pattern="S{M,F}<n>_F<k>_<emotion letter><number>.wav, e.g. SM1_F10_A010.wav",
-    language="ur",
-    elicitation="natural",
-)
+LAYOUT = "{Angry,Happy,Neutral,Sad}/SMn_Fk_Ekkk.wav, e.g. Angry/SM1_F10_A010.wav"
+PATTERN = "S{M,F}<n>_F<k>_<emotion letter><number>.wav, e.g. SM1_F10_A010.wav"
+URDU = Corpus("urdu", "URDU", LAYOUT, PATTERN, language="ur", elicitation="natural")
 EMOTIONS: dict[str, str] = {"A": "anger", "H": "happiness", "N": "neutral", "S": "sadness"}
 """URDU's emotion letters and the normalised emotions they stand for."""
 FOLDERS: dict[str, str] = {

@@ -50,13 +50,8 @@ from emoshift.data.loaders.base import (
     matched,
 )
 
-VAM = Corpus(
-    name="vam",
-    title="VAM",
-    layout="<utterance>.wav and ewe.csv (utterance, speaker, valence, activation, dominance)",
-    language="de",
-    elicitation="natural",
-)
+LAYOUT = "<utterance>.wav and ewe.csv (utterance, speaker, valence, activation, dominance)"
+VAM = Corpus("vam", "VAM", LAYOUT, language="de", elicitation="natural")
 LABEL_FILES: tuple[str, ...] = ("ewe.csv", "ewe.tsv", "ewe.txt")
 COLUMNS: tuple[str, ...] = ("utterance", "speaker", "valence", "activation", "dominance")
 SCALE: tuple[float, float] = (-1.0, 1.0)
@@ -110,11 +105,5 @@ def load(
     source = label_file(context.directory, labels, LABEL_FILES, "EWE label table", context)
     entries = _read(source, context)
     audio = {file.stem: file for file in audio_files(context.directory)}
-    keys = matched(
-        entries,
-        audio,
-        context,
-        missing_audio=lambda key: f"{key}: in {source.name}, no audio",
-        unlabelled=lambda file: f"{file}: no line in {source.name}",
-    )
+    keys = matched(entries, audio, context, source.name)
     return context.finish([_row(audio[key], entries[key]) for key in keys])
