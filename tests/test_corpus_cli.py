@@ -79,8 +79,8 @@ def test_errors_are_reported_with_exit_code_2(tmp_path, capsys):
     root = str(make_emodb(tmp_path))
     assert main(["corpus", "export", root, "--format", "emodb", "--out", "t.xlsx"]) == 2
     assert "must end in .parquet or .csv" in capsys.readouterr().err
-    assert main(["corpus", "info", root, "--format", "aibo"]) == 2
-    assert "unknown corpus format 'aibo'" in capsys.readouterr().err
+    assert main(["corpus", "info", root, "--format", "semaine"]) == 2
+    assert "unknown corpus format 'semaine'" in capsys.readouterr().err
     assert main(["corpus", "info", root, "--format", "emodb", "--option", "strict"]) == 2
     assert "is not KEY=VALUE" in capsys.readouterr().err
 
