@@ -109,7 +109,9 @@ def load_traced(
 ) -> tuple[list[dict], LoaderContext]:
     """Rows of a traced corpus: ``audio/<recording>.wav`` joined with its trace scores.
 
-    ``recording`` matches an audio stem (group ``speaker``); traces are
+    ``recording`` matches an audio stem (anchored ``^...$``, with a group ``speaker``);
+    the trace names are built from it, so its groups must not be called ``recording``
+    or ``annotator``. Traces are
     ``<attribute>/<recording>_<annotator>.<txt|csv|dat>`` below the corpus folder.
     ``columns(match)`` gives the corpus's own columns of a recording. Scores are on the
     tracing scale [-1, 1], kept as ``*_raw`` and as the (identical) normalised copy.
