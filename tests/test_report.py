@@ -13,10 +13,12 @@ import pytest
 from scipy import stats
 
 import emoshift.report
+import emoshift.report.experiment
 import emoshift.report.figures
 import emoshift.report.html
 import emoshift.report.stats
 import emoshift.report.tables
+import emoshift.report.trial_tables
 from emoshift.report import (
     compare_to_baseline,
     confusion_matrix_figure,
@@ -337,6 +339,8 @@ def test_report_figure_errors(tmp_path):
         emoshift.report.tables,
         emoshift.report.figures,
         emoshift.report.html,
+        emoshift.report.trial_tables,
+        emoshift.report.experiment,
     ],
 )
 def test_docstring_examples(module):

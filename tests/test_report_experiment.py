@@ -21,7 +21,6 @@ from emoshift.cli import main
 from emoshift.report.embeddings import load_embeddings, project
 from emoshift.report.experiment import (
     MODEL_SELECTION,
-    failures_table,
     model_selection_note,
     read_run,
     write_experiment_report,
@@ -31,6 +30,7 @@ from emoshift.report.figures import (
     embedding_scatter_figure,
     metric_curve_figure,
 )
+from emoshift.report.trial_tables import failures_table
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ["anger", "happiness", "neutral", "sadness"]

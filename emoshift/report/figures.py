@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from numbers import Real
 from pathlib import Path
 
@@ -196,6 +197,41 @@ def metric_curve_figure(
     return _save(figure, path)
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def _domain_acc_keys(histories: Mapping[str, Sequence[Sequence[Mapping[str, object]]]]) -> list:
+    """The numeric history keys that hold a domain-classifier accuracy, first seen first."""
+    keys = list(
+        dict.fromkeys(
+            key
+            for runs in histories.values()
+            for run in runs
+            for entry in run
+            for key, value in entry.items()
+            if "domain_acc" in key and _is_number(value)
+        )
+    )
+    if not keys:
+        raise ValueError(
+            "no history holds a numeric key containing 'domain_acc'; only adversarial "
+            "methods record domain-classifier accuracy"
+        )
+    return keys
+
+
+def _by_epoch(runs: Sequence[Sequence[Mapping[str, object]]], key: str) -> dict[float, list]:
+    """The values of ``key`` in every run, by epoch (the ``epoch`` entry, else position)."""
+    by_epoch: dict[float, list[float]] = {}
+    for run in runs:
+        for step, entry in enumerate(run):
+            value = entry.get(key)
+            if _is_number(value):
+                by_epoch.setdefault(float(entry.get("epoch", step)), []).append(float(value))
+    return by_epoch
+
+
 def domain_accuracy_figure(
     histories: Mapping[str, Sequence[Sequence[Mapping[str, object]]]],
     path: str | os.PathLike,
@@ -219,33 +255,13 @@ def domain_accuracy_figure(
         >>> domain_accuracy_figure({"dann": runs}, out).name
         'domain.png'
     """
-    keys = list(
-        dict.fromkeys(
-            key
-            for runs in histories.values()
-            for run in runs
-            for entry in run
-            for key, value in entry.items()
-            if "domain_acc" in key and isinstance(value, Real) and not isinstance(value, bool)
-        )
-    )
-    if not keys:
-        raise ValueError(
-            "no history holds a numeric key containing 'domain_acc'; only adversarial "
-            "methods record domain-classifier accuracy"
-        )
+    keys = _domain_acc_keys(histories)
     styles = ("-", "--", ":", "-.")
     figure = Figure(figsize=(7.5, 4.2), layout="constrained")
     axes = figure.subplots()
     for index, (variant, runs) in enumerate(histories.items()):
         for position, key in enumerate(keys):
-            by_epoch: dict[float, list[float]] = {}
-            for run in runs:
-                for step, entry in enumerate(run):
-                    value = entry.get(key)
-                    if isinstance(value, Real) and not isinstance(value, bool):
-                        epoch = entry.get("epoch", step)
-                        by_epoch.setdefault(float(epoch), []).append(float(value))
+            by_epoch = _by_epoch(runs, key)
             if not by_epoch:
                 continue
             epochs = sorted(by_epoch)
@@ -298,6 +314,46 @@ def embedding_scatter_figure(
         >>> embedding_scatter_figure({"source_only": None, "dann": model}, out).name
         'tsne.png'
     """
+    data = _check_embeddings(models, domain_names)
+    shown = [model for model in data.values() if model is not None]
+    if not shown:
+        raise ValueError("models holds no points; pass {name: (points, domain, label)}")
+    colours = _LabelColours.of([values for _, _, values in shown])
+    columns = len(data)
+    figure = Figure(figsize=(4.2 * columns + 1.6, 8.0), layout="constrained")
+    panels = np.asarray(figure.subplots(2, columns, squeeze=False))
+    scatter = None
+    for column, (name, model) in enumerate(data.items()):
+        top, bottom = panels[0, column], panels[1, column]
+        top.set_title(f"{name}: by domain", fontsize=10)
+        bottom.set_title(f"{name}: by {label_name}", fontsize=10)
+        for axes in (top, bottom):
+            axes.set_xticks([])
+            axes.set_yticks([])
+            axes.set_xlabel(f"{projection} 1", fontsize=8)
+            axes.set_ylabel(f"{projection} 2", fontsize=8)
+        if model is None:
+            for axes in (top, bottom):
+                axes.text(0.5, 0.5, "no such layer", ha="center", va="center", color="0.4")
+            continue
+        drawn = _scatter_model(top, bottom, model, domain_names, colours)
+        scatter = drawn if drawn is not None else scatter
+    _embedding_legends(figure, panels, domain_names, colours, scatter, label_name)
+    if title:
+        figure.suptitle(title)
+    return _save(figure, path)
+
+
+_MARKERS = ("o", "^", "s", "D")
+"""Marker shape of each domain code in the embedding figures."""
+
+
+def _check_embeddings(
+    models: Mapping[str, tuple[object, Sequence[int], Sequence[object]] | None],
+    domain_names: Sequence[str],
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
+    """``models`` as arrays, each checked: ``(n, 2)`` points with a valid domain code and a
+    label per point."""
     data: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray] | None] = {}
     for name, model in models.items():
         if model is None:
@@ -318,58 +374,69 @@ def embedding_scatter_figure(
                 f"domain_names {list(domain_names)}"
             )
         data[name] = (xy, codes, values)
-    shown = [model for model in data.values() if model is not None]
-    if not shown:
-        raise ValueError("models holds no points; pass {name: (points, domain, label)}")
-    numeric = all(values.dtype.kind in "biuf" for _, _, values in shown)
-    if numeric:
-        every = np.concatenate([values.astype(float) for _, _, values in shown])
-        low, high = float(np.nanmin(every)), float(np.nanmax(every))
-    else:
-        classes = sorted({str(v) for _, _, values in shown for v in values.tolist()})
-    markers = ("o", "^", "s", "D")
-    columns = len(data)
-    figure = Figure(figsize=(4.2 * columns + 1.6, 8.0), layout="constrained")
-    panels = np.asarray(figure.subplots(2, columns, squeeze=False))
+    return data
+
+
+@dataclass
+class _LabelColours:
+    """How labels are coloured across the columns of an embedding figure: one colour scale
+    from ``low`` to ``high`` (numeric labels) or one colour per class in sorted order."""
+
+    numeric: bool
+    low: float = 0.0
+    high: float = 1.0
+    classes: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, labels: Sequence[np.ndarray]) -> _LabelColours:
+        if all(values.dtype.kind in "biuf" for values in labels):
+            every = np.concatenate([values.astype(float) for values in labels])
+            return cls(True, float(np.nanmin(every)), float(np.nanmax(every)))
+        return cls(False, classes=tuple(sorted({str(v) for x in labels for v in x.tolist()})))
+
+
+def _scatter_model(
+    top: object,
+    bottom: object,
+    model: tuple[np.ndarray, np.ndarray, np.ndarray],
+    domain_names: Sequence[str],
+    colours: _LabelColours,
+) -> object | None:
+    """One model's column: points by domain (``top``) and by label (``bottom``, marker =
+    domain); returns the numeric labels' scatter (for the colour bar), else ``None``."""
+    xy, codes, values = model
     scatter = None
-    for column, (name, model) in enumerate(data.items()):
-        top, bottom = panels[0, column], panels[1, column]
-        top.set_title(f"{name}: by domain", fontsize=10)
-        bottom.set_title(f"{name}: by {label_name}", fontsize=10)
-        for axes in (top, bottom):
-            axes.set_xticks([])
-            axes.set_yticks([])
-            axes.set_xlabel(f"{projection} 1", fontsize=8)
-            axes.set_ylabel(f"{projection} 2", fontsize=8)
-        if model is None:
-            for axes in (top, bottom):
-                axes.text(0.5, 0.5, "no such layer", ha="center", va="center", color="0.4")
+    text = np.array([str(v) for v in values.tolist()])
+    for code, domain_name in enumerate(domain_names):
+        mask = codes == code
+        style = {"s": 14, "marker": _MARKERS[code % len(_MARKERS)], "linewidths": 0}
+        top.scatter(*xy[mask].T, alpha=0.7, color=f"C{code % 10}", label=domain_name, **style)
+        if colours.numeric:
+            scatter = bottom.scatter(
+                *xy[mask].T,
+                c=values[mask].astype(float),
+                cmap="viridis",
+                vmin=colours.low,
+                vmax=colours.high,
+                alpha=0.8,
+                **style,
+            )
             continue
-        xy, codes, values = model
-        for code, domain_name in enumerate(domain_names):
-            mask = codes == code
-            marker = markers[code % len(markers)]
-            style = {"s": 14, "marker": marker, "linewidths": 0}
-            top.scatter(*xy[mask].T, alpha=0.7, color=f"C{code % 10}", label=domain_name, **style)
-            if numeric:
-                scatter = bottom.scatter(
-                    *xy[mask].T,
-                    c=values[mask].astype(float),
-                    cmap="viridis",
-                    vmin=low,
-                    vmax=high,
-                    alpha=0.8,
-                    **style,
-                )
-                continue
-            text = np.array([str(v) for v in values.tolist()])
-            for index, cls in enumerate(classes):
-                bottom.scatter(
-                    *xy[mask & (text == cls)].T,
-                    alpha=0.8,
-                    color=f"C{index % 10}",
-                    **style,
-                )
+        for index, cls in enumerate(colours.classes):
+            bottom.scatter(*xy[mask & (text == cls)].T, alpha=0.8, color=f"C{index % 10}", **style)
+    return scatter
+
+
+def _embedding_legends(
+    figure: Figure,
+    panels: np.ndarray,
+    domain_names: Sequence[str],
+    colours: _LabelColours,
+    scatter: object | None,
+    label_name: str,
+) -> None:
+    """The domain legend beside the top row; the class legend or colour bar beside the
+    bottom row."""
 
     def handle(colour: str, marker: str, label: str) -> Line2D:
         return Line2D([], [], color=colour, marker=marker, linestyle="", label=label)
@@ -377,20 +444,17 @@ def embedding_scatter_figure(
     legend = {"fontsize": 8, "loc": "center left", "bbox_to_anchor": (1.02, 0.5)}
     panels[0, -1].legend(
         handles=[
-            handle(f"C{code % 10}", markers[code % len(markers)], domain_name)
+            handle(f"C{code % 10}", _MARKERS[code % len(_MARKERS)], domain_name)
             for code, domain_name in enumerate(domain_names)
         ],
         title="domain",
         **legend,
     )
-    if numeric:
+    if colours.numeric:
         figure.colorbar(scatter, ax=panels[1, -1], label=label_name, shrink=0.8)
     else:
         panels[1, -1].legend(
-            handles=[handle(f"C{i % 10}", "o", cls) for i, cls in enumerate(classes)],
+            handles=[handle(f"C{i % 10}", "o", cls) for i, cls in enumerate(colours.classes)],
             title=label_name,
             **legend,
         )
-    if title:
-        figure.suptitle(title)
-    return _save(figure, path)
