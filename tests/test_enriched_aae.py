@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -16,8 +13,8 @@ from sklearn.svm import SVC
 from emoshift.methods import get_method
 from emoshift.methods.aae import AdversarialAutoencoder
 from emoshift.methods.enriched_aae import EnrichedAAEClassifier, neighbour_labels
+from emoshift.protocols import leave_one_speaker_out, reduced_sample
 
-BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "enriched_aae_synthetic.py"
 SMALL = {"code_size": 4, "hidden_sizes": (16, 16), "batch_size": 16, "n_neighbors": 3}
 OUT_CLASSES = ["out_high", "out_low", "out_mid"]
 
@@ -115,11 +112,13 @@ def test_auxiliary_labels_come_from_the_out_of_context_set_only():
 # ---------------------------------------------------------- no test-fold speaker leaks
 
 
-def _load_benchmark():
-    spec = importlib.util.spec_from_file_location("enriched_aae_synthetic", BENCHMARK)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _loso_predictions(make_model, X, y, speakers, *, sizes, fit_params) -> None:
+    """Leave-one-speaker-out with each training fold also cut to ``sizes`` (the ``reduced``
+    protocol's cuts): one fresh model per fold and size, predicting the test fold."""
+    for train, test, _ in leave_one_speaker_out(speakers):
+        for size in sizes:
+            subset = reduced_sample(train, y, size, 0)
+            make_model().fit(X[subset], y[subset], **fit_params).predict(X[test])
 
 
 @pytest.fixture
@@ -215,12 +214,11 @@ def _check_fold(entry: dict, X: np.ndarray, speakers: np.ndarray, n_out: int) ->
 
 def test_no_learned_step_sees_a_test_fold_speaker(fit_log):
     X, y, speakers, X_out, y_out = corpora()
-    benchmark = _load_benchmark()
 
     def make_model():
         return EnrichedAAEClassifier(**SMALL, epochs=2, random_state=0)
 
-    benchmark.loso_predictions(
+    _loso_predictions(
         make_model,
         X,
         y,
