@@ -20,6 +20,7 @@ import base64
 import html
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -121,13 +122,18 @@ def write_report(
     """
     directory = Path(out_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    images = _load_images({"": figures, **(figure_groups or {})})
-    sections = {"Results": results_table, **(tables or {})}
+    content = _Content(
+        title=title,
+        intro=intro,
+        sections={"Results": results_table, **(tables or {})},
+        images=_load_images({"": figures, **(figure_groups or {})}),
+        notes=notes,
+        digits=digits,
+    )
     markdown_path = directory / "report.md"
-    markdown = _markdown(directory, title, intro, sections, images, notes, digits)
-    markdown_path.write_text(markdown, encoding="utf-8")
+    markdown_path.write_text(_markdown(directory, content), encoding="utf-8")
     html_path = directory / "report.html"
-    html_path.write_text(_page(title, intro, sections, images, notes, digits), encoding="utf-8")
+    html_path.write_text(_page(content), encoding="utf-8")
     return markdown_path, html_path
 
 
@@ -148,16 +154,22 @@ def _load_images(groups: Mapping[str, Mapping[str, str | os.PathLike]]) -> Image
     }
 
 
-def _markdown(
-    directory: Path,
-    title: str,
-    intro: Sequence[str],
-    sections: Mapping[str, pd.DataFrame],
-    images: Images,
-    notes: Sequence[str],
-    digits: int,
-) -> str:
+@dataclass
+class _Content:
+    """What both pages show, in order: title, intro, tables, figures and notes."""
+
+    title: str
+    intro: Sequence[str]
+    sections: Mapping[str, pd.DataFrame]
+    images: Images
+    notes: Sequence[str]
+    digits: int
+
+
+def _markdown(directory: Path, content: _Content) -> str:
     """``report.md``: figures linked by their path relative to ``directory``."""
+    title, intro, sections, images = content.title, content.intro, content.sections, content.images
+    notes, digits = content.notes, content.digits
     markdown = [f"# {title}", ""]
     markdown += [line for paragraph in intro for line in (paragraph, "")]
     for name, table in sections.items():
@@ -203,15 +215,10 @@ def _html_figures(images: Images) -> list[str]:
     return body
 
 
-def _page(
-    title: str,
-    intro: Sequence[str],
-    sections: Mapping[str, pd.DataFrame],
-    images: Images,
-    notes: Sequence[str],
-    digits: int,
-) -> str:
+def _page(content: _Content) -> str:
     """``report.html``: one self-contained page, every text escaped."""
+    title, intro, sections, images = content.title, content.intro, content.sections, content.images
+    notes, digits = content.notes, content.digits
     escape = html.escape
     body = [f"<h1>{escape(title)}</h1>"]
     body += [f'<p class="intro">{escape(paragraph)}</p>' for paragraph in intro]
