@@ -97,11 +97,11 @@ class FewShot(Protocol):
         for k in settings.k:
             needed = k * n_trials if settings.exclusive else k
             if counts.min() < needed:
-                how = f"{n_trials} exclusive trials" if settings.exclusive else "each trial"
+                how = f"{n_trials} exclusive trials need" if settings.exclusive else "a trial needs"
                 raise ValueError(
                     f"k={k} is too large for the labelled target pool ({per_class} example(s) "
-                    f"per class): {how} need(s) {needed} per class. Lower k or the trials, "
-                    "set exclusive: false, or lower target_test_fraction"
+                    f"per class): {how} {needed} per class. Lower k or the trials, set "
+                    "exclusive: false, or lower target_test_fraction"
                 )
 
     def split(self, target, settings, condition, *, trial, seed, n_trials):
