@@ -102,6 +102,23 @@ def _variants(config: ExperimentConfig) -> list[tuple[str, dict, str]]:
     return variants
 
 
+def _common_fields(config: ExperimentConfig, n_trials: int, data_fingerprint: str) -> dict:
+    """The :class:`TrialSpec` fields every trial of the config shares."""
+    settings = config.protocol
+    return {
+        "experiment": config.name,
+        "protocol": settings.name,
+        "seed": config.seed,
+        "task": config.task,
+        "metrics": config.metrics,
+        "n_trials": n_trials,
+        "target_test_fraction": settings.target_test_fraction,
+        "speaker_independent": settings.speaker_independent,
+        "exclusive": settings.exclusive,
+        "data_spec": {**_data_spec(config), "fingerprint": data_fingerprint},
+    }
+
+
 def plan_trials(
     config: ExperimentConfig,
     folds: dict[str, list[str]] | None = None,
@@ -117,18 +134,7 @@ def plan_trials(
     settings = config.protocol
     protocol = get_protocol(settings.name)
     n_trials = protocol.n_trials(settings, config.trials)
-    common = {
-        "experiment": config.name,
-        "protocol": settings.name,
-        "seed": config.seed,
-        "task": config.task,
-        "metrics": config.metrics,
-        "n_trials": n_trials,
-        "target_test_fraction": settings.target_test_fraction,
-        "speaker_independent": settings.speaker_independent,
-        "exclusive": settings.exclusive,
-        "data_spec": {**_data_spec(config), "fingerprint": data_fingerprint},
-    }
+    common = _common_fields(config, n_trials, data_fingerprint)
     variants = _variants(config)
     trials: list[TrialSpec] = []
     for pair in config.pairs:

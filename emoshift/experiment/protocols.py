@@ -27,7 +27,7 @@ import numpy as np
 from emoshift.experiment.config import ConfigError, ExperimentConfig
 from emoshift.experiment.data import ExperimentData
 from emoshift.experiment.trial import DomainSplit
-from emoshift.protocols import Condition, ProtocolSettings, Target, get_protocol
+from emoshift.protocols import Condition, Draw, ProtocolSettings, Target, get_protocol
 
 
 def target_speakers(data: ExperimentData, target_query: str) -> list[str]:
@@ -75,14 +75,8 @@ def make_split(
         speaker_independent=speaker_independent,
         exclusive=exclusive,
     )
-    cut = get_protocol(protocol).split(
-        _target(data, target),
-        settings,
-        Condition(k=k, size=size, fold=fold),
-        trial=trial,
-        seed=seed,
-        n_trials=n_trials,
-    )
+    draw = Draw(settings, Condition(k=k, size=size, fold=fold), trial, seed, n_trials)
+    cut = get_protocol(protocol).split(_target(data, target), draw)
     train, test = target[cut.train], target[cut.test]
     return DomainSplit(
         X_source=data.X[source],

@@ -11,7 +11,14 @@ Example:
     ['s1', 's2']
 """
 
-from emoshift.protocols.base import Condition, Protocol, ProtocolSettings, Target, TargetSplit
+from emoshift.protocols.base import (
+    Condition,
+    Draw,
+    Protocol,
+    ProtocolSettings,
+    Target,
+    TargetSplit,
+)
 from emoshift.protocols.catalog import PROTOCOLS, get_protocol
 from emoshift.protocols.splits import (
     TrainDevTest,
@@ -26,6 +33,7 @@ from emoshift.protocols.splits import (
 __all__ = [
     "PROTOCOLS",
     "Condition",
+    "Draw",
     "Protocol",
     "ProtocolSettings",
     "Target",

@@ -87,6 +87,25 @@ class Condition:
 
 
 @dataclass(frozen=True)
+class Draw:
+    """One trial's coordinates: what its cut depends on besides the target data.
+
+    Attributes:
+        settings: the protocol block of the config.
+        condition: the cell of the grid (``k``, ``size``, ``fold``).
+        trial: the trial index, ``0 .. n_trials - 1``.
+        seed: the experiment seed.
+        n_trials: trials per condition (exclusive few-shot draws share one pool).
+    """
+
+    settings: ProtocolSettings
+    condition: Condition
+    trial: int
+    seed: int
+    n_trials: int = 1
+
+
+@dataclass(frozen=True)
 class Target:
     """The target rows a protocol cuts: each row's speaker and label (or targets)."""
 
@@ -166,17 +185,8 @@ class Protocol(ABC):
         return None
 
     @abstractmethod
-    def split(
-        self,
-        target: Target,
-        settings: ProtocolSettings,
-        condition: Condition,
-        *,
-        trial: int,
-        seed: int,
-        n_trials: int,
-    ) -> TargetSplit:
-        """The cut of trial ``trial`` (of ``n_trials``) under ``condition``."""
+    def split(self, target: Target, draw: Draw) -> TargetSplit:
+        """The cut of the trial that ``draw`` names."""
 
     def __repr__(self) -> str:
         return f"<protocol {self.name}>"

@@ -24,8 +24,8 @@ Example:
     >>> protocol = get_protocol("loso")
     >>> protocol.labelled_target, protocol.model_selection
     (True, 'the training folds')
-    >>> cut = protocol.split(target, ProtocolSettings("loso"), Condition(fold="b"),
-    ...                      trial=0, seed=0, n_trials=1)
+    >>> draw = Draw(ProtocolSettings("loso"), Condition(fold="b"), trial=0, seed=0)
+    >>> cut = protocol.split(target, draw)
     >>> cut.train.tolist(), cut.test.tolist()
     ([0, 1, 4, 5, 6, 7], [2, 3])
 """
@@ -38,7 +38,14 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from emoshift.protocols.base import Condition, Protocol, ProtocolSettings, Target, TargetSplit
+from emoshift.protocols.base import (
+    Condition,
+    Draw,
+    Protocol,
+    ProtocolSettings,
+    Target,
+    TargetSplit,
+)
 from emoshift.protocols.splits import (
     TrainTest,
     few_shot_trials,
@@ -71,8 +78,8 @@ class CrossDomain(Protocol):
     settings = ("target_test_fraction", "speaker_independent")
     model_selection = "a source development split"
 
-    def split(self, target, settings, condition, *, trial, seed, n_trials):
-        train, test = _halves(target, settings, seed + trial)
+    def split(self, target: Target, draw: Draw) -> TargetSplit:
+        train, test = _halves(target, draw.settings, draw.seed + draw.trial)
         return TargetSplit(train, test)
 
 
@@ -87,10 +94,14 @@ class FewShot(Protocol):
         "labelled source data and the k labelled target examples; never target test data"
     )
 
-    def conditions(self, settings, folds=None):
+    def conditions(
+        self, settings: ProtocolSettings, folds: list[str] | None = None
+    ) -> list[Condition]:
         return [Condition(k=k) for k in settings.k]
 
-    def check_target(self, target, settings, *, seed, n_trials):
+    def check_target(
+        self, target: Target, settings: ProtocolSettings, *, seed: int, n_trials: int
+    ) -> None:
         pool = target.y[_halves(target, settings, seed).train]
         classes, counts = np.unique(pool, return_counts=True)
         per_class = ", ".join(f"{c}: {n}" for c, n in zip(classes.tolist(), counts.tolist()))
@@ -104,14 +115,14 @@ class FewShot(Protocol):
                     "exclusive: false, or lower target_test_fraction"
                 )
 
-    def split(self, target, settings, condition, *, trial, seed, n_trials):
-        if condition.k is None:
+    def split(self, target: Target, draw: Draw) -> TargetSplit:
+        k = draw.condition.k
+        if k is None:
             raise ValueError("few_shot needs k (labelled target examples per class)")
-        pool, test = _halves(target, settings, seed)
-        chosen = few_shot_trials(
-            target.y[pool], condition.k, n_trials, seed, exclusive=settings.exclusive
-        )
-        return TargetSplit(pool, test, labelled=chosen[trial])
+        pool, test = _halves(target, draw.settings, draw.seed)
+        exclusive = draw.settings.exclusive
+        chosen = few_shot_trials(target.y[pool], k, draw.n_trials, draw.seed, exclusive=exclusive)
+        return TargetSplit(pool, test, labelled=chosen[draw.trial])
 
 
 class Split104050(Protocol):
@@ -123,15 +134,15 @@ class Split104050(Protocol):
     development_set = True
     model_selection = "the 40% labelled target development split"
 
-    def n_trials(self, settings, trials):
+    def n_trials(self, settings: ProtocolSettings, trials: int) -> int:
         return settings.repetitions or trials
 
-    def split(self, target, settings, condition, *, trial, seed, n_trials):
+    def split(self, target: Target, draw: Draw) -> TargetSplit:
         strata = target.strata()
         if strata is None:  # regression: one stratum, the cut is by size only
             strata = np.full(len(target.y), "all", dtype=object)
-        speakers = target.speaker_names() if settings.speaker_independent else None
-        parts = target_split_10_40_50(strata, seed + trial, speakers=speakers)
+        speakers = target.speaker_names() if draw.settings.speaker_independent else None
+        parts = target_split_10_40_50(strata, draw.seed + draw.trial, speakers=speakers)
         return TargetSplit(
             train=np.concatenate([parts.train, parts.dev]),
             test=parts.test,
@@ -149,30 +160,33 @@ class LeaveOneSpeakerOut(Protocol):
     uses_folds = True
     model_selection = "the training folds"
 
-    def n_trials(self, settings, trials):
+    def n_trials(self, settings: ProtocolSettings, trials: int) -> int:
         return 1
 
-    def fold_sizes(self, settings) -> list[float | None]:
+    def fold_sizes(self, settings: ProtocolSettings) -> list[float | None]:
         """The ``size`` of each fold's conditions (``None``: the whole fold)."""
         return [None]
 
-    def conditions(self, settings, folds=None):
+    def conditions(
+        self, settings: ProtocolSettings, folds: list[str] | None = None
+    ) -> list[Condition]:
         if folds is None:
             raise ValueError(f"protocol {self.name} needs the target speakers (its folds)")
         return [Condition(size=s, fold=f) for s in self.fold_sizes(settings) for f in folds]
 
-    def split(self, target, settings, condition, *, trial, seed, n_trials):
-        if condition.fold is None:
+    def split(self, target: Target, draw: Draw) -> TargetSplit:
+        fold = draw.condition.fold
+        if fold is None:
             raise ValueError(f"{self.name} needs fold (the test speaker)")
         speakers = target.speaker_names()
-        if condition.fold not in set(speakers):
-            raise ValueError(f"fold {condition.fold!r} is not a target speaker")
-        train = np.flatnonzero(speakers != condition.fold)
-        test = np.flatnonzero(speakers == condition.fold)
-        labelled = self._labelled(target, train, condition, seed + trial)
-        return TargetSplit(train, test, labelled=labelled)
+        if fold not in set(speakers):
+            raise ValueError(f"fold {fold!r} is not a target speaker")
+        train = np.flatnonzero(speakers != fold)
+        test = np.flatnonzero(speakers == fold)
+        return TargetSplit(train, test, labelled=self._labelled(target, train, draw))
 
-    def _labelled(self, target, train, condition, seed):
+    def _labelled(self, target: Target, train: np.ndarray, draw: Draw) -> np.ndarray:
+        """Positions into ``train`` of the labelled examples: all of them."""
         return np.arange(len(train))
 
 
@@ -182,14 +196,16 @@ class Reduced(LeaveOneSpeakerOut):
     name = "reduced"
     settings = ("sizes",)
 
-    def fold_sizes(self, settings):
+    def fold_sizes(self, settings: ProtocolSettings) -> list[float | None]:
         return list(settings.sizes)
 
-    def _labelled(self, target, train, condition, seed):
-        if condition.size is None:
+    def _labelled(self, target: Target, train: np.ndarray, draw: Draw) -> np.ndarray:
+        """A stratified sample of ``size`` of the training fold (one per trial seed)."""
+        size = draw.condition.size
+        if size is None:
             raise ValueError("reduced needs size (a fraction of the training fold)")
         labels = target.y[train] if target.classification else None
-        return reduced_sample(np.arange(len(train)), labels, condition.size, seed)
+        return reduced_sample(np.arange(len(train)), labels, size, draw.seed + draw.trial)
 
 
 PROTOCOLS: dict[str, Protocol] = {
