@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from emoshift.experiment.config import load_config, parse_config
+from emoshift.cli import main
+from emoshift.experiment.config import ConfigError, load_config, parse_config
 from emoshift.experiment.runner import run_experiment
 from emoshift.experiment.store import read_jsonl
 from emoshift.methods import method_class
@@ -79,3 +80,125 @@ def test_config_runs_in_reduced_form(path, tmp_path_factory):
     ]
     assert not failed, failed
     assert summary.n_done == summary.n_planned > 0
+
+
+# --- bad configs: rejected when loaded, or by --dry-run once the data is loaded ----------
+
+
+def _tiny(tmp_path: Path, cache: Path, **overrides) -> dict:
+    """A small synthetic config (tiny preset, cached features) with ``overrides``."""
+    config = {
+        "name": "bad",
+        "output": "run",
+        "corpora": {
+            "synthetic": {
+                "loader": "synthetic",
+                "path": str(cache / "corpus"),
+                "options": {"preset": "tiny"},
+            }
+        },
+        "features": {"domain": "elicitation", "jobs": 1, "cache_dir": str(cache / "features")},
+        "pairs": [
+            {
+                "name": "a->s",
+                "source": "elicitation == 'acted'",
+                "target": "elicitation == 'spontaneous'",
+            }
+        ],
+        "methods": {"source_only": {"max_epochs": 2}},
+        "trials": 2,
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("bad-config-cache")
+
+
+BAD_CONFIGS = [
+    ({"protocol": {"name": "few_shot", "k": [2, 0]}}, "config.protocol.k: 0 is not a positive"),
+    ({"protocol": {"name": "few_shot", "k": -3}}, "config.protocol.k: -3"),
+    ({"protocol": {"target_test_fraction": 1.5}}, "config.protocol.target_test_fraction: 1.5"),
+    ({"protocol": {"target_test_fraction": 0}}, "strictly between 0 and 1"),
+    ({"protocol": {"name": "reduced", "sizes": [0.5, 1.5]}}, "config.protocol.sizes: 1.5"),
+    ({"protocol": {"name": "split_10_40_50", "repetitions": 0}}, "repetitions: 0"),
+    ({"protocol": {"name": "cross_domain", "k": [2]}}, "cross_domain does not use ['k']"),
+    ({"protocol": {"name": "loso", "exclusive": False}}, "it reads nothing besides its name"),
+    ({"metrics": ["uar", "uarr"]}, "config.metrics[1]: unknown metric 'uarr'; did you mean 'uar'"),
+    ({"metrics": ["ccc"]}, "'ccc' is a regression metric; classification metrics are"),
+    ({"methods": {"label_target": {}}}, "config.methods.label_target: label_target needs"),
+    ({"methods": {"dann": {}, "cada": {"max_epochs": [1, 2]}}}, "protocol cross_domain does not"),
+    (
+        {"task": "regression", "protocol": {"name": "few_shot"}},
+        "few_shot cuts classification data only, not regression",
+    ),
+]
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize(("change", "message"), BAD_CONFIGS, ids=[m for _, m in BAD_CONFIGS])
+def test_bad_config_is_rejected_when_loaded(tmp_path, change, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(_tiny(tmp_path, tmp_path, **change)))
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert message in str(error.value)
+    assert "bad.yaml" in str(error.value)
+
+
+def test_methods_that_need_labels_load_under_protocols_that_give_them(tmp_path):
+    methods = {"label_target": {}, "cada": {}, "train_on_target": {}}
+    for protocol in ({"name": "few_shot"}, {"name": "split_10_40_50"}, {"name": "loso"}):
+        config = _tiny(tmp_path, tmp_path, methods=methods, protocol=protocol, baseline=None)
+        assert parse_config(config).protocol.name == protocol["name"]
+    # reading every target training label is an upper bound any protocol can give
+    config = _tiny(tmp_path, tmp_path, methods={"train_on_target": {}}, baseline=None)
+    assert parse_config(config).protocol.name == "cross_domain"
+
+
+def _dry_run(tmp_path: Path, config: dict, capsys) -> tuple[int, str]:
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(config))
+    code = main(["run", str(path), "--dry-run"])
+    captured = capsys.readouterr()
+    assert not (tmp_path / "run" / "results.jsonl").exists()
+    return code, captured.out + captured.err
+
+
+BAD_DATA = [
+    (
+        {"protocol": {"name": "few_shot", "k": [1, 2]}},
+        # the tiny corpus's pool holds 3 examples per class; 2 exclusive trials of k=2 need 4
+        ["config.pairs[0] ('a->s')", "k=2 is too large", "anger: 3", "need 4 per class"],
+    ),
+    (
+        {"pairs": [{"source": "elicitation == 'acted'", "target": "elicitation == 'sponty'"}]},
+        ["config.pairs[0]", "elicitation == 'sponty'"],
+    ),
+    (
+        {"pairs": [{"source": "elicitaton == 'acted'", "target": "elicitation == 'natural'"}]},
+        ["config.pairs[0]", "elicitaton"],
+    ),
+    (
+        {"pairs": [{"source": "elicitation != 'x'", "target": "elicitation == 'spontaneous'"}]},
+        ["config.pairs[0]", "must not overlap"],
+    ),
+]
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize(("change", "messages"), BAD_DATA, ids=[m[-1] for _, m in BAD_DATA])
+def test_dry_run_rejects_what_the_run_would_reject(tmp_path, cache, capsys, change, messages):
+    code, output = _dry_run(tmp_path, _tiny(tmp_path, cache, **change), capsys)
+    assert code == 2, output
+    for message in messages:
+        assert message in output
+
+
+def test_dry_run_accepts_k_that_fits_the_pool(tmp_path, cache, capsys):
+    config = _tiny(tmp_path, cache, protocol={"name": "few_shot", "k": [1, 2], "exclusive": False})
+    code, output = _dry_run(tmp_path, config, capsys)
+    assert code == 0 and "4 trial(s)" in output and output.count("todo") == 4
+    assert output.count("few_shot k=2") == 2

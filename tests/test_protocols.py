@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import doctest
 from collections import Counter
 
@@ -9,10 +10,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import emoshift.experiment.protocols
 import emoshift.protocols
+import emoshift.protocols.base
+import emoshift.protocols.catalog
 import emoshift.protocols.splits
+from emoshift.experiment.data import ExperimentData
+from emoshift.experiment.protocols import make_split
 from emoshift.protocols import (
+    PROTOCOLS,
+    Condition,
+    Draw,
+    ProtocolSettings,
+    Target,
     few_shot_trials,
+    get_protocol,
     leave_one_speaker_out,
     reduced_sample,
     speaker_split,
@@ -275,7 +287,143 @@ def test_reduced_sample_without_labels_and_errors():
         reduced_sample(np.array([0.5, 1.0]), labels, size=1, seed=0)
 
 
-@pytest.mark.parametrize("module", [emoshift.protocols, emoshift.protocols.splits])
+# --- protocol objects ---------------------------------------------------------------------
+
+
+def _target(seed: int = 0, regression: bool = False) -> Target:
+    table = corpus(n_speakers=8, seed=seed)
+    if regression:
+        rng = np.random.default_rng(seed)
+        return Target(table.speaker.to_numpy(dtype=object), rng.normal(size=(len(table), 2)))
+    return Target(table.speaker.to_numpy(dtype=object), table.emotion.to_numpy(dtype=str))
+
+
+def _cut(name: str, target: Target, trial: int = 0):
+    protocol = get_protocol(name)
+    settings = ProtocolSettings(name, k=[2])
+    folds = sorted(set(target.speaker_names().tolist()))
+    condition = protocol.conditions(settings, folds)[0]
+    n_trials = protocol.n_trials(settings, 3)
+    return protocol.split(target, Draw(settings, condition, trial, seed=0, n_trials=n_trials))
+
+
+@pytest.mark.parametrize("name", list(PROTOCOLS))
+def test_every_protocol_declares_itself_and_cuts_what_it_declares(name):
+    protocol = PROTOCOLS[name]
+    assert protocol.name == name and get_protocol(name) is protocol
+    assert set(protocol.settings) <= {f.name for f in dataclasses.fields(ProtocolSettings)}
+    assert isinstance(protocol.model_selection, str) and protocol.model_selection
+    target = _target()
+    cut = _cut(name, target)
+    assert_partition([np.unique(cut.train), cut.test], len(cut.train) + len(cut.test))
+    assert not set(cut.train.tolist()) & set(cut.test.tolist())
+    assert (cut.labelled is not None) == protocol.labelled_target
+    assert (cut.dev is not None) == protocol.development_set
+    if cut.labelled is not None:
+        assert 0 < len(cut.labelled) <= len(cut.train) and cut.labelled.max() < len(cut.train)
+    if cut.dev is not None:  # the development rows are target training rows, never test rows
+        assert set(cut.dev.tolist()) <= set(cut.train.tolist())
+    if protocol.uses_folds:
+        assert len(set(target.speakers[cut.test].tolist())) == 1
+
+
+@pytest.mark.parametrize("name", [n for n, p in PROTOCOLS.items() if "regression" in p.tasks])
+def test_every_regression_protocol_cuts_two_dimensional_targets(name):
+    cut = _cut(name, _target(regression=True))
+    assert len(cut.train) and len(cut.test)
+
+
+def test_split_10_40_50_cuts_regression_targets():
+    # the bug: 2-D regression targets went to the class stratification and every trial
+    # failed with "labels must be 1-D"; regression is cut by size (and speaker) only
+    table = corpus(n_speakers=10)
+    table["domain"] = np.where(np.arange(len(table)) % 3 == 0, "s", "t")
+    rng = np.random.default_rng(0)
+    data = ExperimentData(table, rng.normal(size=(len(table), 4)), rng.normal(size=(len(table), 2)))
+    for independent in (True, False):
+        split = make_split(
+            data,
+            "domain == 's'",
+            "domain == 't'",
+            "split_10_40_50",
+            trial=0,
+            seed=0,
+            speaker_independent=independent,
+        )
+        n_target = int((table.domain == "t").sum())
+        assert split.y_dev.shape[1] == 2 and len(split.X_target) + len(split.X_test) == n_target
+        assert len(split.X_test) / n_target == pytest.approx(0.5, abs=0.12)
+        assert len(split.labelled) / n_target == pytest.approx(0.1, abs=0.08)
+
+
+def test_trials_and_conditions_come_from_the_settings():
+    settings = ProtocolSettings("reduced", sizes=[0.5, 1.0], repetitions=4)
+    folds = ["s1", "s2"]
+    assert [c.text() for c in get_protocol("reduced").conditions(settings, folds)] == [
+        "size=0.5 fold=s1",
+        "size=0.5 fold=s2",
+        "size=1.0 fold=s1",
+        "size=1.0 fold=s2",
+    ]
+    assert get_protocol("loso").conditions(settings, folds) == [
+        Condition(fold="s1"),
+        Condition(fold="s2"),
+    ]
+    assert get_protocol("few_shot").conditions(ProtocolSettings(k=[1, 3]))[1] == Condition(k=3)
+    assert get_protocol("split_10_40_50").n_trials(settings, 5) == 4
+    assert get_protocol("cross_domain").n_trials(settings, 5) == 5
+    assert get_protocol("loso").n_trials(settings, 5) == 1
+    with pytest.raises(ValueError, match="needs the target speakers"):
+        get_protocol("loso").conditions(settings)
+
+
+def test_each_trial_of_a_protocol_is_deterministic_and_trials_differ():
+    target = _target()
+    for name in ("cross_domain", "split_10_40_50", "few_shot"):
+        first, again, other = _cut(name, target), _cut(name, target), _cut(name, target, 1)
+        np.testing.assert_array_equal(first.test, again.test)
+        changed = first.test if name != "few_shot" else first.labelled
+        assert not np.array_equal(changed, other.test if name != "few_shot" else other.labelled)
+
+
+def test_few_shot_pool_check_names_k_and_the_pool_per_class():
+    target = _target()
+    few_shot = get_protocol("few_shot")
+    few_shot.check_target(target, ProtocolSettings("few_shot", k=[2]), seed=0, n_trials=3)
+    with pytest.raises(ValueError) as error:
+        few_shot.check_target(target, ProtocolSettings("few_shot", k=[2, 40]), seed=0, n_trials=3)
+    message = str(error.value)
+    assert "k=40" in message and "3 exclusive trials need 120 per class" in message
+    pool = target.y[_cut("few_shot", target).train]
+    assert f"anger: {int((pool == 'anger').sum())}" in message
+
+
+def test_unknown_protocol_suggests_the_nearest():
+    with pytest.raises(ValueError, match="did you mean 'few_shot'"):
+        get_protocol("few-shot")
+
+
+def test_settings_check_names_the_field():
+    for settings, field in [
+        (ProtocolSettings(target_test_fraction=1.0), "target_test_fraction"),
+        (ProtocolSettings(sizes=[0.0]), "sizes"),
+        (ProtocolSettings(k=[-1]), "k"),
+        (ProtocolSettings(repetitions=0), "repetitions"),
+    ]:
+        with pytest.raises(ValueError, match=f"^{field}: "):
+            settings.check()
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        emoshift.protocols,
+        emoshift.protocols.splits,
+        emoshift.protocols.base,
+        emoshift.protocols.catalog,
+        emoshift.experiment.protocols,
+    ],
+)
 def test_docstring_examples(module):
     failures, _ = doctest.testmod(module)
     assert failures == 0

@@ -35,9 +35,10 @@ import yaml
 from sklearn.model_selection import ParameterGrid
 
 from emoshift.data.query import QueryError, parse_query
-from emoshift.methods import method_class
+from emoshift.methods import method_class, method_needs
+from emoshift.metrics import METRICS
+from emoshift.protocols import PROTOCOLS, ProtocolSettings
 
-PROTOCOLS = ("cross_domain", "few_shot", "split_10_40_50", "loso", "reduced")
 TASKS = ("classification", "regression")
 EXECUTORS = ("serial", "processes", "ray")
 
@@ -91,19 +92,6 @@ class PairConfig:
 
 
 @dataclass
-class ProtocolConfig:
-    """How target data is cut; see :mod:`emoshift.experiment.protocols`."""
-
-    name: str = "cross_domain"
-    target_test_fraction: float = 0.5
-    k: list[int] = field(default_factory=lambda: [2, 4, 6, 8, 10, 12])
-    sizes: list[float] = field(default_factory=lambda: [0.25, 0.5, 1.0])
-    repetitions: int | None = None
-    speaker_independent: bool = True
-    exclusive: bool = True
-
-
-@dataclass
 class ExperimentConfig:
     """A whole experiment: a grid of methods x pairs x protocol conditions x trials."""
 
@@ -113,7 +101,7 @@ class ExperimentConfig:
     methods: dict[str, dict]
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
     labels: LabelsConfig = field(default_factory=LabelsConfig)
-    protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
+    protocol: ProtocolSettings = field(default_factory=ProtocolSettings)
     task: str = "classification"
     metrics: list[str] | None = None
     baseline: str | None = "source_only"
@@ -251,12 +239,60 @@ def expand_method_grid(method: str, params: dict, where: str = "method") -> list
     return list(ParameterGrid(grid)) if grid else [{}]
 
 
+def _check_protocol(config: ExperimentConfig, raw: object) -> None:
+    """The protocol's name, settings and task, and what it gives the methods."""
+    settings = config.protocol
+    _check_choice(settings.name, tuple(PROTOCOLS), "config.protocol.name")
+    protocol = PROTOCOLS[settings.name]
+    unused = sorted(set(raw if isinstance(raw, dict) else ()) - {"name", *protocol.settings})
+    if unused:
+        reads = list(protocol.settings) or "nothing besides its name"
+        raise ConfigError(
+            f"config.protocol: {settings.name} does not use {unused}; it reads {reads}"
+        )
+    try:
+        settings.check()
+    except ValueError as error:
+        raise ConfigError(f"config.protocol.{error}") from None
+    if config.task not in protocol.tasks:
+        raise ConfigError(
+            f"config.protocol.name: {settings.name} cuts {' or '.join(protocol.tasks)} data "
+            f"only, not {config.task}; choose another protocol or task"
+        )
+    if protocol.labelled_target:
+        return
+    givers = [name for name, p in PROTOCOLS.items() if p.labelled_target]
+    for method, params in config.methods.items():
+        grid = expand_method_grid(method, params or {}, f"config.methods.{method}")
+        if any(method_needs(method, point).labelled_target for point in grid):
+            raise ConfigError(
+                f"config.methods.{method}: {method} needs labelled target examples, which "
+                f"protocol {settings.name} does not give; use one of {givers} or drop it"
+            )
+
+
+def _check_metrics(config: ExperimentConfig) -> None:
+    for i, name in enumerate(config.metrics or ()):
+        where = f"config.metrics[{i}]"
+        if name not in METRICS:
+            raise ConfigError(f"{where}: unknown metric {name!r}{_suggest(name, METRICS)}")
+        if METRICS[name].task != config.task:
+            fitting = [m for m, metric in METRICS.items() if metric.task == config.task]
+            raise ConfigError(
+                f"{where}: {name!r} is a {METRICS[name].task} metric; {config.task} "
+                f"metrics are {fitting}"
+            )
+
+
 def parse_config(data: object, base_dir: str | os.PathLike = ".") -> ExperimentConfig:
-    """Validate a config mapping (as loaded from YAML) and return the typed config."""
+    """Validate a config mapping (as loaded from YAML) and return the typed config.
+
+    Everything that needs no data is checked here; what needs the data is checked by
+    :func:`emoshift.experiment.protocols.check_data` before any training.
+    """
     config = _build(ExperimentConfig, data, "config")
     config.base_dir = str(base_dir)
     _check_choice(config.task, TASKS, "config.task")
-    _check_choice(config.protocol.name, PROTOCOLS, "config.protocol.name")
     _check_choice(config.executor, EXECUTORS, "config.executor")
     if not config.corpora:
         raise ConfigError("config.corpora: name at least one corpus")
@@ -269,6 +305,8 @@ def parse_config(data: object, base_dir: str | os.PathLike = ".") -> ExperimentC
     _check_queries(config)
     for method, params in config.methods.items():
         expand_method_grid(method, params or {}, f"config.methods.{method}")
+    _check_protocol(config, data.get("protocol"))
+    _check_metrics(config)
     if config.baseline is not None and config.baseline not in config.methods:
         raise ConfigError(
             f"config.baseline: {config.baseline!r} is not among the methods "

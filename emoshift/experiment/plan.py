@@ -25,6 +25,7 @@ import json
 from dataclasses import dataclass, field
 
 from emoshift.experiment.config import ExperimentConfig, expand_method_grid
+from emoshift.protocols import Condition, get_protocol
 
 
 @dataclass
@@ -62,12 +63,7 @@ class TrialSpec:
 
     def condition(self) -> str:
         """A short text of the trial's condition, for progress and dry runs."""
-        parts = [
-            f"k={self.k}" if self.k is not None else "",
-            f"size={self.size}" if self.size is not None else "",
-            f"fold={self.fold}" if self.fold is not None else "",
-        ]
-        return " ".join(p for p in parts if p)
+        return Condition(k=self.k, size=self.size, fold=self.fold).text()
 
 
 def _variant(method: str, params: dict, grid_keys: set[str]) -> str:
@@ -92,19 +88,8 @@ def _data_spec(config: ExperimentConfig) -> dict:
     }
 
 
-def plan_trials(
-    config: ExperimentConfig,
-    folds: dict[str, list[str]] | None = None,
-    data_fingerprint: str = "",
-) -> list[TrialSpec]:
-    """Every trial of the config, in a stable order.
-
-    ``folds`` maps a pair's label to its target speakers; the ``loso`` and ``reduced``
-    protocols need it (see :func:`emoshift.experiment.protocols.target_speakers`).
-    ``data_fingerprint`` (:meth:`ExperimentData.fingerprint`) enters every key.
-    """
-    protocol = config.protocol
-    data_spec = {**_data_spec(config), "fingerprint": data_fingerprint}
+def _variants(config: ExperimentConfig) -> list[tuple[str, dict, str]]:
+    """``(method, params, variant name)`` for every point of every method's grid."""
     variants = []
     for method, params in config.methods.items():
         grid = expand_method_grid(method, params or {}, f"config.methods.{method}")
@@ -114,48 +99,63 @@ def plan_trials(
             if len(grid) > 1 and len({str(g[k]) for g in grid}) > 1
         }
         variants += [(method, g, _variant(method, g, keys)) for g in grid]
+    return variants
+
+
+def _common_fields(config: ExperimentConfig, n_trials: int, data_fingerprint: str) -> dict:
+    """The :class:`TrialSpec` fields every trial of the config shares."""
+    settings = config.protocol
+    return {
+        "experiment": config.name,
+        "protocol": settings.name,
+        "seed": config.seed,
+        "task": config.task,
+        "metrics": config.metrics,
+        "n_trials": n_trials,
+        "target_test_fraction": settings.target_test_fraction,
+        "speaker_independent": settings.speaker_independent,
+        "exclusive": settings.exclusive,
+        "data_spec": {**_data_spec(config), "fingerprint": data_fingerprint},
+    }
+
+
+def plan_trials(
+    config: ExperimentConfig,
+    folds: dict[str, list[str]] | None = None,
+    data_fingerprint: str = "",
+) -> list[TrialSpec]:
+    """Every trial of the config, in a stable order.
+
+    ``folds`` maps a pair's label to its target speakers; the protocols whose conditions
+    are folds (``loso``, ``reduced``) need it (see
+    :func:`emoshift.experiment.protocols.target_speakers`).
+    ``data_fingerprint`` (:meth:`ExperimentData.fingerprint`) enters every key.
+    """
+    settings = config.protocol
+    protocol = get_protocol(settings.name)
+    n_trials = protocol.n_trials(settings, config.trials)
+    common = _common_fields(config, n_trials, data_fingerprint)
+    variants = _variants(config)
     trials: list[TrialSpec] = []
     for pair in config.pairs:
-        if protocol.name == "few_shot":
-            conditions = [{"k": k} for k in protocol.k]
-        elif protocol.name in ("loso", "reduced"):
-            if folds is None or pair.label() not in folds:
-                raise ValueError(
-                    f"protocol {protocol.name} needs the target speakers of pair {pair.label()!r}"
-                )
-            sizes = protocol.sizes if protocol.name == "reduced" else [None]
-            conditions = [{"fold": f, "size": s} for s in sizes for f in folds[pair.label()]]
-        else:
-            conditions = [{}]
-        n_trials = (
-            protocol.repetitions or config.trials
-            if protocol.name == "split_10_40_50"
-            else 1
-            if protocol.name in ("loso", "reduced")
-            else config.trials
-        )
-        for condition in conditions:
+        pair_folds = (folds or {}).get(pair.label())
+        if protocol.uses_folds and pair_folds is None:
+            raise ValueError(
+                f"protocol {settings.name} needs the target speakers of pair {pair.label()!r}"
+            )
+        for condition in protocol.conditions(settings, pair_folds):
             for trial in range(n_trials):
                 for method, params, variant in variants:
                     spec = TrialSpec(
-                        experiment=config.name,
                         method=method,
                         params=params,
                         variant=variant,
                         pair=pair.label(),
                         source=pair.source,
                         target=pair.target,
-                        protocol=protocol.name,
                         trial=trial,
-                        seed=config.seed,
-                        task=config.task,
-                        metrics=config.metrics,
-                        n_trials=n_trials,
-                        target_test_fraction=protocol.target_test_fraction,
-                        speaker_independent=protocol.speaker_independent,
-                        exclusive=protocol.exclusive,
-                        data_spec=data_spec,
-                        **condition,
+                        **common,
+                        **dataclasses.asdict(condition),
                     )
                     spec.key = spec.compute_key()
                     trials.append(spec)

@@ -1,30 +1,15 @@
 """From a protocol and a trial's coordinates to the :class:`DomainSplit` it trains on.
 
 The split of a trial depends only on the data, the pair, the protocol, its condition
-(``k`` or ``size``), the trial index and the experiment seed: every method of a trial
-sees the same split, so comparisons between methods are paired.
-
-- ``cross_domain``: target speakers split in two (``target_test_fraction``); the
-  training half is unlabelled target data, the other half the test set. Each trial
-  draws its own speaker split.
-- ``few_shot``: one speaker split of the target (seed of the experiment) into a pool and a
-  test set; trial ``t`` labels ``k`` pool examples per class, exclusive across trials
-  (``exclusive=False`` lets trials share examples when the pool is too small).
-
-``speaker_independent=False`` splits target utterances (stratified by class) instead of
-speakers, for corpora whose speakers each hold one emotion.
-- ``split_10_40_50``: the target cut into 10% labelled training, 40% labelled development
-  (used for early stopping) and 50% test, stratified; one cut per trial.
-- ``loso``: one target speaker is the test fold (``fold``), the other target speakers are
-  labelled training data; the source is labelled out-of-domain data.
-- ``reduced``: ``loso`` with the labelled target training data cut to ``size`` (a count
-  or a fraction), stratified; the test folds stay the same.
+(``k``, ``size`` or ``fold``), the trial index and the experiment seed: every method of a
+trial sees the same split, so comparisons between methods are paired. The protocols
+themselves are in :mod:`emoshift.protocols.catalog`; this module maps their cuts of the
+target rows onto the experiment's data, and checks a config against the loaded data
+before any training (what ``emoshift run --dry-run`` reports).
 
 Example:
     >>> import numpy as np, pandas as pd
-    >>> from sklearn.model_selection import train_test_split
-
-from emoshift.experiment.data import ExperimentData
+    >>> from emoshift.experiment.data import ExperimentData
     >>> table = pd.DataFrame({"domain": ["s"] * 8 + ["t"] * 8,
     ...                       "speaker": list("aabbccdd") + list("eeffgghh"),
     ...                       "label": ["x", "y"] * 8})
@@ -38,43 +23,32 @@ from emoshift.experiment.data import ExperimentData
 from __future__ import annotations
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
+from emoshift.experiment.config import ConfigError, ExperimentConfig
 from emoshift.experiment.data import ExperimentData
 from emoshift.experiment.trial import DomainSplit
-from emoshift.protocols.splits import (
-    few_shot_trials,
-    reduced_sample,
-    speaker_split,
-    target_split_10_40_50,
-)
+from emoshift.protocols import Condition, Draw, ProtocolSettings, Target, get_protocol
 
 
 def target_speakers(data: ExperimentData, target_query: str) -> list[str]:
     """The target speakers, sorted: the folds of ``loso`` and ``reduced``."""
-    rows = data.rows(target_query)
-    return sorted(data.table["speaker"].iloc[rows].astype(str).unique())
+    return sorted(set(_target(data, data.rows(target_query)).speaker_names().tolist()))
 
 
-def _split(
-    data: ExperimentData,
-    source: np.ndarray,
-    train: np.ndarray,
-    test: np.ndarray,
-    labelled: np.ndarray | None = None,
-    dev: np.ndarray | None = None,
-) -> DomainSplit:
-    return DomainSplit(
-        X_source=data.X[source],
-        y_source=data.y[source],
-        X_target=data.X[train],
-        y_target=data.y[train],
-        X_test=data.X[test],
-        y_test=data.y[test],
-        labelled=labelled,
-        X_dev=None if dev is None else data.X[dev],
-        y_dev=None if dev is None else data.y[dev],
-    )
+def _target(data: ExperimentData, rows: np.ndarray) -> Target:
+    return Target(speakers=data.table["speaker"].to_numpy(dtype=object)[rows], y=data.y[rows])
+
+
+def _domain_rows(data: ExperimentData, source_query: str, target_query: str) -> tuple:
+    source = data.rows(source_query)
+    target = data.rows(target_query)
+    overlap = np.intersect1d(source, target)
+    if len(overlap):
+        raise ValueError(
+            f"source query {source_query!r} and target query {target_query!r} share "
+            f"{len(overlap)} rows; a domain pair must not overlap"
+        )
+    return source, target
 
 
 def make_split(
@@ -94,60 +68,44 @@ def make_split(
     exclusive: bool = True,
 ) -> DomainSplit:
     """The split that trial ``trial`` of ``protocol`` trains and tests on."""
-    source = data.rows(source_query)
-    target = data.rows(target_query)
-    overlap = np.intersect1d(source, target)
-    if len(overlap):
-        raise ValueError(
-            f"source query {source_query!r} and target query {target_query!r} share "
-            f"{len(overlap)} rows; a domain pair must not overlap"
-        )
-    table = data.table.iloc[target]
-    label_column = "label" if "label" in table else None
-    classification = data.y.dtype.kind in "OUS"
+    source, target = _domain_rows(data, source_query, target_query)
+    settings = ProtocolSettings(
+        name=protocol,
+        target_test_fraction=target_test_fraction,
+        speaker_independent=speaker_independent,
+        exclusive=exclusive,
+    )
+    draw = Draw(settings, Condition(k=k, size=size, fold=fold), trial, seed, n_trials)
+    cut = get_protocol(protocol).split(_target(data, target), draw)
+    train, test = target[cut.train], target[cut.test]
+    return DomainSplit(
+        X_source=data.X[source],
+        y_source=data.y[source],
+        X_target=data.X[train],
+        y_target=data.y[train],
+        X_test=data.X[test],
+        y_test=data.y[test],
+        labelled=cut.labelled,
+        X_dev=None if cut.dev is None else data.X[target[cut.dev]],
+        y_dev=None if cut.dev is None else data.y[target[cut.dev]],
+    )
 
-    def halves(split_seed: int) -> tuple[np.ndarray, np.ndarray]:
-        if speaker_independent:
-            parts = speaker_split(
-                table, target_test_fraction, split_seed, label_column=label_column
+
+def check_data(config: ExperimentConfig, data: ExperimentData) -> None:
+    """Raise :class:`ConfigError` for a pair or condition the loaded data cannot run.
+
+    Checked before any training: each pair's queries select rows of known columns and do
+    not overlap, and the protocol can cut every trial from the target (e.g. ``k`` fits
+    the few-shot pool of every class).
+    """
+    protocol = get_protocol(config.protocol.name)
+    n_trials = protocol.n_trials(config.protocol, config.trials)
+    for i, pair in enumerate(config.pairs):
+        where = f"config.pairs[{i}] ({pair.label()!r})"
+        try:
+            _, target = _domain_rows(data, pair.source, pair.target)
+            protocol.check_target(
+                _target(data, target), config.protocol, seed=config.seed, n_trials=n_trials
             )
-            return target[parts.train], target[parts.test]
-        stratify = data.y[target] if classification else None
-        train, test = train_test_split(
-            target, test_size=target_test_fraction, random_state=split_seed, stratify=stratify
-        )
-        return np.sort(train), np.sort(test)
-
-    if protocol == "cross_domain":
-        train, test = halves(seed + trial)
-        return _split(data, source, train, test)
-    if protocol == "few_shot":
-        if k is None:
-            raise ValueError("few_shot needs k (labelled target examples per class)")
-        pool, test = halves(seed)
-        chosen = few_shot_trials(data.y[pool], k, n_trials, seed, exclusive=exclusive)[trial]
-        return _split(data, source, pool, test, labelled=chosen)
-    if protocol == "split_10_40_50":
-        speakers = table["speaker"].astype(str).to_numpy() if speaker_independent else None
-        parts = target_split_10_40_50(data.y[target], seed + trial, speakers=speakers)
-        train = target[np.concatenate([parts.train, parts.dev])]
-        labelled = np.arange(len(parts.train))
-        return _split(
-            data, source, train, target[parts.test], labelled=labelled, dev=target[parts.dev]
-        )
-    if protocol in ("loso", "reduced"):
-        if fold is None:
-            raise ValueError(f"{protocol} needs fold (the test speaker)")
-        speakers = table["speaker"].astype(str).to_numpy()
-        if fold not in set(speakers):
-            raise ValueError(f"fold {fold!r} is not a target speaker")
-        train = target[speakers != fold]
-        test = target[speakers == fold]
-        labelled = np.arange(len(train))
-        if protocol == "reduced":
-            if size is None:
-                raise ValueError("reduced needs size (a count or a fraction of the fold)")
-            labels = data.y[train] if classification else None
-            labelled = reduced_sample(labelled, labels, size, seed + trial)
-        return _split(data, source, train, test, labelled=labelled)
-    raise ValueError(f"unknown protocol {protocol!r}")
+        except ValueError as error:
+            raise ConfigError(f"{where}: {error}") from None

@@ -50,7 +50,7 @@ from emoshift.experiment.config import ExperimentConfig
 from emoshift.experiment.data import ExperimentData, load_experiment_data
 from emoshift.experiment.execute import execute_trial
 from emoshift.experiment.plan import TrialSpec, plan_trials
-from emoshift.experiment.protocols import target_speakers
+from emoshift.experiment.protocols import check_data, target_speakers
 from emoshift.experiment.store import ResultStore
 from emoshift.progress import progress_enabled
 
@@ -78,11 +78,10 @@ def _config_record(config: ExperimentConfig) -> dict:
 def prepare_run(
     config: ExperimentConfig, progress: bool | None = None
 ) -> tuple[ExperimentData, list[TrialSpec]]:
-    """Load the data and plan the trials (what ``--dry-run`` prints)."""
+    """Load the data, check the config against it and plan the trials (``--dry-run``)."""
     data = load_experiment_data(config, progress=progress)
-    folds = None
-    if config.protocol.name in ("loso", "reduced"):
-        folds = {pair.label(): target_speakers(data, pair.target) for pair in config.pairs}
+    check_data(config, data)
+    folds = {pair.label(): target_speakers(data, pair.target) for pair in config.pairs}
     return data, plan_trials(config, folds, data.fingerprint())
 
 

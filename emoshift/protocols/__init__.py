@@ -1,8 +1,9 @@
 """Evaluation protocols: which utterances train, tune and test, as positional indices.
 
-Cross-corpus (train on one domain, test on another) needs no helper beyond
-:func:`emoshift.data.table.select_domain`; the functions here cover the splits inside a
-domain. See :mod:`emoshift.protocols.splits`.
+Each protocol is an object (:mod:`emoshift.protocols.catalog`, found by name with
+:func:`get_protocol`) that knows its settings, conditions, trials, how it cuts the
+target and what model selection may see. The cuts are built from the split helpers of
+:mod:`emoshift.protocols.splits`, which work on any labels and speakers.
 
 Example:
     >>> folds = list(leave_one_speaker_out(["s1", "s2", "s1"]))
@@ -10,6 +11,15 @@ Example:
     ['s1', 's2']
 """
 
+from emoshift.protocols.base import (
+    Condition,
+    Draw,
+    Protocol,
+    ProtocolSettings,
+    Target,
+    TargetSplit,
+)
+from emoshift.protocols.catalog import PROTOCOLS, get_protocol
 from emoshift.protocols.splits import (
     TrainDevTest,
     TrainTest,
@@ -21,6 +31,14 @@ from emoshift.protocols.splits import (
 )
 
 __all__ = [
+    "PROTOCOLS",
+    "Condition",
+    "Draw",
+    "Protocol",
+    "ProtocolSettings",
+    "Target",
+    "TargetSplit",
+    "get_protocol",
     "TrainDevTest",
     "TrainTest",
     "few_shot_trials",

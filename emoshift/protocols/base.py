@@ -1,0 +1,192 @@
+"""What every protocol object shares: its settings, its conditions, its cut of the target.
+
+A protocol decides which target utterances a method may see, with or without labels,
+and which it is scored on. :class:`Protocol` is the interface; the protocols themselves
+and their registry are in :mod:`emoshift.protocols.catalog`.
+
+Example:
+    >>> target = Target(speakers=np.array(list("aabb"), dtype=object),
+    ...                 y=np.array(["x", "y", "x", "y"]))
+    >>> target.classification, target.strata().tolist()
+    (True, ['x', 'y', 'x', 'y'])
+    >>> Condition(k=4).text(), Condition(size=0.5, fold="s1").text()
+    ('k=4', 'size=0.5 fold=s1')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass
+class ProtocolSettings:
+    """The ``protocol:`` block of an experiment config; each protocol reads some fields.
+
+    Attributes:
+        name: the protocol (a name of :data:`emoshift.protocols.PROTOCOLS`).
+        target_test_fraction: share of the target held out as the test set, in (0, 1).
+        k: labelled target examples per class, one condition each (``few_shot``).
+        sizes: fractions in (0, 1] of the labelled training fold (``reduced``).
+        repetitions: trials of ``split_10_40_50`` (default: the config's ``trials``).
+        speaker_independent: cut the target by speaker (else by utterance, stratified).
+        exclusive: few-shot trials never share a labelled example.
+    """
+
+    name: str = "cross_domain"
+    target_test_fraction: float = 0.5
+    k: list[int] = field(default_factory=lambda: [2, 4, 6, 8, 10, 12])
+    sizes: list[float] = field(default_factory=lambda: [0.25, 0.5, 1.0])
+    repetitions: int | None = None
+    speaker_independent: bool = True
+    exclusive: bool = True
+
+    def check(self) -> None:
+        """Raise ``ValueError`` naming the first field whose value is out of range.
+
+        Example:
+            >>> ProtocolSettings(k=[2, 0]).check()
+            Traceback (most recent call last):
+            ...
+            ValueError: k: 0 is not a positive count of labelled examples per class
+        """
+        if not 0 < self.target_test_fraction < 1:
+            raise ValueError(
+                f"target_test_fraction: {self.target_test_fraction} is not a fraction "
+                "strictly between 0 and 1 (0.5 holds half the target out for testing)"
+            )
+        for k in self.k:
+            if k < 1:
+                raise ValueError(f"k: {k} is not a positive count of labelled examples per class")
+        for size in self.sizes:
+            if not 0 < size <= 1:
+                raise ValueError(
+                    f"sizes: {size} is not a fraction in (0, 1] of the labelled training fold"
+                )
+        if self.repetitions is not None and self.repetitions < 1:
+            raise ValueError(f"repetitions: {self.repetitions} must be at least 1")
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One cell of a protocol's grid: ``k`` (few-shot), ``size`` and ``fold`` (LOSO)."""
+
+    k: int | None = None
+    size: float | None = None
+    fold: str | None = None
+
+    def text(self) -> str:
+        """The set fields as ``name=value``, for progress lines and dry runs."""
+        values = dataclasses.asdict(self)
+        return " ".join(f"{name}={value}" for name, value in values.items() if value is not None)
+
+
+@dataclass(frozen=True)
+class Draw:
+    """One trial's coordinates: what its cut depends on besides the target data.
+
+    Attributes:
+        settings: the protocol block of the config.
+        condition: the cell of the grid (``k``, ``size``, ``fold``).
+        trial: the trial index, ``0 .. n_trials - 1``.
+        seed: the experiment seed.
+        n_trials: trials per condition (exclusive few-shot draws share one pool).
+    """
+
+    settings: ProtocolSettings
+    condition: Condition
+    trial: int
+    seed: int
+    n_trials: int = 1
+
+
+@dataclass(frozen=True)
+class Target:
+    """The target rows a protocol cuts: each row's speaker and label (or targets)."""
+
+    speakers: np.ndarray
+    y: np.ndarray
+
+    @property
+    def classification(self) -> bool:
+        """Whether ``y`` holds class labels (else regression targets, one row each)."""
+        return self.y.dtype.kind in "OUS"
+
+    def strata(self) -> np.ndarray | None:
+        """What stratified cuts balance: the labels, or nothing for regression targets."""
+        return self.y if self.classification else None
+
+    def speaker_names(self) -> np.ndarray:
+        """The speakers as text (folds are named by them)."""
+        return pd.Series(self.speakers, dtype=object).astype(str).to_numpy()
+
+
+@dataclass(frozen=True)
+class TargetSplit:
+    """One trial's cut, as positions into the target rows.
+
+    Attributes:
+        train: the target training rows (``X_target``), unlabelled unless listed below.
+        test: the target test rows, for scoring only.
+        labelled: positions into ``train`` of the labelled examples, or ``None``.
+        dev: target rows of a labelled development set (early stopping), or ``None``.
+    """
+
+    train: np.ndarray
+    test: np.ndarray
+    labelled: np.ndarray | None = None
+    dev: np.ndarray | None = None
+
+
+class Protocol(ABC):
+    """An evaluation protocol: its settings, conditions, trials, cut and model selection.
+
+    Class attributes:
+        name: the registry name used in configs and results.
+        settings: the :class:`ProtocolSettings` fields it reads (besides ``name``).
+        tasks: the tasks it can cut for.
+        labelled_target: whether ``fit`` gets labelled target examples.
+        development_set: whether ``fit`` gets a labelled target development set.
+        uses_folds: whether its conditions are the target speakers (one fold each).
+        model_selection: what model selection (early stopping, hyper-parameters) may see,
+            completing the sentence "Model selection used only ...".
+    """
+
+    name: ClassVar[str]
+    settings: ClassVar[tuple[str, ...]]
+    tasks: ClassVar[tuple[str, ...]] = ("classification", "regression")
+    labelled_target: ClassVar[bool] = False
+    development_set: ClassVar[bool] = False
+    uses_folds: ClassVar[bool] = False
+    model_selection: ClassVar[str]
+
+    def conditions(
+        self, settings: ProtocolSettings, folds: list[str] | None = None
+    ) -> list[Condition]:
+        """The cells of the grid; ``folds`` are the target speakers when it uses folds."""
+        return [Condition()]
+
+    def n_trials(self, settings: ProtocolSettings, trials: int) -> int:
+        """Trials per condition, given the config's ``trials``."""
+        return trials
+
+    def check_target(
+        self, target: Target, settings: ProtocolSettings, *, seed: int, n_trials: int
+    ) -> None:
+        """Raise ``ValueError`` when the target data cannot give every trial its cut.
+
+        By default nothing is checked ahead: the cut itself raises when it cannot be made.
+        """
+        return None
+
+    @abstractmethod
+    def split(self, target: Target, draw: Draw) -> TargetSplit:
+        """The cut of the trial that ``draw`` names."""
+
+    def __repr__(self) -> str:
+        return f"<protocol {self.name}>"

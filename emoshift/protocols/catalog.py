@@ -1,0 +1,229 @@
+"""The protocols emoshift runs, one class each, and their registry :data:`PROTOCOLS`.
+
+- ``cross_domain``: the target split in two (``target_test_fraction``, by speaker unless
+  ``speaker_independent=False``); the training part is unlabelled target data, the other
+  the test set. Each trial draws its own split.
+- ``few_shot``: one split of the target (experiment seed) into a pool and a test set;
+  trial ``t`` labels ``k`` pool examples per class, exclusive across trials unless
+  ``exclusive=False``.
+- ``split_10_40_50``: the target cut into 10% labelled training, 40% labelled development
+  (early stopping) and 50% test, by speaker or stratified by class; one cut per trial.
+  Regression targets are not stratified (as in every protocol here).
+- ``loso``: one target speaker is the test fold, the other target speakers are labelled
+  training data; the source is labelled out-of-domain data.
+- ``reduced``: ``loso`` with the labelled target training data cut to ``size`` (a
+  fraction, stratified); the test folds stay the same.
+
+Adding a protocol: subclass :class:`~emoshift.protocols.base.Protocol` here and list an
+instance in :data:`PROTOCOLS`; configs, plans, runs and reports find it by name.
+
+Example:
+    >>> import numpy as np
+    >>> target = Target(speakers=np.array(list("aabbccdd"), dtype=object),
+    ...                 y=np.array(["x", "y"] * 4))
+    >>> protocol = get_protocol("loso")
+    >>> protocol.labelled_target, protocol.model_selection
+    (True, 'the training folds')
+    >>> draw = Draw(ProtocolSettings("loso"), Condition(fold="b"), trial=0, seed=0)
+    >>> cut = protocol.split(target, draw)
+    >>> cut.train.tolist(), cut.test.tolist()
+    ([0, 1, 4, 5, 6, 7], [2, 3])
+"""
+
+from __future__ import annotations
+
+import difflib
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from emoshift.protocols.base import (
+    Condition,
+    Draw,
+    Protocol,
+    ProtocolSettings,
+    Target,
+    TargetSplit,
+)
+from emoshift.protocols.splits import (
+    TrainTest,
+    few_shot_trials,
+    reduced_sample,
+    speaker_split,
+    target_split_10_40_50,
+)
+
+
+def _halves(target: Target, settings: ProtocolSettings, seed: int) -> TrainTest:
+    """The target cut in a training and a test part (by speaker unless told otherwise)."""
+    strata = target.strata()
+    if settings.speaker_independent:
+        table = pd.DataFrame({"speaker": target.speakers, "label": strata})
+        label_column = None if strata is None else "label"
+        return speaker_split(table, settings.target_test_fraction, seed, label_column=label_column)
+    train, test = train_test_split(
+        np.arange(len(target.y)),
+        test_size=settings.target_test_fraction,
+        random_state=seed,
+        stratify=strata,
+    )
+    return TrainTest(np.sort(train), np.sort(test))
+
+
+class CrossDomain(Protocol):
+    """Unlabelled target training data; a fresh speaker split per trial."""
+
+    name = "cross_domain"
+    settings = ("target_test_fraction", "speaker_independent")
+    model_selection = "a source development split"
+
+    def split(self, target: Target, draw: Draw) -> TargetSplit:
+        train, test = _halves(target, draw.settings, draw.seed + draw.trial)
+        return TargetSplit(train, test)
+
+
+class FewShot(Protocol):
+    """``k`` labelled target examples per class from a fixed pool, per trial."""
+
+    name = "few_shot"
+    settings = ("k", "target_test_fraction", "speaker_independent", "exclusive")
+    tasks = ("classification",)
+    labelled_target = True
+    model_selection = (
+        "labelled source data and the k labelled target examples; never target test data"
+    )
+
+    def conditions(
+        self, settings: ProtocolSettings, folds: list[str] | None = None
+    ) -> list[Condition]:
+        return [Condition(k=k) for k in settings.k]
+
+    def check_target(
+        self, target: Target, settings: ProtocolSettings, *, seed: int, n_trials: int
+    ) -> None:
+        pool = target.y[_halves(target, settings, seed).train]
+        classes, counts = np.unique(pool, return_counts=True)
+        per_class = ", ".join(f"{c}: {n}" for c, n in zip(classes.tolist(), counts.tolist()))
+        for k in settings.k:
+            needed = k * n_trials if settings.exclusive else k
+            if counts.min() < needed:
+                how = f"{n_trials} exclusive trials need" if settings.exclusive else "a trial needs"
+                raise ValueError(
+                    f"k={k} is too large for the labelled target pool ({per_class} example(s) "
+                    f"per class): {how} {needed} per class. Lower k or the trials, set "
+                    "exclusive: false, or lower target_test_fraction"
+                )
+
+    def split(self, target: Target, draw: Draw) -> TargetSplit:
+        k = draw.condition.k
+        if k is None:
+            raise ValueError("few_shot needs k (labelled target examples per class)")
+        pool, test = _halves(target, draw.settings, draw.seed)
+        exclusive = draw.settings.exclusive
+        chosen = few_shot_trials(target.y[pool], k, draw.n_trials, draw.seed, exclusive=exclusive)
+        return TargetSplit(pool, test, labelled=chosen[draw.trial])
+
+
+class Split104050(Protocol):
+    """10% labelled target training, 40% labelled development, 50% test, per trial."""
+
+    name = "split_10_40_50"
+    settings = ("repetitions", "speaker_independent")
+    labelled_target = True
+    development_set = True
+    model_selection = "the 40% labelled target development split"
+
+    def n_trials(self, settings: ProtocolSettings, trials: int) -> int:
+        return settings.repetitions or trials
+
+    def split(self, target: Target, draw: Draw) -> TargetSplit:
+        strata = target.strata()
+        if strata is None:  # regression: one stratum, the cut is by size only
+            strata = np.full(len(target.y), "all", dtype=object)
+        speakers = target.speaker_names() if draw.settings.speaker_independent else None
+        parts = target_split_10_40_50(strata, draw.seed + draw.trial, speakers=speakers)
+        return TargetSplit(
+            train=np.concatenate([parts.train, parts.dev]),
+            test=parts.test,
+            labelled=np.arange(len(parts.train)),
+            dev=parts.dev,
+        )
+
+
+class LeaveOneSpeakerOut(Protocol):
+    """Each target speaker is a test fold; the other target speakers are labelled."""
+
+    name = "loso"
+    settings: tuple[str, ...] = ()
+    labelled_target = True
+    uses_folds = True
+    model_selection = "the training folds"
+
+    def n_trials(self, settings: ProtocolSettings, trials: int) -> int:
+        return 1
+
+    def fold_sizes(self, settings: ProtocolSettings) -> list[float | None]:
+        """The ``size`` of each fold's conditions (``None``: the whole fold)."""
+        return [None]
+
+    def conditions(
+        self, settings: ProtocolSettings, folds: list[str] | None = None
+    ) -> list[Condition]:
+        if folds is None:
+            raise ValueError(f"protocol {self.name} needs the target speakers (its folds)")
+        return [Condition(size=s, fold=f) for s in self.fold_sizes(settings) for f in folds]
+
+    def split(self, target: Target, draw: Draw) -> TargetSplit:
+        fold = draw.condition.fold
+        if fold is None:
+            raise ValueError(f"{self.name} needs fold (the test speaker)")
+        speakers = target.speaker_names()
+        if fold not in set(speakers):
+            raise ValueError(f"fold {fold!r} is not a target speaker")
+        train = np.flatnonzero(speakers != fold)
+        test = np.flatnonzero(speakers == fold)
+        return TargetSplit(train, test, labelled=self._labelled(target, train, draw))
+
+    def _labelled(self, target: Target, train: np.ndarray, draw: Draw) -> np.ndarray:
+        """Positions into ``train`` of the labelled examples: all of them."""
+        return np.arange(len(train))
+
+
+class Reduced(LeaveOneSpeakerOut):
+    """LOSO with the labelled training fold cut to ``size``, stratified."""
+
+    name = "reduced"
+    settings = ("sizes",)
+
+    def fold_sizes(self, settings: ProtocolSettings) -> list[float | None]:
+        return list(settings.sizes)
+
+    def _labelled(self, target: Target, train: np.ndarray, draw: Draw) -> np.ndarray:
+        """A stratified sample of ``size`` of the training fold (one per trial seed)."""
+        size = draw.condition.size
+        if size is None:
+            raise ValueError("reduced needs size (a fraction of the training fold)")
+        labels = target.y[train] if target.classification else None
+        return reduced_sample(np.arange(len(train)), labels, size, draw.seed + draw.trial)
+
+
+PROTOCOLS: dict[str, Protocol] = {
+    protocol.name: protocol
+    for protocol in (CrossDomain(), FewShot(), Split104050(), LeaveOneSpeakerOut(), Reduced())
+}
+"""Every protocol by name."""
+
+
+def get_protocol(name: str) -> Protocol:
+    """The protocol called ``name``; ``ValueError`` names the nearest known one.
+
+    Example:
+        >>> get_protocol("split_10_40_50").development_set
+        True
+    """
+    if name not in PROTOCOLS:
+        close = difflib.get_close_matches(name, PROTOCOLS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown protocol {name!r}{hint} Known: {list(PROTOCOLS)}")
+    return PROTOCOLS[name]
