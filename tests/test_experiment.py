@@ -94,15 +94,24 @@ def test_plan_keys_are_unique_and_stable(tmp_path, cache):
     assert not {t.key for t in plan_trials(changed)} & {t.key for t in first}
 
 
-def test_run_resumes_and_records_failures(tmp_path, cache):
+def test_run_resumes_and_records_failures(tmp_path, cache, monkeypatch):
+    import emoshift.experiment.execute as execute  # noqa: PLC0415
+
+    def run_trial(method, *args, **kwargs):  # coral fails here, on purpose
+        if method == "coral":
+            raise ValueError("coral needs labelled target examples (a failure on purpose)")
+        return original(method, *args, **kwargs)
+
+    original = execute.run_trial
+    monkeypatch.setattr(execute, "run_trial", run_trial)
     config = _config(tmp_path, cache)
-    config["methods"]["label_target"] = dict(FAST)  # needs labelled target: fails here
+    config["methods"]["coral"] = dict(FAST)
     parsed = parse_config(config, base_dir=tmp_path)
     summary = run_experiment(parsed, progress=False)
     assert (summary.n_done, summary.n_failed) == (6, 3)
     records = read_jsonl(summary.run_dir / "results.jsonl")
     failed = [r for r in records if r["status"] == "error"]
-    assert {r["method"] for r in failed} == {"label_target"}
+    assert {r["method"] for r in failed} == {"coral"}
     assert "needs labelled target examples" in failed[0]["error"]
     ok = [r for r in records if r["status"] == "ok"]
     assert all(0 <= r["metrics"]["uar"] <= 1 for r in ok)
@@ -168,16 +177,20 @@ def test_dry_run_lists_trials_and_runs_none(tmp_path, cache, capsys):
 def test_few_shot_and_split_protocols_plan_and_run(tmp_path, cache):
     few = _config(tmp_path, cache, trials=2, protocol={"name": "few_shot", "k": [1, 2]})
     few["methods"] = {"label_target": dict(FAST), "source_only": dict(FAST)}
+    # the tiny corpus's target pool holds 3 examples per class: 2 exclusive trials of
+    # k=2 cannot be drawn, and the run says so by class before training anything
+    with pytest.raises(ConfigError, match="k=2 is too large .*anger: 3"):
+        run_experiment(
+            parse_config(few, base_dir=tmp_path), progress=False, run_dir=tmp_path / "few"
+        )
+    assert not (tmp_path / "few" / "results.jsonl").exists()
+    few["protocol"]["k"] = [1]
     summary = run_experiment(
         parse_config(few, base_dir=tmp_path), progress=False, run_dir=tmp_path / "few"
     )
-    assert (summary.n_done, summary.n_failed) == (4, 4)
+    assert (summary.n_done, summary.n_failed) == (4, 0)
     records = read_jsonl(tmp_path / "few" / "results.jsonl")
-    assert sorted((r["k"], r["status"]) for r in records) == [(1, "ok")] * 4 + [(2, "error")] * 4
-    # the tiny corpus's target pool holds 3 examples per class: 2 exclusive trials of
-    # k=2 cannot be drawn, and the error says so by class
-    failure = next(r for r in records if r["status"] == "error")
-    assert "class 'anger' has 3 example(s)" in failure["error"]
+    assert sorted((r["k"], r["status"]) for r in records) == [(1, "ok")] * 4
 
     split = _config(
         tmp_path,
