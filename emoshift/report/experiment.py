@@ -39,6 +39,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from emoshift.protocols import get_protocol
 from emoshift.report.experiment_figures import FigureSet, draw_figures
 from emoshift.report.html import write_report
 from emoshift.report.stats import WILCOXON_MIN_N
@@ -58,16 +59,6 @@ from emoshift.report.trial_tables import (
 RESULTS_FILE = "results.jsonl"
 CONFIG_FILE = "config.yaml"
 PLAN_FILE = "plan.json"
-
-
-MODEL_SELECTION = {
-    "cross_domain": "a source development split",
-    "few_shot": "labelled source data and the k labelled target examples; never target test data",
-    "split_10_40_50": "the 40% labelled target development split",
-    "loso": "the training folds",
-    "reduced": "the training folds",
-}
-"""What each protocol lets model selection (early stopping, hyper-parameters) see."""
 
 
 REQUIRED_KEYS = {
@@ -189,9 +180,7 @@ def model_selection_note(protocol: str) -> str:
         >>> model_selection_note("split_10_40_50")
         'Model selection used only the 40% labelled target development split.'
     """
-    if protocol not in MODEL_SELECTION:
-        raise ValueError(f"unknown protocol {protocol!r}; known protocols: {list(MODEL_SELECTION)}")
-    return f"Model selection used only {MODEL_SELECTION[protocol]}."
+    return f"Model selection used only {get_protocol(protocol).model_selection}."
 
 
 def _baseline_sections(
