@@ -59,19 +59,9 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from emoshift.methods.inputs import check_features
-from emoshift.methods.networks import ACTIVATIONS, MLPHead
-from emoshift.methods.params import (
-    AT_LEAST_ONE,
-    DEVICE,
-    NON_NEGATIVE,
-    POSITIVE,
-    SEED,
-    Integral,
-    Interval,
-    StrOptions,
-    Widths,
-    validate_params,
-)
+from emoshift.methods.networks import MLPHead
+from emoshift.methods.params import AT_LEAST_ONE, NON_NEGATIVE, validate_params
+from emoshift.methods.shared_params import SHARED_CONSTRAINTS
 from emoshift.progress import progress
 
 #: ridge added to the code covariance before its log-determinant in ``code_kl``
@@ -144,17 +134,15 @@ class AdversarialAutoencoder(TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
+        **{
+            name: SHARED_CONSTRAINTS[name]
+            for name in ("hidden_sizes", "activation", "lr", "batch_size", "device")
+        },
+        **{name: SHARED_CONSTRAINTS[name] for name in ("random_state", "verbose")},
         "code_size": [AT_LEAST_ONE],
-        "hidden_sizes": [Widths(min_len=1)],
-        "activation": [StrOptions(set(ACTIVATIONS))],
-        "lr": [POSITIVE],
         "epochs": [AT_LEAST_ONE],
-        "batch_size": [Interval(Integral, 2, None, closed="left")],
         "adversarial_weight": [NON_NEGATIVE],
         "aux_weight": [NON_NEGATIVE],
-        "device": [DEVICE],
-        "random_state": [SEED, None],
-        "verbose": ["verbose"],
     }
 
     def __init__(
