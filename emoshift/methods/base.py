@@ -259,7 +259,6 @@ class NeuralEstimator(DomainEstimator):
             record = self._run_epoch(step, batches(data), epoch)
             if phase is not None:
                 record["phase"] = phase
-            record.update(self._epoch_metrics(data))
             if data.X_dev is not None:
                 record["dev_loss"] = self._dev_loss(data.X_dev, data.y_dev)
             record["time_s"] = time.perf_counter() - started
@@ -412,10 +411,6 @@ class NeuralEstimator(DomainEstimator):
         loss = self._task_loss(self._forward(batch.x), batch.y)
         self._step(self._optimizers["all"], loss)
         return {"loss": loss.item()}
-
-    def _epoch_metrics(self, data: FitData) -> dict[str, float]:
-        """Extra per-epoch measurements for ``history_`` (e.g. domain accuracy)."""
-        return {}
 
     # ------------------------------------------------------------ prediction
 

@@ -14,7 +14,7 @@ and with frame sequences (padded per batch).
 Example:
     >>> import numpy as np, torch
     >>> X = torch.arange(12.0).reshape(6, 2); y = torch.tensor([0, 1] * 3)
-    >>> data = FitData(X, y, None, None, None, None, None, None, None)
+    >>> data = FitData(X, y, None, None, None, None, None)
     >>> batches = list(pool_batches(data, np.random.default_rng(0), 4, "cpu", balanced=False))
     >>> len(batches), batches[0].x.shape, batches[0].x_target is None
     (1, torch.Size([4, 2]), True)
@@ -65,8 +65,6 @@ class FitData:
 
     X_train: Inputs
     y_train: torch.Tensor
-    X_source: Inputs | None
-    y_source: torch.Tensor | None
     X_target: Inputs | None
     X_target_labelled: Inputs | None
     y_target_labelled: torch.Tensor | None

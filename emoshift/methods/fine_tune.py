@@ -88,8 +88,6 @@ class FineTune(NeuralEstimator):
         tune_data = FitData(
             X_train=data.X_target_labelled,
             y_train=data.y_target_labelled,
-            X_source=None,
-            y_source=None,
             X_target=None,
             X_target_labelled=None,
             y_target_labelled=None,

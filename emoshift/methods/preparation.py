@@ -105,8 +105,6 @@ def prepare(spec: Spec, device: torch.device | str, given: FitArguments) -> tupl
         X_dev, y_dev = checked_eval
     elif spec.validation_fraction > 0 and spec.patience is not None:
         X_train, y_train, X_dev, y_dev = split_dev(spec, X_train, y_train)
-        if X_s is not None and spec.train_pool == "source":
-            X_s, y_s = X_train, y_train
 
     label_dtype = torch.long if spec.task == "classification" else torch.float32
 
@@ -116,8 +114,6 @@ def prepare(spec: Spec, device: torch.device | str, given: FitArguments) -> tupl
     data = FitData(
         X_train=on(X_train),
         y_train=on(y_train, label_dtype),
-        X_source=on(X_s),
-        y_source=on(y_s, label_dtype),
         X_target=on(X_t),
         X_target_labelled=on(X_tl),
         y_target_labelled=on(y_tl, label_dtype),
