@@ -14,6 +14,7 @@ from problems import class_shifted_domain as _domain
 from emoshift.methods import get_method
 from emoshift.methods.baselines import SourceOnly
 from emoshift.methods.cada import CADA
+from emoshift.methods.estimator import FitArguments
 
 FAST = dict(hidden_sizes=(16,), batch_size=32, lr=1e-2, max_epochs=15, random_state=0)
 
@@ -46,7 +47,7 @@ def test_stage2_updates_the_encoder_only():
     model = _fit(max_epochs=1)
     Xs, ys = _domain(40, False, 0)
     Xt, yt = _domain(4, True, 1)
-    data = model._prepare(Xs, ys, None, Xt, yt, None)
+    data = model._prepare(FitArguments(Xs, ys, None, Xt, yt))
     batch = next(model._few_shot_batches(data))
     model.modules_.train()
     model.modules_.zero_grad(set_to_none=True)
@@ -65,7 +66,7 @@ def test_stage2_labels_swap_the_domain_of_each_class():
     model = _fit(max_epochs=1)
     Xs, ys = _domain(40, False, 0)
     Xt, yt = _domain(4, True, 1)
-    batch = next(model._few_shot_batches(model._prepare(Xs, ys, None, Xt, yt, None)))
+    batch = next(model._few_shot_batches(model._prepare(FitArguments(Xs, ys, None, Xt, yt))))
     _, true, swapped = model._stage_inputs(batch)
     n, k = len(batch.y), len(CLASSES)
     assert torch.equal(true[:n], batch.y) and torch.equal(true[n:], batch.y_target_labelled + k)

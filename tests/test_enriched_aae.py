@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from sklearn.feature_selection import SelectKBest
 from sklearn.model_selection import LeaveOneGroupOut, cross_val_score
 from sklearn.preprocessing import StandardScaler
@@ -330,7 +331,7 @@ def test_n_selected_keeps_the_best_code_dimensions():
 def test_clear_errors():
     X, y, _, X_out, y_out = corpora()
     model = EnrichedAAEClassifier(**SMALL, epochs=1, random_state=0)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         model.predict(X)
     with pytest.raises(ValueError, match="out-of-context corpus as X_out, y_out"):
         model.fit(X, y)
@@ -359,7 +360,7 @@ def test_clear_errors():
     model.fit(X, y, X_out=X_out, y_out=y_out)
     with pytest.raises(ValueError, match="X has 5 feature columns"):
         model.predict(X[:, :5])
-    with pytest.raises(AttributeError, match="probability=True"):
+    with pytest.raises(AttributeError, match="has no attribute 'predict_proba'"):
         model.predict_proba(X)
 
 

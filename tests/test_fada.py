@@ -29,11 +29,10 @@ FAST = dict(
 class Recording(FADA):
     """Keeps the networks as they are at the start of each phase."""
 
-    def _epoch_started(self, epoch, data):
+    def _train_loop(self, data, epochs, **kwargs):
         self.snapshots_ = getattr(self, "snapshots_", {})
-        if self._phase not in self.snapshots_:
-            self.snapshots_[self._phase] = copy.deepcopy(self.modules_).eval()
-        super()._epoch_started(epoch, data)
+        self.snapshots_[kwargs["phase"]] = copy.deepcopy(self.modules_).eval()
+        super()._train_loop(data, epochs, **kwargs)
 
 
 def _fit(**params):

@@ -21,11 +21,11 @@ FAST = dict(hidden_sizes=(16,), batch_size=32, lr=1e-2, max_epochs=15, random_st
 class Recording(FineTune):
     """Keeps the weights at the start of the fine-tune phase and what each phase saw."""
 
-    def _epoch_started(self, epoch, data):
-        if self._phase == "fine_tune" and not hasattr(self, "pretrained_"):
+    def _train_loop(self, data, epochs, **kwargs):
+        if kwargs["phase"] == "fine_tune":
             self.pretrained_ = copy.deepcopy(self.modules_.state_dict())
             self.tune_pool_ = (data.X_train.clone(), data.X_dev)
-        super()._epoch_started(epoch, data)
+        super()._train_loop(data, epochs, **kwargs)
 
 
 def _states_equal(a: dict, b: dict, prefix: str) -> bool:

@@ -12,6 +12,7 @@ import torch
 from scipy.special import softmax
 
 from emoshift.methods import get_method
+from emoshift.methods.estimator import FitArguments
 from emoshift.methods.max_entropy import MaxEntropySoftLabel
 
 CLASSES = np.array(["anger", "happiness", "neutral", "sadness"])
@@ -37,11 +38,11 @@ def _domain(n_per_class: int, target: bool, seed: int, sizes=(1, 1, 1, 1)):
 class Recording(MaxEntropySoftLabel):
     """Keeps the source model and its training data at the start of adaptation."""
 
-    def _epoch_started(self, epoch, data):
-        if self._phase == "adapt" and not hasattr(self, "source_model_"):
+    def _train_loop(self, data, epochs, **kwargs):
+        if kwargs["phase"] == "adapt":
             self.source_model_ = copy.deepcopy(self.modules_).eval()
             self.source_data_ = (data.X_train.numpy(), data.y_train.numpy())
-        super()._epoch_started(epoch, data)
+        super()._train_loop(data, epochs, **kwargs)
 
 
 def _fit(cls=MaxEntropySoftLabel, sizes=(1, 1, 1, 1), **params):
@@ -94,7 +95,7 @@ def test_batches_balance_classes_and_domains():
     Xs, ys = _domain(40, False, 0, (1, 4, 1, 2))
     Xt, yt = _domain(4, True, 1)
     Xu, _ = _domain(10, True, 2)
-    data = model._prepare(Xs, ys, Xu, Xt, yt, None)
+    data = model._prepare(FitArguments(Xs, ys, Xu, Xt, yt))
     counts = np.zeros((2, 4))
     for batch in model._few_shot_batches(data):
         assert len(batch.x) == len(batch.x_target_labelled) == len(batch.x_target) == 32

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 
 from emoshift.methods.base import NeuralEstimator, concordance_loss
 from emoshift.methods.baselines import SourceOnly, SourceTarget, TargetOnly
@@ -127,7 +128,7 @@ def test_bad_params_and_unfitted_use():
         SourceOnly(task="ranking").fit(X, y)
     with pytest.raises(ValueError, match="activation"):
         SourceOnly(activation="swishy", max_epochs=1).fit(X, y)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         SourceOnly().predict(X)
     with pytest.raises(ValueError, match="at least two classes"):
         SourceOnly(**FAST).fit(X, np.array(["anger"] * len(X)))

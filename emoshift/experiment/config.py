@@ -35,7 +35,7 @@ import yaml
 from sklearn.model_selection import ParameterGrid
 
 from emoshift.data.query import QueryError, parse_query
-from emoshift.methods import method_class, method_needs
+from emoshift.methods import check_method_params, method_class, method_needs
 from emoshift.metrics import METRICS
 from emoshift.protocols import PROTOCOLS, ProtocolSettings
 
@@ -236,7 +236,13 @@ def expand_method_grid(method: str, params: dict, where: str = "method") -> list
         if isinstance(defaults[key], tuple):
             values = [tuple(v) if isinstance(v, list) else v for v in values]
         grid[key] = values
-    return list(ParameterGrid(grid)) if grid else [{}]
+    points = list(ParameterGrid(grid)) if grid else [{}]
+    for point in points:
+        try:
+            check_method_params(method, point)
+        except ValueError as error:
+            raise ConfigError(f"{where}: {error}") from None
+    return points
 
 
 def _check_protocol(config: ExperimentConfig, raw: object) -> None:

@@ -90,12 +90,14 @@ class TrialResult:
     model: object = None
 
 
-def fit_arguments(method: str, split: DomainSplit) -> dict[str, object]:
-    """The ``fit`` keyword arguments the protocol lets ``method`` see."""
+def fit_arguments(
+    method: str, split: DomainSplit, params: dict[str, object] | None = None
+) -> dict[str, object]:
+    """The ``fit`` keyword arguments the protocol lets ``method`` (with ``params``) see."""
     kwargs: dict[str, object] = {"X_target": split.X_target}
     if split.X_dev is not None:
         kwargs["eval_set"] = (split.X_dev, split.y_dev)
-    needs = method_needs(method)
+    needs = method_needs(method, params)
     if needs.all_target_labels:
         kwargs["X_target_labelled"] = split.X_target
         kwargs["y_target_labelled"] = split.y_target
@@ -132,7 +134,7 @@ def run_trial(
         raise ValueError(f"method {method!r} does classification only, not {task}")
     model = get_method(method, **{**params, "random_state": seed})
     started = time.perf_counter()
-    model.fit(split.X_source, split.y_source, **fit_arguments(method, split))
+    model.fit(split.X_source, split.y_source, **fit_arguments(method, split, params))
     fit_seconds = time.perf_counter() - started
     predicted = model.predict(split.X_test)
     labels: list = []

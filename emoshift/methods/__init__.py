@@ -1,8 +1,11 @@
 """Domain-adaptation methods and baselines, one module each, found by name.
 
-Every method is a scikit-learn compatible estimator with the same ``fit`` signature:
-the neural ones build on :class:`~emoshift.methods.base.NeuralEstimator`; the enriched
-AAE chain and the SVM baselines are estimators of their own that accept it too.
+Every method is a scikit-learn compatible estimator with the same ``fit`` signature
+(:class:`~emoshift.methods.estimator.DomainEstimator`): the neural ones build on
+:class:`~emoshift.methods.base.NeuralEstimator`; the enriched AAE chain and the SVM
+baselines are estimators of their own. Each class declares what it reads (``needs``,
+see :func:`method_needs`) and what its hyper-parameters may be
+(``_parameter_constraints``, see :func:`check_method_params`).
 
 Example:
     >>> from emoshift.methods import get_method, method_names
@@ -14,11 +17,24 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import importlib
-from dataclasses import dataclass
 
 from sklearn.base import BaseEstimator
+
+from emoshift.methods.needs import MethodNeeds
+from emoshift.methods.params import validate_params
+
+__all__ = [
+    "REGISTRY",
+    "MethodNeeds",
+    "check_method_params",
+    "get_method",
+    "method_class",
+    "method_names",
+    "method_needs",
+]
 
 #: method name -> "module:Class" (imported on first use, so one broken method cannot
 #: stop the others from loading)
@@ -43,52 +59,61 @@ REGISTRY: dict[str, str] = {
 NAME_DEFAULTS: dict[str, dict[str, object]] = {"anova_svm": {"n_selected": 20}}
 
 
-@dataclass(frozen=True)
-class MethodNeeds:
-    """What a method reads besides labelled source data.
-
-    Attributes:
-        unlabelled_target: fit cannot run without unlabelled target rows.
-        labelled_target: fit cannot run without a few labelled target examples.
-        all_target_labels: reads the labels of every target training row (an upper
-            bound, not adaptation).
-    """
-
-    unlabelled_target: bool = False
-    labelled_target: bool = False
-    all_target_labels: bool = False
+#: what a registry name reads beyond its class's ``needs`` (names that share a class)
+NAME_NEEDS: dict[str, dict[str, bool]] = {
+    "train_on_target": {"labelled_target": False, "all_target_labels": True},
+}
 
 
-#: registry names that read every target training label (upper bounds)
-ALL_TARGET_LABELS = ("train_on_target",)
-
-
-#: registry names that cannot train without labelled target examples
-NEEDS_TARGET_LABELS = (
-    "label_target",
-    "source_target",
-    "fine_tune",
-    "max_entropy",
-    "cada",
-    "fada",
-    "enriched_aae",
-)
+def _params_with_defaults(name: str, params: dict | None) -> dict[str, object]:
+    """The hyper-parameters a method ``name`` gets: class defaults, name defaults, params."""
+    defaults = method_class(name)().get_params(deep=False)
+    return {**defaults, **NAME_DEFAULTS.get(name, {}), **(params or {})}
 
 
 def method_needs(name: str, params: dict | None = None) -> MethodNeeds:
     """What method ``name`` (with hyper-parameters ``params``) needs from a protocol.
 
+    Read from the class's ``needs`` declaration (resolved against ``params`` when it
+    depends on one, e.g. the SVM's ``pool``) and the registry entry's :data:`NAME_NEEDS`.
+
     Example:
         >>> method_needs("cada").labelled_target, method_needs("dann").unlabelled_target
         (True, True)
+        >>> method_needs("svm", {"pool": "source"}).labelled_target
+        False
     """
     cls = method_class(name)
-    if name in ALL_TARGET_LABELS:
-        return MethodNeeds(all_target_labels=True)
-    return MethodNeeds(
-        unlabelled_target=getattr(cls, "requires_target", False),
-        labelled_target=name in NEEDS_TARGET_LABELS,
-    )
+    needs = cls.needs.resolve(_params_with_defaults(name, params))
+    return dataclasses.replace(needs, **NAME_NEEDS.get(name, {}))
+
+
+def check_method_params(name: str, params: dict) -> None:
+    """Raise ``ValueError`` when ``params`` are not allowed for method ``name``.
+
+    The message names the method, the parameter, the bad value and what is allowed;
+    checked are the class's ``_parameter_constraints`` and ``_parameter_rules``, with
+    the defaults filling in what ``params`` leaves out (so ``dann: {max_epochs: 2}``
+    fails on the default ``warmup_epochs``).
+
+    Example:
+        >>> try:
+        ...     check_method_params("source_only", {"lr": "fast"})
+        ... except ValueError as error:
+        ...     print(str(error).replace("; ", ";\\n"))
+        method 'source_only' (SourceOnly): lr='fast' is not allowed;
+        lr must be a float in the range (0.0, inf)
+    """
+    cls = method_class(name)
+    try:
+        validate_params(
+            f"method {name!r} ({cls.__name__})",
+            cls._parameter_constraints,
+            cls._parameter_rules,
+            _params_with_defaults(name, params),
+        )
+    except ValueError as error:
+        raise ValueError(str(error)) from None
 
 
 def method_names() -> list[str]:

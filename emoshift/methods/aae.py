@@ -55,10 +55,13 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from emoshift.methods.base import _check_features
+from emoshift.methods.inputs import check_features
 from emoshift.methods.networks import MLPHead
+from emoshift.methods.params import AT_LEAST_ONE, NON_NEGATIVE, validate_params
+from emoshift.methods.shared_params import SHARED_CONSTRAINTS
 from emoshift.progress import progress
 
 #: ridge added to the code covariance before its log-determinant in ``code_kl``
@@ -104,7 +107,7 @@ def _optional_matrix(values: object | None, n: int, name: str) -> np.ndarray | N
     array = np.asarray(values, dtype=np.float32)
     if array.ndim == 1:
         array = array[:, None]
-    array = _check_features(array, name)
+    array = check_features(array, name)
     if len(array) != n:
         raise ValueError(f"{name} has {len(array)} rows but X has {n}")
     return array
@@ -129,6 +132,18 @@ class AdversarialAutoencoder(TransformerMixin, BaseEstimator):
             the same code on the CPU.
         verbose: show a progress bar over epochs.
     """
+
+    _parameter_constraints = {
+        **{
+            name: SHARED_CONSTRAINTS[name]
+            for name in ("hidden_sizes", "activation", "lr", "batch_size", "device")
+        },
+        **{name: SHARED_CONSTRAINTS[name] for name in ("random_state", "verbose")},
+        "code_size": [AT_LEAST_ONE],
+        "epochs": [AT_LEAST_ONE],
+        "adversarial_weight": [NON_NEGATIVE],
+        "aux_weight": [NON_NEGATIVE],
+    }
 
     def __init__(
         self,
@@ -157,18 +172,6 @@ class AdversarialAutoencoder(TransformerMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _check_params(self) -> None:
-        for name in ("code_size", "epochs"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name}={getattr(self, name)} must be at least 1")
-        if self.batch_size < 2:
-            raise ValueError(f"batch_size={self.batch_size} must be at least 2")
-        if len(self.hidden_sizes) == 0:
-            raise ValueError("hidden_sizes must name at least one hidden layer width")
-        for name in ("adversarial_weight", "aux_weight"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name}={getattr(self, name)} must not be negative")
-
     def _head(self, n_in: int, n_out: int, hidden: Sequence[int]) -> nn.Module:
         return MLPHead(n_in, n_out, tuple(hidden), activation=self.activation)
 
@@ -189,8 +192,10 @@ class AdversarialAutoencoder(TransformerMixin, BaseEstimator):
             auxiliary: per-example targets of the auxiliary head (e.g. averaged
                 out-of-context labels of the nearest neighbours).
         """
-        self._check_params()
-        X_arr = _check_features(X, "X")
+        validate_params(
+            type(self).__name__, self._parameter_constraints, (), self.get_params(deep=False)
+        )
+        X_arr = check_features(X, "X")
         n = len(X_arr)
         cond = _optional_matrix(condition, n, "condition")
         aux = _optional_matrix(auxiliary, n, "auxiliary")
@@ -239,9 +244,10 @@ class AdversarialAutoencoder(TransformerMixin, BaseEstimator):
             p for name, m in modules.items() if name != "discriminator" for p in m.parameters()
         ]
         betas = (0.5, 0.999)
-        opt_ae = torch.optim.Adam(autoencoder, lr=self.lr, betas=betas)
-        opt_d = torch.optim.Adam(modules["discriminator"].parameters(), lr=self.lr, betas=betas)
-        bce = nn.functional.binary_cross_entropy_with_logits
+        optimizers = (
+            torch.optim.Adam(autoencoder, lr=self.lr, betas=betas),
+            torch.optim.Adam(self.modules_["discriminator"].parameters(), lr=self.lr, betas=betas),
+        )
         size = min(self.batch_size, len(X))
         self.initial_code_statistics_ = code_statistics(self._encode(X_t))
         self.history_: list[dict[str, float]] = []
@@ -253,51 +259,70 @@ class AdversarialAutoencoder(TransformerMixin, BaseEstimator):
         )
         for epoch in epochs:
             started = time.perf_counter()
-            modules.train()
+            self.modules_.train()
             sums: dict[str, float] = {}
             order = rng.permutation(len(X))
             n_steps = max(len(X) // size, 1)
             for step in range(n_steps):
                 idx = torch.as_tensor(order[step * size : (step + 1) * size], device=self.device_)
-                x = X_t[idx]
-                z_prior = torch.randn(len(idx), self.code_size, generator=prior).to(self.device_)
-                ones = torch.ones(len(idx), 1, device=self.device_)
-                zeros = torch.zeros(len(idx), 1, device=self.device_)
-
-                with torch.no_grad():
-                    z_fake = modules["encoder"](x)
-                d_real, d_fake = modules["discriminator"](z_prior), modules["discriminator"](z_fake)
-                loss_d = bce(d_real, ones) + bce(d_fake, zeros)
-                opt_d.zero_grad()
-                loss_d.backward()
-                opt_d.step()
-                accuracy = 0.5 * ((d_real > 0).float().mean() + (d_fake < 0).float().mean())
-
-                z = modules["encoder"](x)
-                decoder_in = z if cond_t is None else torch.cat([z, cond_t[idx]], dim=1)
-                loss_rec = nn.functional.mse_loss(modules["decoder"](decoder_in), x)
-                loss_adv = bce(modules["discriminator"](z), ones)
-                loss = loss_rec + self.adversarial_weight * loss_adv
-                values = {
-                    "reconstruction": loss_rec.item(),
-                    "adversarial": loss_adv.item(),
-                    "discriminator": loss_d.item(),
-                    "discriminator_accuracy": accuracy.item(),
-                }
-                if aux_t is not None:
-                    loss_aux = nn.functional.mse_loss(modules["auxiliary"](z), aux_t[idx])
-                    loss = loss + self.aux_weight * loss_aux
-                    values["auxiliary"] = loss_aux.item()
-                opt_ae.zero_grad()
-                loss.backward()
-                opt_ae.step()
+                values = self._train_batch(
+                    X_t[idx],
+                    None if cond_t is None else cond_t[idx],
+                    None if aux_t is None else aux_t[idx],
+                    prior,
+                    optimizers,
+                )
                 for key, value in values.items():
                     sums[key] = sums.get(key, 0.0) + value
             record = {"epoch": epoch, **{k: v / n_steps for k, v in sums.items()}}
             record.update(code_statistics(self._encode(X_t)))
             record["time_s"] = time.perf_counter() - started
             self.history_.append(record)
-        modules.eval()
+        self.modules_.eval()
+
+    def _train_batch(
+        self,
+        x: torch.Tensor,
+        cond: torch.Tensor | None,
+        aux: torch.Tensor | None,
+        prior: torch.Generator,
+        optimizers: tuple[torch.optim.Optimizer, torch.optim.Optimizer],
+    ) -> dict[str, float]:
+        """A discriminator step, then an autoencoder step; the batch's losses."""
+        modules, (opt_ae, opt_d) = self.modules_, optimizers
+        bce = nn.functional.binary_cross_entropy_with_logits
+        z_prior = torch.randn(len(x), self.code_size, generator=prior).to(self.device_)
+        ones = torch.ones(len(x), 1, device=self.device_)
+        zeros = torch.zeros(len(x), 1, device=self.device_)
+
+        with torch.no_grad():
+            z_fake = modules["encoder"](x)
+        d_real, d_fake = modules["discriminator"](z_prior), modules["discriminator"](z_fake)
+        loss_d = bce(d_real, ones) + bce(d_fake, zeros)
+        opt_d.zero_grad()
+        loss_d.backward()
+        opt_d.step()
+        accuracy = 0.5 * ((d_real > 0).float().mean() + (d_fake < 0).float().mean())
+
+        z = modules["encoder"](x)
+        decoder_in = z if cond is None else torch.cat([z, cond], dim=1)
+        loss_rec = nn.functional.mse_loss(modules["decoder"](decoder_in), x)
+        loss_adv = bce(modules["discriminator"](z), ones)
+        loss = loss_rec + self.adversarial_weight * loss_adv
+        values = {
+            "reconstruction": loss_rec.item(),
+            "adversarial": loss_adv.item(),
+            "discriminator": loss_d.item(),
+            "discriminator_accuracy": accuracy.item(),
+        }
+        if aux is not None:
+            loss_aux = nn.functional.mse_loss(modules["auxiliary"](z), aux)
+            loss = loss + self.aux_weight * loss_aux
+            values["auxiliary"] = loss_aux.item()
+        opt_ae.zero_grad()
+        loss.backward()
+        opt_ae.step()
+        return values
 
     @torch.no_grad()
     def _encode(self, X: torch.Tensor) -> np.ndarray:
@@ -306,9 +331,8 @@ class AdversarialAutoencoder(TransformerMixin, BaseEstimator):
         return torch.cat([encoder(X[i : i + 4096]) for i in range(0, len(X), 4096)]).cpu().numpy()
 
     def _checked(self, X: object) -> torch.Tensor:
-        if not hasattr(self, "modules_"):
-            raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit first")
-        array = _check_features(X, "X")
+        check_is_fitted(self, "modules_")
+        array = check_features(X, "X")
         if array.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {array.shape[1]} features, the model was fitted on {self.n_features_in_}"

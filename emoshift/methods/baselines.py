@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 from emoshift.methods.base import NeuralEstimator
+from emoshift.methods.needs import MethodNeeds
 
 
 class SourceOnly(NeuralEstimator):
@@ -31,13 +32,18 @@ class SourceOnly(NeuralEstimator):
 
 
 class TargetOnly(NeuralEstimator):
-    """Train on the labelled target examples alone (train-on-target / label-target)."""
+    """Train on the labelled target examples alone (train-on-target / label-target).
+
+    The registry's ``train_on_target`` passes every target training row with its label
+    (``all_target_labels``, declared on the registry entry); ``label_target`` the few.
+    """
 
     train_pool = "target"
+    needs = MethodNeeds(labelled_target=True, development_set=True)
 
 
 class SourceTarget(NeuralEstimator):
     """Train on labelled source and labelled target examples pooled together."""
 
     train_pool = "both"
-    requires_target_labels = True
+    needs = MethodNeeds(labelled_target=True, development_set=True)

@@ -41,6 +41,15 @@ import torch
 from torch.nn import functional as F
 
 from emoshift.methods.base import Batch, BatchInputs, FitData, NeuralEstimator
+from emoshift.methods.needs import MethodNeeds
+from emoshift.methods.networks import frozen
+from emoshift.methods.params import Only
+from emoshift.methods.shared_params import SHARED_CONSTRAINTS
+
+CLASSIFICATION_ONLY = (
+    "it relabels examples into 2K domain-class categories; for regression use FineTune "
+    "or another method"
+)
 
 
 class CADA(NeuralEstimator):
@@ -50,20 +59,14 @@ class CADA(NeuralEstimator):
         **shared: the parameters of :class:`~emoshift.methods.base.NeuralEstimator`.
     """
 
-    train_pool = "source"
-    requires_target_labels = True
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        if self.task != "classification":
-            raise ValueError(
-                "CADA is classification only (it relabels examples into 2K domain-class "
-                "categories); for regression use FineTune or another method"
-            )
+    needs = MethodNeeds(labelled_target=True, development_set=True)
+    _parameter_constraints = {
+        **SHARED_CONSTRAINTS,
+        "task": [Only("classification", CLASSIFICATION_ONLY)],
+    }
 
     def _build(self, data: FitData) -> None:
-        self._check_class_coverage(data.y_train, "the source training data")
-        self._check_class_coverage(data.y_target_labelled, "the labelled target examples")
+        self._check_class_coverage(data)
         self.modules_["encoder"] = self._make_encoder(self.n_features_in_)
         self.modules_["head"] = self._make_head(
             self.modules_["encoder"].output_size, 2 * self.n_outputs_
@@ -108,7 +111,7 @@ class CADA(NeuralEstimator):
     def _stage2_step(self, batch: Batch) -> dict[str, float]:
         """The encoder alone maps each domain's class k onto the other domain's class k."""
         x, _, swapped = self._stage_inputs(batch)
-        with self._frozen("head"):
+        with frozen(self.modules_["head"]):
             loss = F.cross_entropy(self._category_logits(x), swapped)
             self._step(self._optimizers["stage2"], loss)
         return {"stage2_loss": loss.item()}

@@ -25,6 +25,9 @@ import torch
 
 from emoshift.methods.alignment import coral_loss
 from emoshift.methods.base import Batch, NeuralEstimator
+from emoshift.methods.needs import MethodNeeds
+from emoshift.methods.params import NON_NEGATIVE, Integral, Interval
+from emoshift.methods.shared_params import SHARED_CONSTRAINTS
 
 
 class DeepCORAL(NeuralEstimator):
@@ -41,17 +44,17 @@ class DeepCORAL(NeuralEstimator):
         **shared: the parameters of :class:`~emoshift.methods.base.NeuralEstimator`.
     """
 
-    requires_target = True
+    needs = MethodNeeds(unlabelled_target=True, development_set=True)
+    _parameter_constraints = {
+        **SHARED_CONSTRAINTS,
+        "coral_weight": [NON_NEGATIVE],
+        "coral_layer": [Interval(Integral, None, None, closed="neither")],
+    }
 
     def __init__(self, *, coral_weight: float = 1.0, coral_layer: int = -1, **shared: object):
         super().__init__(**shared)
         self.coral_weight = coral_weight
         self.coral_layer = coral_layer
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        if self.coral_weight < 0:
-            raise ValueError(f"coral_weight={self.coral_weight} must be non-negative")
 
     def _train_step(self, batch: Batch) -> dict[str, float]:
         n = len(batch.x)

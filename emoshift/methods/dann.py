@@ -36,7 +36,10 @@ from sklearn.exceptions import NotFittedError
 from torch import nn
 
 from emoshift.methods.base import Batch, FitData, NeuralEstimator
+from emoshift.methods.needs import MethodNeeds
 from emoshift.methods.networks import MLPHead, reverse_gradient
+from emoshift.methods.params import NON_NEGATIVE, POSITIVE, Integral, Interval, Rule, StrOptions
+from emoshift.methods.shared_params import SHARED_CONSTRAINTS
 
 LAMBDA_SCHEDULES = ("constant", "warmup", "ganin")
 
@@ -128,7 +131,23 @@ class DANN(NeuralEstimator):
             :class:`~emoshift.methods.base.NeuralEstimator`.
     """
 
-    requires_target = True
+    needs = MethodNeeds(unlabelled_target=True, development_set=True)
+    _parameter_constraints = {
+        **SHARED_CONSTRAINTS,
+        "lambda_schedule": [StrOptions(set(LAMBDA_SCHEDULES))],
+        "lambda_max": [NON_NEGATIVE],
+        "warmup_epochs": [Interval(Integral, 0, None, closed="left")],
+        "domain_hidden_sizes": SHARED_CONSTRAINTS["head_hidden_sizes"],
+        "domain_lr": [POSITIVE, None],
+    }
+    _parameter_rules = (
+        Rule(
+            ("lambda_schedule", "warmup_epochs", "max_epochs"),
+            lambda p: p["lambda_schedule"] != "warmup" or p["warmup_epochs"] < p["max_epochs"],
+            "warmup_epochs < max_epochs under lambda_schedule='warmup', or lambda would "
+            "stay 0 for the whole training (lower warmup_epochs or raise max_epochs)",
+        ),
+    )
 
     def __init__(
         self,
@@ -162,22 +181,6 @@ class DANN(NeuralEstimator):
         self.warmup_epochs = warmup_epochs
         self.domain_hidden_sizes = domain_hidden_sizes
         self.domain_lr = domain_lr
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        if self.lambda_schedule not in LAMBDA_SCHEDULES:
-            raise ValueError(
-                f"lambda_schedule={self.lambda_schedule!r}; choose one of {LAMBDA_SCHEDULES}"
-            )
-        if self.domain_lr is not None and self.domain_lr <= 0:
-            raise ValueError(f"domain_lr={self.domain_lr} must be positive (or None: lr)")
-        if self.lambda_max < 0:
-            raise ValueError(f"lambda_max={self.lambda_max} must be non-negative")
-        if self.lambda_schedule == "warmup" and not 0 <= self.warmup_epochs < self.max_epochs:
-            raise ValueError(
-                f"warmup_epochs={self.warmup_epochs} must be in [0, max_epochs={self.max_epochs})"
-                " or lambda would stay 0 for the whole training"
-            )
 
     def _build(self, data: FitData) -> None:
         super()._build(data)

@@ -72,15 +72,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_selection import SelectKBest, f_classif
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
+from sklearn.utils.metaestimators import available_if
 
 from emoshift.methods.aae import AdversarialAutoencoder
-from emoshift.methods.base import _check_features
+from emoshift.methods.estimator import DomainEstimator
+from emoshift.methods.inputs import check_features, check_labels
+from emoshift.methods.needs import MethodNeeds
+from emoshift.methods.params import AT_LEAST_ONE, POSITIVE, StrOptions
+from emoshift.methods.svm import KERNELS
+from emoshift.metrics import uar
 
 
 def neighbour_labels(
@@ -116,7 +122,29 @@ def neighbour_labels(
     return indices, np.asarray(labels_out, dtype=np.float64)[indices].mean(axis=1)
 
 
-class EnrichedAAEClassifier(ClassifierMixin, BaseEstimator):
+def _native_form(
+    X: object,
+    y: object,
+    X_out: object | None,
+    y_out: object | None,
+    X_target_labelled: object | None,
+    y_target_labelled: object | None,
+) -> tuple[object, object, object | None, object | None]:
+    """``(X, y, X_out, y_out)`` with the in-context data first, from either call form."""
+    if X_target_labelled is None and y_target_labelled is None:
+        return X, y, X_out, y_out
+    if X_out is not None or y_out is not None:
+        raise ValueError(
+            "pass the out-of-context corpus either as X_out/y_out (with the "
+            "in-context data as X, y) or as X, y (with the in-context data as "
+            "X_target_labelled/y_target_labelled), not both"
+        )
+    if X_target_labelled is None or y_target_labelled is None:
+        raise ValueError("pass both X_target_labelled and y_target_labelled, or neither")
+    return X_target_labelled, y_target_labelled, X, y
+
+
+class EnrichedAAEClassifier(ClassifierMixin, DomainEstimator):
     """Enriched conditional AAE code -> ANOVA-F selection -> SVM, fitted as one estimator.
 
     Args:
@@ -149,6 +177,27 @@ class EnrichedAAEClassifier(ClassifierMixin, BaseEstimator):
     ``history_`` (``aae_.history_``: per-epoch losses, discriminator accuracy and the
     code's distance from N(0, I)).
     """
+
+    #: the shared form reads the labelled target rows (the in-context data); unlabelled
+    #: target rows join the plain AAE when given
+    needs = MethodNeeds(labelled_target=True, optional_unlabelled_target=True)
+    _parameter_constraints = {
+        **{
+            name: AdversarialAutoencoder._parameter_constraints[name]
+            for name in (
+                *("code_size", "hidden_sizes", "epochs", "lr", "batch_size"),
+                *("adversarial_weight", "aux_weight", "device", "random_state", "verbose"),
+            )
+        },
+        "enrich": ["boolean"],
+        "n_neighbors": [AT_LEAST_ONE],
+        "n_selected": [AT_LEAST_ONE, StrOptions({"all"})],
+        "svm_C": [POSITIVE],
+        "svm_kernel": [StrOptions(set(KERNELS))],
+        "svm_class_weight": [StrOptions({"balanced"}), dict, None],
+        "probability": ["boolean"],
+    }
+    _fitted_attribute = "classifier_"
 
     def __init__(
         self,
@@ -208,10 +257,6 @@ class EnrichedAAEClassifier(ClassifierMixin, BaseEstimator):
     def _n_selected(self) -> int | str:
         if self.n_selected == "all":
             return "all"
-        if isinstance(self.n_selected, bool) or not isinstance(self.n_selected, int | np.integer):
-            raise ValueError(f"n_selected={self.n_selected!r} must be a positive int or 'all'")
-        if self.n_selected < 1:
-            raise ValueError(f"n_selected={self.n_selected} must be at least 1")
         return "all" if self.n_selected >= self.code_size else int(self.n_selected)
 
     def fit(
@@ -242,28 +287,15 @@ class EnrichedAAEClassifier(ClassifierMixin, BaseEstimator):
                 experiment runner) can pass their development split; not used, since
                 every step trains for a fixed budget (``epochs``) without early stopping.
         """
-        if X_target_labelled is not None or y_target_labelled is not None:
-            if X_out is not None or y_out is not None:
-                raise ValueError(
-                    "pass the out-of-context corpus either as X_out/y_out (with the "
-                    "in-context data as X, y) or as X, y (with the in-context data as "
-                    "X_target_labelled/y_target_labelled), not both"
-                )
-            if X_target_labelled is None or y_target_labelled is None:
-                raise ValueError("pass both X_target_labelled and y_target_labelled, or neither")
-            X, y, X_out, y_out = X_target_labelled, y_target_labelled, X, y
-        X_in = _check_features(X, "X (in-context features)")
-        labels = np.asarray(y)
-        if labels.ndim != 1 or len(labels) != len(X_in):
-            raise ValueError(
-                f"y must hold one class label per row of X ({len(X_in)}), got shape {labels.shape}"
-            )
+        self._check_params()
+        X, y, X_out, y_out = _native_form(X, y, X_out, y_out, X_target_labelled, y_target_labelled)
+        X_in = check_features(X, "X (in-context features)")
+        labels = check_labels(y, "y", len(X_in))
         self.classes_, y_codes = np.unique(labels, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(f"y needs at least two classes, got {self.classes_.tolist()}")
         self.n_features_in_ = X_in.shape[1]
         X_unlabelled = self._width(X_target, "X_target")
-        n_selected = self._n_selected()
 
         self.scaler_ = StandardScaler().fit(X_in)
         scaled = self.scaler_.transform(X_in)
@@ -276,7 +308,11 @@ class EnrichedAAEClassifier(ClassifierMixin, BaseEstimator):
             pool = scaled if unlabelled is None else np.concatenate([scaled, unlabelled])
             self.aae_ = self._aae(0).fit(pool)
         self.history_ = self.aae_.history_
+        self._fit_classifier(self.aae_.transform(scaled), self.classes_[y_codes])
+        return self
 
+    def _fit_classifier(self, codes: np.ndarray, labels: np.ndarray) -> None:
+        """Step 4: ANOVA-F selection, scaling and the (optionally calibrated) SVM."""
         svm = SVC(
             C=self.svm_C,
             kernel=self.svm_kernel,
@@ -285,19 +321,18 @@ class EnrichedAAEClassifier(ClassifierMixin, BaseEstimator):
         )
         self.classifier_ = Pipeline(
             [
-                ("select", SelectKBest(f_classif, k=n_selected)),
+                ("select", SelectKBest(f_classif, k=self._n_selected())),
                 ("scale", StandardScaler()),
                 ("svm", CalibratedClassifierCV(svm, ensemble=False) if self.probability else svm),
             ]
         )
-        self.classifier_.fit(self.aae_.transform(scaled), self.classes_[y_codes])
+        self.classifier_.fit(codes, labels)
         self.selected_dims_ = self.classifier_["select"].get_support(indices=True)
-        return self
 
     def _width(self, X: object | None, name: str) -> np.ndarray | None:
         if X is None:
             return None
-        array = _check_features(X, name)
+        array = check_features(X, name)
         if array.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"{name} has {array.shape[1]} feature columns but the in-context X has "
@@ -351,17 +386,13 @@ class EnrichedAAEClassifier(ClassifierMixin, BaseEstimator):
             if not np.issubdtype(labels.dtype, np.number):
                 raise ValueError("a 2-D y_out must be numeric (e.g. binarised arousal/valence)")
             self.aux_classes_ = None
-            return _check_features(labels, "y_out")
+            return check_features(labels, "y_out")
         if labels.ndim != 1:
             raise ValueError(f"y_out must be 1-D labels or a 2-D matrix, got {labels.shape}")
-        self.aux_classes_, codes = np.unique(labels, return_inverse=True)
+        self.aux_classes_, codes = np.unique(check_labels(y_out, "y_out"), return_inverse=True)
         return np.eye(len(self.aux_classes_))[codes]
 
     # -------------------------------------------------------------- prediction
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "classifier_"):
-            raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit first")
 
     def transform(self, X: object) -> np.ndarray:
         """The (enriched) code of ``X``: all ``code_size`` dimensions, before selection."""
@@ -378,14 +409,16 @@ class EnrichedAAEClassifier(ClassifierMixin, BaseEstimator):
         codes = self.transform(X)
         return self.classifier_.decision_function(codes)
 
+    @available_if(lambda self: self.probability)
     def predict_proba(self, X: object) -> np.ndarray:
-        """Class probabilities (needs ``probability=True``), columns in ``classes_`` order."""
-        if not self.probability:
-            raise AttributeError("predict_proba needs probability=True (a calibrated SVM)")
+        """Class probabilities, columns in ``classes_`` order.
+
+        Only with ``probability=True`` (a calibrated SVM); otherwise the estimator has
+        no ``predict_proba``, as scikit-learn's ``SVC(probability=False)``.
+        """
         codes = self.transform(X)
         return self.classifier_.predict_proba(codes)
 
     def score(self, X: object, y: object) -> float:
-        """Unweighted average recall (UAR) over the classes present in ``y``."""
-        predicted, truth = self.predict(X), np.asarray(y)
-        return float(np.mean([np.mean(predicted[truth == c] == c) for c in np.unique(truth)]))
+        """Unweighted average recall (:func:`emoshift.metrics.uar`)."""
+        return uar(y, self.predict(X))

@@ -55,7 +55,15 @@ import torch
 from torch.nn import functional as F
 
 from emoshift.methods.base import Batch, BatchInputs, FitData, NeuralEstimator
-from emoshift.methods.networks import MLPHead
+from emoshift.methods.batching import take
+from emoshift.methods.needs import MethodNeeds
+from emoshift.methods.networks import MLPHead, frozen
+from emoshift.methods.params import AT_LEAST_ONE, NON_NEGATIVE, Only, Widths
+from emoshift.methods.shared_params import SHARED_CONSTRAINTS
+
+CLASSIFICATION_ONLY = (
+    "its pair groups are defined by classes; for regression use FineTune or another method"
+)
 
 #: (anchor domain, partner domain, same class) of groups G1..G4
 GROUPS: tuple[tuple[str, str, bool], ...] = (
@@ -136,8 +144,15 @@ class FADA(NeuralEstimator):
             (``max_epochs`` bounds step 3).
     """
 
-    train_pool = "source"
-    requires_target_labels = True
+    needs = MethodNeeds(labelled_target=True, development_set=True)
+    _parameter_constraints = {
+        **SHARED_CONSTRAINTS,
+        "task": [Only("classification", CLASSIFICATION_ONLY)],
+        "gamma": [NON_NEGATIVE],
+        "pretrain_epochs": [AT_LEAST_ONE],
+        "dcd_epochs": [AT_LEAST_ONE],
+        "dcd_hidden_sizes": [Widths()],
+    }
 
     def __init__(
         self,
@@ -154,50 +169,28 @@ class FADA(NeuralEstimator):
         self.dcd_epochs = dcd_epochs
         self.dcd_hidden_sizes = dcd_hidden_sizes
 
-    def _check_params(self) -> None:
-        super()._check_params()
-        if self.task != "classification":
-            raise ValueError(
-                "FADA is classification only (its pair groups are defined by classes); "
-                "for regression use FineTune or another method"
-            )
-        for name in ("pretrain_epochs", "dcd_epochs"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}={getattr(self, name)} must be at least 1")
-
-    def fit(
-        self,
-        X: object,
-        y: object,
-        *,
-        X_target: object | None = None,
-        X_target_labelled: object | None = None,
-        y_target_labelled: object | None = None,
-        eval_set: tuple[object, object] | None = None,
-    ) -> FADA:
+    def _fit(self, data: FitData) -> None:
         """Run the three steps: pre-train g and h, train the DCD, then alternate.
 
-        Args:
-            X, y: labelled source data.
-            X_target: ignored (FADA uses labelled target examples only).
-            X_target_labelled, y_target_labelled: the few labelled target examples, at
-                least one of every class.
-            eval_set: development data for early stopping in steps 1 and 3 (e.g.
-                labelled target dev); without it a ``validation_fraction`` source split.
+        Unlabelled target data is not used; early stopping in steps 1 and 3 watches the
+        development data (``eval_set``, e.g. labelled target dev, else a source split).
         """
-        self._check_params()
-        data = self._prepare(X, y, None, X_target_labelled, y_target_labelled, eval_set)
-        self._check_class_coverage(data.y_train, "the source training data")
-        self._check_class_coverage(data.y_target_labelled, "the labelled target examples")
-        self._start_fit(data)
-        self._phase = "pretrain"
+        data = dataclasses.replace(data, X_target=None)
+        self._check_class_coverage(data)
         self._train_loop(data, self.pretrain_epochs, phase="pretrain")
-        self._phase = "dcd"
         no_dev = dataclasses.replace(data, X_dev=None, y_dev=None)
-        self._train_loop(no_dev, self.dcd_epochs, patience=None, phase="dcd")
-        self._phase = "adapt"
-        self._train_loop(data, self.max_epochs, phase="adapt")
-        return self._finish_fit()
+        self._train_loop(
+            no_dev,
+            self.dcd_epochs,
+            step=lambda batch: self._dcd_step(batch.pairs),
+            batches=self._pair_batches,
+            phase="dcd",
+            patience=None,
+            eval_modules=("encoder",),  # frozen, batch-norm statistics included
+        )
+        self._train_loop(
+            data, self.max_epochs, step=self._adapt_step, batches=self._pair_batches, phase="adapt"
+        )
 
     def _build(self, data: FitData) -> None:
         super()._build(data)
@@ -212,25 +205,19 @@ class FADA(NeuralEstimator):
         model = [*self.modules_["encoder"].parameters(), *self.modules_["head"].parameters()]
         return {"all": self._adam(model), "dcd": self._adam(self.modules_["dcd"].parameters())}
 
-    def _batches(self, data: FitData) -> Iterator[Batch | PairBatch]:
-        if self._phase == "pretrain":
-            yield from super()._batches(data)
-            return
+    def _pair_batches(self, data: FitData) -> Iterator[PairBatch]:
+        """Few-shot classification batches, each with ``batch_size`` pairs per group."""
         y_source = data.y_train.cpu().numpy()
         y_target = data.y_target_labelled.cpu().numpy()
         size = min(self.batch_size, len(y_source))
+        device = self.device_
         for batch in self._few_shot_batches(data):
             groups = make_pairs(y_source, y_target, size, self._rng)
             pairs = []
             for (anchors, partners), (_, partner_domain, _) in zip(groups, GROUPS):
                 pool = data.X_train if partner_domain == "source" else data.X_target_labelled
-                pairs.append((self._take(data.X_train, anchors), self._take(pool, partners)))
+                pairs.append((take(data.X_train, anchors, device), take(pool, partners, device)))
             yield PairBatch(batch, pairs)
-
-    def _epoch_started(self, epoch: int, data: FitData) -> None:
-        """The encoder is frozen, batch-norm statistics included, while the DCD trains."""
-        if self._phase == "dcd":
-            self.modules_["encoder"].eval()
 
     def _pair_features(self, pairs: list[tuple[BatchInputs, BatchInputs]]) -> torch.Tensor:
         """``[g(a), g(b)]`` of every pair, group after group."""
@@ -264,17 +251,13 @@ class FADA(NeuralEstimator):
             "g2_as_g1": (predicted[groups == 1] == 0).float().mean().item(),
         }
 
-    def _train_step(self, batch: Batch | PairBatch) -> dict[str, float]:
-        if self._phase == "pretrain":
-            return super()._train_step(batch)
-        if self._phase == "dcd":
-            return self._dcd_step(batch.pairs)
-        # step 3: g and h confuse G2 with G1 and G4 with G3, the DCD fixed
+    def _adapt_step(self, batch: PairBatch) -> dict[str, float]:
+        """Step 3: g and h confuse G2 with G1 and G4 with G3 (DCD fixed), then a DCD step."""
         cls = batch.classification
         logits = self._forward(torch.cat([cls.x, cls.x_target_labelled]))
         class_loss = F.cross_entropy(logits, torch.cat([cls.y, cls.y_target_labelled]))
         cross_domain = [batch.pairs[1], batch.pairs[3]]
-        with self._frozen("dcd"):
+        with frozen(self.modules_["dcd"]):
             pair_logits = self.modules_["dcd"](self._pair_features(cross_domain))
         confused_as = self._group_labels(cross_domain, (0, 2))
         confusion_loss = F.cross_entropy(pair_logits, confused_as)

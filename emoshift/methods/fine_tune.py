@@ -30,9 +30,12 @@ Example:
 
 from __future__ import annotations
 
-import torch
+import dataclasses
 
 from emoshift.methods.base import FitData, NeuralEstimator
+from emoshift.methods.needs import MethodNeeds
+from emoshift.methods.params import AT_LEAST_ONE, POSITIVE, StrOptions
+from emoshift.methods.shared_params import SHARED_CONSTRAINTS
 
 TUNE = ("all", "head")
 
@@ -49,8 +52,15 @@ class FineTune(NeuralEstimator):
             (``max_epochs`` bounds the pre-training phase).
     """
 
-    train_pool = "source"
-    requires_target_labels = True
+    needs = MethodNeeds(labelled_target=True, development_set=True)
+    #: ``eval_set`` drives the fine-tune phase; pre-training stops on a source split
+    stop_on_eval_set = False
+    _parameter_constraints = {
+        **SHARED_CONSTRAINTS,
+        "tune": [StrOptions(set(TUNE))],
+        "fine_tune_epochs": [AT_LEAST_ONE],
+        "fine_tune_lr": [POSITIVE, None],
+    }
 
     def __init__(
         self,
@@ -65,60 +75,31 @@ class FineTune(NeuralEstimator):
         self.fine_tune_epochs = fine_tune_epochs
         self.fine_tune_lr = fine_tune_lr
 
-    def _check_params(self) -> None:
-        super()._check_params()
-        if self.tune not in TUNE:
-            raise ValueError(f"tune={self.tune!r}; choose one of {TUNE}")
-        if self.fine_tune_epochs < 1:
-            raise ValueError(f"fine_tune_epochs={self.fine_tune_epochs} must be at least 1")
+    def _fit(self, data: FitData) -> None:
+        """Pre-train on the source, then fine-tune on the labelled target examples.
 
-    def fit(
-        self,
-        X: object,
-        y: object,
-        *,
-        X_target: object | None = None,
-        X_target_labelled: object | None = None,
-        y_target_labelled: object | None = None,
-        eval_set: tuple[object, object] | None = None,
-    ) -> FineTune:
-        """Pre-train on ``(X, y)``, fine-tune on the labelled target examples.
-
-        Args:
-            X, y: labelled source data.
-            X_target: ignored (fine-tuning uses no unlabelled target data).
-            X_target_labelled, y_target_labelled: the few labelled target examples.
-            eval_set: labelled target development data for early stopping in the
-                fine-tune phase; the pre-training phase stops on a source split.
+        Unlabelled target data is not used. The pre-training phase stops on a source
+        split; the fine-tune phase on ``eval_set`` (labelled target development data)
+        when one is given, else it runs exactly ``fine_tune_epochs`` epochs.
         """
-        self._check_params()
-        data = self._prepare(X, y, None, X_target_labelled, y_target_labelled, None)
-        tune_dev = self._check_eval_set(eval_set) if eval_set is not None else (None, None)
-        self._start_fit(data)
-        self._phase = "pretrain"
+        data = dataclasses.replace(data, X_target=None)
         self._train_loop(data, self.max_epochs, phase="pretrain")
-
-        self._phase = "fine_tune"
+        X_dev, y_dev = data.eval_set or (None, None)
         tune_data = FitData(
             X_train=data.X_target_labelled,
             y_train=data.y_target_labelled,
-            X_source=None,
-            y_source=None,
             X_target=None,
             X_target_labelled=None,
             y_target_labelled=None,
-            X_dev=self._to_device(tune_dev[0]),
-            y_dev=self._to_device(tune_dev[1], data.y_train.dtype),
+            X_dev=X_dev,
+            y_dev=y_dev,
         )
-        module = self.modules_["head"] if self.tune == "head" else self.modules_
-        lr = self.lr if self.fine_tune_lr is None else self.fine_tune_lr
-        self._optimizers = {
-            "all": torch.optim.Adam(module.parameters(), lr=lr, weight_decay=self.weight_decay)
-        }
-        self._train_loop(tune_data, self.fine_tune_epochs, phase="fine_tune")
-        return self._finish_fit()
-
-    def _epoch_started(self, epoch: int, data: FitData) -> None:
-        """Keep a frozen encoder in evaluation mode while only the head is tuned."""
-        if self._phase == "fine_tune" and self.tune == "head":
-            self.modules_["encoder"].eval()
+        head_only = self.tune == "head"
+        module = self.modules_["head"] if head_only else self.modules_
+        self._optimizers = {"all": self._adam(module.parameters(), lr=self.fine_tune_lr)}
+        self._train_loop(
+            tune_data,
+            self.fine_tune_epochs,
+            phase="fine_tune",
+            eval_modules=("encoder",) if head_only else (),  # a frozen encoder stays frozen
+        )

@@ -47,13 +47,20 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import torch
 from torch.nn import functional as F
 
 from emoshift.methods.base import Batch, FitData, Inputs, NeuralEstimator
+from emoshift.methods.batching import map_chunks
+from emoshift.methods.needs import MethodNeeds
+from emoshift.methods.networks import frozen
+from emoshift.methods.params import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, Only
+from emoshift.methods.shared_params import SHARED_CONSTRAINTS
+
+CLASSIFICATION_ONLY = (
+    "soft labels are class averages; for regression use FineTune or another method"
+)
 
 
 def _entropy(logits: torch.Tensor) -> torch.Tensor:
@@ -74,8 +81,15 @@ class MaxEntropySoftLabel(NeuralEstimator):
             (``max_epochs`` bounds the adaptation phase).
     """
 
-    train_pool = "source"
-    requires_target_labels = True
+    needs = MethodNeeds(labelled_target=True, optional_unlabelled_target=True, development_set=True)
+    _parameter_constraints = {
+        **SHARED_CONSTRAINTS,
+        "task": [Only("classification", CLASSIFICATION_ONLY)],
+        "lambda_conf": [NON_NEGATIVE],
+        "lambda_soft": [NON_NEGATIVE],
+        "tau": [POSITIVE],
+        "pretrain_epochs": [AT_LEAST_ONE],
+    }
 
     def __init__(
         self,
@@ -92,55 +106,30 @@ class MaxEntropySoftLabel(NeuralEstimator):
         self.tau = tau
         self.pretrain_epochs = pretrain_epochs
 
-    def _check_params(self) -> None:
-        super()._check_params()
-        if self.task != "classification":
-            raise ValueError(
-                "MaxEntropySoftLabel is classification only (soft labels are class "
-                "averages); for regression use FineTune or another method"
-            )
-        if self.tau <= 0:
-            raise ValueError(f"tau={self.tau} must be positive")
-        if self.pretrain_epochs < 1:
-            raise ValueError(f"pretrain_epochs={self.pretrain_epochs} must be at least 1")
-
-    def fit(
-        self,
-        X: object,
-        y: object,
-        *,
-        X_target: object | None = None,
-        X_target_labelled: object | None = None,
-        y_target_labelled: object | None = None,
-        eval_set: tuple[object, object] | None = None,
-    ) -> MaxEntropySoftLabel:
+    def _fit(self, data: FitData) -> None:
         """Pre-train the source model, compute soft labels, then adapt.
 
-        Args:
-            X, y: labelled source data.
-            X_target: optional unlabelled target data (joins the domain classification).
-            X_target_labelled, y_target_labelled: the few labelled target examples.
-            eval_set: development data for early stopping (e.g. labelled target dev);
-                without it a ``validation_fraction`` split of the source.
+        Unlabelled target data, when given, joins the domain classification; early
+        stopping watches ``eval_set`` (e.g. labelled target dev), else a source split.
         """
-        self._check_params()
-        data = self._prepare(X, y, X_target, X_target_labelled, y_target_labelled, eval_set)
-        self._start_fit(data)
-        self._phase = "pretrain"
         self._train_loop(data, self.pretrain_epochs, phase="pretrain")
         self.soft_labels_ = self._compute_soft_labels(data.X_train, data.y_train)
         self._soft = torch.as_tensor(self.soft_labels_, device=self.device_)
-        self._phase = "adapt"
         self._optimizers = self._make_optimizers()
-        self._train_loop(data, self.max_epochs, phase="adapt")
-        return self._finish_fit()
+        self._train_loop(
+            data,
+            self.max_epochs,
+            step=self._adapt_step,
+            batches=self._few_shot_batches,
+            phase="adapt",
+        )
 
     @torch.no_grad()
     def _compute_soft_labels(self, X: Inputs, y: torch.Tensor) -> np.ndarray:
         """Per class, the mean tempered softmax of the current network over ``X``'s examples
         of that class (rows in ``classes_`` order; a class without examples gets uniform)."""
         self.modules_.eval()
-        probs = torch.softmax(self._map_chunks(self._forward, X) / self.tau, dim=1)
+        probs = torch.softmax(map_chunks(self._forward, X, self.device_) / self.tau, dim=1)
         y = y.to(probs.device)
         n_classes = len(self.classes_)
         soft = torch.full((n_classes, n_classes), 1.0 / n_classes, device=probs.device)
@@ -160,14 +149,8 @@ class MaxEntropySoftLabel(NeuralEstimator):
             "domain": self._adam(self.modules_["domain"].parameters()),
         }
 
-    def _batches(self, data: FitData) -> Iterator[Batch]:
-        if self._phase == "pretrain":
-            return super()._batches(data)
-        return self._few_shot_batches(data)
-
-    def _train_step(self, batch: Batch) -> dict[str, float]:
-        if self._phase == "pretrain":
-            return super()._train_step(batch)
+    def _adapt_step(self, batch: Batch) -> dict[str, float]:
+        """A domain-classifier update, then the encoder and emotion classifier's."""
         n_source = len(batch.y)
         target = [batch.x_target_labelled]
         if batch.x_target is not None:
@@ -185,7 +168,7 @@ class MaxEntropySoftLabel(NeuralEstimator):
         accuracy = (domain_logits.argmax(1) == is_target).float().mean()
 
         n_labelled = n_source + len(batch.y_target_labelled)
-        with self._frozen("domain"):
+        with frozen(self.modules_["domain"]):
             entropy = halves(_entropy(self.modules_["domain"](features)))
         logits = self.modules_["head"](features[:n_labelled])
         emotion_loss = F.cross_entropy(logits, torch.cat([batch.y, batch.y_target_labelled]))

@@ -45,13 +45,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from numbers import Integral
 
 import torch
 from torch import nn
 
 from emoshift.methods.base import Batch, FitData, NeuralEstimator
-from emoshift.methods.networks import MLPHead
+from emoshift.methods.needs import MethodNeeds
+from emoshift.methods.networks import ACTIVATIONS, MLPHead, frozen
+from emoshift.methods.params import AT_LEAST_ONE, FRACTION, StrOptions, Widths
+from emoshift.methods.shared_params import SHARED_CONSTRAINTS
 
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 
@@ -97,7 +99,16 @@ class MRD(NeuralEstimator):
             arousal/valence/dominance).
     """
 
-    requires_target = True
+    needs = MethodNeeds(unlabelled_target=True, development_set=True)
+    _parameter_constraints = {
+        **SHARED_CONSTRAINTS,
+        "regressor_depths": [Widths(min_len=2, max_len=2)],
+        "regressor_width": [AT_LEAST_ONE],
+        "regressor_activation": [StrOptions(set(ACTIVATIONS))],
+        "regressor_batch_norm": ["boolean"],
+        "regressor_dropout": [FRACTION],
+        "n_encoder_steps": [AT_LEAST_ONE],
+    }
 
     def __init__(
         self,
@@ -117,21 +128,6 @@ class MRD(NeuralEstimator):
         self.regressor_batch_norm = regressor_batch_norm
         self.regressor_dropout = regressor_dropout
         self.n_encoder_steps = n_encoder_steps
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        depths = tuple(self.regressor_depths)
-        if len(depths) != 2 or not all(isinstance(d, Integral) and d >= 1 for d in depths):
-            raise ValueError(
-                f"regressor_depths={self.regressor_depths!r} must be two layer counts >= 1, "
-                "e.g. (4, 5)"
-            )
-        if self.regressor_width < 1:
-            raise ValueError(f"regressor_width={self.regressor_width} must be at least 1")
-        if not 0 <= self.regressor_dropout < 1:
-            raise ValueError(f"regressor_dropout={self.regressor_dropout} must be in [0, 1)")
-        if not isinstance(self.n_encoder_steps, Integral) or self.n_encoder_steps < 1:
-            raise ValueError(f"n_encoder_steps={self.n_encoder_steps!r} must be an int >= 1")
 
     # ------------------------------------------------------------- networks
 
@@ -205,7 +201,7 @@ class MRD(NeuralEstimator):
 
         The encoder is fixed: its parameters and batch-norm statistics do not change.
         """
-        with self._frozen("encoder"), _frozen_statistics(self.modules_["encoder"]):
+        with frozen(self.modules_["encoder"]), _frozen_statistics(self.modules_["encoder"]):
             loss = self._source_loss(batch) - self._discrepancy(*self._both(batch.x_target))
         self._step(self._optimizers["regressors"], loss)
 
@@ -214,8 +210,9 @@ class MRD(NeuralEstimator):
 
         The regressors are fixed: their parameters and batch-norm statistics do not change.
         """
+        regressors = self.modules_["regressors"]
         for _ in range(self.n_encoder_steps):
-            with self._frozen("regressors"), _frozen_statistics(self.modules_["regressors"]):
+            with frozen(regressors), _frozen_statistics(regressors):
                 loss = self._discrepancy(*self._both(batch.x_target))
             self._step(self._optimizers["encoder"], loss)
 

@@ -11,7 +11,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch import nn
@@ -164,3 +165,34 @@ def apply_max_norm(module: nn.Module, max_norm: float) -> None:
         for layer in module.modules():
             if isinstance(layer, nn.Linear):
                 layer.weight.copy_(torch.renorm(layer.weight, p=2, dim=0, maxnorm=max_norm))
+
+
+def concordance_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """1 - CCC averaged over output columns (Lin's concordance correlation coefficient)."""
+    pred_mean, target_mean = pred.mean(0), target.mean(0)
+    covariance = ((pred - pred_mean) * (target - target_mean)).mean(0)
+    ccc = (
+        2
+        * covariance
+        / (
+            pred.var(0, unbiased=False)
+            + target.var(0, unbiased=False)
+            + (pred_mean - target_mean) ** 2
+            + 1e-8
+        )
+    )
+    return (1 - ccc).mean()
+
+
+@contextlib.contextmanager
+def frozen(*modules: nn.Module) -> Iterator[None]:
+    """Within the block, the parameters of ``modules`` get no gradients."""
+    params = [p for module in modules for p in module.parameters()]
+    states = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, state in zip(params, states):
+            p.requires_grad_(state)

@@ -18,19 +18,24 @@ Example:
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import ClassifierMixin
 from sklearn.feature_selection import SelectKBest, f_classif
-from sklearn.metrics import balanced_accuracy_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from emoshift.methods.base import _check_features
+from emoshift.methods.estimator import DomainEstimator, FitArguments
+from emoshift.methods.inputs import check_features, check_labels, check_width
+from emoshift.methods.needs import MethodNeeds, NeedsBy
+from emoshift.methods.params import AT_LEAST_ONE, POSITIVE, StrOptions
+from emoshift.metrics import uar
 
 POOLS = ("target", "source", "both")
+#: the SVC kernels that work on a feature matrix
+KERNELS = ("linear", "poly", "rbf", "sigmoid")
 
 
-class SVMClassifier(ClassifierMixin, BaseEstimator):
+class SVMClassifier(ClassifierMixin, DomainEstimator):
     """Standardise, keep the ``n_selected`` best features by ANOVA F, classify with an SVM.
 
     Args:
@@ -43,6 +48,25 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         task: only ``"classification"``.
         random_state: seed of the SVM.
     """
+
+    needs = NeedsBy(
+        "pool",
+        {
+            "target": MethodNeeds(labelled_target=True),
+            "source": MethodNeeds(),
+            "both": MethodNeeds(labelled_target=True),
+        },
+    )
+    _parameter_constraints = {
+        "n_selected": [AT_LEAST_ONE, StrOptions({"all"})],
+        "C": [POSITIVE],
+        "kernel": [StrOptions(set(KERNELS))],
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+        "pool": [StrOptions(set(POOLS))],
+        "task": [StrOptions({"classification"})],
+        "random_state": ["random_state"],
+    }
+    _fitted_attribute = "pipeline_"
 
     def __init__(
         self,
@@ -63,38 +87,29 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         self.task = task
         self.random_state = random_state
 
-    def fit(
-        self,
-        X: object,
-        y: object,
-        *,
-        X_target: object | None = None,
-        X_target_labelled: object | None = None,
-        y_target_labelled: object | None = None,
-        eval_set: tuple[object, object] | None = None,
-    ) -> SVMClassifier:
+    def _fit_given(self, given: FitArguments) -> SVMClassifier:
         """Fit on the labelled rows of ``pool`` (``X_target``/``eval_set`` are not used)."""
-        if self.task != "classification":
-            raise ValueError(f"{type(self).__name__} is a classifier; task must be classification")
-        if self.pool not in POOLS:
-            raise ValueError(f"pool={self.pool!r}; choose one of {POOLS}")
         parts = []
+        X, y = given.X, given.y
+        X_target_labelled, y_target_labelled = given.X_target_labelled, given.y_target_labelled
         if self.pool in ("source", "both"):
-            parts.append((_check_features(X, "X"), np.asarray(y)))
+            features = check_features(X, "X")
+            parts.append((features, check_labels(y, "y", len(features))))
         if self.pool in ("target", "both"):
             if X_target_labelled is None or y_target_labelled is None:
                 raise ValueError(
                     f"{type(self).__name__}(pool={self.pool!r}) learns from labelled target "
                     "rows: pass X_target_labelled and y_target_labelled"
                 )
-            parts.append(
-                (
-                    _check_features(X_target_labelled, "X_target_labelled"),
-                    np.asarray(y_target_labelled),
-                )
-            )
+            features = check_features(X_target_labelled, "X_target_labelled")
+            labels = check_labels(y_target_labelled, "y_target_labelled", len(features))
+            parts.append((features, labels))
+        if len({p[0].shape[1] for p in parts}) > 1:
+            raise ValueError("X and X_target_labelled differ in width: pass the same features")
         features = np.concatenate([p[0] for p in parts])
         labels = np.concatenate([p[1] for p in parts])
+        if len(np.unique(labels)) < 2:
+            raise ValueError("classification needs at least two classes in the labels")
         k = (
             self.n_selected
             if self.n_selected == "all"
@@ -116,8 +131,11 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: object) -> np.ndarray:
         """Class labels."""
-        return self.pipeline_.predict(_check_features(X, "X"))
+        self._check_fitted()
+        features = check_features(X, "X")
+        check_width(features, self.n_features_in_, "X")
+        return self.pipeline_.predict(features)
 
     def score(self, X: object, y: object) -> float:
-        """Unweighted average recall."""
-        return float(balanced_accuracy_score(np.asarray(y), self.predict(X)))
+        """Unweighted average recall (:func:`emoshift.metrics.uar`)."""
+        return uar(y, self.predict(X))
