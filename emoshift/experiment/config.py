@@ -213,8 +213,13 @@ def _is_grid(value: object, default: object) -> bool:
     return True
 
 
-def expand_method_grid(method: str, params: dict, where: str = "method") -> list[dict]:
+def expand_method_grid(
+    method: str, params: dict, where: str = "method", task: str | None = None
+) -> list[dict]:
     """Every combination of a method's listed hyper-parameter values, checked by name.
+
+    With ``task``, every combination is also checked for that task (a classification-only
+    method under ``task: regression`` is an error here, not a failed trial).
 
     Example:
         >>> expand_method_grid("source_only", {"lr": [0.1, 0.01], "hidden_sizes": [8]})
@@ -237,9 +242,12 @@ def expand_method_grid(method: str, params: dict, where: str = "method") -> list
             values = [tuple(v) if isinstance(v, list) else v for v in values]
         grid[key] = values
     points = list(ParameterGrid(grid)) if grid else [{}]
+    if task is not None and "task" not in defaults and task != "classification":
+        raise ConfigError(f"{where}: {method} does classification only, not {task}")
     for point in points:
+        checked = {**point, "task": task} if task is not None and "task" in defaults else point
         try:
-            check_method_params(method, point)
+            check_method_params(method, checked)
         except ValueError as error:
             raise ConfigError(f"{where}: {error}") from None
     return points
@@ -310,7 +318,7 @@ def parse_config(data: object, base_dir: str | os.PathLike = ".") -> ExperimentC
         raise ConfigError("config.trials: must be at least 1")
     _check_queries(config)
     for method, params in config.methods.items():
-        expand_method_grid(method, params or {}, f"config.methods.{method}")
+        expand_method_grid(method, params or {}, f"config.methods.{method}", config.task)
     _check_protocol(config, data.get("protocol"))
     _check_metrics(config)
     if config.baseline is not None and config.baseline not in config.methods:
