@@ -85,7 +85,7 @@ def _target(data: SelectionData, scorer: str) -> object:
 
 
 def _identity(X: object) -> np.ndarray:
-    return np.asarray(X, dtype=np.float32)
+    return np.asarray(X, dtype=float)
 
 
 def importance_weights(
@@ -169,7 +169,10 @@ def dev(
 
     (:func:`~emoshift.selection.formulas.dev_risk`). The risk is lower-is-better, so the
     score is its negative: higher is better. SKADA's ``DeepEmbeddedValidation`` returns
-    the same number given the same split, features and domain classifier.
+    the same number given the same split, features and domain classifier and a loss that
+    returns a column; with its default loss (0.6.0) the ``(n, 1)`` weights times the
+    ``(n,)`` losses broadcast to an ``(n, n)`` matrix, so its mean becomes ``mean(w) *
+    mean(l)`` and its control variate is not You et al.'s.
     """
     _require(estimator, "predict_proba", "dev")
     features = getattr(estimator, "transform", _identity)
