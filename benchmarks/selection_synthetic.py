@@ -99,7 +99,12 @@ def run_seed(seed: int, args: argparse.Namespace) -> list[dict[str, object]]:
     rows = []
     for lam in LAMBDAS:
         model = get_method(
-            "dann", lambda_max=lam, patience=None, random_state=seed, **DANN[args.problem]
+            "dann",
+            lambda_max=lam,
+            lambda_schedule=args.schedule,
+            patience=None,
+            random_state=seed,
+            **DANN[args.problem],
         ).fit(X_s[train], y_s[train], X_target=X_t)
         row = {"seed": seed, "lambda_max": lam, "oracle_uar": uar(y_test, model.predict(X_test))}
         row.update({name: scorer(model, data) for name, scorer in SCORERS.items()})
@@ -142,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--problem", choices=["gaussian", "corpus"], default="gaussian")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4, 5, 6, 7])
+    parser.add_argument("--schedule", default="warmup", help="DANN's lambda_schedule")
     parser.add_argument(
         "--out", type=Path, default=Path(tempfile.gettempdir()) / "emoshift-selection"
     )
@@ -149,16 +155,18 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     results = pd.DataFrame([row for seed in args.seeds for row in run_seed(seed, args)])
     args.out.mkdir(parents=True, exist_ok=True)
-    results.to_csv(args.out / f"selection_{args.problem}.csv", index=False)
+    stem = f"selection_{args.problem}_{args.schedule}"
+    results.to_csv(args.out / f"{stem}.csv", index=False)
     summary = summary_of(results)
     spread = results.groupby("seed")["oracle_uar"].agg(lambda s: s.max() - s.min())
     title = (
-        f"DANN lambda_max in {list(LAMBDAS)} on the {args.problem} problem, seeds "
+        f"DANN lambda_max in {list(LAMBDAS)} ({args.schedule} schedule) on the "
+        f"{args.problem} problem, seeds "
         f"{args.seeds}; target-test UAR (chance 0.25), mean ± std over seeds; "
         f"best-minus-worst lambda spread {100 * spread.mean():.1f} UAR points on average"
     )
     markdown = title + "\n\n" + to_markdown(summary.rename_axis("scorer").reset_index())
-    (args.out / f"selection_{args.problem}.md").write_text(markdown + "\n")
+    (args.out / f"{stem}.md").write_text(markdown + "\n")
     print(markdown)
     return 0
 
