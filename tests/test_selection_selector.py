@@ -205,6 +205,8 @@ def test_bad_settings_are_named(problem):
         UnsupervisedGridSelector(Recorder(), {"ofset": [1]}, "dev").fit(X, y, X_target=X_t)
     with pytest.raises(ValueError, match="either in param_grid or as epochs"):
         UnsupervisedGridSelector(Recorder(), {"max_epochs": [1]}, "dev", epochs=[2]).fit(X, y)
+    with pytest.raises(ValueError, match="epochs sets max_epochs, which SVMClassifier lacks"):
+        UnsupervisedGridSelector(get_method("svm"), {}, "dev", epochs=[2]).fit(X, y)
     with pytest.raises(ValueError, match="dev_fraction=0"):
         UnsupervisedGridSelector(Recorder(), {}, "dev", dev_fraction=0).fit(X, y)
     few = np.array(["a"] * 39 + ["b"])

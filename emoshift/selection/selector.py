@@ -106,7 +106,9 @@ class UnsupervisedGridSelector(BaseEstimator):
         valid = self.estimator.get_params()
         if self.epochs is not None:
             if "max_epochs" not in valid:
-                raise ValueError(f"epochs needs max_epochs, which {type(self.estimator)} lacks")
+                raise ValueError(
+                    f"epochs sets max_epochs, which {type(self.estimator).__name__} lacks"
+                )
             if any("max_epochs" in g for g in grids):
                 raise ValueError("give max_epochs either in param_grid or as epochs, not both")
             grids = [{**g, "max_epochs": list(self.epochs)} for g in grids]
