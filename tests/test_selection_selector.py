@@ -111,6 +111,16 @@ def test_a_given_eval_set_is_used_and_nothing_is_held_out(problem):
     assert search.best_score_ == 0.5
 
 
+def test_keep_models_keeps_every_fitted_grid_point(problem):
+    X, y, X_t = problem
+    grid = {"offset": [0.0, 1.5, 3.0]}
+    search = UnsupervisedGridSelector(Recorder(), grid, offset_scorer, keep_models=True)
+    search.fit(X, y, X_target=X_t)
+    assert [m.offset for m in search.models_] == [0.0, 1.5, 3.0]
+    assert search.models_[search.best_index_] is search.best_estimator_
+    assert UnsupervisedGridSelector(Recorder(), grid, offset_scorer).fit(X, y).models_ == []
+
+
 def test_refit_trains_the_best_point_on_every_source_row(problem):
     X, y, X_t = problem
     search = UnsupervisedGridSelector(Recorder(), {"offset": [1.0, 2.0]}, offset_scorer, refit=True)

@@ -66,6 +66,8 @@ class UnsupervisedGridSelector(BaseEstimator):
         dev_fraction: share of the source rows held out when no ``eval_set`` is given.
         refit: after choosing, refit the best parameters on all source rows (training and
             development) instead of keeping the model that was scored.
+        keep_models: keep every grid point's fitted model in ``models_`` (e.g. to report
+            what the target-test oracle would have picked; memory grows with the grid).
         scorer_params: keyword options of the scorer (e.g. ``{"temperature": 0.1}``).
         random_state: seed of the development split (and of estimators without one).
 
@@ -76,6 +78,7 @@ class UnsupervisedGridSelector(BaseEstimator):
         scores_: ``[{"params": dict, "score": float}, ...]``, one per grid point.
         scorer_: the scorer's name.
         best_estimator_: the fitted model that ``predict`` and friends delegate to.
+        models_: every grid point's fitted model, in ``scores_`` order (``keep_models``).
         classes_: the class labels of ``best_estimator_``.
     """
 
@@ -88,6 +91,7 @@ class UnsupervisedGridSelector(BaseEstimator):
         epochs: Sequence[int] | None = None,
         dev_fraction: float = 0.2,
         refit: bool = False,
+        keep_models: bool = False,
         scorer_params: Mapping[str, object] | None = None,
         random_state: int = 0,
     ) -> None:
@@ -97,6 +101,7 @@ class UnsupervisedGridSelector(BaseEstimator):
         self.epochs = epochs
         self.dev_fraction = dev_fraction
         self.refit = refit
+        self.keep_models = keep_models
         self.scorer_params = scorer_params
         self.random_state = random_state
 
@@ -180,6 +185,7 @@ class UnsupervisedGridSelector(BaseEstimator):
         data = SelectionData(X_dev=X_dev, y_dev=y_dev, X_target=X_target, X_train=X_train)
         options = dict(self.scorer_params or {})
         self.scores_: list[dict[str, object]] = []
+        self.models_: list[BaseEstimator] = []
         best, best_model = -math.inf, None
         for params in grid:
             model = self._candidate(params).fit(
@@ -187,6 +193,8 @@ class UnsupervisedGridSelector(BaseEstimator):
             )
             value = float(scorer(model, data, **options))
             self.scores_.append({"params": params, "score": value})
+            if self.keep_models:
+                self.models_.append(model)
             if value > best:
                 best, best_model, self.best_index_ = value, model, len(self.scores_) - 1
         if best_model is None:
