@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,10 +30,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _report(args: argparse.Namespace) -> int:
     from emoshift.report.experiment import write_experiment_report
     from emoshift.report.tables import to_markdown
+    from emoshift.runfolder import RunFolder, latest, read_lines
 
     report = write_experiment_report(args.run_dir, args.out)
     print(to_markdown(report.table))
     if len(report.failures):
         print(f"\n{len(report.failures)} failed trial(s): see the report")
+    folder = RunFolder(args.run_dir)
+    missing = folder.progress_note(latest(read_lines(folder.results).records))
+    if missing:
+        print(
+            f"report: {missing}; run `emoshift run CONFIG --output {folder.path}` again "
+            "to finish the rest",
+            file=sys.stderr,
+        )
     print(f"\nreport: {report.html}\n        {report.markdown}")
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import sys
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -66,17 +67,32 @@ def _run(args: argparse.Namespace) -> int:
     if args.dry_run:
         return _dry_run(args)
     from emoshift.experiment.config import load_config  # noqa: PLC0415 (fast --help)
-    from emoshift.experiment.runner import run_experiment  # noqa: PLC0415
+    from emoshift.experiment.runner import Terminated, run_experiment  # noqa: PLC0415
 
     config = load_config(args.config)
-    summary = run_experiment(
-        config, executor=args.executor, jobs=args.jobs, address=args.address, run_dir=args.output
-    )
+    try:
+        summary = run_experiment(
+            config,
+            executor=args.executor,
+            jobs=args.jobs,
+            address=args.address,
+            run_dir=args.output,
+        )
+    except KeyboardInterrupt as stop:
+        run_dir = args.output or config.output_dir()
+        print(
+            f"{'terminated' if isinstance(stop, Terminated) else 'interrupted'}: every finished "
+            f"trial is kept in {run_dir}; run the same command again to compute the rest",
+            file=sys.stderr,
+        )
+        return 143 if isinstance(stop, Terminated) else 130
     print(
         f"{summary.n_planned} trial(s): {summary.n_skipped} already finished, "
         f"{summary.n_done} run now, {summary.n_failed} failed "
         f"({summary.seconds:.0f} s); results in {summary.run_dir / 'results.jsonl'}"
     )
+    for reason, count in summary.failure_reasons.items():
+        print(f"  {count} x {reason}")
     if not args.no_report and importlib.util.find_spec("emoshift.report.experiment"):
         from emoshift.report.experiment import write_experiment_report  # noqa: PLC0415
 

@@ -61,23 +61,68 @@ class ExperimentData:
         return digest.hexdigest()
 
     def save(self, folder: str | os.PathLike) -> Path:
-        """Write the data to ``folder`` (table.parquet, X.npy, y.npy) for worker processes."""
+        """Write the data to ``folder`` for worker processes, without pickles.
+
+        ``table.parquet``; each of ``X`` and ``y`` as ``<name>.npy``, or, when it holds
+        sequences (an object array of ``(T_i, F)`` arrays), as ``<name>.values.npy`` (the
+        frames, concatenated) and ``<name>.offsets.npy`` (where each sequence starts).
+        """
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.table.to_parquet(folder / "table.parquet", index=False)
-        np.save(folder / "X.npy", self.X, allow_pickle=self.X.dtype == object)
-        np.save(folder / "y.npy", self.y, allow_pickle=self.y.dtype == object)
+        _save_array(folder, "X", self.X)
+        _save_array(folder, "y", self.y)
         return folder
 
     @classmethod
     def load(cls, folder: str | os.PathLike) -> ExperimentData:
-        """Read data written by :meth:`save`."""
+        """Read data written by :meth:`save` (``allow_pickle=False``: a pickle is refused)."""
         folder = Path(folder)
         return cls(
             table=pd.read_parquet(folder / "table.parquet"),
-            X=np.load(folder / "X.npy", allow_pickle=True),
-            y=np.load(folder / "y.npy", allow_pickle=True),
+            X=_load_array(folder, "X"),
+            y=_load_array(folder, "y"),
         )
+
+
+_SEQUENCE_FILES = (".values.npy", ".offsets.npy")
+
+
+def _save_array(folder: Path, name: str, array: np.ndarray) -> None:
+    """``array`` as plain ``.npy`` files: one, or values and offsets for sequences."""
+    for suffix in (".npy", *_SEQUENCE_FILES):  # no stale file of another layout stays
+        (folder / f"{name}{suffix}").unlink(missing_ok=True)
+    if array.dtype != object:
+        np.save(folder / f"{name}.npy", array, allow_pickle=False)
+        return
+    sequences = [np.asarray(item) for item in array]
+    layouts = {(item.dtype.str, item.shape[1:]) for item in sequences}
+    if len(layouts) > 1 or any(item.dtype == object or item.ndim == 0 for item in sequences):
+        raise ValueError(
+            f"{name} holds {len(sequences)} items of layouts {sorted(layouts)}; only sequences "
+            "of one dtype and frame shape can be saved for worker processes"
+        )
+    offsets = np.cumsum([0, *(len(item) for item in sequences)], dtype=np.int64)
+    np.save(folder / f"{name}.values.npy", np.concatenate(sequences), allow_pickle=False)
+    np.save(folder / f"{name}.offsets.npy", offsets, allow_pickle=False)
+
+
+def _load_array(folder: Path, name: str) -> np.ndarray:
+    """What :func:`_save_array` wrote; a pickled (object) ``.npy`` raises ``ValueError``."""
+    try:
+        if not (folder / f"{name}.offsets.npy").is_file():
+            return np.load(folder / f"{name}.npy", allow_pickle=False)
+        values = np.load(folder / f"{name}.values.npy", allow_pickle=False)
+        offsets = np.load(folder / f"{name}.offsets.npy", allow_pickle=False)
+    except ValueError as error:
+        raise ValueError(
+            f"{folder}/{name}: {error}; run data must be plain arrays (delete {folder} and "
+            "run again to rewrite it)"
+        ) from None
+    out = np.empty(len(offsets) - 1, dtype=object)
+    for i in range(len(out)):
+        out[i] = values[offsets[i] : offsets[i + 1]]
+    return out
 
 
 def _resolve(path: str, base_dir: str) -> Path:

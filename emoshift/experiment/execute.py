@@ -19,6 +19,7 @@ from emoshift.experiment.data import ExperimentData
 from emoshift.experiment.plan import TrialSpec
 from emoshift.experiment.protocols import make_split
 from emoshift.experiment.trial import DomainSplit, run_trial, torch_threads
+from emoshift.runfolder import RunFolder
 
 EMBEDDING_ROWS = 400
 
@@ -111,7 +112,7 @@ def execute_trial(
         if spec.trial == 0 and result.model is not None:
             embeddings = _embeddings(result.model, split, spec.seed)
             if embeddings is not None:
-                record["embeddings"] = f"artifacts/{spec.key}.npz"
+                record["embeddings"] = RunFolder.artifact_name(spec.key)
     except Exception:  # a failing trial is recorded, the others go on
         record.update(status="error", error=traceback.format_exc())
     return record, embeddings, time.perf_counter() - started

@@ -1,16 +1,16 @@
 """``emoshift run``: plan the trials, skip the finished ones, run the rest, store each.
 
-Executors:
+Executors (:mod:`emoshift.experiment.executors`): ``serial`` (in this process),
+``processes`` (``jobs`` local worker processes, each loading the run's data once) and
+``ray`` (Ray tasks on a local Ray or the cluster at ``address``). Whichever runs them,
+every trial's numbers are the same (torch runs one thread per trial, everything is
+seeded), and only this process writes ``results.jsonl``, one line per finished trial
+(the run-folder format is :mod:`emoshift.runfolder`).
 
-- ``serial``: one trial after another in this process;
-- ``processes``: ``jobs`` local worker processes, each loading the run's data once;
-- ``ray``: Ray tasks on a local Ray instance or the cluster at ``address`` (the data goes
-  through Ray's object store).
-
-Whichever runs them, every trial's numbers are the same (torch runs one thread per trial,
-everything is seeded), and only this process writes ``results.jsonl``, one line per
-finished trial, so an interrupted run (Ctrl-C, a killed process, a crashed trial)
-resumes where it stopped: running the same command again computes only what is missing.
+An interrupted run (Ctrl-C, SIGTERM, a killed process, a crashed trial) keeps every
+finished trial and resumes where it stopped: running the same command again computes
+only what is missing. SIGTERM stops the run like Ctrl-C (:class:`Terminated`) and ends the
+worker processes.
 
 Example:
     >>> import tempfile
@@ -33,28 +33,26 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
+import signal
+import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass
-from multiprocessing import get_context
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import yaml
 from tqdm.auto import tqdm
 
 from emoshift.experiment.config import ExperimentConfig
 from emoshift.experiment.data import ExperimentData, load_experiment_data
-from emoshift.experiment.execute import execute_trial
+from emoshift.experiment.executors import EXECUTORS
 from emoshift.experiment.plan import TrialSpec, plan_trials
 from emoshift.experiment.protocols import check_data, target_speakers
 from emoshift.experiment.store import ResultStore
 from emoshift.progress import progress_enabled
-
-Outcome = tuple[dict, dict | None, float]
 
 
 @dataclass
@@ -67,6 +65,40 @@ class RunSummary:
     n_done: int
     n_failed: int
     seconds: float
+    failure_reasons: dict[str, int] = field(default_factory=dict)
+    """The last line of each failed trial's traceback, with how many trials it ended."""
+
+
+class Terminated(KeyboardInterrupt):
+    """The run got SIGTERM: it stops like on Ctrl-C, keeping every finished trial."""
+
+
+@contextmanager
+def _sigterm_stops_the_run() -> Iterator[None]:
+    """Turn SIGTERM (``timeout``, job schedulers) into :class:`Terminated` while running."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise Terminated(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def failure_reason(error: str | None) -> str:
+    """The last line of a traceback: what a failed trial says went wrong.
+
+    Example:
+        >>> failure_reason("Traceback (most recent call last):\\n  ...\\nValueError: bad k\\n")
+        'ValueError: bad k'
+    """
+    lines = (error or "").strip().splitlines()
+    return lines[-1].strip() if lines else "(no error text recorded)"
 
 
 def _config_record(config: ExperimentConfig) -> dict:
@@ -83,82 +115,6 @@ def prepare_run(
     check_data(config, data)
     folds = {pair.label(): target_speakers(data, pair.target) for pair in config.pairs}
     return data, plan_trials(config, folds, data.fingerprint())
-
-
-# ---------------------------------------------------------------- executors
-
-_WORKER_DATA: ExperimentData | None = None
-
-
-def _init_worker(data_dir: str) -> None:
-    global _WORKER_DATA
-    _WORKER_DATA = ExperimentData.load(data_dir)
-
-
-def _run_in_worker(spec: TrialSpec) -> Outcome:
-    assert _WORKER_DATA is not None, "worker started without data"
-    return execute_trial(spec, _WORKER_DATA)
-
-
-def _serial(
-    specs: list[TrialSpec], data: ExperimentData, jobs: int, **_: object
-) -> Iterator[Outcome]:
-    for spec in specs:
-        yield execute_trial(spec, data)
-
-
-def _processes(
-    specs: list[TrialSpec], data: ExperimentData, jobs: int, data_dir: Path, **_: object
-) -> Iterator[Outcome]:
-    pool = ProcessPoolExecutor(
-        jobs,
-        mp_context=get_context("spawn"),
-        initializer=_init_worker,
-        initargs=(str(data_dir),),
-    )
-    try:
-        pending = {pool.submit(_run_in_worker, spec) for spec in specs}
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield future.result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _ray(
-    specs: list[TrialSpec], data: ExperimentData, jobs: int, address: str | None = None, **_: object
-) -> Iterator[Outcome]:
-    try:
-        import ray  # noqa: PLC0415 (optional extra)
-    except ImportError:
-        raise ValueError("the ray executor needs Ray: pip install 'emoshift[ray]'") from None
-    started_here = not ray.is_initialized()
-    if started_here:
-        ray.init(
-            address=address,
-            num_cpus=None if address else jobs,
-            include_dashboard=False,
-            log_to_driver=False,
-            ignore_reinit_error=True,
-        )
-    try:
-        remote = ray.remote(num_cpus=1)(execute_trial)
-        data_ref = ray.put(data)
-        pending = [remote.remote(spec, data_ref) for spec in specs]
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
-            yield ray.get(done[0])
-    finally:
-        if started_here:
-            ray.shutdown()
-
-
-EXECUTORS: dict[str, Callable[..., Iterator[Outcome]]] = {
-    "serial": _serial,
-    "processes": _processes,
-    "ray": _ray,
-}
 
 
 # -------------------------------------------------------------------- run
@@ -181,13 +137,12 @@ def run_experiment(
     jobs = jobs or config.jobs or os.cpu_count() or 1
     run_dir = Path(run_dir) if run_dir is not None else config.output_dir()
     store = ResultStore(run_dir)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(_config_record(config), sort_keys=False))
+    store.folder.write_config(_config_record(config))
     data, specs = prepare_run(config, progress)
-    (run_dir / "plan.json").write_text(json.dumps([spec.key for spec in specs]))
+    store.folder.write_plan([spec.key for spec in specs])
     finished = store.finished_keys()
     todo = [spec for spec in specs if spec.key not in finished]
-    data_dir = data.save(run_dir / "data") if executor == "processes" and todo else None
-    counts = {"done": 0, "failed": 0}
+    data_dir = data.save(store.folder.data) if executor == "processes" and todo else None
     bar = tqdm(
         total=len(todo),
         desc=f"{config.name} trials",
@@ -195,25 +150,29 @@ def run_experiment(
         disable=not progress_enabled(progress),
         dynamic_ncols=True,
     )
-    try:
-        outcomes = EXECUTORS[executor](todo, data, jobs, data_dir=data_dir, address=address)
+    outcomes = EXECUTORS[executor](todo, data, jobs, data_dir=data_dir, address=address)
+    failures: Counter[str] = Counter()
+    n_finished = 0
+    with _sigterm_stops_the_run(), closing(outcomes), bar:
         for record, embeddings, seconds in outcomes:
             if embeddings is not None:
-                artifacts = run_dir / "artifacts"
-                artifacts.mkdir(exist_ok=True)
-                np.savez_compressed(artifacts / f"{record['key']}.npz", **embeddings)
+                store.folder.artifacts.mkdir(exist_ok=True)
+                np.savez_compressed(store.folder.path / record["embeddings"], **embeddings)
             store.append(record, seconds)
-            counts["failed" if record["status"] == "error" else "done"] += 1
-            running = min(jobs, len(todo) - counts["done"] - counts["failed"])
-            bar.set_postfix(done=counts["done"], running=running, failed=counts["failed"])
+            if record["status"] == "error":
+                failures[failure_reason(record["error"])] += 1
+            n_finished += 1
+            n_failed = sum(failures.values())
+            running = min(jobs, len(todo) - n_finished)
+            bar.set_postfix(done=n_finished - n_failed, running=running, failed=n_failed)
             bar.update()
-    finally:
-        bar.close()
+    n_failed = sum(failures.values())
     return RunSummary(
         run_dir,
         len(specs),
         len(specs) - len(todo),
-        counts["done"],
-        counts["failed"],
+        n_finished - n_failed,
+        n_failed,
         time.perf_counter() - started,
+        dict(failures.most_common()),
     )

@@ -1,9 +1,10 @@
 """The append-only results store of a run: ``results.jsonl``, one line per finished trial.
 
-Each line is written whole with one ``write`` call, flushed and fsynced, so a killed run
-leaves at most a torn last line, which readers skip. The last line of a key wins (a
-failed trial that is run again appends its new outcome). Wall-clock times go to
-``timings.jsonl`` so that the results of the same config are identical whoever ran them.
+The format and its rules (whole-line appends, torn lines, last line per key wins) live in
+:mod:`emoshift.runfolder`; this is the runner's view of it. Before its first append the
+store cuts a torn last line left by a killed run (keeping a copy), so the next record
+never lands on a fragment. Wall-clock times go to ``timings.jsonl`` so that the results
+of the same config are identical whoever ran them.
 
 Example:
     >>> import tempfile
@@ -16,58 +17,45 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 
-RESULTS_NAME = "results.jsonl"
-TIMINGS_NAME = "timings.jsonl"
+from emoshift.runfolder import RunFolder, append_line, latest, read_lines, repair_torn_tail, warn
 
 
-def _append_line(path: Path, record: dict) -> None:
-    line = json.dumps(record, sort_keys=True, default=str) + "\n"
-    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(descriptor, line.encode())
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    """The complete lines of a JSON-lines file; a torn or corrupt line is skipped."""
-    if not path.is_file():
-        return []
-    records = []
-    for line in path.read_text().splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return records
+def read_jsonl(path: str | os.PathLike) -> list[dict]:
+    """The records of a JSON-lines file of a run, silently skipping any other line."""
+    return read_lines(path).records
 
 
 class ResultStore:
     """``results.jsonl`` (and ``timings.jsonl``) in a run folder."""
 
     def __init__(self, run_dir: str | os.PathLike) -> None:
-        self.run_dir = Path(run_dir)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.path = self.run_dir / RESULTS_NAME
+        self.folder = RunFolder(run_dir)
+        self.folder.path.mkdir(parents=True, exist_ok=True)
+        self.path = self.folder.results
+        self._repaired = False
 
     def append(self, record: dict, seconds: float | None = None) -> None:
         """Append one trial's record (and its duration to the timings file)."""
-        _append_line(self.path, record)
+        if not self._repaired:
+            repair_torn_tail(self.path)
+            repair_torn_tail(self.folder.timings)
+            self._repaired = True
+        append_line(self.path, record)
         if seconds is not None:
-            _append_line(self.run_dir / TIMINGS_NAME, {"key": record["key"], "seconds": seconds})
+            append_line(self.folder.timings, {"key": record["key"], "seconds": seconds})
 
     def records(self) -> list[dict]:
-        """Every complete line, oldest first."""
-        return read_jsonl(self.path)
+        """Every record, oldest first; each skipped line is warned about on stderr."""
+        lines = read_lines(self.path)
+        for problem in lines.problems:
+            warn(problem)
+        return lines.records
 
     def latest(self) -> dict[str, dict]:
         """The last record of each key."""
-        return {record["key"]: record for record in self.records()}
+        return latest(self.records())
 
     def finished_keys(self) -> set[str]:
         """Keys whose last record succeeded: the trials a resumed run skips."""

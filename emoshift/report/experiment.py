@@ -31,13 +31,11 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from emoshift.protocols import get_protocol
 from emoshift.report.experiment_figures import FigureSet, draw_figures
@@ -55,11 +53,7 @@ from emoshift.report.trial_tables import (
     order_trials,
     primary_metric,
 )
-
-RESULTS_FILE = "results.jsonl"
-CONFIG_FILE = "config.yaml"
-PLAN_FILE = "plan.json"
-
+from emoshift.runfolder import RunFolder, current, latest, read_lines, repeated, warn
 
 REQUIRED_KEYS = {
     "ok": ("variant", "method", "pair", "trial", "metrics"),
@@ -99,78 +93,52 @@ class ExperimentReport:
 def read_run(run_dir: str | os.PathLike) -> RunResults:
     """Read ``results.jsonl`` (last line per key wins) and ``config.yaml`` of a run.
 
-    When the run folder has ``plan.json`` (the trial keys of the config last run there),
-    only those trials are read, so results of an earlier config in the same folder do not
-    mix in. A torn last line (a killed run) is skipped.
+    Only the trials of ``plan.json`` (the config last run there) are read, so results of
+    an earlier config in the same folder do not mix in. A torn line (a killed run) or a
+    line that is not a result record is skipped with a warning on stderr naming the file
+    and line (:mod:`emoshift.runfolder` holds these rules).
 
     Raises ``FileNotFoundError`` when the folder or its results file is missing and
-    ``ValueError`` when the file is empty or a line is not a valid result.
+    ``ValueError`` when no trial has finished or a record lacks what a result needs.
     """
-    directory = Path(run_dir)
-    results_path = directory / RESULTS_FILE
-    if not results_path.is_file():
+    folder = RunFolder(run_dir)
+    if not folder.results.is_file():
         raise FileNotFoundError(
-            f"{results_path} does not exist; pass the folder that 'emoshift run' wrote "
+            f"{folder.results} does not exist; pass the folder that 'emoshift run' wrote "
             "(it holds results.jsonl and config.yaml)"
         )
-    latest: dict[str, dict] = {}
-    rerun: list[str] = []
-    lines = results_path.read_text(encoding="utf-8").splitlines()
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            if number == len(lines):  # torn by a killed run; the runner redoes that trial
-                continue
-            raise ValueError(f"{results_path}, line {number}: not valid JSON ({error})") from None
-        if not isinstance(record, dict) or not {"key", "status"} <= record.keys():
-            raise ValueError(
-                f"{results_path}, line {number}: a result must be a JSON object with "
-                "'key' and 'status'"
-            )
-        if record["status"] not in ("ok", "error"):
-            raise ValueError(
-                f"{results_path}, line {number}: status {record['status']!r} is neither "
-                "'ok' nor 'error'"
-            )
-        required = REQUIRED_KEYS[record["status"]]
-        missing = [k for k in required if k not in record]
-        if missing or (record["status"] == "ok" and not record["metrics"]):
-            raise ValueError(
-                f"{results_path}, line {number}: trial {record['key']} lacks "
-                f"{missing or ['metrics']}; a {record['status']!r} result needs {list(required)}"
-            )
-        if record["key"] in latest and record["key"] not in rerun:
-            rerun.append(record["key"])
-        latest.pop(record["key"], None)
-        latest[record["key"]] = record
-    if not latest:
-        raise ValueError(f"{results_path} is empty; no trial has finished yet")
-    plan_path = directory / PLAN_FILE
-    if plan_path.is_file():  # results of an earlier config in the same folder stay out
-        planned = set(json.loads(plan_path.read_text(encoding="utf-8")))
-        latest = {key: record for key, record in latest.items() if key in planned}
-        rerun = [key for key in rerun if key in planned]
-        if not latest:
-            raise ValueError(
-                f"{results_path} holds no finished trial of the plan in {plan_path} yet"
-            )
-    config_path = directory / CONFIG_FILE
-    config = (
-        yaml.safe_load(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
-    )
-    if not isinstance(config, dict):
-        raise ValueError(f"{config_path} must hold a YAML mapping (name, baseline, ...)")
-    records = list(latest.values())
+    lines = read_lines(folder.results)
+    for problem in lines.problems:
+        warn(problem)
+    for record, number in zip(lines.records, lines.numbers, strict=True):
+        _check_result(record, f"{folder.results}, line {number}")
+    if not lines.records:
+        raise ValueError(f"{folder.results} is empty; no trial has finished yet")
+    plan = folder.read_plan()
+    by_key = current(latest(lines.records), plan)
+    if not by_key:
+        raise ValueError(f"{folder.results} holds no finished trial of the plan in {folder.plan}")
+    records = list(by_key.values())
     return RunResults(
-        run_dir=directory,
+        run_dir=folder.path,
         trials=[r for r in records if r["status"] == "ok"],
         failures=[r for r in records if r["status"] == "error"],
-        config=config,
-        rerun=rerun,
+        config=folder.read_config(),
+        rerun=[key for key in repeated(lines.records) if key in by_key],
     )
+
+
+def _check_result(record: dict, where: str) -> None:
+    """Raise ``ValueError`` naming ``where`` when ``record`` is not a usable result."""
+    if record.get("status") not in ("ok", "error"):
+        raise ValueError(f"{where}: status {record.get('status')!r} is neither 'ok' nor 'error'")
+    required = REQUIRED_KEYS[record["status"]]
+    missing = [k for k in required if k not in record]
+    if missing or (record["status"] == "ok" and not record["metrics"]):
+        raise ValueError(
+            f"{where}: trial {record['key']} lacks {missing or ['metrics']}; a "
+            f"{record['status']!r} result needs {list(required)}"
+        )
 
 
 def model_selection_note(protocol: str) -> str:

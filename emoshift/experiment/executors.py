@@ -1,0 +1,128 @@
+"""Where trials run: in this process, in local worker processes, or on Ray.
+
+Each executor takes the trial specs and the run's data and yields one
+``(record, embeddings, seconds)`` outcome per trial as it finishes (in any order);
+:func:`emoshift.experiment.execute.execute_trial` computes each, so the numbers are the
+same whichever executor ran them.
+
+No worker outlives its run: worker processes watch a pipe that only the parent holds
+open, and exit as soon as it closes, whether because the run stopped (Ctrl-C, SIGTERM,
+an error) or because the parent was killed outright (SIGKILL, out of memory).
+
+Example:
+    >>> sorted(EXECUTORS)
+    ['processes', 'ray', 'serial']
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import get_context
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from emoshift.experiment.data import ExperimentData
+from emoshift.experiment.execute import execute_trial
+from emoshift.experiment.plan import TrialSpec
+
+Outcome = tuple[dict, dict | None, float]
+
+_WORKER_DATA: ExperimentData | None = None
+
+
+def _exit_with_parent(parent_alive: Connection) -> None:
+    """Block until the parent closes its end of the pipe (or dies), then end this worker."""
+    try:
+        parent_alive.recv_bytes()
+    except (EOFError, OSError):
+        pass
+    os._exit(1)
+
+
+def _init_worker(data_dir: str, parent_alive: Connection) -> None:
+    global _WORKER_DATA
+    threading.Thread(target=_exit_with_parent, args=(parent_alive,), daemon=True).start()
+    _WORKER_DATA = ExperimentData.load(data_dir)
+
+
+def _run_in_worker(spec: TrialSpec) -> Outcome:
+    assert _WORKER_DATA is not None, "worker started without data"
+    return execute_trial(spec, _WORKER_DATA)
+
+
+def _serial(
+    specs: list[TrialSpec], data: ExperimentData, jobs: int, **_: object
+) -> Iterator[Outcome]:
+    for spec in specs:
+        yield execute_trial(spec, data)
+
+
+def _processes(
+    specs: list[TrialSpec], data: ExperimentData, jobs: int, data_dir: Path, **_: object
+) -> Iterator[Outcome]:
+    context = get_context("spawn")
+    parent_alive, alive = context.Pipe(duplex=False)
+    pool = ProcessPoolExecutor(
+        jobs,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(str(data_dir), parent_alive),
+    )
+    completed = False
+    try:
+        pending = {pool.submit(_run_in_worker, spec) for spec in specs}
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield future.result()
+        completed = True
+    except BrokenProcessPool:
+        raise RuntimeError(
+            "a worker process died (killed, or out of memory?); the finished trials are "
+            "kept: run the same command again to compute the rest"
+        ) from None
+    finally:
+        if not completed:
+            alive.close()  # the workers exit now, mid-trial; those trials run again on resume
+        pool.shutdown(wait=True, cancel_futures=True)
+        alive.close()
+        parent_alive.close()
+
+
+def _ray(
+    specs: list[TrialSpec], data: ExperimentData, jobs: int, address: str | None = None, **_: object
+) -> Iterator[Outcome]:
+    try:
+        import ray  # noqa: PLC0415 (optional extra)
+    except ImportError:
+        raise ValueError("the ray executor needs Ray: pip install 'emoshift[ray]'") from None
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(
+            address=address,
+            num_cpus=None if address else jobs,
+            include_dashboard=False,
+            log_to_driver=False,
+            ignore_reinit_error=True,
+        )
+    try:
+        remote = ray.remote(num_cpus=1)(execute_trial)
+        data_ref = ray.put(data)
+        pending = [remote.remote(spec, data_ref) for spec in specs]
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            yield ray.get(done[0])
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+EXECUTORS: dict[str, Callable[..., Iterator[Outcome]]] = {
+    "serial": _serial,
+    "processes": _processes,
+    "ray": _ray,
+}
