@@ -82,11 +82,13 @@ def repair_torn_tail(path: str | os.PathLike) -> Path | None:
     lacks only its newline (which is then added).
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.is_file() or path.stat().st_size == 0:
         return None
+    with open(path, "rb") as handle:
+        handle.seek(-1, os.SEEK_END)
+        if handle.read(1) == b"\n":  # the usual case: only the last byte is read
+            return None
     content = path.read_bytes()
-    if not content or content.endswith(b"\n"):
-        return None
     keep = content.rfind(b"\n") + 1
     if _is_record(content[keep:]):  # whole but for the newline (a hand-written file)
         with open(path, "ab") as handle:

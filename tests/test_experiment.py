@@ -219,3 +219,57 @@ def test_changed_data_changes_every_key_and_the_report_reads_the_current_plan(tm
     run = read_run(summary.run_dir)
     assert len(run.trials) == 4
     assert "from-an-earlier-config" not in {r["key"] for r in run.trials}
+
+
+@pytest.mark.bad_input
+def test_resume_after_a_torn_last_line_keeps_every_trial(tmp_path, cache, capsys):
+    config = _config(tmp_path, cache, trials=2)
+    config["methods"] = {"source_only": dict(FAST)}
+    path = _write(tmp_path, config)
+    assert main(["run", str(path), "--no-report"]) == 0
+    results = tmp_path / "run" / "results.jsonl"
+    complete = _sorted_results(tmp_path / "run")
+    text = results.read_text()
+    last = text.rstrip("\n").rfind("\n") + 1
+    results.write_text(text[: last + 40])  # killed while writing the second line
+    capsys.readouterr()
+    assert main(["run", str(path), "--no-report"]) == 0
+    captured = capsys.readouterr()
+    assert "1 already finished, 1 run now, 0 failed" in captured.out
+    assert f"{results}: the last line was torn" in captured.err
+    assert _sorted_results(tmp_path / "run") == complete
+    assert [p.read_text() for p in results.parent.glob("results.jsonl.torn-*")] == [
+        text[last : last + 40]
+    ]
+
+
+@pytest.mark.bad_input
+def test_a_line_that_is_not_a_record_does_not_crash_run_or_report(tmp_path, cache, capsys):
+    config = _config(tmp_path, cache, trials=2)
+    config["methods"] = {"source_only": dict(FAST)}
+    path = _write(tmp_path, config)
+    results = tmp_path / "run" / "results.jsonl"
+    assert main(["run", str(path), "--no-report"]) == 0
+    first = results.read_text().splitlines(keepends=True)[0]
+    results.write_text(first + "null\n")  # a foreign line, and the second trial missing
+    capsys.readouterr()
+    assert main(["report", str(tmp_path / "run")]) == 0
+    err = capsys.readouterr().err
+    assert f"{results}, line 2: null is not a result record" in err
+    assert "report: 1 of 2 planned trials have results" in err
+    assert main(["run", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert "1 already finished, 1 run now" in captured.out and "line 2" in captured.err
+    assert "planned trials" not in captured.err  # the report after the run: all there
+
+
+@pytest.mark.bad_input
+def test_run_summary_names_each_failure_reason_with_its_count(tmp_path, cache, capsys):
+    config = _config(tmp_path, cache, trials=2, protocol={"name": "few_shot", "k": [2]})
+    config["methods"] = {"source_only": dict(FAST)}
+    assert main(["run", str(_write(tmp_path, config)), "--no-report"]) == 1
+    out = capsys.readouterr().out
+    assert "0 run now, 2 failed" in out
+    reasons = [line for line in out.splitlines() if line.startswith("  ")]
+    assert len(reasons) == 1 and reasons[0].startswith("  2 x ValueError: ")
+    assert "class 'anger' has 3 example(s)" in reasons[0]

@@ -1,7 +1,7 @@
 """The append-only results store of a run: ``results.jsonl``, one line per finished trial.
 
 The format and its rules (whole-line appends, torn lines, last line per key wins) live in
-:mod:`emoshift.runfolder`; this is the runner's view of it. Before its first append the
+:mod:`emoshift.runfolder`; this is the runner's view of it. Before each append the
 store cuts a torn last line left by a killed run (keeping a copy), so the next record
 never lands on a fragment. Wall-clock times go to ``timings.jsonl`` so that the results
 of the same config are identical whoever ran them.
@@ -34,14 +34,11 @@ class ResultStore:
         self.folder = RunFolder(run_dir)
         self.folder.path.mkdir(parents=True, exist_ok=True)
         self.path = self.folder.results
-        self._repaired = False
 
     def append(self, record: dict, seconds: float | None = None) -> None:
         """Append one trial's record (and its duration to the timings file)."""
-        if not self._repaired:
-            repair_torn_tail(self.path)
-            repair_torn_tail(self.folder.timings)
-            self._repaired = True
+        repair_torn_tail(self.path)
+        repair_torn_tail(self.folder.timings)
         append_line(self.path, record)
         if seconds is not None:
             append_line(self.folder.timings, {"key": record["key"], "seconds": seconds})
