@@ -76,10 +76,10 @@ def append_line(path: str | os.PathLike, record: Mapping) -> None:
 def repair_torn_tail(path: str | os.PathLike) -> Path | None:
     """Cut a torn last line (no final newline) off ``path`` before anything is appended.
 
-    The cut bytes go to ``<path>.torn-<UTC time>`` (returned) and a warning says so; the
-    trial of that line has no result and is run again. Returns ``None`` when the file is
-    missing, empty or ends with a newline, or when the last line is a whole record that
-    lacks only its newline (which is then added).
+    The cut bytes go to ``<path>.torn-<UTC time>`` (returned) and a warning says so; in
+    ``results.jsonl`` that trial has no result then, so the run computes it again.
+    Returns ``None`` when the file is missing, empty or ends with a newline, or when the
+    last line is a whole record that lacks only its newline (which is then added).
     """
     path = Path(path)
     if not path.is_file() or path.stat().st_size == 0:
@@ -100,10 +100,7 @@ def repair_torn_tail(path: str | os.PathLike) -> Path | None:
     with open(path, "r+b") as handle:
         handle.truncate(keep)
         os.fsync(handle.fileno())
-    warn(
-        f"{path}: the last line was torn (a killed run); cut it off and kept it in {copy}; "
-        "its trial is run again"
-    )
+    warn(f"{path}: the last line was torn by a killed run; cut it off (kept in {copy})")
     return copy
 
 
@@ -210,7 +207,7 @@ class RunFolder:
         self.plan.write_text(json.dumps(keys))
 
     def read_plan(self) -> list[str] | None:
-        """The planned trial keys, or ``None`` when the folder has no readable plan."""
+        """The planned trial keys, or ``None`` when the folder has no plan."""
         if not self.plan.is_file():
             return None
         try:
@@ -218,8 +215,10 @@ class RunFolder:
         except json.JSONDecodeError:
             keys = None
         if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
-            warn(f"{self.plan} is not a JSON list of trial keys; reading every result")
-            return None
+            raise ValueError(
+                f"{self.plan} is not a JSON list of trial keys; run the config again to "
+                "rewrite it, or delete it to read every result in the folder"
+            )
         return keys
 
     def write_config(self, record: Mapping) -> None:

@@ -236,7 +236,7 @@ def test_resume_after_a_torn_last_line_keeps_every_trial(tmp_path, cache, capsys
     assert main(["run", str(path), "--no-report"]) == 0
     captured = capsys.readouterr()
     assert "1 already finished, 1 run now, 0 failed" in captured.out
-    assert f"{results}: the last line was torn" in captured.err
+    assert f"{results}: the last line was torn by a killed run" in captured.err
     assert _sorted_results(tmp_path / "run") == complete
     assert [p.read_text() for p in results.parent.glob("results.jsonl.torn-*")] == [
         text[last : last + 40]

@@ -69,7 +69,7 @@ def test_repair_cuts_a_torn_tail_and_keeps_a_copy(tmp_path, capsys):
     assert copy is not None and re.fullmatch(r"results\.jsonl\.torn-\d{8}T\d{6}Z", copy.name)
     assert copy.read_text() == '{"key": "t1", "sta'
     err = capsys.readouterr().err
-    assert str(path) in err and str(copy) in err and "run again" in err
+    assert str(path) in err and str(copy) in err and "torn by a killed run" in err
     assert repair_torn_tail(path) is None  # nothing left to repair
     _write(path, whole, json.dumps(_result("t1")))  # whole but for its newline: kept
     assert repair_torn_tail(path) is None
@@ -117,12 +117,14 @@ def test_report_warns_about_torn_lines_and_missing_planned_trials(tmp_path, caps
 
 
 @pytest.mark.bad_input
-def test_unreadable_plan_reads_every_result(tmp_path, capsys):
+@pytest.mark.parametrize("plan", ['{"not": "a list"}', "[1, 2]", '["a"'])
+def test_unreadable_plan_is_named(tmp_path, plan):
     folder = RunFolder(tmp_path)
-    _write(folder.plan, '{"not": "a list"}')
+    _write(folder.plan, plan)
     _write(folder.results, json.dumps(_result("t0")) + "\n")
-    assert folder.read_plan() is None
-    assert f"{folder.plan} is not a JSON list" in capsys.readouterr().err
+    with pytest.raises(ValueError, match=f"{re.escape(str(folder.plan))} is not a JSON list"):
+        read_run(tmp_path)
+    folder.plan.unlink()
     assert len(read_run(tmp_path).trials) == 1
 
 

@@ -7,7 +7,9 @@ same whichever executor ran them.
 
 No worker outlives its run: worker processes watch a pipe that only the parent holds
 open, and exit as soon as it closes, whether because the run stopped (Ctrl-C, SIGTERM,
-an error) or because the parent was killed outright (SIGKILL, out of memory).
+an error) or because the parent was killed outright (SIGKILL, out of memory). Workers
+ignore Ctrl-C and SIGTERM sent to the whole process group (by a terminal, ``timeout`` or
+a job scheduler): the parent handles them and its closed pipe ends the workers.
 
 Example:
     >>> sorted(EXECUTORS)
@@ -17,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import os
+import signal
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -45,6 +48,8 @@ def _exit_with_parent(parent_alive: Connection) -> None:
 
 def _init_worker(data_dir: str, parent_alive: Connection) -> None:
     global _WORKER_DATA
+    for stop in (signal.SIGINT, signal.SIGTERM):  # sent to the whole group: the parent
+        signal.signal(stop, signal.SIG_IGN)  # decides, and its pipe ends the workers
     threading.Thread(target=_exit_with_parent, args=(parent_alive,), daemon=True).start()
     _WORKER_DATA = ExperimentData.load(data_dir)
 

@@ -81,6 +81,7 @@ def _sigterm_stops_the_run() -> Iterator[None]:
         return
 
     def stop(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # `timeout` sends it twice: one stop
         raise Terminated(f"signal {signum}")
 
     previous = signal.signal(signal.SIGTERM, stop)
