@@ -68,6 +68,7 @@ def _run(args: argparse.Namespace) -> int:
         return _dry_run(args)
     from emoshift.experiment.config import load_config  # noqa: PLC0415 (fast --help)
     from emoshift.experiment.runner import Terminated, run_experiment  # noqa: PLC0415
+    from emoshift.runfolder import RunFolder  # noqa: PLC0415
 
     config = load_config(args.config)
     try:
@@ -89,7 +90,7 @@ def _run(args: argparse.Namespace) -> int:
     print(
         f"{summary.n_planned} trial(s): {summary.n_skipped} already finished, "
         f"{summary.n_done} run now, {summary.n_failed} failed "
-        f"({summary.seconds:.0f} s); results in {summary.run_dir / 'results.jsonl'}"
+        f"({summary.seconds:.0f} s); results in {RunFolder(summary.run_dir).results}"
     )
     for reason, count in summary.failure_reasons.items():
         print(f"  {count} x {reason}")

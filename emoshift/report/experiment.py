@@ -228,7 +228,7 @@ def write_experiment_report(
     / ``ValueError`` when the run folder has no (valid) results.
     """
     results = read_run(run_dir)
-    out = Path(out_dir) if out_dir is not None else results.run_dir / "report"
+    out = Path(out_dir) if out_dir is not None else RunFolder(results.run_dir).report
     baseline = results.config.get("baseline")
     figures = FigureSet(out / "figures")
     if results.trials:
