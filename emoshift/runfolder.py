@@ -17,7 +17,7 @@ Rules of the JSON-lines files:
 - a line is appended whole, with one ``write`` call, then fsynced: a killed run leaves at
   most a torn last line (no newline at the end), which readers skip with a warning and
   :func:`repair_torn_tail` cuts off (keeping a copy) before the next append;
-- a line that is not a JSON object with a ``key`` (``null``, a list, corrupt text) is
+- a line that is not a JSON object with a string ``key`` (``null``, a list, corrupt text) is
   skipped with a warning that names the file and line;
 - the last line of a key wins (a failed trial that is run again appends its new outcome);
 - only the keys of ``plan.json`` belong to the current config (:func:`current`).
@@ -90,7 +90,7 @@ def repair_torn_tail(path: str | os.PathLike) -> Path | None:
             return None
     content = path.read_bytes()
     keep = content.rfind(b"\n") + 1
-    if _is_record(content[keep:]):  # whole but for the newline (a hand-written file)
+    if _parses_as_record(content[keep:]):  # whole but for the newline (a hand-written file)
         with open(path, "ab") as handle:
             handle.write(b"\n")
         return None
@@ -104,12 +104,15 @@ def repair_torn_tail(path: str | os.PathLike) -> Path | None:
     return copy
 
 
-def _is_record(line: bytes) -> bool:
+def _is_record(record: object) -> bool:
+    return isinstance(record, dict) and isinstance(record.get("key"), str)
+
+
+def _parses_as_record(line: bytes) -> bool:
     try:
-        record = json.loads(line)
+        return _is_record(json.loads(line))
     except (json.JSONDecodeError, UnicodeDecodeError):
         return False
-    return isinstance(record, dict) and "key" in record
 
 
 @dataclass
@@ -123,7 +126,7 @@ class Lines:
 
 
 def read_lines(path: str | os.PathLike) -> Lines:
-    """Every JSON object with a ``key`` in ``path``; other lines become ``problems``.
+    """Every JSON object with a string ``key`` in ``path``; other lines become ``problems``.
 
     A missing file reads as empty.
     """
@@ -143,10 +146,10 @@ def read_lines(path: str | os.PathLike) -> Lines:
             what = "torn by a killed run" if torn else "not valid JSON"
             read.problems.append(f"{path}, line {number}: {what}; skipped")
             continue
-        if not isinstance(record, dict) or "key" not in record:
+        if not _is_record(record):
             read.problems.append(
                 f"{path}, line {number}: {_shorten(line)} is not a result record (a JSON "
-                "object with a 'key'); skipped"
+                "object with a string 'key'); skipped"
             )
             continue
         read.records.append(record)

@@ -39,15 +39,16 @@ def _write(path, *lines: str) -> None:
 def test_lines_that_are_not_records_are_skipped_with_file_and_line(tmp_path):
     path = tmp_path / "results.jsonl"
     good = json.dumps(_result("t0"))
-    _write(path, good + "\n", "null\n", "[1, 2]\n", '{"status": "ok"}\n', "{broken\n", good[:20])
+    lines = ["null", "[1, 2]", '{"status": "ok"}', '{"key": [1]}', "{broken"]
+    _write(path, good + "\n", *(line + "\n" for line in lines), good[:20])
     read = read_lines(path)
     assert [r["key"] for r in read.records] == ["t0"] and read.numbers == [1]
-    assert len(read.problems) == 5
+    assert len(read.problems) == 6
     for number, problem in enumerate(read.problems, 2):
         assert problem.startswith(f"{path}, line {number}: ")
     assert "not a result record" in read.problems[0] and "null" in read.problems[0]
-    assert "not valid JSON" in read.problems[3]
-    assert "torn by a killed run" in read.problems[4]
+    assert "not valid JSON" in read.problems[4]
+    assert "torn by a killed run" in read.problems[5]
 
 
 def test_last_line_per_key_wins_and_the_plan_filters():
