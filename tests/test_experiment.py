@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from emoshift.cli import main
+from emoshift.experiment import execute
 from emoshift.experiment.config import ConfigError, expand_method_grid, load_config, parse_config
 from emoshift.experiment.plan import plan_trials
 from emoshift.experiment.runner import run_experiment
@@ -94,32 +95,34 @@ def test_plan_keys_are_unique_and_stable(tmp_path, cache):
     assert not {t.key for t in plan_trials(changed)} & {t.key for t in first}
 
 
-def test_run_resumes_and_records_failures(tmp_path, cache, monkeypatch):
-    import emoshift.experiment.execute as execute  # noqa: PLC0415
+def _failing(monkeypatch, reasons: dict[str, Exception]) -> None:
+    """Make trials of the methods in ``reasons`` raise (in this process: serial executor)."""
+    real = execute.run_trial
 
-    def run_trial(method, *args, **kwargs):  # coral fails here, on purpose
-        if method == "coral":
-            raise ValueError("coral needs labelled target examples (a failure on purpose)")
-        return original(method, *args, **kwargs)
+    def run_trial(method, *args, **kwargs):
+        if method in reasons:
+            raise reasons[method]
+        return real(method, *args, **kwargs)
 
-    original = execute.run_trial
     monkeypatch.setattr(execute, "run_trial", run_trial)
-    config = _config(tmp_path, cache)
-    config["methods"]["coral"] = dict(FAST)
-    parsed = parse_config(config, base_dir=tmp_path)
+
+
+def test_run_resumes_and_records_failures(tmp_path, cache, monkeypatch):
+    _failing(monkeypatch, {"train_on_target": ValueError("no labelled target here")})
+    parsed = parse_config(_config(tmp_path, cache), base_dir=tmp_path)
     summary = run_experiment(parsed, progress=False)
-    assert (summary.n_done, summary.n_failed) == (6, 3)
+    assert (summary.n_done, summary.n_failed) == (3, 3)
     records = read_jsonl(summary.run_dir / "results.jsonl")
     failed = [r for r in records if r["status"] == "error"]
-    assert {r["method"] for r in failed} == {"coral"}
-    assert "needs labelled target examples" in failed[0]["error"]
+    assert {r["method"] for r in failed} == {"train_on_target"}
+    assert "ValueError: no labelled target here" in failed[0]["error"]
     ok = [r for r in records if r["status"] == "ok"]
     assert all(0 <= r["metrics"]["uar"] <= 1 for r in ok)
     assert all(r["confusion"] and r["history"] for r in ok)
     embedded = [r for r in ok if r["embeddings"]]
     assert embedded and all((summary.run_dir / r["embeddings"]).is_file() for r in embedded)
     again = run_experiment(parsed, progress=False)
-    assert (again.n_skipped, again.n_done, again.n_failed) == (6, 0, 3)  # failures retried
+    assert (again.n_skipped, again.n_done, again.n_failed) == (3, 0, 3)  # failures retried
 
 
 def _sorted_results(run_dir: Path) -> list[str]:
@@ -175,7 +178,9 @@ def test_dry_run_lists_trials_and_runs_none(tmp_path, cache, capsys):
 
 
 def test_few_shot_and_split_protocols_plan_and_run(tmp_path, cache):
-    few = _config(tmp_path, cache, trials=2, protocol={"name": "few_shot", "k": [1, 2]})
+    # the tiny corpus's target pool holds 3 examples per class: 2 exclusive trials of k=1
+    # fit (k=2 would not, which the config check reports before any work)
+    few = _config(tmp_path, cache, trials=2, protocol={"name": "few_shot", "k": [1]})
     few["methods"] = {"label_target": dict(FAST), "source_only": dict(FAST)}
     # the tiny corpus's target pool holds 3 examples per class: 2 exclusive trials of
     # k=2 cannot be drawn, and the run says so by class before training anything
@@ -263,13 +268,16 @@ def test_a_line_that_is_not_a_record_does_not_crash_run_or_report(tmp_path, cach
     assert "planned trials" not in captured.err  # the report after the run: all there
 
 
-@pytest.mark.bad_input
-def test_run_summary_names_each_failure_reason_with_its_count(tmp_path, cache, capsys):
-    config = _config(tmp_path, cache, trials=2, protocol={"name": "few_shot", "k": [2]})
-    config["methods"] = {"source_only": dict(FAST)}
+def test_run_summary_names_each_failure_reason_with_its_count(tmp_path, cache, capsys, monkeypatch):
+    _failing(
+        monkeypatch,
+        {"train_on_target": ValueError("boom"), "label_target": FloatingPointError("loss is NaN")},
+    )
+    config = _config(tmp_path, cache, trials=2, protocol={"name": "few_shot", "k": [1]})
+    config["methods"] = {name: dict(FAST) for name in ("source_only", "label_target")}
+    config["methods"]["train_on_target"] = dict(FAST)
     assert main(["run", str(_write(tmp_path, config)), "--no-report"]) == 1
     out = capsys.readouterr().out
-    assert "0 run now, 2 failed" in out
+    assert "2 run now, 4 failed" in out
     reasons = [line for line in out.splitlines() if line.startswith("  ")]
-    assert len(reasons) == 1 and reasons[0].startswith("  2 x ValueError: ")
-    assert "class 'anger' has 3 example(s)" in reasons[0]
+    assert sorted(reasons) == ["  2 x FloatingPointError: loss is NaN", "  2 x ValueError: boom"]
