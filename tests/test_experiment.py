@@ -178,9 +178,7 @@ def test_dry_run_lists_trials_and_runs_none(tmp_path, cache, capsys):
 
 
 def test_few_shot_and_split_protocols_plan_and_run(tmp_path, cache):
-    # the tiny corpus's target pool holds 3 examples per class: 2 exclusive trials of k=1
-    # fit (k=2 would not, which the config check reports before any work)
-    few = _config(tmp_path, cache, trials=2, protocol={"name": "few_shot", "k": [1]})
+    few = _config(tmp_path, cache, trials=2, protocol={"name": "few_shot", "k": [1, 2]})
     few["methods"] = {"label_target": dict(FAST), "source_only": dict(FAST)}
     # the tiny corpus's target pool holds 3 examples per class: 2 exclusive trials of
     # k=2 cannot be drawn, and the run says so by class before training anything
