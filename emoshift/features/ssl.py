@@ -1,0 +1,303 @@
+"""Hidden states of self-supervised speech models (wav2vec 2.0, HuBERT, WavLM) as features.
+
+:class:`SSLFeatures` is an extractor for :func:`~emoshift.features.extract_features` (feature
+set ``ssl``): it runs a checkpoint that ``transformers`` reads from a local folder (see
+:mod:`emoshift.features.ssl_model`) on a waveform at the model's sample rate, normalised
+as the model's feature extractor says, and keeps the hidden states of the chosen layers.
+
+Layers. Hidden state 0 is the Transformer's input (convolutional features, projected and
+position-embedded), ``i`` is the output of Transformer layer ``i``; ``layers`` is one
+index, a list, or ``"all"`` (negative indices count from the last). Several layers are
+concatenated (``combine="concat"``, layer-major: block ``j`` holds layer ``layers[j]``,
+which is what a learnable weighted sum over layers reads, as in SUPERB) or averaged
+(``combine="mean"``).
+
+Pooling. ``"none"`` keeps the frame sequence (one frame per ``stride`` samples, 20 ms for
+the usual 16 kHz models: input for the CNN-GRU encoder); ``"mean"`` averages the frames;
+``"mean_std"`` adds their standard deviation; ``"attentive"`` is attentive statistics
+pooling with a fixed query: frame weights are the softmax over frames of each frame's
+scaled dot product with the utterance mean (no learned parameters, since features are
+extracted before any training), giving a weighted mean and standard deviation. Pooling
+applies to each layer block, so the layer-major layout holds for pooled vectors too.
+
+Long files. A signal longer than ``chunk_seconds`` runs in windows of that many seconds
+of output frames, each seen with ``context_seconds`` of audio on either side whose frames
+are then dropped, so memory stays bounded by the window length and ``batch_size``;
+windows of equal length run as one batch. Window edges fall on the frame grid of the
+whole file, so the frames line up one to one with those of an unchunked pass (which
+sees every sample, also those after the last full frame). The
+convolutional encoder is local, so with enough context (at least half the width of the
+positional convolution) hidden state 0 is the same as in one pass for models that
+normalise each frame (``feat_extract_norm="layer"``). Models with group normalisation
+over time in the first convolution (``"group"``: wav2vec2-base, HuBERT-base, WavLM-base)
+and every Transformer layer (global self-attention) see only their window, so their
+chunked output approximates the one-pass output; more context brings it closer.
+
+Example:
+    >>> import tempfile, numpy as np, torch, transformers
+    >>> folder = tempfile.mkdtemp()
+    >>> config = transformers.Wav2Vec2Config(
+    ...     hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
+    ...     conv_dim=(8, 8), conv_kernel=(10, 8), conv_stride=(5, 4),
+    ...     num_conv_pos_embeddings=8, num_conv_pos_embedding_groups=2)
+    >>> transformers.Wav2Vec2Model(config).save_pretrained(folder)
+    >>> _ = transformers.Wav2Vec2FeatureExtractor().save_pretrained(folder)
+    >>> extractor = SSLFeatures(folder, layers=[1, 2], combine="concat", pooling="mean_std")
+    >>> signal = np.random.default_rng(0).normal(size=16000).astype(np.float32)
+    >>> extractor(signal, 16000).shape, extractor.feature_names[:2]
+    ((64,), ['layer1_mean_0', 'layer1_mean_1'])
+    >>> SSLFeatures(folder, layers="all", pooling="none")(signal, 16000).shape  # averaged
+    (798, 16)
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from emoshift.features.ssl_model import (
+    load_model,
+    read_info,
+    require_transformers,
+    resolve_model,
+    weights_sha256,
+)
+
+POOLINGS: tuple[str, ...] = ("mean", "mean_std", "attentive", "none")
+COMBINES: tuple[str, ...] = ("concat", "mean")
+SSL_FORMAT = 1
+"""Bumped when this module changes how the features are computed (part of the cache key)."""
+
+
+def resolve_layers(layers: int | str | list[int], n_hidden_states: int) -> list[int]:
+    """Hidden-state indices in ``[0, n_hidden_states)`` for a ``layers`` setting.
+
+    Example:
+        >>> resolve_layers("all", 4), resolve_layers(-1, 13), resolve_layers([0, -2], 13)
+        ([0, 1, 2, 3], [12], [0, 11])
+    """
+    if isinstance(layers, str):
+        if layers != "all":
+            raise ValueError(f"features.layers: {layers!r}; use 'all', an index or a list")
+        return list(range(n_hidden_states))
+    items = [layers] if isinstance(layers, int) else list(layers)
+    if not items:
+        raise ValueError("features.layers: the list of layers is empty; name at least one")
+    resolved = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, int | np.integer):
+            raise ValueError(f"features.layers: {item!r} is not a layer index")
+        if not -n_hidden_states <= item < n_hidden_states:
+            raise ValueError(
+                f"features.layers: layer {item} does not exist; the model has hidden states "
+                f"0..{n_hidden_states - 1} (0: Transformer input, i: output of layer i)"
+            )
+        resolved.append(int(item) % n_hidden_states)
+    if len(set(resolved)) != len(resolved):
+        raise ValueError(f"features.layers: {items} names a layer twice")
+    return resolved
+
+
+def frame_windows(
+    n_frames: int, chunk_frames: int | None, context_frames: int
+) -> list[tuple[int, int, int, int]]:
+    """``(first, stop, keep_from, keep_to)`` frame windows covering ``n_frames`` frames.
+
+    Each window runs frames ``first..stop-1`` (with context) and keeps its frames
+    ``keep_from..keep_to-1``; the kept frames of all windows tile ``0..n_frames-1``.
+
+    Example:
+        >>> frame_windows(10, 4, 1)
+        [(0, 5, 0, 4), (3, 9, 1, 5), (7, 10, 1, 3)]
+        >>> frame_windows(10, None, 1)
+        [(0, 10, 0, 10)]
+    """
+    if chunk_frames is None or n_frames <= chunk_frames:
+        return [(0, n_frames, 0, n_frames)]
+    windows = []
+    for start in range(0, n_frames, chunk_frames):
+        stop = min(n_frames, start + chunk_frames)
+        first, last = max(0, start - context_frames), min(n_frames, stop + context_frames)
+        windows.append((first, last, start - first, stop - first))
+    return windows
+
+
+def _pool(frames: np.ndarray, pooling: str) -> np.ndarray:
+    """``(layers, T, D)`` frames pooled per layer to ``(layers, S * D)``."""
+    x = frames.astype(np.float64)
+    if pooling == "mean":
+        return x.mean(axis=1)
+    if pooling == "mean_std":
+        return np.concatenate([x.mean(axis=1), x.std(axis=1)], axis=1)
+    mean = x.mean(axis=1, keepdims=True)
+    scores = np.einsum("ltd,lsd->lt", x, mean) / np.sqrt(x.shape[2])
+    weights = np.exp(scores - scores.max(axis=1, keepdims=True))
+    weights /= weights.sum(axis=1, keepdims=True)
+    weighted_mean = np.einsum("lt,ltd->ld", weights, x)
+    second = np.einsum("lt,ltd->ld", weights, x * x)
+    weighted_std = np.sqrt(np.maximum(second - weighted_mean**2, 0.0))
+    return np.concatenate([weighted_mean, weighted_std], axis=1)
+
+
+class SSLFeatures:
+    """Hidden states of a wav2vec 2.0 / HuBERT / WavLM checkpoint, per frame or pooled.
+
+    Args:
+        model: a checkpoint folder (as ``save_pretrained`` writes it) or a hub name
+            already in the local Hugging Face cache.
+        layers: ``"all"``, a hidden-state index, or a list of them (module doc).
+        combine: ``"concat"`` or ``"mean"`` of several layers.
+        pooling: ``"mean"``, ``"mean_std"``, ``"attentive"`` or ``"none"`` (frames).
+        chunk_seconds: longest audio run in one pass (``None``: whole files).
+        context_seconds: audio seen on each side of a window, whose frames are dropped.
+        batch_size: windows of equal length run together, at most this many.
+        device: ``"auto"`` (CUDA when torch sees it), ``"cpu"`` or ``"cuda"``.
+
+    Raises:
+        ImportError: ``transformers`` is missing (names the extra to install).
+        ModelError: the model is not a usable checkpoint (names the folder).
+        ValueError: a bad ``layers``, ``combine``, ``pooling`` or duration.
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike | None = None,
+        *,
+        layers: int | str | list[int] = "all",
+        combine: str = "mean",
+        pooling: str = "mean",
+        chunk_seconds: float | None = 20.0,
+        context_seconds: float = 2.0,
+        batch_size: int = 4,
+        device: str = "auto",
+    ) -> None:
+        require_transformers()
+        if model is None:
+            raise ValueError(
+                "the 'ssl' feature set needs a model: set features.model to the folder of a "
+                "wav2vec 2.0 / HuBERT / WavLM checkpoint (see the README)"
+            )
+        if pooling not in POOLINGS:
+            raise ValueError(f"features.pooling: {pooling!r}; choose one of {list(POOLINGS)}")
+        if combine not in COMBINES:
+            raise ValueError(f"features.combine: {combine!r}; choose one of {list(COMBINES)}")
+        if chunk_seconds is not None and not chunk_seconds > 0:
+            raise ValueError(f"features.chunk_seconds: {chunk_seconds}; must be > 0 or null")
+        if not context_seconds >= 0:
+            raise ValueError(f"features.context_seconds: {context_seconds}; must be >= 0")
+        if batch_size < 1:
+            raise ValueError(f"batch_size: {batch_size}; must be at least 1")
+        self.info = read_info(resolve_model(model))
+        self.layers = resolve_layers(layers, self.info.n_hidden_states)
+        self.combine = combine if len(self.layers) > 1 else "concat"
+        self.pooling = pooling
+        self.chunk_seconds = None if chunk_seconds is None else float(chunk_seconds)
+        self.context_seconds = float(context_seconds)
+        self.batch_size = int(batch_size)
+        self.device = device
+        self.name = "ssl"
+        self.sample_rate = self.info.sample_rate
+        self.frame_level = pooling == "none"
+
+    def __repr__(self) -> str:
+        return (
+            f"SSLFeatures({self.info.folder!r}, layers={self.layers}, "
+            f"combine={self.combine!r}, pooling={self.pooling!r})"
+        )
+
+    @property
+    def chunk_frames(self) -> int | None:
+        """Output frames per window (``None``: whole files in one pass)."""
+        if self.chunk_seconds is None:
+            return None
+        return max(1, round(self.chunk_seconds * self.sample_rate / self.info.stride))
+
+    @property
+    def context_frames(self) -> int:
+        """Frames of context run, and dropped, on each side of a window."""
+        return round(self.context_seconds * self.sample_rate / self.info.stride)
+
+    def config(self) -> dict[str, Any]:
+        """A JSON-able description of everything that determines the output (cache key)."""
+        return {
+            "kind": "ssl",
+            "format": SSL_FORMAT,
+            "model_type": self.info.model_type,
+            "weights_sha256": weights_sha256(self.info.folder),
+            "layers": self.layers,
+            "combine": self.combine,
+            "pooling": self.pooling,
+            "sample_rate": self.sample_rate,
+            "do_normalize": self.info.do_normalize,
+            "chunk_frames": self.chunk_frames,
+            "context_frames": self.context_frames,
+        }
+
+    @property
+    def n_blocks(self) -> int:
+        """Layer blocks in the output (1 when layers are averaged)."""
+        return 1 if self.combine == "mean" else len(self.layers)
+
+    @property
+    def feature_names(self) -> list[str]:
+        """``layer{i}_{stat}_{d}`` (pooled) or ``layer{i}_{d}`` (frames), layer-major."""
+        labels = ["layers_mean"] if self.combine == "mean" else [f"layer{i}" for i in self.layers]
+        stats = {"none": [""], "mean": ["mean_"]}.get(self.pooling, ["mean_", "std_"])
+        size = self.info.hidden_size
+        return [f"{label}_{stat}{d}" for label in labels for stat in stats for d in range(size)]
+
+    def hidden_states(self, signal: np.ndarray) -> np.ndarray:
+        """The chosen layers' frames of a prepared signal: ``(len(layers), T, D)`` float32."""
+        import torch
+
+        device = self.device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        model = load_model(self.info.folder, device)
+        field, hop = self.info.receptive_field, self.info.stride
+        if signal.size < field:
+            signal = np.pad(signal, (0, field - signal.size))
+        n_frames = (signal.size - field) // hop + 1
+        windows = frame_windows(n_frames, self.chunk_frames, self.context_frames)
+        out = np.empty((len(self.layers), n_frames, self.info.hidden_size), dtype=np.float32)
+        groups: dict[int, list[tuple[int, int, int, int]]] = {}
+        for window in windows:  # the last window runs to the end: samples past its last frame
+            end = signal.size if window[1] == n_frames else (window[1] - 1) * hop + field
+            groups.setdefault(end - window[0] * hop, []).append(window)
+        with torch.inference_mode():
+            for length, group in groups.items():
+                for at in range(0, len(group), self.batch_size):
+                    batch = group[at : at + self.batch_size]
+                    pieces = np.stack([signal[w[0] * hop : w[0] * hop + length] for w in batch])
+                    states = model(
+                        torch.from_numpy(pieces).to(device), output_hidden_states=True
+                    ).hidden_states
+                    chosen = torch.stack([states[i] for i in self.layers], dim=1).float().cpu()
+                    for row, (first, _, keep_from, keep_to) in enumerate(batch):
+                        out[:, first + keep_from : first + keep_to] = chosen[
+                            row, :, keep_from:keep_to
+                        ].numpy()
+        return out
+
+    def prepare(self, signal: np.ndarray) -> np.ndarray:
+        """A mono signal at the model's rate, normalised as its feature extractor says."""
+        signal = np.asarray(signal, dtype=np.float32).reshape(-1)
+        if self.info.do_normalize:
+            signal = (signal - signal.mean()) / np.sqrt(signal.var() + 1e-7)
+        return np.ascontiguousarray(signal, dtype=np.float32)
+
+    def __call__(self, signal: np.ndarray, sample_rate: int) -> np.ndarray:
+        """Frames ``(T, blocks * D)`` for ``pooling="none"``, else a pooled vector."""
+        if sample_rate != self.sample_rate:
+            raise ValueError(
+                f"the model expects signals at {self.sample_rate} Hz, got {sample_rate} Hz; "
+                f"read the file with read_audio(path, sample_rate={self.sample_rate})"
+            )
+        frames = self.hidden_states(self.prepare(signal))
+        if self.combine == "mean":
+            frames = frames.mean(axis=0, keepdims=True)
+        if self.pooling == "none":
+            return np.ascontiguousarray(frames.transpose(1, 0, 2).reshape(frames.shape[1], -1))
+        return _pool(frames, self.pooling).reshape(-1).astype(np.float32)
