@@ -354,25 +354,34 @@ def test_emoshift_run_end_to_end_pooled_and_frame_sequences(models, tmp_path):
     assert sequences.dtype == object and sequences[0].shape[1] == 32
 
 
-def test_every_method_trains_on_ssl_features(models, tmp_path):
-    methods = {
-        name: {"n_selected": 8}
-        if name in ("svm", "anova_svm")
-        else {"epochs": 2, "hidden_sizes": [8], "code_size": 4, "n_selected": 4}
-        if name == "enriched_aae"
-        else {**FAST, "warmup_epochs": 1}
-        if name == "dann"
-        else dict(FAST)
-        for name in method_names()
-        if name != "mrd"
-    }
-    config = experiment_config(tmp_path, models["hubert"], methods, pooling="mean_std")
+def method_settings(name: str) -> dict:
+    """Quick settings for method ``name``; neural ones read the 3 layers' weighted sum."""
+    if name in ("svm", "anova_svm"):
+        return {"n_selected": 8}
+    if name == "enriched_aae":
+        return {"epochs": 2, "hidden_sizes": [8], "code_size": 4, "n_selected": 4}
+    return {**FAST, "stacked_layers": 3, **({"warmup_epochs": 1} if name == "dann" else {})}
+
+
+def test_every_method_trains_on_all_layers_of_ssl_features(models, tmp_path):
+    """All three hidden states, concatenated: the neural methods learn a weighted sum
+    over them (stacked_layers), the others read the concatenation."""
+    methods = {name: method_settings(name) for name in method_names() if name != "mrd"}
+    config = experiment_config(
+        tmp_path, models["hubert"], methods, layers="all", combine="concat", pooling="mean_std"
+    )
     config["protocol"] = {"name": "few_shot", "k": [1]}
     records = run_cli(tmp_path, config)
-    assert {r["method"]: r["status"] for r in records} == dict.fromkeys(methods, "ok"), [
-        r.get("error") for r in records if r["status"] != "ok"
-    ]
-    regression = experiment_config(tmp_path, models["hubert"], {"mrd": FAST, "source_only": FAST})
+    assert {r["method"]: r["status"] for r in records} == dict.fromkeys(methods, "ok")
+    data = load_experiment_data(parse_config(config, base_dir=tmp_path), progress=False)
+    assert data.X.shape == (48, 3 * 2 * 16)
+    regression = experiment_config(
+        tmp_path,
+        models["hubert"],
+        {"mrd": method_settings("mrd"), "source_only": FAST},
+        layers="all",
+        combine="concat",
+    )
     regression.update(task="regression", output="regression")
     path = tmp_path / "regression.yaml"
     path.write_text(yaml.safe_dump(regression))

@@ -1,0 +1,136 @@
+"""Extraction speed (x real time) and peak memory of the ``ssl`` feature set.
+
+Builds a model of each size from its config class with random weights (speed does not
+depend on the weights), saves it to a temporary folder, writes ``--files`` synthetic
+utterances of ``--seconds`` each (:func:`bench_features.write_corpus`) and times
+:func:`emoshift.features.extract_features` with one process and ``--threads`` torch
+threads: the model load, a cold run (empty cache) and a warm run (everything cached).
+Each size runs in a fresh process, so its peak resident memory (and peak CUDA memory on
+a GPU) is its own.
+
+Sizes: ``tiny`` is the test model (2 layers of width 16); ``base`` is the wav2vec 2.0 /
+HuBERT / WavLM base architecture (12 layers of width 768, 95 M parameters), the
+``--family`` config class's defaults.
+
+Usage:
+    python benchmarks/bench_ssl.py --sizes tiny base --files 20 --seconds 3 --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+TINY = {
+    "hidden_size": 16,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 32,
+    "conv_dim": (8, 8),
+    "conv_kernel": (10, 8),
+    "conv_stride": (5, 4),
+    "num_conv_pos_embeddings": 8,
+    "num_conv_pos_embedding_groups": 2,
+}
+FAMILIES = {"wav2vec2": "Wav2Vec2", "hubert": "Hubert", "wavlm": "WavLM"}
+
+
+def save_model(folder: Path, family: str, size: str) -> int:
+    """Save a random ``family`` model of ``size`` with its feature extractor; return params."""
+    import torch
+    import transformers
+
+    prefix = FAMILIES[family]
+    config = getattr(transformers, f"{prefix}Config")(**(TINY if size == "tiny" else {}))
+    torch.manual_seed(0)
+    model = getattr(transformers, f"{prefix}Model")(config)
+    model.save_pretrained(folder)
+    transformers.Wav2Vec2FeatureExtractor().save_pretrained(folder)
+    return sum(p.numel() for p in model.parameters())
+
+
+def measure(size: str, args: argparse.Namespace) -> dict:
+    """One size, in this (fresh) process: load, cold and warm extraction, peak memory."""
+    import torch
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_features import write_corpus
+
+    from emoshift.features import extract_features, get_extractor
+    from emoshift.features.ssl_model import load_model
+
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        n_params = save_model(folder / "model", args.family, size)
+        (folder / "audio").mkdir()
+        files = write_corpus(folder / "audio", args.files, args.seconds)
+        options = {"layers": "all", "combine": "concat", "pooling": args.pooling}
+        extractor = get_extractor("ssl", model=str(folder / "model"), **options)
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        started = time.perf_counter()
+        load_model(extractor.info.folder, device)
+        load = time.perf_counter() - started
+        times = []
+        for _ in range(2):
+            started = time.perf_counter()
+            result = extract_features(
+                files, extractor, cache_dir=folder / "cache", n_jobs=1, progress=False
+            )
+            times.append(time.perf_counter() - started)
+        assert result.n_cached == len(files)
+    audio = args.files * args.seconds
+    return {
+        "size": size,
+        "params_M": n_params / 1e6,
+        "device": device,
+        "load_s": load,
+        "cold_s": times[0],
+        "x_real_time": audio / times[0],
+        "warm_s": times[1],
+        "peak_rss_MiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_cuda_MiB": torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", nargs="+", default=["tiny", "base"], choices=["tiny", "base"])
+    parser.add_argument("--family", default="wav2vec2", choices=sorted(FAMILIES))
+    parser.add_argument("--files", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--pooling", default="mean", choices=["mean", "mean_std", "none"])
+    args = parser.parse_args()
+    print(
+        f"{platform.node()} {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs; {args.family}, {args.files} files x {args.seconds:g} s, "
+        f"{args.threads} torch threads, layers all, pooling {args.pooling}"
+    )
+    header = "| size | params | device | load s | cold s | x real time | warm s | peak RSS MiB |"
+    print(header + " peak CUDA MiB |")
+    print("|" + " --- |" * 9)
+    context = multiprocessing.get_context("spawn")
+    for size in args.sizes:
+        with context.Pool(1) as pool:
+            r = pool.apply(measure, (size, args))
+        cuda = "-" if r["peak_cuda_MiB"] is None else f"{r['peak_cuda_MiB']:.0f}"
+        print(
+            f"| {r['size']} | {r['params_M']:.2f} M | {r['device']} | {r['load_s']:.2f} | "
+            f"{r['cold_s']:.2f} | {r['x_real_time']:.1f} | {r['warm_s']:.3f} | "
+            f"{r['peak_rss_MiB']:.0f} | {cuda} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
