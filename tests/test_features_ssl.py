@@ -257,6 +257,11 @@ def test_bad_model_paths_and_options_give_clear_errors(models, tmp_path):
     transformers.BertConfig(hidden_size=16, num_hidden_layers=1).save_pretrained(bert)
     with pytest.raises(ModelError, match="'bert' is not a wav2vec 2.0 family model"):
         SSLFeatures(bert)
+    whisper = tmp_path / "whisper"
+    shutil.copytree(models["wav2vec2"], whisper)
+    transformers.WhisperFeatureExtractor().save_pretrained(whisper)
+    with pytest.raises(ModelError, match="describes a WhisperFeatureExtractor"):
+        SSLFeatures(whisper)
     with pytest.raises(ValueError, match="needs a model"):
         get_extractor("ssl")
     folder = models["wav2vec2"]

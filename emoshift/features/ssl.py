@@ -236,11 +236,6 @@ class SSLFeatures:
         }
 
     @property
-    def n_blocks(self) -> int:
-        """Layer blocks in the output (1 when layers are averaged)."""
-        return 1 if self.combine == "mean" else len(self.layers)
-
-    @property
     def feature_names(self) -> list[str]:
         """``layer{i}_{stat}_{d}`` (pooled) or ``layer{i}_{d}`` (frames), layer-major."""
         labels = ["layers_mean"] if self.combine == "mean" else [f"layer{i}" for i in self.layers]
@@ -282,7 +277,8 @@ class SSLFeatures:
         return out
 
     def prepare(self, signal: np.ndarray) -> np.ndarray:
-        """A mono signal at the model's rate, normalised as its feature extractor says."""
+        """The signal normalised as the model's ``Wav2Vec2FeatureExtractor`` does it
+        (zero mean, unit variance per utterance, when its ``do_normalize`` is set)."""
         signal = np.asarray(signal, dtype=np.float32).reshape(-1)
         if self.info.do_normalize:
             signal = (signal - signal.mean()) / np.sqrt(signal.var() + 1e-7)

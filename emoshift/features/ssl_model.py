@@ -168,6 +168,11 @@ def read_info(folder: str | os.PathLike) -> ModelInfo:
         extractor = transformers.AutoFeatureExtractor.from_pretrained(folder)
     except (OSError, ValueError, KeyError) as error:
         raise ModelError(f"{folder}: transformers cannot read its configs: {error}") from None
+    if type(extractor).__name__ != "Wav2Vec2FeatureExtractor":
+        raise ModelError(
+            f"{folder}: preprocessor_config.json describes a {type(extractor).__name__}, "
+            "not the Wav2Vec2FeatureExtractor of wav2vec 2.0 family models"
+        )
     if config.model_type not in MODEL_TYPES:
         raise ModelError(
             f"{folder}: model type {config.model_type!r} is not a wav2vec 2.0 family model; "
