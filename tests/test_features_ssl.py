@@ -26,7 +26,7 @@ from emoshift.experiment.config import parse_config  # noqa: E402
 from emoshift.experiment.data import load_experiment_data  # noqa: E402
 from emoshift.experiment.store import read_jsonl  # noqa: E402
 from emoshift.features import extract_features, get_extractor  # noqa: E402
-from emoshift.features.ssl import SSLFeatures, _pool, frame_windows  # noqa: E402
+from emoshift.features.ssl import SSLFeatures, attentive_pool, frame_windows  # noqa: E402
 from emoshift.features.ssl_model import ModelError  # noqa: E402
 from emoshift.methods import method_names  # noqa: E402
 
@@ -111,7 +111,8 @@ def test_layers_and_pooling_match_the_models_hidden_states(models, family):
         np.testing.assert_allclose(std, states[layer].std(0, unbiased=False), rtol=1e-4, atol=1e-5)
 
     averaged = SSLFeatures(folder, layers=[1, 2], combine="mean", pooling="attentive")
-    assert averaged(signal, 16000).shape == (32,)
+    reference = attentive_pool(((states[1] + states[2]) / 2).numpy()[None]).reshape(-1)
+    np.testing.assert_allclose(averaged(signal, 16000), reference, rtol=1e-4, atol=1e-5)
     assert averaged.feature_names[0] == "layers_mean_mean_0"
     mean_frames = SSLFeatures(folder, layers=[1, 2], combine="mean", pooling="none")
     np.testing.assert_allclose(
@@ -122,14 +123,14 @@ def test_layers_and_pooling_match_the_models_hidden_states(models, family):
 def test_attentive_pooling_weights_frames_by_agreement_with_the_mean():
     # two frames along x, one along y: the mean leans to x, so x frames weigh more
     frames = np.array([[[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]])
-    pooled = _pool(frames, "attentive")[0]
+    pooled = attentive_pool(frames)[0]
     weights = np.exp(np.array([2, 2, 1]) / 3 / np.sqrt(2))
     weights /= weights.sum()
     mean = weights @ frames[0]
     np.testing.assert_allclose(pooled[:2], mean)
     np.testing.assert_allclose(pooled[2:], np.sqrt(weights @ frames[0] ** 2 - mean**2))
     assert pooled[0] > frames[0, :, 0].mean()
-    constant = _pool(np.ones((2, 5, 3)), "attentive")
+    constant = attentive_pool(np.ones((2, 5, 3)))
     np.testing.assert_allclose(constant, [[1, 1, 1, 0, 0, 0]] * 2)
 
 
@@ -159,8 +160,11 @@ def test_chunked_long_file_equals_one_pass_where_the_architecture_allows(tmp_pat
     error = np.linalg.norm(with_context - whole) / np.linalg.norm(whole)
     assert error < 1e-2
     assert error < np.linalg.norm(without - whole) / np.linalg.norm(whole) / 3
-    pooled = SSLFeatures(folder, layers=-1, chunk_seconds=0.5, context_seconds=0.1)
-    np.testing.assert_allclose(pooled(signal, 16000), whole[:, 32:].mean(0), rtol=2e-2, atol=2e-3)
+    pooled = SSLFeatures(
+        folder, layers=-1, pooling="mean_std", chunk_seconds=0.5, context_seconds=0.1
+    )(signal, 16000)  # accumulated over the 6 windows
+    last = whole[:, 32:].astype(np.float64)
+    np.testing.assert_allclose(pooled, np.r_[last.mean(0), last.std(0)], rtol=2e-2, atol=2e-3)
 
 
 def test_group_normalised_models_are_not_chunk_invariant_and_short_files_are_one_pass(models):

@@ -53,6 +53,7 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -124,21 +125,22 @@ def frame_windows(
     return windows
 
 
-def _pool(frames: np.ndarray, pooling: str) -> np.ndarray:
-    """``(layers, T, D)`` frames pooled per layer to ``(layers, S * D)``."""
-    x = frames.astype(np.float64)
-    if pooling == "mean":
-        return x.mean(axis=1)
-    if pooling == "mean_std":
-        return np.concatenate([x.mean(axis=1), x.std(axis=1)], axis=1)
-    mean = x.mean(axis=1, keepdims=True)
-    scores = np.einsum("ltd,lsd->lt", x, mean) / np.sqrt(x.shape[2])
-    weights = np.exp(scores - scores.max(axis=1, keepdims=True))
-    weights /= weights.sum(axis=1, keepdims=True)
-    weighted_mean = np.einsum("lt,ltd->ld", weights, x)
-    second = np.einsum("lt,ltd->ld", weights, x * x)
-    weighted_std = np.sqrt(np.maximum(second - weighted_mean**2, 0.0))
-    return np.concatenate([weighted_mean, weighted_std], axis=1)
+def attentive_pool(frames: np.ndarray) -> np.ndarray:
+    """``(layers, T, D)`` frames to ``(layers, 2 * D)``: attention-weighted mean and std.
+
+    The weights are the softmax over frames of each frame's dot product with the layer's
+    mean frame, divided by ``sqrt(D)``.
+    """
+    pooled = []
+    for layer in frames:  # one layer at a time in float64: bounded extra memory
+        x = layer.astype(np.float64)
+        scores = x @ x.mean(axis=0) / np.sqrt(x.shape[1])
+        weights = np.exp(scores - scores.max())
+        weights /= weights.sum()
+        mean = weights @ x
+        std = np.sqrt(np.maximum(weights @ (x * x) - mean**2, 0.0))
+        pooled.append(np.concatenate([mean, std]))
+    return np.stack(pooled)
 
 
 class SSLFeatures:
@@ -243,8 +245,14 @@ class SSLFeatures:
         size = self.info.hidden_size
         return [f"{label}_{stat}{d}" for label in labels for stat in stats for d in range(size)]
 
-    def hidden_states(self, signal: np.ndarray) -> np.ndarray:
-        """The chosen layers' frames of a prepared signal: ``(len(layers), T, D)`` float32."""
+    def n_frames(self, n_samples: int) -> int:
+        """Output frames for a prepared signal of ``n_samples`` samples."""
+        return (n_samples - self.info.receptive_field) // self.info.stride + 1
+
+    def window_states(self, signal: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+        """``(first frame, frames)`` of each window of a prepared signal, where ``frames``
+        is ``(blocks, n, D)`` float32 (the chosen layers, or their mean) for frames
+        ``first .. first + n - 1``; windows of equal length run as one batch."""
         import torch
 
         device = self.device
@@ -252,13 +260,10 @@ class SSLFeatures:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         model = load_model(self.info.folder, device)
         field, hop = self.info.receptive_field, self.info.stride
-        if signal.size < field:
-            signal = np.pad(signal, (0, field - signal.size))
-        n_frames = (signal.size - field) // hop + 1
-        windows = frame_windows(n_frames, self.chunk_frames, self.context_frames)
-        out = np.empty((len(self.layers), n_frames, self.info.hidden_size), dtype=np.float32)
+        n_frames = self.n_frames(signal.size)
         groups: dict[int, list[tuple[int, int, int, int]]] = {}
-        for window in windows:  # the last window runs to the end: samples past its last frame
+        for window in frame_windows(n_frames, self.chunk_frames, self.context_frames):
+            # the last window runs to the end: samples past its last frame count too
             end = signal.size if window[1] == n_frames else (window[1] - 1) * hop + field
             groups.setdefault(end - window[0] * hop, []).append(window)
         with torch.inference_mode():
@@ -269,31 +274,52 @@ class SSLFeatures:
                     states = model(
                         torch.from_numpy(pieces).to(device), output_hidden_states=True
                     ).hidden_states
-                    chosen = torch.stack([states[i] for i in self.layers], dim=1).float().cpu()
+                    chosen = torch.stack([states[i] for i in self.layers], dim=1).float()
+                    if self.combine == "mean":
+                        chosen = chosen.mean(dim=1, keepdim=True)
                     for row, (first, _, keep_from, keep_to) in enumerate(batch):
-                        out[:, first + keep_from : first + keep_to] = chosen[
-                            row, :, keep_from:keep_to
-                        ].numpy()
-        return out
+                        kept = chosen[row, :, keep_from:keep_to].cpu().numpy()
+                        yield first + keep_from, kept
 
     def prepare(self, signal: np.ndarray) -> np.ndarray:
-        """The signal normalised as the model's ``Wav2Vec2FeatureExtractor`` does it
-        (zero mean, unit variance per utterance, when its ``do_normalize`` is set)."""
+        """The signal normalised as the model's ``Wav2Vec2FeatureExtractor`` does it (zero
+        mean, unit variance per utterance, when its ``do_normalize`` is set), zero-padded
+        to one frame if shorter."""
         signal = np.asarray(signal, dtype=np.float32).reshape(-1)
         if self.info.do_normalize:
             signal = (signal - signal.mean()) / np.sqrt(signal.var() + 1e-7)
+        if signal.size < self.info.receptive_field:
+            signal = np.pad(signal, (0, self.info.receptive_field - signal.size))
         return np.ascontiguousarray(signal, dtype=np.float32)
 
     def __call__(self, signal: np.ndarray, sample_rate: int) -> np.ndarray:
-        """Frames ``(T, blocks * D)`` for ``pooling="none"``, else a pooled vector."""
+        """Frames ``(T, blocks * D)`` for ``pooling="none"``, else a pooled vector.
+
+        Mean and standard deviation are accumulated window by window, so pooled features
+        of a long file never hold its frames; frames and attentive pooling do.
+        """
         if sample_rate != self.sample_rate:
             raise ValueError(
                 f"the model expects signals at {self.sample_rate} Hz, got {sample_rate} Hz; "
                 f"read the file with read_audio(path, sample_rate={self.sample_rate})"
             )
-        frames = self.hidden_states(self.prepare(signal))
-        if self.combine == "mean":
-            frames = frames.mean(axis=0, keepdims=True)
-        if self.pooling == "none":
-            return np.ascontiguousarray(frames.transpose(1, 0, 2).reshape(frames.shape[1], -1))
-        return _pool(frames, self.pooling).reshape(-1).astype(np.float32)
+        signal = self.prepare(signal)
+        n_frames, size = self.n_frames(signal.size), self.info.hidden_size
+        blocks = 1 if self.combine == "mean" else len(self.layers)
+        if self.pooling in ("none", "attentive"):
+            frames = np.empty((n_frames, blocks, size), dtype=np.float32)
+            for first, kept in self.window_states(signal):
+                frames[first : first + kept.shape[1]] = kept.transpose(1, 0, 2)
+            if self.pooling == "none":
+                return frames.reshape(n_frames, blocks * size)
+            return attentive_pool(frames.transpose(1, 0, 2)).reshape(-1).astype(np.float32)
+        total = np.zeros((blocks, size))
+        squares = np.zeros((blocks, size))
+        for _, kept in self.window_states(signal):
+            total += kept.sum(axis=1, dtype=np.float64)
+            squares += np.einsum("btd,btd->bd", kept, kept, dtype=np.float64)
+        mean = total / n_frames
+        if self.pooling == "mean":
+            return mean.reshape(-1).astype(np.float32)
+        std = np.sqrt(np.maximum(squares / n_frames - mean**2, 0.0))
+        return np.concatenate([mean, std], axis=1).reshape(-1).astype(np.float32)
