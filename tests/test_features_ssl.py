@@ -184,7 +184,7 @@ def test_second_extraction_reads_everything_from_the_cache(models, tmp_path):
     folder = tmp_path / "audio"
     folder.mkdir()
     files = []
-    for i, seconds in enumerate((0.02, 0.8, 1.7)):  # 0.02 s: shorter than one frame's field
+    for i, seconds in enumerate((0.15, 0.8, 1.7)):
         files.append(str(folder / f"{i}.wav"))
         sf.write(files[-1], speechlike(seconds, seed=i), 16000)
     cache = tmp_path / "cache"
@@ -195,6 +195,8 @@ def test_second_extraction_reads_everything_from_the_cache(models, tmp_path):
     assert (again.n_extracted, again.n_cached) == (0, 3)
     np.testing.assert_array_equal(again.features.to_numpy(), first.features.to_numpy())
 
+    short = speechlike(0.002)  # shorter than one frame's receptive field: padded to one
+    assert extractor(short, 16000).shape == (16,)
     other_layer = get_extractor("ssl", model=str(models["hubert"]), layers=[2], pooling="mean")
     assert extract_features(files, other_layer, cache_dir=cache, n_jobs=1).n_extracted == 3
     other_pooling = get_extractor("ssl", model=str(models["hubert"]), layers=[1], pooling="none")
