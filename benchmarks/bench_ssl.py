@@ -124,11 +124,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--pooling", default="mean", choices=["mean", "mean_std", "none"])
     parser.add_argument("--long", type=float, help="one file this long, windows vs one pass")
+    parser.add_argument(
+        "--long-chunks", nargs="+", type=float, default=[20.0, 0.0], help="0: one pass"
+    )
     args = parser.parse_args()
     runs = [(size, 20.0) for size in args.sizes]
     if args.long is not None:
         args.files, args.seconds = 1, args.long
-        runs = [("base", 20.0), ("base", None)]
+        runs = [("base", chunk or None) for chunk in args.long_chunks]
     print(
         f"{platform.node()} {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} CPUs; {args.family}, {args.files} files x {args.seconds:g} s, "

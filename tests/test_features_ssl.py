@@ -156,6 +156,8 @@ def test_chunked_long_file_equals_one_pass_where_the_architecture_allows(tmp_pat
     blind = SSLFeatures(folder, chunk_seconds=0.5, context_seconds=0.0, **options)
     with_context, without = chunked(signal, 16000), blind(signal, 16000)
     assert with_context.shape == whole.shape == without.shape
+    batched = SSLFeatures(folder, chunk_seconds=0.5, context_seconds=0.1, batch_size=4, **options)
+    np.testing.assert_allclose(batched(signal, 16000), with_context, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(with_context[:, :16], whole[:, :16], rtol=1e-5, atol=1e-5)
     error = np.linalg.norm(with_context - whole) / np.linalg.norm(whole)
     assert error < 1e-2

@@ -22,10 +22,10 @@ applies to each layer block, so the layer-major layout holds for pooled vectors 
 
 Long files. A signal longer than ``chunk_seconds`` runs in windows of that many seconds
 of output frames, each seen with ``context_seconds`` of audio on either side whose frames
-are then dropped, so memory stays bounded by the window length and ``batch_size``;
-windows of equal length run as one batch. Window edges fall on the frame grid of the
-whole file, so the frames line up one to one with those of an unchunked pass (which
-sees every sample, also those after the last full frame). The
+are then dropped, so memory stays bounded by the window length times ``batch_size``
+(the windows of equal length that run as one batch: 1 on a CPU). Window edges fall on
+the frame grid of the whole file, so the frames line up one to one with those of an
+unchunked pass (which sees every sample, also those after the last full frame). The
 convolutional encoder is local, so with enough context (at least half the width of the
 positional convolution) hidden state 0 is the same as in one pass for models that
 normalise each frame (``feat_extract_norm="layer"``). Models with group normalisation
@@ -154,7 +154,8 @@ class SSLFeatures:
         pooling: ``"mean"``, ``"mean_std"``, ``"attentive"`` or ``"none"`` (frames).
         chunk_seconds: longest audio run in one pass (``None``: whole files).
         context_seconds: audio seen on each side of a window, whose frames are dropped.
-        batch_size: windows of equal length run together, at most this many.
+        batch_size: windows of equal length run together, at most this many (``None``:
+            1 on a CPU, where batching saves no time and multiplies memory; 8 on a GPU).
         device: ``"auto"`` (CUDA when torch sees it), ``"cpu"`` or ``"cuda"``.
 
     Raises:
@@ -172,7 +173,7 @@ class SSLFeatures:
         pooling: str = "mean",
         chunk_seconds: float | None = 20.0,
         context_seconds: float = 2.0,
-        batch_size: int = 4,
+        batch_size: int | None = None,
         device: str = "auto",
     ) -> None:
         require_transformers()
@@ -189,7 +190,7 @@ class SSLFeatures:
             raise ValueError(f"features.chunk_seconds: {chunk_seconds}; must be > 0 or null")
         if not context_seconds >= 0:
             raise ValueError(f"features.context_seconds: {context_seconds}; must be >= 0")
-        if batch_size < 1:
+        if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size: {batch_size}; must be at least 1")
         self.info = read_info(resolve_model(model))
         self.layers = resolve_layers(layers, self.info.n_hidden_states)
@@ -197,7 +198,7 @@ class SSLFeatures:
         self.pooling = pooling
         self.chunk_seconds = None if chunk_seconds is None else float(chunk_seconds)
         self.context_seconds = float(context_seconds)
-        self.batch_size = int(batch_size)
+        self.batch_size = batch_size
         self.device = device
         self.name = "ssl"
         self.sample_rate = self.info.sample_rate
@@ -259,6 +260,7 @@ class SSLFeatures:
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         model = load_model(self.info.folder, device)
+        batch_size = self.batch_size or (1 if device == "cpu" else 8)
         field, hop = self.info.receptive_field, self.info.stride
         n_frames = self.n_frames(signal.size)
         groups: dict[int, list[tuple[int, int, int, int]]] = {}
@@ -268,8 +270,8 @@ class SSLFeatures:
             groups.setdefault(end - window[0] * hop, []).append(window)
         with torch.inference_mode():
             for length, group in groups.items():
-                for at in range(0, len(group), self.batch_size):
-                    batch = group[at : at + self.batch_size]
+                for at in range(0, len(group), batch_size):
+                    batch = group[at : at + batch_size]
                     pieces = np.stack([signal[w[0] * hop : w[0] * hop + length] for w in batch])
                     states = model(
                         torch.from_numpy(pieces).to(device), output_hidden_states=True
