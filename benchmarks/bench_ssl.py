@@ -19,7 +19,7 @@ HuBERT / WavLM base architecture (12 layers of width 768, 95 M parameters), the
 
 Usage:
     python benchmarks/bench_ssl.py --sizes tiny base --files 20 --seconds 3 --threads 2
-    python benchmarks/bench_ssl.py --long 60 --threads 2
+    python benchmarks/bench_ssl.py --long 120 --long-chunks 20 0 --threads 2
 """
 
 from __future__ import annotations
@@ -37,29 +37,22 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
-TINY = {
-    "hidden_size": 16,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 2,
-    "intermediate_size": 32,
-    "conv_dim": (8, 8),
-    "conv_kernel": (10, 8),
-    "conv_stride": (5, 4),
-    "num_conv_pos_embeddings": 8,
-    "num_conv_pos_embedding_groups": 2,
-}
-FAMILIES = {"wav2vec2": "Wav2Vec2", "hubert": "Hubert", "wavlm": "WavLM"}
+sys.path[:0] = [
+    str(Path(__file__).resolve().parent),
+    str(Path(__file__).resolve().parents[1] / "tests"),
+]
+FAMILY_NAMES = ("hubert", "wav2vec2", "wavlm")
 
 
 def save_model(folder: Path, family: str, size: str) -> int:
     """Save a random ``family`` model of ``size`` with its feature extractor; return params."""
     import torch
     import transformers
+    from ssl_models import FAMILIES, TINY
 
-    prefix = FAMILIES[family]
-    config = getattr(transformers, f"{prefix}Config")(**(TINY if size == "tiny" else {}))
+    config_class, model_class = FAMILIES[family]
     torch.manual_seed(0)
-    model = getattr(transformers, f"{prefix}Model")(config)
+    model = model_class(config_class(**(TINY if size == "tiny" else {})))
     model.save_pretrained(folder)
     transformers.Wav2Vec2FeatureExtractor().save_pretrained(folder)
     return sum(p.numel() for p in model.parameters())
@@ -67,7 +60,6 @@ def save_model(folder: Path, family: str, size: str) -> int:
 
 def prepare(folder: Path, size: str, args: argparse.Namespace) -> tuple[int, list[str]]:
     """Save the model and write the audio (in a process of its own: saving takes memory)."""
-    sys.path.insert(0, str(Path(__file__).parent))
     from bench_features import write_corpus
 
     n_params = save_model(folder / "model", args.family, size)
@@ -118,7 +110,7 @@ def measure(folder: Path, files: list[str], args: argparse.Namespace, chunk_seco
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", nargs="+", default=["tiny", "base"], choices=["tiny", "base"])
-    parser.add_argument("--family", default="wav2vec2", choices=sorted(FAMILIES))
+    parser.add_argument("--family", default="wav2vec2", choices=FAMILY_NAMES)
     parser.add_argument("--files", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--threads", type=int, default=2)

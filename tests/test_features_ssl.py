@@ -21,6 +21,8 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 transformers = pytest.importorskip("transformers")
 
+from ssl_models import FAMILIES, FIELD, HOP, save_tiny  # noqa: E402
+
 from emoshift.cli import main  # noqa: E402
 from emoshift.experiment.config import parse_config  # noqa: E402
 from emoshift.experiment.data import load_experiment_data  # noqa: E402
@@ -29,38 +31,6 @@ from emoshift.features import extract_features, get_extractor  # noqa: E402
 from emoshift.features.ssl import SSLFeatures, attentive_pool, frame_windows  # noqa: E402
 from emoshift.features.ssl_model import ModelError  # noqa: E402
 from emoshift.methods import method_names  # noqa: E402
-
-FAMILIES = {
-    "wav2vec2": (transformers.Wav2Vec2Config, transformers.Wav2Vec2Model),
-    "hubert": (transformers.HubertConfig, transformers.HubertModel),
-    "wavlm": (transformers.WavLMConfig, transformers.WavLMModel),
-}
-TINY = {
-    "hidden_size": 16,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 2,
-    "intermediate_size": 32,
-    "conv_dim": (8, 8),
-    "conv_kernel": (10, 8),
-    "conv_stride": (5, 4),
-    "num_conv_pos_embeddings": 8,
-    "num_conv_pos_embedding_groups": 2,
-}
-#: receptive field and hop of TINY's convolutions, in samples
-FIELD, HOP = 10 + 7 * 5, 20
-
-
-def save_tiny(folder: Path, family: str, norm: str = "group") -> Path:
-    """A tiny random model of ``family`` with its feature extractor, in ``folder``."""
-    config_class, model_class = FAMILIES[family]
-    torch.manual_seed(0)
-    stable = {"do_stable_layer_norm": True} if norm == "layer" else {}
-    model = model_class(config_class(feat_extract_norm=norm, **TINY, **stable))
-    model.save_pretrained(folder)
-    transformers.Wav2Vec2FeatureExtractor(return_attention_mask=norm == "layer").save_pretrained(
-        folder
-    )
-    return folder
 
 
 @pytest.fixture(scope="module")
