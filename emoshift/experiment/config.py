@@ -59,7 +59,11 @@ class CorpusConfig:
 
 @dataclass
 class FeaturesConfig:
-    """Feature set and normalisation (per ``domain`` column, e.g. corpus)."""
+    """Feature set and normalisation (per ``domain`` column, e.g. corpus).
+
+    ``model`` .. ``chunk_seconds`` apply to ``set: ssl`` only (``None``: its defaults;
+    see :class:`emoshift.features.ssl.SSLFeatures`; ``chunk_seconds: 0``: whole files).
+    """
 
     set: str = "egemaps"
     normalisation: str = "robust_z"
@@ -67,6 +71,11 @@ class FeaturesConfig:
     cache_dir: str | None = None
     jobs: int | None = None
     on_error: str = "skip"
+    model: str | None = None
+    layers: int | str | list[int] | None = None
+    combine: str | None = None
+    pooling: str | None = None
+    chunk_seconds: float | None = None
 
 
 @dataclass

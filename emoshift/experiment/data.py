@@ -31,7 +31,7 @@ from emoshift.data.loaders import load_corpus
 from emoshift.data.synthetic import generate_corpus, generate_preset
 from emoshift.data.table import select_domain
 from emoshift.experiment.config import ExperimentConfig
-from emoshift.experiment.features import table_features
+from emoshift.experiment.features import extractor_options, table_features
 
 
 @dataclass
@@ -187,6 +187,7 @@ def load_experiment_data(config: ExperimentConfig, progress: bool | None = None)
         n_jobs=features.jobs,
         on_error=features.on_error,
         progress=progress,
+        options=extractor_options(features, config.base_dir),
     )
     table = table.reset_index(drop=True)
     if config.task == "classification":

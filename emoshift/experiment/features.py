@@ -14,13 +14,47 @@ Example:
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from emoshift.features import extract_features, normalise_per_domain
+from emoshift.features import extract_features, get_extractor, normalise_per_domain
 
 NORMALISATIONS = ("robust_z", "minmax", "none")
+
+#: FeaturesConfig fields that configure the ``ssl`` set, by SSLFeatures argument name
+SSL_OPTIONS = ("model", "layers", "combine", "pooling", "chunk_seconds")
+
+
+def extractor_options(features: object, base_dir: str | os.PathLike = ".") -> dict:
+    """The extractor options a :class:`~emoshift.experiment.config.FeaturesConfig` sets.
+
+    A relative ``model`` path that exists under ``base_dir`` (the config file's folder)
+    is taken from there; other names go to the extractor as they are.
+
+    Example:
+        >>> from emoshift.experiment.config import FeaturesConfig
+        >>> extractor_options(FeaturesConfig(set="ssl", model="m", chunk_seconds=0))
+        {'model': 'm', 'chunk_seconds': None}
+        >>> extractor_options(FeaturesConfig(set="egemaps"))
+        {}
+    """
+    given = {k: getattr(features, k) for k in SSL_OPTIONS if getattr(features, k) is not None}
+    if str(features.set).lower() != "ssl":
+        if given:
+            raise ValueError(
+                f"features.{next(iter(given))} applies to set: ssl only, not set: "
+                f"{features.set}; remove it or set features.set: ssl"
+            )
+        return {}
+    model = given.get("model")
+    if model is not None and not os.path.isabs(os.path.expanduser(model)):
+        local = Path(base_dir) / model
+        given["model"] = str(local) if local.exists() else model
+    if given.get("chunk_seconds") == 0:
+        given["chunk_seconds"] = None
+    return given
 
 
 def table_features(
@@ -33,8 +67,12 @@ def table_features(
     n_jobs: int | None = None,
     on_error: str = "skip",
     progress: bool | None = None,
+    options: dict | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Extract (or read from the cache) features and normalise them per domain.
+
+    ``options`` go to the extractor (:func:`~emoshift.features.get_extractor`), e.g.
+    ``{"model": FOLDER, "layers": -1}`` for ``ssl``.
 
     Rows whose audio gave no features are dropped from the returned table (they are
     named in a :class:`~emoshift.features.SkippedFilesWarning`).
@@ -53,7 +91,7 @@ def table_features(
         )
     result = extract_features(
         table,
-        feature_set,
+        get_extractor(feature_set, **(options or {})),
         cache_dir=cache_dir,
         n_jobs=n_jobs,
         on_error=on_error,

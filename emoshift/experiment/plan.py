@@ -82,7 +82,7 @@ def _data_spec(config: ExperimentConfig) -> dict:
         "features": {
             k: v
             for k, v in dataclasses.asdict(config.features).items()
-            if k not in ("cache_dir", "jobs")
+            if k not in ("cache_dir", "jobs") and v is not None
         },
         "labels": dataclasses.asdict(config.labels),
     }

@@ -1,5 +1,6 @@
-"""Features for speech emotion recognition: openSMILE functionals, log-Mel frames, a
-content-addressed cache, parallel extraction and per-domain normalisation.
+"""Features for speech emotion recognition: openSMILE functionals, log-Mel frames,
+self-supervised model layers (``ssl``, an optional extra), a content-addressed cache,
+parallel extraction and per-domain normalisation.
 
 The names below are imported from their modules on first use, so that extraction
 worker processes do not pay for importing scikit-learn (:mod:`.normalise`).
@@ -35,6 +36,8 @@ _EXPORTS: dict[str, str] = {
     "LogMel": "logmel",
     "mel_filters": "logmel",
     "n_frames": "logmel",
+    "SSLFeatures": "ssl",
+    "ModelError": "ssl_model",
     "DomainNormaliser": "normalise",
     "DomainStats": "normalise",
     "normalise_per_domain": "normalise",
@@ -53,6 +56,8 @@ __all__ = [
     "FeatureResult",
     "Functionals",
     "LogMel",
+    "ModelError",
+    "SSLFeatures",
     "SkippedFilesWarning",
     "default_cache_dir",
     "extract_features",
@@ -85,6 +90,8 @@ if TYPE_CHECKING:
     from emoshift.features.functionals import FEATURE_SETS, Functionals
     from emoshift.features.logmel import LogMel, mel_filters, n_frames
     from emoshift.features.normalise import DomainNormaliser, DomainStats, normalise_per_domain
+    from emoshift.features.ssl import SSLFeatures
+    from emoshift.features.ssl_model import ModelError
 
 
 def __getattr__(name: str) -> Any:

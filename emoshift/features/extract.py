@@ -49,7 +49,9 @@ from emoshift.features.functionals import ALIASES, FEATURE_SETS, SHORT_NAMES, Fu
 from emoshift.features.logmel import LogMel
 from emoshift.progress import progress as progress_bar
 
-EXTRACTOR_NAMES: tuple[str, ...] = tuple(dict.fromkeys((*SHORT_NAMES, "logmel", *FEATURE_SETS)))
+EXTRACTOR_NAMES: tuple[str, ...] = tuple(
+    dict.fromkeys((*SHORT_NAMES, "logmel", "ssl", *FEATURE_SETS))
+)
 """Names :func:`get_extractor` accepts (any case; also ``egemapsv02`` style aliases),
 besides ``*.conf`` paths."""
 
@@ -91,6 +93,10 @@ def get_extractor(name_or_path: str | os.PathLike | Extractor, **options: Any) -
     text = os.fspath(name_or_path)
     if text.lower() == "logmel":
         return LogMel(**options)
+    if text.lower() == "ssl":  # imported here: transformers is an optional extra
+        from emoshift.features.ssl import SSLFeatures
+
+        return SSLFeatures(**options)
     if text.endswith(".conf") or text.lower() in ALIASES:
         return Functionals(text, **options)
     raise ValueError(

@@ -55,6 +55,7 @@ from emoshift.methods.batching import (
 )
 from emoshift.methods.estimator import DomainEstimator, FitArguments
 from emoshift.methods.inputs import check_input_kind, check_inputs, check_width
+from emoshift.methods.layer_sum import LayerWeightedSum, StackedLayersEncoder, split_width
 from emoshift.methods.needs import MethodNeeds
 from emoshift.methods.networks import MLPEncoder, MLPHead, apply_max_norm, concordance_loss
 from emoshift.methods.preparation import Spec, on_device, prepare
@@ -79,6 +80,9 @@ class NeuralEstimator(DomainEstimator):
         batch_norm: batch normalisation in the MLP encoder.
         dropout: dropout after each MLP encoder layer (CNN-GRU: between fusion layers).
         input_dropout: dropout on the input features (MLP).
+        stacked_layers: the input holds this many equally wide layer blocks (ssl
+            features of several layers); > 1 reads their learnable weighted sum
+            (:mod:`emoshift.methods.layer_sum`).
         conv_channels: CNN-GRU: output channels of each Conv1D layer.
         conv_kernel_sizes: CNN-GRU: kernel size of each Conv1D layer.
         conv_strides: CNN-GRU: stride of each Conv1D layer.
@@ -122,6 +126,7 @@ class NeuralEstimator(DomainEstimator):
         batch_norm: bool = True,
         dropout: float = 0.2,
         input_dropout: float = 0.0,
+        stacked_layers: int = 1,
         encoder: str = "mlp",
         conv_channels: Sequence[int] = (64, 128),
         conv_kernel_sizes: Sequence[int] = (10, 5),
@@ -150,6 +155,7 @@ class NeuralEstimator(DomainEstimator):
         self.batch_norm = batch_norm
         self.dropout = dropout
         self.input_dropout = input_dropout
+        self.stacked_layers = stacked_layers
         self.encoder = encoder
         self.conv_channels = conv_channels
         self.conv_kernel_sizes = conv_kernel_sizes
@@ -321,7 +327,15 @@ class NeuralEstimator(DomainEstimator):
 
     def _make_encoder(self, n_features: int) -> nn.Module:
         """The shared encoder: an MLP over ``n_features``, or the CNN-GRU over the
-        fitted sequence streams (whose first width is ``n_features``)."""
+        fitted sequence streams (whose first width is ``n_features``); with
+        ``stacked_layers > 1`` it reads the weighted sum of the layer blocks."""
+        if self.stacked_layers != 1:
+            width = split_width(n_features, self.stacked_layers)
+            encoder = self._make_single_encoder(width)
+            return StackedLayersEncoder(LayerWeightedSum(self.stacked_layers, width), encoder)
+        return self._make_single_encoder(n_features)
+
+    def _make_single_encoder(self, n_features: int) -> nn.Module:
         if self.encoder == "cnn_gru":
             return CNNGRUEncoder(
                 (n_features, *self.sequence_widths_[1:]),

@@ -33,6 +33,7 @@ SHARED_CONSTRAINTS: dict[str, list[object]] = {
     "batch_norm": ["boolean"],
     "dropout": [FRACTION],
     "input_dropout": [FRACTION],
+    "stacked_layers": [AT_LEAST_ONE],
     "encoder": [StrOptions(set(ENCODERS))],
     "conv_channels": [Widths(min_len=1)],
     "conv_kernel_sizes": [Widths(min_len=1)],
