@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import soundfile as sf
 import torch
@@ -371,3 +372,25 @@ def test_every_method_trains_on_all_layers_of_ssl_features(models, tmp_path):
     assert main(["run", str(path), "--no-report"]) == 0
     statuses = [r["status"] for r in read_jsonl(tmp_path / "regression" / "results.jsonl")]
     assert statuses == ["ok", "ok"]
+
+
+def test_features_cli_takes_the_ssl_options(models, tmp_path):
+    folder = tmp_path / "audio"
+    folder.mkdir()
+    for i, seconds in enumerate((0.5, 0.9)):
+        sf.write(folder / f"{i}.wav", speechlike(seconds, seed=i), 16000)
+    (tmp_path / "t.csv").write_text("file\naudio/0.wav\naudio/1.wav\n")
+    out = tmp_path / "f.parquet"
+    args = ["features", str(tmp_path / "t.csv"), "--set", "ssl", "--out", str(out)]
+    extra = ["--model", str(models["wavlm"]), "--layers", "1,2", "--pooling", "mean_std"]
+    assert main([*args, *extra, "--combine", "concat", "--cache-dir", str(tmp_path / "c")]) == 0
+    written = pd.read_parquet(out)
+    assert written.shape == (2, 1 + 2 * 2 * 16)  # file + 2 layers x (mean, std) x 16
+
+
+@pytest.mark.bad_input
+def test_features_cli_refuses_ssl_options_for_other_sets(tmp_path, capsys):
+    (tmp_path / "t.csv").write_text("file\na.wav\n")
+    args = ["features", str(tmp_path / "t.csv"), "--model", "m", "--out", str(tmp_path / "f.csv")]
+    assert main(args) == 2
+    assert "--model applies to --set ssl only" in capsys.readouterr().err

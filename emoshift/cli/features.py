@@ -52,6 +52,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"feature set: one of {', '.join(EXTRACTOR_NAMES)}, or an openSMILE .conf "
         "path (default: egemaps)",
     )
+    ssl = parser.add_argument_group("self-supervised features (--set ssl)")
+    ssl.add_argument("--model", default=None, help="checkpoint folder (or a cached hub name)")
+    ssl.add_argument(
+        "--layers", default=None, help="hidden states to keep: all, an index (-1), or 6,12"
+    )
+    ssl.add_argument("--combine", choices=("mean", "concat"), default=None)
+    ssl.add_argument("--pooling", choices=("mean", "mean_std", "attentive", "none"), default=None)
     parser.add_argument(
         "--out",
         type=Path,
@@ -125,9 +132,36 @@ def read_feature_table(path: Path) -> pd.DataFrame:
     return table
 
 
+def ssl_options(args: argparse.Namespace) -> dict[str, object]:
+    """The ``--model/--layers/--combine/--pooling`` options given, as extractor options.
+
+    Example:
+        >>> ssl_options(argparse.Namespace(model="m", layers="6,12", combine=None, pooling=None))
+        {'model': 'm', 'layers': [6, 12]}
+    """
+    given = {
+        name: getattr(args, name)
+        for name in ("model", "layers", "combine", "pooling")
+        if getattr(args, name, None) is not None
+    }
+    layers = given.get("layers")
+    if isinstance(layers, str) and layers != "all":
+        try:
+            values = [int(part) for part in layers.split(",")]
+        except ValueError:
+            raise ValueError(
+                f"--layers {layers!r}: give all, one index (-1) or a comma list (6,12)"
+            ) from None
+        given["layers"] = values[0] if len(values) == 1 else values
+    return given
+
+
 def handle(args: argparse.Namespace) -> int:
     """Run the extraction, write the output, print a summary; return the exit code."""
-    extractor = get_extractor(args.feature_set)
+    options = ssl_options(args)
+    if options and str(args.feature_set).lower() != "ssl":
+        raise ValueError(f"--{next(iter(options))} applies to --set ssl only")
+    extractor = get_extractor(args.feature_set, **options)
     expected = ".npz" if extractor.frame_level else ".parquet or .csv"
     if args.out.suffix not in expected.split(" or "):
         raise ValueError(f"--out for {extractor.name} must end in {expected}, got {args.out}")
