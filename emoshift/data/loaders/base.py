@@ -153,6 +153,12 @@ class LoadOptions(TypedDict, total=False):
 
 RowParser = Callable[[Path, LoaderContext], "dict | None"]
 """A loader's per-file step: the row of one audio file, or ``None`` to skip it."""
+LabelReader = Callable[[Path, LoaderContext], "dict[str, dict]"]
+"""A label-file loader's reading step: key -> label entry, from the label file."""
+AudioIndex = Callable[[Path, LoaderContext], "dict[str, Path]"]
+"""A label-file loader's audio step: key -> audio file, for the files below the folder."""
+LabelledRow = Callable[[Path, dict], dict]
+"""A label-file loader's row step: the row of one audio file and its label entry."""
 
 
 @dataclass(frozen=True)
@@ -237,6 +243,36 @@ class Corpus:
         rows = [parse(file, context) for file in audio_files(context.directory)]
         return context.finish([row for row in rows if row is not None])
 
+    def load_labelled(
+        self,
+        path: str | os.PathLike,
+        labels: str | os.PathLike | None,
+        read: LabelReader,
+        row: LabelledRow,
+        *,
+        label_files: tuple[str, ...],
+        what: str,
+        audio: AudioIndex | None = None,
+        missing_audio: Callable[[str, Path], str] | None = None,
+        **options: object,
+    ) -> pd.DataFrame:
+        """Load a corpus whose labels sit in one label file, matched to the audio by key.
+
+        The label file is ``labels`` or the first of ``label_files`` below the folder
+        (:func:`label_file`, ``what`` names it in the error); ``read`` turns it into
+        entries, ``audio`` indexes the audio files (default :func:`audio_by_stem`) and
+        ``row`` builds the row of each key found in both (:func:`matched` reports the
+        others; ``missing_audio(key, label_file)`` words a label without audio).
+        ``options`` are the :class:`LoadOptions`.
+        """
+        context = self.start(path, **options)
+        source = label_file(context.directory, labels, label_files, what, context)
+        entries = read(source, context)
+        found = (audio or audio_by_stem)(context.directory, context)
+        worded = (lambda key: missing_audio(key, source)) if missing_audio else None
+        keys = matched(entries, found, context, source.name, missing_audio=worded)
+        return context.finish([row(found[key], entries[key]) for key in keys])
+
 
 def label_file(
     directory: Path,
@@ -308,6 +344,11 @@ def audio_files(directory: Path) -> list[Path]:
                 continue
             found.append(Path(root) / name)
     return sorted(found)
+
+
+def audio_by_stem(directory: Path, context: LoaderContext | None = None) -> dict[str, Path]:
+    """The audio files below ``directory`` (:func:`audio_files`) by file stem."""
+    return {file.stem: file for file in audio_files(directory)}
 
 
 def find_file(directory: Path, names: Iterable[str], max_depth: int = 3) -> Path | None:

@@ -59,8 +59,6 @@ from emoshift.data.loaders.base import (
     LoadOptions,
     add_dimensions,
     audio_files,
-    label_file,
-    matched,
 )
 
 LAYOUT = "Evalution.txt and Audio/session<K>/S<NN><E>/<C>/MSP-IMPROV-S<NN><E>-<G><KK>-<C>-<TT>.wav"
@@ -172,15 +170,14 @@ def load(
     reported. Extra columns: ``sentence`` (S01-S20), ``target_emotion`` (what the
     scenario was written to elicit), ``naturalness`` (mean rating, 1-5).
     """
-    context = MSP_IMPROV.start(path, **options)
-    source = label_file(context.directory, labels, LABEL_FILES, "evaluation file", context)
-    entries = _labels(source, context)
-    audio = _audio(context.directory, context)
-    clips = matched(
-        entries,
-        audio,
-        context,
-        source.name,
-        missing_audio=lambda clip: f"MSP-{clip}: in {source.name}, no audio",
+    return MSP_IMPROV.load_labelled(
+        path,
+        labels,
+        _labels,
+        _row,
+        label_files=LABEL_FILES,
+        what="evaluation file",
+        audio=_audio,
+        missing_audio=lambda clip, source: f"MSP-{clip}: in {source.name}, no audio",
+        **options,
     )
-    return context.finish([_row(audio[clip], entries[clip]) for clip in clips])

@@ -47,7 +47,7 @@ from emoshift.data.loaders.base import (
     LoaderContext,
     LoadOptions,
     add_dimensions,
-    audio_files,
+    audio_by_stem,
     label_file,
 )
 
@@ -164,7 +164,7 @@ def load(
     source = label_file(
         context.directory, labels, LABEL_FILES, "consensus labels", context, max_depth=2
     )
-    audio = {file.stem: file for file in audio_files(context.directory)}
+    audio = audio_by_stem(context.directory)
     rows, labelled = _labelled_rows(source, audio, context)
     if include_unlabelled:
         pool = sorted(set(audio) - labelled)

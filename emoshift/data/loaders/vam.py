@@ -40,15 +40,7 @@ from typing import Unpack
 
 import pandas as pd
 
-from emoshift.data.loaders.base import (
-    Corpus,
-    LoaderContext,
-    LoadOptions,
-    add_dimensions,
-    audio_files,
-    label_file,
-    matched,
-)
+from emoshift.data.loaders.base import Corpus, LoaderContext, LoadOptions, add_dimensions
 
 LAYOUT = "<utterance>.wav and ewe.csv (utterance, speaker, valence, activation, dominance)"
 VAM = Corpus("vam", "VAM", LAYOUT, language="de", elicitation="natural")
@@ -101,9 +93,6 @@ def load(
     ``labels`` names the EWE table when it is elsewhere. One row per utterance with audio
     and a label line; the others are reported. Extra column: ``part`` when given.
     """
-    context = VAM.start(path, **options)
-    source = label_file(context.directory, labels, LABEL_FILES, "EWE label table", context)
-    entries = _read(source, context)
-    audio = {file.stem: file for file in audio_files(context.directory)}
-    keys = matched(entries, audio, context, source.name)
-    return context.finish([_row(audio[key], entries[key]) for key in keys])
+    return VAM.load_labelled(
+        path, labels, _read, _row, label_files=LABEL_FILES, what="EWE label table", **options
+    )
