@@ -21,18 +21,13 @@ from numbers import Number
 import numpy as np
 import pandas as pd
 
-from emoshift.methods.sequence import Sequences, as_sequences, is_sequence_input
+from emoshift.methods.sequence import Sequences, as_sequences, float_matrix, is_sequence_input
 
 
 def check_features(X: object, name: str) -> np.ndarray:
     """A finite 2-D float32 array, or a ValueError naming the argument and the bad cells."""
     columns = list(X.columns) if isinstance(X, pd.DataFrame) else None
-    try:
-        array = np.asarray(X, dtype=np.float32)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{name} must be a numeric matrix: {error}") from None
-    if array.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (examples x features), got shape {array.shape}")
+    array = float_matrix(X, name, "examples x features")
     if len(array) == 0:
         raise ValueError(f"{name} is empty")
     bad = ~np.isfinite(array)

@@ -64,15 +64,26 @@ CNN_GRU_PAPER: dict[str, Any] = {
 }
 
 
+def float_matrix(value: object, what: str, axes: str) -> np.ndarray:
+    """``value`` as a 2-D float32 array (``axes`` names its rows and columns), or a
+    ValueError naming ``what``.
+
+    >>> float_matrix([[1, 2]], "X", "examples x features").dtype
+    dtype('float32')
+    """
+    try:
+        array = np.asarray(value, dtype=np.float32)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{what} must be numeric: {error}") from None
+    if array.ndim != 2:
+        raise ValueError(f"{what} must be 2-D ({axes}), got shape {array.shape}")
+    return array
+
+
 def _check_item(item: object, stream: int, index: int, width: int | None) -> np.ndarray:
     """One sequence as a finite, non-empty 2-D float32 array, or a ValueError naming it."""
     where = f"stream {stream}, item {index}"
-    try:
-        array = np.asarray(item, dtype=np.float32)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{where} is not a numeric array: {error}") from None
-    if array.ndim != 2:
-        raise ValueError(f"{where} must be 2-D (frames x features), got shape {array.shape}")
+    array = float_matrix(item, where, "frames x features")
     if array.shape[0] == 0:
         raise ValueError(f"{where} is an empty sequence (0 frames)")
     if width is not None and array.shape[1] != width:
