@@ -2,15 +2,8 @@
 
 Example:
     >>> import tempfile
-    >>> from emoshift.experiment.config import parse_config
-    >>> folder = tempfile.mkdtemp()
-    >>> config = parse_config({
-    ...     "name": "doc", "corpora": {"synth": {"loader": "synthetic", "path": "corpus",
-    ...                                           "options": {"preset": "tiny"}}},
-    ...     "features": {"domain": "elicitation", "jobs": 1, "cache_dir": "cache"},
-    ...     "pairs": [{"source": "elicitation == 'acted'",
-    ...                "target": "elicitation == 'spontaneous'"}],
-    ...     "methods": {"source_only": {}}}, base_dir=folder)
+    >>> from emoshift.demo import demo_config
+    >>> config = demo_config(tempfile.mkdtemp(), preset="tiny", n_jobs=1)
     >>> data = load_experiment_data(config, progress=False)
     >>> data.X.shape[0] == len(data.table) == len(data.y)
     True
