@@ -58,6 +58,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from emoshift.methods.estimator import hyper_parameters
 from emoshift.methods.inputs import check_features
 from emoshift.methods.networks import MLPHead
 from emoshift.methods.params import AT_LEAST_ONE, NON_NEGATIVE, validate_params
@@ -113,6 +114,7 @@ def _optional_matrix(values: object | None, n: int, name: str) -> np.ndarray | N
     return array
 
 
+@hyper_parameters
 class AdversarialAutoencoder(TransformerMixin, BaseEstimator):
     """Adversarial autoencoder with a N(0, I) prior on its code; ``transform`` gives the code.
 
@@ -145,32 +147,17 @@ class AdversarialAutoencoder(TransformerMixin, BaseEstimator):
         "aux_weight": [NON_NEGATIVE],
     }
 
-    def __init__(
-        self,
-        *,
-        code_size: int = 10,
-        hidden_sizes: Sequence[int] = (256, 128),
-        activation: str = "leaky_relu",
-        lr: float = 5e-4,
-        epochs: int = 100,
-        batch_size: int = 64,
-        adversarial_weight: float = 1.0,
-        aux_weight: float = 1.0,
-        device: str = "auto",
-        random_state: int | None = None,
-        verbose: bool = False,
-    ) -> None:
-        self.code_size = code_size
-        self.hidden_sizes = hidden_sizes
-        self.activation = activation
-        self.lr = lr
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.adversarial_weight = adversarial_weight
-        self.aux_weight = aux_weight
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
+    code_size: int = 10
+    hidden_sizes: Sequence[int] = (256, 128)
+    activation: str = "leaky_relu"
+    lr: float = 5e-4
+    epochs: int = 100
+    batch_size: int = 64
+    adversarial_weight: float = 1.0
+    aux_weight: float = 1.0
+    device: str = "auto"
+    random_state: int | None = None
+    verbose: bool = False
 
     def _head(self, n_in: int, n_out: int, hidden: Sequence[int]) -> nn.Module:
         return MLPHead(n_in, n_out, tuple(hidden), activation=self.activation)

@@ -81,7 +81,7 @@ from sklearn.svm import SVC
 from sklearn.utils.metaestimators import available_if
 
 from emoshift.methods.aae import AdversarialAutoencoder
-from emoshift.methods.estimator import DomainEstimator
+from emoshift.methods.estimator import DomainEstimator, hyper_parameters
 from emoshift.methods.inputs import check_features, check_labels
 from emoshift.methods.needs import MethodNeeds
 from emoshift.methods.params import AT_LEAST_ONE, POSITIVE, StrOptions
@@ -144,6 +144,7 @@ def _native_form(
     return X_target_labelled, y_target_labelled, X, y
 
 
+@hyper_parameters
 class EnrichedAAEClassifier(ClassifierMixin, DomainEstimator):
     """Enriched conditional AAE code -> ANOVA-F selection -> SVM, fitted as one estimator.
 
@@ -199,44 +200,23 @@ class EnrichedAAEClassifier(ClassifierMixin, DomainEstimator):
     }
     _fitted_attribute = "classifier_"
 
-    def __init__(
-        self,
-        *,
-        enrich: bool = True,
-        code_size: int = 10,
-        hidden_sizes: Sequence[int] = (256, 128),
-        n_neighbors: int = 10,
-        epochs: int = 100,
-        lr: float = 5e-4,
-        batch_size: int = 64,
-        adversarial_weight: float = 1.0,
-        aux_weight: float = 1.0,
-        n_selected: int | str = "all",
-        svm_C: float = 1.0,
-        svm_kernel: str = "rbf",
-        svm_class_weight: str | None = "balanced",
-        probability: bool = False,
-        device: str = "auto",
-        random_state: int | None = None,
-        verbose: bool = False,
-    ) -> None:
-        self.enrich = enrich
-        self.code_size = code_size
-        self.hidden_sizes = hidden_sizes
-        self.n_neighbors = n_neighbors
-        self.epochs = epochs
-        self.lr = lr
-        self.batch_size = batch_size
-        self.adversarial_weight = adversarial_weight
-        self.aux_weight = aux_weight
-        self.n_selected = n_selected
-        self.svm_C = svm_C
-        self.svm_kernel = svm_kernel
-        self.svm_class_weight = svm_class_weight
-        self.probability = probability
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
+    enrich: bool = True
+    code_size: int = 10
+    hidden_sizes: Sequence[int] = (256, 128)
+    n_neighbors: int = 10
+    epochs: int = 100
+    lr: float = 5e-4
+    batch_size: int = 64
+    adversarial_weight: float = 1.0
+    aux_weight: float = 1.0
+    n_selected: int | str = "all"
+    svm_C: float = 1.0
+    svm_kernel: str = "rbf"
+    svm_class_weight: str | None = "balanced"
+    probability: bool = False
+    device: str = "auto"
+    random_state: int | None = None
+    verbose: bool = False
 
     # ------------------------------------------------------------------ fitting
 

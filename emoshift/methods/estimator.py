@@ -16,13 +16,33 @@ what the method reads besides labelled source data (:mod:`emoshift.methods.needs
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from emoshift.methods.needs import MethodNeeds, NeedsBy
 from emoshift.methods.params import Rule, validate_params
+
+E = TypeVar("E", bound=BaseEstimator)
+
+
+def hyper_parameters(cls: type[E]) -> type[E]:
+    """Class decorator: the estimator's hyper-parameters are its annotated fields, each
+    declared once with its type and default.
+
+    The generated keyword-only ``__init__`` stores every argument as it is given, which
+    is what scikit-learn's ``get_params``/``clone`` read; equality, hashing and ``repr``
+    stay scikit-learn's.
+
+    Example:
+        >>> @hyper_parameters
+        ... class Scaled(BaseEstimator):
+        ...     factor: float = 2.0
+        >>> Scaled(factor=3.0).get_params(), Scaled()
+        ({'factor': 3.0}, Scaled())
+    """
+    return dataclass(kw_only=True, eq=False, repr=False)(cls)
 
 
 @dataclass(frozen=True)

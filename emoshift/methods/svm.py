@@ -24,7 +24,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from emoshift.methods.estimator import DomainEstimator, FitArguments
+from emoshift.methods.estimator import DomainEstimator, FitArguments, hyper_parameters
 from emoshift.methods.inputs import check_features, check_labels, check_width
 from emoshift.methods.needs import MethodNeeds, NeedsBy
 from emoshift.methods.params import AT_LEAST_ONE, POSITIVE, StrOptions
@@ -35,6 +35,7 @@ POOLS = ("target", "source", "both")
 KERNELS = ("linear", "poly", "rbf", "sigmoid")
 
 
+@hyper_parameters
 class SVMClassifier(ClassifierMixin, DomainEstimator):
     """Standardise, keep the ``n_selected`` best features by ANOVA F, classify with an SVM.
 
@@ -68,24 +69,13 @@ class SVMClassifier(ClassifierMixin, DomainEstimator):
     }
     _fitted_attribute = "pipeline_"
 
-    def __init__(
-        self,
-        *,
-        n_selected: int | str = "all",
-        C: float = 1.0,
-        kernel: str = "rbf",
-        class_weight: str | None = "balanced",
-        pool: str = "target",
-        task: str = "classification",
-        random_state: int | None = None,
-    ) -> None:
-        self.n_selected = n_selected
-        self.C = C
-        self.kernel = kernel
-        self.class_weight = class_weight
-        self.pool = pool
-        self.task = task
-        self.random_state = random_state
+    n_selected: int | str = "all"
+    C: float = 1.0
+    kernel: str = "rbf"
+    class_weight: str | None = "balanced"
+    pool: str = "target"
+    task: str = "classification"
+    random_state: int | None = None
 
     def _fit_given(self, given: FitArguments) -> SVMClassifier:
         """Fit on the labelled rows of ``pool`` (``X_target``/``eval_set`` are not used)."""
