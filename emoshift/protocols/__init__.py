@@ -11,14 +11,7 @@ Example:
     ['s1', 's2']
 """
 
-from emoshift.protocols.base import (
-    Condition,
-    Draw,
-    Protocol,
-    ProtocolSettings,
-    Target,
-    TargetSplit,
-)
+from emoshift.protocols.base import Condition, Draw, Protocol, ProtocolSettings, Target, TargetSplit
 from emoshift.protocols.catalog import PROTOCOLS, get_protocol
 from emoshift.protocols.splits import (
     TrainDevTest,
