@@ -9,10 +9,8 @@ warning), ``duration`` (read file headers for duration and sample rate, default 
 ``report`` (a :class:`LoadReport` that collects the problems).
 
 Example:
-    >>> import tempfile, numpy as np, soundfile as sf
-    >>> from pathlib import Path
-    >>> root = Path(tempfile.mkdtemp()); (root / "wav").mkdir()
-    >>> sf.write(root / "wav" / "08b02Ta.wav", np.zeros(1600), 16000)
+    >>> from emoshift.data.loaders.base import example_corpus
+    >>> root = example_corpus({"wav/08b02Ta.wav": 16000})
     >>> table = load_corpus(root, "emodb")
     >>> table.loc[0, ["speaker", "gender", "emotion"]].tolist()
     ['emodb_08', 'female', 'sadness']

@@ -33,12 +33,14 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
 
+import numpy as np
 import pandas as pd
 import soundfile as sf
 
@@ -349,6 +351,21 @@ def audio_files(directory: Path) -> list[Path]:
 def audio_by_stem(directory: Path, context: LoaderContext | None = None) -> dict[str, Path]:
     """The audio files below ``directory`` (:func:`audio_files`) by file stem."""
     return {file.stem: file for file in audio_files(directory)}
+
+
+def example_corpus(files: Mapping[str, int], folder: str | os.PathLike | None = None) -> Path:
+    """``folder`` (default: a new temporary folder) holding a silent 10 ms WAV at each
+    relative path of ``files`` (value: the sample rate): a corpus layout to try a loader on.
+
+    >>> root = example_corpus({"wav/03a01Wa.wav": 16000})
+    >>> [(p.parent.name, p.name, sf.info(str(p)).samplerate) for p in audio_files(root)]
+    [('wav', '03a01Wa.wav', 16000)]
+    """
+    root = Path(folder) if folder is not None else Path(tempfile.mkdtemp())
+    for name, sample_rate in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        sf.write(root / name, np.zeros(sample_rate // 100), sample_rate)
+    return root
 
 
 def find_file(directory: Path, names: Iterable[str], max_depth: int = 3) -> Path | None:

@@ -26,10 +26,8 @@ The recordings are posed (speakers asked to say a word at a level): ``elicitatio
 ``acted``. Licence: none stated; the authors meant it for research, not commercial use.
 
 Example:
-    >>> import tempfile, numpy as np, soundfile as sf
-    >>> from pathlib import Path
-    >>> root = Path(tempfile.mkdtemp()); (root / "4").mkdir()
-    >>> sf.write(root / "4" / "12-f-19-4-2-31.wav", np.zeros(160), 16000)
+    >>> from emoshift.data.loaders.base import example_corpus
+    >>> root = example_corpus({"4/12-f-19-4-2-31.wav": 16000})
     >>> row = load(root).iloc[0]
     >>> row["speaker"], row["gender"], row["arousal_level"], int(row["word"])
     ('baved_12', 'female', 'high', 4)

@@ -26,11 +26,9 @@ Gender is not in these names and stays missing. Language ``en``, elicitation
 ``improvised``.
 
 Example:
-    >>> import tempfile, numpy as np, soundfile as sf
-    >>> from pathlib import Path
-    >>> root = Path(tempfile.mkdtemp())
-    >>> for folder in ("audio", "activation", "valence"): (root / folder).mkdir()
-    >>> sf.write(root / "audio" / "Ses01_P03_A02.wav", np.zeros(160), 16000)
+    >>> from emoshift.data.loaders.base import example_corpus
+    >>> root = example_corpus({"audio/Ses01_P03_A02.wav": 16000})
+    >>> for folder in ("activation", "valence"): (root / folder).mkdir()
     >>> _ = (root / "activation" / "Ses01_P03_A02_ann1.txt").write_text("0 0.2\\n1 0.6\\n")
     >>> _ = (root / "valence" / "Ses01_P03_A02_ann1.txt").write_text("0 -0.5\\n")
     >>> row = load(root).iloc[0]

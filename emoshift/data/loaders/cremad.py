@@ -21,10 +21,8 @@ Optional files beside the audio, used when present:
   ``rating_<modality>_level`` (meanEmoResp, mean perceived level 0-100).
 
 Example:
-    >>> import tempfile, numpy as np, soundfile as sf
-    >>> from pathlib import Path
-    >>> root = Path(tempfile.mkdtemp()); (root / "AudioWAV").mkdir()
-    >>> sf.write(root / "AudioWAV" / "1002_DFA_ANG_HI.wav", np.zeros(160), 16000)
+    >>> from emoshift.data.loaders.base import example_corpus
+    >>> root = example_corpus({"AudioWAV/1002_DFA_ANG_HI.wav": 16000})
     >>> load(root).loc[0, ["speaker", "gender", "emotion", "intensity"]].tolist()
     ['cremad_1002', 'female', 'anger', 'high']
 """

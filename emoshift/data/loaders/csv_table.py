@@ -8,10 +8,8 @@ dominance columns so that they are normalised to [-1, 1]. Every other CSV column
 kept as an extra column.
 
 Example:
-    >>> import tempfile, numpy as np, soundfile as sf
-    >>> from pathlib import Path
-    >>> root = Path(tempfile.mkdtemp()); (root / "clips").mkdir()
-    >>> sf.write(root / "clips" / "a.wav", np.zeros(160), 16000)
+    >>> from emoshift.data.loaders.base import example_corpus
+    >>> root = example_corpus({"clips/a.wav": 16000})
     >>> _ = (root / "meta.tsv").write_text(
     ...     "path\\tlabel\\tspk\\tact\\nclips/a.wav\\tang\\t7\\t4\\n")
     >>> table = load(root / "meta.tsv", corpus="demo", label_map={"ang": "anger"},

@@ -10,10 +10,8 @@ documentation at emodb.bilderbar.info): ``wav/SSTTTEV.wav``, e.g. ``03a01Fa.wav`
 - ``V`` version letter (``a``, ``b``, ...), several takes of one text.
 
 Example:
-    >>> import tempfile, numpy as np, soundfile as sf
-    >>> from pathlib import Path
-    >>> root = Path(tempfile.mkdtemp()); (root / "wav").mkdir()
-    >>> sf.write(root / "wav" / "03a01Wa.wav", np.zeros(1600), 16000)
+    >>> from emoshift.data.loaders.base import example_corpus
+    >>> root = example_corpus({"wav/03a01Wa.wav": 16000})
     >>> table = load(root)
     >>> table.loc[0, ["speaker", "gender", "emotion"]].tolist()
     ['emodb_03', 'male', 'anger']

@@ -32,10 +32,8 @@ The challenge distribution does not name the children's gender in these files; t
 ``gender`` column stays missing. Language ``de``, elicitation ``natural``.
 
 Example:
-    >>> import tempfile, numpy as np, soundfile as sf
-    >>> from pathlib import Path
-    >>> root = Path(tempfile.mkdtemp()); (root / "wav").mkdir()
-    >>> sf.write(root / "wav" / "Mont_02_010_01.wav", np.zeros(160), 16000)
+    >>> from emoshift.data.loaders.base import example_corpus
+    >>> root = example_corpus({"wav/Mont_02_010_01.wav": 16000})
     >>> labels = root / "labels" / "IS2009EmotionChallenge"; labels.mkdir(parents=True)
     >>> _ = (labels / "chunk_labels_2cl_corpus.txt").write_text("Mont_02_010_01 NEG 0.8\\n")
     >>> _ = (labels / "chunk_labels_5cl_corpus.txt").write_text("Mont_02_010_01 A 0.6\\n")

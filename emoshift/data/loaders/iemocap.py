@@ -20,16 +20,13 @@ fea, dis, fru, exc, oth, and xxx where the evaluators did not agree (kept with n
 emotion, its dimensional scores intact).
 
 Example:
-    >>> import tempfile, numpy as np, soundfile as sf
-    >>> from pathlib import Path
-    >>> root = Path(tempfile.mkdtemp()) / "Session1"
-    >>> (root / "sentences/wav/Ses01F_impro01").mkdir(parents=True)
-    >>> (root / "dialog/EmoEvaluation").mkdir(parents=True)
-    >>> sf.write(root / "sentences/wav/Ses01F_impro01/Ses01F_impro01_F000.wav",
-    ...          np.zeros(160), 16000)
-    >>> _ = (root / "dialog/EmoEvaluation/Ses01F_impro01.txt").write_text(
+    >>> from emoshift.data.loaders.base import example_corpus
+    >>> wav = "Session1/sentences/wav/Ses01F_impro01/Ses01F_impro01_F000.wav"
+    >>> root = example_corpus({wav: 16000})
+    >>> (root / "Session1/dialog/EmoEvaluation").mkdir(parents=True)
+    >>> _ = (root / "Session1/dialog/EmoEvaluation/Ses01F_impro01.txt").write_text(
     ...     "[6.2901 - 8.2357]\\tSes01F_impro01_F000\\tneu\\t[2.5000, 4.0000, 3.0000]\\n")
-    >>> row = load(root.parent).iloc[0]
+    >>> row = load(root).iloc[0]
     >>> row["speaker"], row["emotion"], row["elicitation"]
     ('iemocap_Ses01F', 'neutral', 'improvised')
     >>> float(row["arousal_raw"]), float(row["arousal"]), float(row["valence"])

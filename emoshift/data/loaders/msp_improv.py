@@ -32,11 +32,9 @@ Consensus categories: A anger, H happiness, S sadness, N neutral, O other, X no
 agreement (kept with no emotion, dimensional scores intact).
 
 Example:
-    >>> import tempfile, numpy as np, soundfile as sf
-    >>> from pathlib import Path
-    >>> root = Path(tempfile.mkdtemp()); clip = "IMPROV-S01A-F01-T-FM03"
-    >>> (root / "Audio/session1/S01A/T").mkdir(parents=True)
-    >>> sf.write(root / f"Audio/session1/S01A/T/MSP-{clip}.wav", np.zeros(480), 48000)
+    >>> from emoshift.data.loaders.base import example_corpus
+    >>> clip = "IMPROV-S01A-F01-T-FM03"
+    >>> root = example_corpus({f"Audio/session1/S01A/T/MSP-{clip}.wav": 48000})
     >>> _ = (root / "Evalution.txt").write_text(
     ...     f"UTD-{clip}.avi; A; A:4.5; V:1.5; D:4.0; N:3.0;\\n")
     >>> row = load(root).iloc[0]

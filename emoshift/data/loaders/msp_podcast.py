@@ -16,11 +16,10 @@ rows with no emotion and ``partition == "unlabelled"`` (``include_unlabelled=Fal
 leaves them out).
 
 Example:
-    >>> import tempfile, numpy as np, soundfile as sf
-    >>> from pathlib import Path
-    >>> root = Path(tempfile.mkdtemp()); (root / "Audios").mkdir(); (root / "Labels").mkdir()
-    >>> for name in ("MSP-PODCAST_0002_0033", "MSP-PODCAST_0002_0034"):
-    ...     sf.write(root / "Audios" / f"{name}.wav", np.zeros(160), 16000)
+    >>> from emoshift.data.loaders.base import example_corpus
+    >>> names = ("MSP-PODCAST_0002_0033", "MSP-PODCAST_0002_0034")
+    >>> root = example_corpus({f"Audios/{name}.wav": 16000 for name in names})
+    >>> (root / "Labels").mkdir()
     >>> _ = (root / "Labels" / "labels_consensus.csv").write_text(
     ...     "FileName,EmoClass,EmoAct,EmoVal,EmoDom,SpkrID,Gender,Split_Set\\n"
     ...     "MSP-PODCAST_0002_0033.wav,H,5.2,7.0,4.0,127,Female,Train\\n")

@@ -29,11 +29,9 @@ native scale [-1, 1] in ``*_raw`` and the same normalised copy. Gender stays mis
 Language ``zh``, elicitation ``acted``.
 
 Example:
-    >>> import tempfile, numpy as np, soundfile as sf
-    >>> from pathlib import Path
-    >>> root = Path(tempfile.mkdtemp())
-    >>> for folder in ("audio", "activation"): (root / folder).mkdir()
-    >>> sf.write(root / "audio" / "S012_F03.wav", np.zeros(160), 16000)
+    >>> from emoshift.data.loaders.base import example_corpus
+    >>> root = example_corpus({"audio/S012_F03.wav": 16000})
+    >>> (root / "activation").mkdir()
     >>> _ = (root / "activation" / "S012_F03_peer1.txt").write_text("0 0.5\\n1 0.7\\n")
     >>> _ = (root / "session_labels.csv").write_text(
     ...     "session,speaker,category,activation,valence\\nS012,F03,angry,5,1\\n")

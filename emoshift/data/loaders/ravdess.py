@@ -17,10 +17,8 @@ The speech (``Audio_Speech_Actors_01-24``) and song (``Audio_Song_Actors_01-24``
 archives unpack into the same ``Actor_NN`` folders; point to the folder above them.
 
 Example:
-    >>> import tempfile, numpy as np, soundfile as sf
-    >>> from pathlib import Path
-    >>> root = Path(tempfile.mkdtemp()); (root / "Actor_12").mkdir()
-    >>> sf.write(root / "Actor_12" / "03-01-06-01-02-01-12.wav", np.zeros(480), 48000)
+    >>> from emoshift.data.loaders.base import example_corpus
+    >>> root = example_corpus({"Actor_12/03-01-06-01-02-01-12.wav": 48000})
     >>> row = load(root).iloc[0]
     >>> row["speaker"], row["gender"], row["emotion"], row["vocal_channel"], row["intensity"]
     ('ravdess_12', 'female', 'fear', 'speech', 'normal')

@@ -13,10 +13,8 @@ Flattened copies that name files ``<speaker>_<emotion><NN>.wav`` (e.g. ``DC_a01.
 load too.
 
 Example:
-    >>> import tempfile, numpy as np, soundfile as sf
-    >>> from pathlib import Path
-    >>> root = Path(tempfile.mkdtemp()); (root / "AudioData" / "JK").mkdir(parents=True)
-    >>> sf.write(root / "AudioData" / "JK" / "su07.wav", np.zeros(441), 44100)
+    >>> from emoshift.data.loaders.base import example_corpus
+    >>> root = example_corpus({"AudioData/JK/su07.wav": 44100})
     >>> load(root).loc[0, ["speaker", "gender", "emotion", "sentence"]].tolist()
     ['savee_JK', 'male', 'surprise', '07']
 """

@@ -14,10 +14,8 @@ from the folder name where the file name lacks it; a file whose name and folder
 disagree is reported and skipped.
 
 Example:
-    >>> import tempfile, numpy as np, soundfile as sf
-    >>> from pathlib import Path
-    >>> root = Path(tempfile.mkdtemp()); (root / "YAF_pleasant_surprised").mkdir()
-    >>> sf.write(root / "YAF_pleasant_surprised" / "YAF_back_ps.wav", np.zeros(240), 24414)
+    >>> from emoshift.data.loaders.base import example_corpus
+    >>> root = example_corpus({"YAF_pleasant_surprised/YAF_back_ps.wav": 24414})
     >>> load(root).loc[0, ["speaker", "emotion", "word"]].tolist()
     ['tess_YAF', 'surprise', 'back']
 """

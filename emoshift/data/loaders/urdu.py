@@ -12,10 +12,8 @@ The emotion is read from the file name and checked against the folder; a file wh
 folder says otherwise is reported and skipped.
 
 Example:
-    >>> import tempfile, numpy as np, soundfile as sf
-    >>> from pathlib import Path
-    >>> root = Path(tempfile.mkdtemp()); (root / "Sad").mkdir()
-    >>> sf.write(root / "Sad" / "SF2_F3_S07.wav", np.zeros(441), 44100)
+    >>> from emoshift.data.loaders.base import example_corpus
+    >>> root = example_corpus({"Sad/SF2_F3_S07.wav": 44100})
     >>> load(root).loc[0, ["speaker", "gender", "emotion"]].tolist()
     ['urdu_SF2', 'female', 'sadness']
 """

@@ -20,10 +20,8 @@ The native scale is [-1, 1]: ``*_raw`` holds the EWE and the normalised copy is 
 same; activation is the table's ``arousal``. Language ``de``, elicitation ``natural``.
 
 Example:
-    >>> import tempfile, numpy as np, soundfile as sf
-    >>> from pathlib import Path
-    >>> root = Path(tempfile.mkdtemp())
-    >>> sf.write(root / "Satz001.wav", np.zeros(160), 16000)
+    >>> from emoshift.data.loaders.base import example_corpus
+    >>> root = example_corpus({"Satz001.wav": 16000})
     >>> _ = (root / "ewe.csv").write_text(
     ...     "utterance,speaker,valence,activation,dominance,gender\\n"
     ...     "Satz001,07,-0.4,0.6,0.3,f\\n")
