@@ -24,13 +24,17 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
 Method = Literal["robust_z", "minmax"]
+Matrix: TypeAlias = pd.DataFrame | np.ndarray
+"""Features, examples x features: what the normaliser takes and gives back."""
+Domains: TypeAlias = Sequence[Hashable] | np.ndarray | pd.Series | None
+"""One domain label per example (``None``: all examples form one domain)."""
 METHODS: tuple[str, ...] = ("robust_z", "minmax")
 _ZERO_SCALE = 1e-12
 _BLOCK = 256
@@ -63,7 +67,7 @@ def _check_finite(values: np.ndarray, columns: Sequence, rows: Sequence) -> None
         )
 
 
-def _as_matrix(X: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, list, list]:
+def _as_matrix(X: Matrix) -> tuple[np.ndarray, list, list]:
     if isinstance(X, pd.DataFrame):
         values = X.to_numpy(dtype=np.float64)
         columns, rows = list(X.columns), list(X.index)
@@ -77,7 +81,7 @@ def _as_matrix(X: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, list, list]:
     return values, columns, rows
 
 
-def _as_domains(domains: Sequence[Hashable] | np.ndarray | pd.Series | None, n: int) -> np.ndarray:
+def _as_domains(domains: Domains, n: int) -> np.ndarray:
     if domains is None:
         return np.zeros(n, dtype=np.int64)
     labels = np.asarray(domains, dtype=object)
@@ -171,11 +175,7 @@ class DomainNormaliser(TransformerMixin, BaseEstimator):
         if not 0 <= low < high <= 1:
             raise ValueError(f"quantiles must satisfy 0 <= low < high <= 1, got {self.quantiles}")
 
-    def fit(
-        self,
-        X: pd.DataFrame | np.ndarray,
-        domains: Sequence[Hashable] | np.ndarray | pd.Series | None = None,
-    ) -> DomainNormaliser:
+    def fit(self, X: Matrix, domains: Domains = None) -> DomainNormaliser:
         """Compute statistics per domain; ``domains=None`` treats all rows as one domain."""
         self._check_params()
         values, columns, _ = _as_matrix(X)
@@ -191,11 +191,7 @@ class DomainNormaliser(TransformerMixin, BaseEstimator):
         }
         return self
 
-    def transform(
-        self,
-        X: pd.DataFrame | np.ndarray,
-        domains: Sequence[Hashable] | np.ndarray | pd.Series | None = None,
-    ) -> pd.DataFrame | np.ndarray:
+    def transform(self, X: Matrix, domains: Domains = None) -> Matrix:
         """Normalise each row with its domain's statistics; returns the type of ``X``."""
         if not hasattr(self, "stats_"):
             raise ValueError("this DomainNormaliser is not fitted yet; call fit(X, domains)")
@@ -227,23 +223,19 @@ class DomainNormaliser(TransformerMixin, BaseEstimator):
             return pd.DataFrame(out, index=X.index, columns=X.columns)
         return out
 
-    def fit_transform(
-        self,
-        X: pd.DataFrame | np.ndarray,
-        domains: Sequence[Hashable] | np.ndarray | pd.Series | None = None,
-    ) -> pd.DataFrame | np.ndarray:
+    def fit_transform(self, X: Matrix, domains: Domains = None) -> Matrix:
         """``fit(X, domains)`` then ``transform(X, domains)``."""
         return self.fit(X, domains).transform(X, domains)
 
 
 def normalise_per_domain(
-    X: pd.DataFrame | np.ndarray,
-    domains: Sequence[Hashable] | np.ndarray | pd.Series | None,
+    X: Matrix,
+    domains: Domains,
     method: Method = "robust_z",
     *,
     quantiles: tuple[float, float] = (0.05, 0.95),
     outlier_sd: float = 10.0,
-) -> pd.DataFrame | np.ndarray:
+) -> Matrix:
     """Normalise ``X`` with statistics of each row's own domain (see the module doc).
 
     Example:
