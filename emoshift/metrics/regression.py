@@ -23,7 +23,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, TypeAlias
 
 import audmetric
 import numpy as np
@@ -32,6 +32,8 @@ from sklearn import metrics as skm
 from emoshift.metrics._validate import value_arrays
 
 Multioutput = Literal["uniform_average", "raw_values"]
+Score: TypeAlias = float | np.ndarray
+"""A metric's value: the mean over dimensions, or one value per dimension (``raw_values``)."""
 
 
 def _per_dimension(
@@ -39,7 +41,7 @@ def _per_dimension(
     y_true: object,
     y_pred: object,
     multioutput: Multioutput,
-) -> float | np.ndarray:
+) -> Score:
     if multioutput not in ("uniform_average", "raw_values"):
         raise ValueError(
             f"multioutput={multioutput!r} is not supported; use 'uniform_average' "
@@ -66,9 +68,7 @@ def _rmse(true: np.ndarray, pred: np.ndarray) -> float:
     return float(skm.root_mean_squared_error(true, pred))
 
 
-def ccc(
-    y_true: object, y_pred: object, multioutput: Multioutput = "uniform_average"
-) -> float | np.ndarray:
+def ccc(y_true: object, y_pred: object, multioutput: Multioutput = "uniform_average") -> Score:
     """Concordance correlation coefficient (Lin, 1989).
 
     ``2 cov(x, y) / (var(x) + var(y) + (mean(x) - mean(y))**2)`` with population
@@ -81,9 +81,7 @@ def ccc(
     return _per_dimension(_ccc, y_true, y_pred, multioutput)
 
 
-def pcc(
-    y_true: object, y_pred: object, multioutput: Multioutput = "uniform_average"
-) -> float | np.ndarray:
+def pcc(y_true: object, y_pred: object, multioutput: Multioutput = "uniform_average") -> Score:
     """Pearson correlation coefficient ``cov(x, y) / (std(x) std(y))``.
 
     Example:
@@ -93,9 +91,7 @@ def pcc(
     return _per_dimension(_pcc, y_true, y_pred, multioutput)
 
 
-def rmse(
-    y_true: object, y_pred: object, multioutput: Multioutput = "uniform_average"
-) -> float | np.ndarray:
+def rmse(y_true: object, y_pred: object, multioutput: Multioutput = "uniform_average") -> Score:
     """Root mean squared error ``sqrt(mean((y - x)**2))``; lower is better.
 
     Example:
