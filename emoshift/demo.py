@@ -94,9 +94,9 @@ def demo_config(
     unknown method or a bad value, naming it.
 
     Example:
-        >>> config = demo_config("out", n_trials=1, methods=["dann"], max_epochs=5)
+        >>> config = demo_config("out", n_trials=1, methods=["dann"], max_epochs=20)
         >>> config.trials, config.methods, config.baseline
-        (1, {'dann': {'max_epochs': 5}}, None)
+        (1, {'dann': {'max_epochs': 20}}, None)
     """
     data = bundled_config(DEMO_CONFIG)
     corpus = data["corpora"][CORPUS].setdefault("options", {})

@@ -48,13 +48,13 @@ def test_options_edit_the_config(tmp_path, monkeypatch):
         preset="tiny",
         seed=3,
         n_trials=2,
-        methods=["coral", "svm"],
+        methods=["coral", "mrd"],
         max_epochs=7,
         cache_dir="features",
         n_jobs=1,
     )
-    # the budget goes to every method that has one; svm has none
-    assert config.methods == {"coral": {"max_epochs": 7}, "svm": {}}
+    # the budget goes to every method
+    assert config.methods == {"coral": {"max_epochs": 7}, "mrd": {"max_epochs": 7}}
     assert config.baseline is None  # source_only is not among the methods
     assert config.corpora["synthetic"].options == {"preset": "tiny", "seed": 3}
     assert (config.seed, config.trials, config.features.jobs) == (3, 2, 1)
@@ -68,6 +68,9 @@ def test_an_unknown_method_is_named(tmp_path):
         demo_config(tmp_path, methods=["source_only", "dan"])
     with pytest.raises(ConfigError, match="config.trials: must be at least 1"):
         demo_config(tmp_path, n_trials=0)
+    # the demo's protocol gives no target labels: a method that needs them is refused
+    with pytest.raises(ConfigError, match="svm needs labelled target examples"):
+        demo_config(tmp_path, methods=["source_only", "svm"])
 
 
 def test_help_shows_the_bundled_defaults():

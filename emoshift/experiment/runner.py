@@ -53,6 +53,7 @@ from emoshift.experiment.plan import TrialSpec, plan_trials
 from emoshift.experiment.protocols import check_data, target_speakers
 from emoshift.experiment.store import ResultStore
 from emoshift.progress import progress_enabled
+from emoshift.protocols import get_protocol
 
 
 @dataclass
@@ -103,8 +104,11 @@ def failure_reason(error: str | None) -> str:
 
 
 def _config_record(config: ExperimentConfig) -> dict:
+    """The config as the run folder keeps it: a config ``emoshift run`` accepts again."""
     record = dataclasses.asdict(config)
     record.pop("base_dir")
+    reads = {"name", *get_protocol(config.protocol.name).settings}
+    record["protocol"] = {k: v for k, v in record["protocol"].items() if k in reads}
     return record
 
 
