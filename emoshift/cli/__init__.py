@@ -19,7 +19,17 @@ import sys
 from emoshift import __version__
 from emoshift.cli.output import os_error_message
 
-SUBCOMMANDS = ("demo", "synth", "features", "corpus", "run", "report")
+SUBCOMMANDS = (
+    "demo",
+    "synth",
+    "features",
+    "corpus",
+    "run",
+    "report",
+    "train",
+    "predict",
+    "adapt",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -223,6 +223,65 @@ class DomainNormaliser(TransformerMixin, BaseEstimator):
             return pd.DataFrame(out, index=X.index, columns=X.columns)
         return out
 
+    def to_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """The fitted normaliser as JSON-able settings and named arrays (for a model bundle).
+
+        Domains are named by ``str(domain)``; their arrays are ``"<i>.loc"`` and
+        ``"<i>.scale"`` for the ``i``-th domain of ``settings["domains"]``.
+
+        Example:
+            >>> import numpy as np
+            >>> norm = DomainNormaliser().fit(np.arange(12.0).reshape(6, 2), list("aaabbb"))
+            >>> settings, arrays = norm.to_state()
+            >>> back = DomainNormaliser.from_state(settings, arrays)
+            >>> bool((back.transform(np.ones((1, 2)), ["b"]) ==
+            ...       norm.transform(np.ones((1, 2)), ["b"])).all())
+            True
+        """
+        if not hasattr(self, "stats_"):
+            raise ValueError("this DomainNormaliser is not fitted yet; call fit(X, domains)")
+        names = [str(domain) for domain in self.stats_]
+        if len(set(names)) != len(names):
+            raise ValueError(f"domain names must differ as text to be saved: {names}")
+        settings = {
+            **self.get_params(),
+            "quantiles": list(self.quantiles),
+            "n_features": int(self.n_features_in_),
+            "domains": {name: stats.n_rows for name, stats in zip(names, self.stats_.values())},
+        }
+        if hasattr(self, "feature_names_in_"):
+            settings["feature_names"] = [str(c) for c in self.feature_names_in_]
+        arrays = {}
+        for i, stats in enumerate(self.stats_.values()):
+            arrays[f"{i}.loc"], arrays[f"{i}.scale"] = stats.loc, stats.scale
+        return settings, arrays
+
+    @classmethod
+    def from_state(cls, settings: dict, arrays: dict[str, np.ndarray]) -> DomainNormaliser:
+        """The normaliser :meth:`to_state` described (domains named by text)."""
+        normaliser = cls(
+            method=settings["method"],
+            quantiles=tuple(settings["quantiles"]),
+            outlier_sd=float(settings["outlier_sd"]),
+        )
+        normaliser._check_params()
+        n = int(settings["n_features"])
+        normaliser.n_features_in_ = n
+        if "feature_names" in settings:
+            normaliser.feature_names_in_ = np.asarray(settings["feature_names"], dtype=object)
+        normaliser.stats_ = {}
+        for i, (name, n_rows) in enumerate(settings["domains"].items()):
+            loc, scale = (
+                np.asarray(arrays[f"{i}.{part}"], np.float64) for part in ("loc", "scale")
+            )
+            if loc.shape != (n,) or scale.shape != (n,):
+                raise ValueError(
+                    f"statistics of domain {name!r} have shapes {loc.shape} and {scale.shape}, "
+                    f"not ({n},)"
+                )
+            normaliser.stats_[name] = DomainStats(loc=loc, scale=scale, n_rows=int(n_rows))
+        return normaliser
+
     def fit_transform(self, X: Matrix, domains: Domains = None) -> Matrix:
         """``fit(X, domains)`` then ``transform(X, domains)``."""
         return self.fit(X, domains).transform(X, domains)

@@ -1,0 +1,91 @@
+"""Give a saved model the normalisation statistics of a new domain, from unlabelled audio.
+
+Per-domain normalisation is itself an adaptation: features of the new domain are
+centred and scaled with that domain's own statistics, as each training domain was.
+:func:`adapt_model` computes them (``robust_z`` or ``minmax``, as the model was trained)
+from unlabelled recordings of the new domain and makes that domain the model's default.
+The networks are not retrained: the adversarial and discrepancy methods (DANN, CORAL,
+MRD, ...) adapt by training on source and target data together, which needs the labelled
+source data a bundle does not hold; to adapt them to a new domain, run ``emoshift train``
+with the new domain as the pair's target.
+
+Example:
+    >>> import tempfile, numpy as np, soundfile as sf
+    >>> from emoshift.features import DomainNormaliser
+    >>> from emoshift.methods import get_method
+    >>> folder = tempfile.mkdtemp()
+    >>> t = np.arange(16000) / 16000
+    >>> for i in range(4):
+    ...     sf.write(f"{folder}/{i}.wav", 0.3 * np.sin(2 * np.pi * (120 + 40 * i) * t), 16000)
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(40, 88)); y = np.where(X[:, 0] > 0, "anger", "neutral")
+    >>> normaliser = DomainNormaliser().fit(X, ["studio"] * 40)
+    >>> estimator = get_method("source_only", hidden_sizes=(8,), max_epochs=2,
+    ...                        random_state=0).fit(normaliser.transform(X, ["studio"] * 40), y)
+    >>> model = Model.from_parts(estimator, "source_only", "egemaps", normaliser,
+    ...                          target_domain="studio")
+    >>> adapted, report = adapt_model(model, [folder], domain="phone", min_files=4,
+    ...                               cache_dir=f"{folder}/cache", n_jobs=1, progress=False)
+    >>> adapted.normalisation["target_domain"], adapted.domains(), report["files"]
+    ('phone', ['studio', 'phone'], 4)
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from emoshift.bundle.inputs import audio_files
+from emoshift.bundle.model import Model  # noqa: F401 (the doctest)
+from emoshift.features import DomainNormaliser, SkippedFilesWarning, extract_features
+
+
+def adapt_model(
+    model: Model,
+    inputs: list[str | os.PathLike],
+    *,
+    domain: str | None = None,
+    min_files: int = 10,
+    cache_dir: str | os.PathLike | None = None,
+    n_jobs: int | None = None,
+    progress: bool | None = None,
+) -> tuple[Model, dict]:
+    """A copy of ``model`` whose default domain is ``domain``, normalised with statistics
+    of the audio in ``inputs`` (files, folders, lists, tables; no labels needed).
+
+    Returns ``(adapted_model, report)``; the report (also kept in the model's
+    ``training["adaptations"]``) counts the files used and names the ones skipped.
+    Raises ``ValueError`` when fewer than ``min_files`` files give features.
+    """
+    if model.normaliser is None:
+        raise ValueError("the model was trained without normalisation; there is nothing to adapt")
+    files = audio_files(inputs)
+    name = domain or Path(str(inputs[0])).name or "adapted"
+    with warnings.catch_warnings():  # skipped files are listed in the report
+        warnings.simplefilter("ignore", SkippedFilesWarning)
+        result = extract_features(
+            files, model.features["set"], cache_dir=cache_dir, n_jobs=n_jobs, progress=progress
+        )
+    if len(result.files) < min_files:
+        raise ValueError(
+            f"only {len(result.files)} of {len(files)} file(s) gave features; the statistics "
+            f"of a domain need at least {min_files} (pass more audio of domain {name!r})"
+        )
+    normaliser = DomainNormaliser(**model.normaliser.get_params())
+    if isinstance(result.features, pd.DataFrame):
+        values = result.features.to_numpy(dtype=np.float64)
+    else:
+        values = np.concatenate(result.features).astype(np.float64)
+    normaliser.fit(values, [name] * len(values))
+    report = {
+        "domain": name,
+        "files": len(result.files),
+        "skipped": result.errors,
+        "normalisation": normaliser.method,
+        "networks": "unchanged",
+    }
+    return model.with_domain(name, normaliser, report), report

@@ -1,0 +1,109 @@
+"""The manifest of a model bundle: what the model is, what it reads, how it was trained.
+
+``manifest.json`` holds (besides the ``files`` table that :mod:`emoshift.bundle.io` adds):
+
+- ``format`` (``"emoshift-model"``), ``format_version`` and ``emoshift_version``;
+- ``method``: registry name, estimator class, hyper-parameters and fitted state
+  (the arrays live in ``estimator.safetensors``);
+- ``task`` and ``labels``: the class order (classification) or the target dimensions;
+- ``features``: the feature set, the extractor's full configuration (openSMILE version,
+  sample rate, ...), the number of features and a sha256 of their names;
+- ``normalisation``: method, settings, the domains whose statistics are stored (arrays in
+  ``normalisation.safetensors``), the domain column and the domain that new audio is
+  normalised with by default;
+- ``training``: the experiment config, the pair, the rows used, and later adaptations.
+
+Example:
+    >>> check_format({"format": FORMAT, "format_version": FORMAT_VERSION}, "m.json")
+    >>> try:
+    ...     check_format({"format": FORMAT, "format_version": 99}, "m.json")
+    ... except BundleError as error:
+    ...     print(str(error)[:50])
+    m.json: format version 99 is newer than this emosh
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+
+from emoshift.bundle.io import BundleError
+from emoshift.features.extract import Extractor, get_extractor
+
+FORMAT = "emoshift-model"
+#: the bundle layout this code writes; it reads this and every older version
+FORMAT_VERSION = 1
+SECTIONS = ("method", "task", "labels", "features", "normalisation", "training")
+
+
+def names_sha256(names: list[str]) -> str:
+    """sha256 of feature names, one per line: the columns a model expects, in order."""
+    return hashlib.sha256("\n".join(names).encode()).hexdigest()
+
+
+def feature_section(feature_set: str, extractor: Extractor) -> dict:
+    """The ``features`` section for ``extractor`` (built from the config's ``feature_set``)."""
+    names = list(extractor.feature_names)
+    return {
+        "set": feature_set,
+        "name": extractor.name,
+        "frame_level": bool(extractor.frame_level),
+        "sample_rate": int(extractor.sample_rate),
+        "extractor": extractor.config(),
+        "n_features": len(names),
+        "names_sha256": names_sha256(names),
+    }
+
+
+def check_format(manifest: Mapping, where: str) -> None:
+    """Raise :class:`BundleError` unless ``manifest`` is a bundle this code can read."""
+    if manifest.get("format") != FORMAT:
+        raise BundleError(f"{where}: not an emoshift model manifest (format is not {FORMAT!r})")
+    version = manifest.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise BundleError(f"{where}: format_version must be a positive integer, got {version!r}")
+    if version > FORMAT_VERSION:
+        raise BundleError(
+            f"{where}: format version {version} is newer than this emoshift reads "
+            f"({FORMAT_VERSION}); upgrade emoshift to load this bundle"
+        )
+
+
+def check_sections(manifest: Mapping, where: str) -> None:
+    """Raise :class:`BundleError` naming the first section that is missing."""
+    for section in SECTIONS:
+        if section not in manifest:
+            raise BundleError(f"{where}: the manifest has no {section!r} section")
+
+
+def check_features(
+    section: Mapping, where: str, *, requested: str | None = None, strict: bool = True
+) -> Extractor:
+    """The extractor that gives this model's features, checked against the bundle.
+
+    ``requested`` (a feature-set name) must name the bundle's set. With ``strict``, every
+    setting of the installed extractor (openSMILE version, sample rate, ...) must equal
+    the saved one; otherwise differences other than the feature names are accepted.
+    """
+    extractor = get_extractor(section["set"])
+    if requested is not None and get_extractor(requested).name != section["name"]:
+        raise BundleError(
+            f"{where}: the model reads {section['name']} features, not "
+            f"{get_extractor(requested).name} (requested {requested!r}); use a bundle "
+            "trained on that feature set"
+        )
+    if names_sha256(list(extractor.feature_names)) != section["names_sha256"]:
+        raise BundleError(
+            f"{where}: the installed {extractor.name} extractor gives other feature columns "
+            "than the model was trained on; install the versions in the manifest"
+        )
+    saved, current = section["extractor"], extractor.config()
+    changed = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
+    if changed and strict:
+        detail = ", ".join(f"{k}: saved {saved.get(k)!r}, here {current.get(k)!r}" for k in changed)
+        raise BundleError(
+            f"{where}: the feature extractor differs from the one the model was trained "
+            f"with ({detail}); install the saved versions, or pass strict=False "
+            "(--allow-extractor-change) to accept features that may differ"
+        )
+    return extractor

@@ -1,0 +1,210 @@
+"""Train one method of an experiment config on all the data its protocol allows.
+
+``emoshift run`` measures a method on held-out target data; a model that ships keeps no
+test set back. :func:`train_model` loads the config's data (with the same checks as
+``run``), takes the pair's source rows as labelled training data and every target row as
+unlabelled target data, and gives the method the target labels the protocol lets it read:
+
+- ``cross_domain``: none;
+- ``few_shot``: ``k`` labelled examples per class (the config's largest ``k``);
+- ``split_10_40_50``: the 40% development part stays the early-stopping set, the rest
+  (the 10% training and the 50% that would be the test) is labelled training data;
+- ``loso``: every target row (no speaker is held out);
+- ``reduced``: the config's largest ``size`` of the target rows, stratified.
+
+A method that reads all target labels (``train_on_target``) reads them all. The model's
+normalisation statistics are those the experiment normalised each domain with.
+
+Example:
+    >>> import tempfile
+    >>> from emoshift.experiment.config import parse_config
+    >>> folder = tempfile.mkdtemp()
+    >>> config = parse_config({
+    ...     "name": "doc", "corpora": {"synth": {"loader": "synthetic", "path": "corpus",
+    ...                                           "options": {"preset": "tiny"}}},
+    ...     "features": {"domain": "elicitation", "jobs": 1, "cache_dir": "cache"},
+    ...     "labels": {"space": None, "column": "emotion"},
+    ...     "pairs": [{"name": "a->s", "source": "elicitation == 'acted'",
+    ...                "target": "elicitation == 'spontaneous'"}],
+    ...     "methods": {"dann": {"max_epochs": 2, "warmup_epochs": 0}}, "baseline": None},
+    ...     base_dir=folder)
+    >>> model = train_model(config, "dann", progress=False)
+    >>> model.normalisation["target_domain"], model.training["rows"]["labelled_target"]
+    ('spontaneous', 0)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+import pandas as pd
+
+from emoshift.bundle.model import Model
+from emoshift.experiment.config import ExperimentConfig, PairConfig, expand_method_grid
+from emoshift.experiment.data import ExperimentData, _resolve, load_experiment_data
+from emoshift.experiment.trial import DomainSplit, fit_arguments
+from emoshift.features import DomainNormaliser, extract_features
+from emoshift.methods import get_method, method_class
+from emoshift.protocols.splits import few_shot_trials, reduced_sample, target_split_10_40_50
+
+
+def choose_pair(config: ExperimentConfig, pair: str | None) -> PairConfig:
+    """The config's pair named ``pair`` (its name or ``source -> target`` label)."""
+    labels = [p.label() for p in config.pairs]
+    if pair is None:
+        if len(config.pairs) == 1:
+            return config.pairs[0]
+        raise ValueError(f"the config has {len(labels)} pairs; choose one with --pair: {labels}")
+    for candidate in config.pairs:
+        if pair in (candidate.name, candidate.label()):
+            return candidate
+    raise ValueError(f"no pair {pair!r} in config {config.name!r}; its pairs: {labels}")
+
+
+def choose_params(config: ExperimentConfig, method: str) -> dict:
+    """The hyper-parameters of ``method`` in the config (one setting, not a grid)."""
+    if method not in config.methods:
+        raise ValueError(
+            f"method {method!r} is not in config {config.name!r}; its methods: "
+            f"{list(config.methods)}"
+        )
+    grid = expand_method_grid(method, config.methods[method] or {}, f"config.methods.{method}")
+    if len(grid) > 1:
+        raise ValueError(
+            f"config.methods.{method} lists {len(grid)} settings ({grid}); a shipped model "
+            "needs one: keep one value of each listed hyper-parameter"
+        )
+    params = dict(grid[0])
+    if "task" in method_class(method)().get_params():
+        params = {"task": config.task, **params}
+    elif config.task != "classification":
+        raise ValueError(f"method {method!r} does classification only, not {config.task}")
+    return {**params, "random_state": config.seed}
+
+
+def _target_labels(
+    config: ExperimentConfig, data: ExperimentData, target: np.ndarray
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """``(labelled, dev)``: positions in ``target`` of the labelled rows and of the
+    development rows the protocol allows (see the module doc)."""
+    protocol, seed = config.protocol, config.seed
+    y = data.y[target]
+    classification = config.task == "classification"
+    if protocol.name == "cross_domain":
+        return None, None
+    if protocol.name == "few_shot":
+        chosen = few_shot_trials(y, max(protocol.k), 1, seed, exclusive=protocol.exclusive)
+        return np.asarray(chosen[0]), None
+    if protocol.name == "split_10_40_50":
+        speakers = data.table["speaker"].iloc[target].astype(str).to_numpy()
+        parts = target_split_10_40_50(
+            y, seed, speakers=speakers if protocol.speaker_independent else None
+        )
+        return np.sort(np.concatenate([parts.train, parts.test])), np.sort(parts.dev)
+    everything = np.arange(len(target))
+    if protocol.name == "reduced":
+        strata = y if classification else None
+        return reduced_sample(everything, strata, max(protocol.sizes), seed), None
+    return everything, None
+
+
+def _split(config: ExperimentConfig, data: ExperimentData, pair: PairConfig) -> DomainSplit:
+    source, target = data.rows(pair.source), data.rows(pair.target)
+    overlap = np.intersect1d(source, target)
+    if len(overlap):
+        raise ValueError(
+            f"pair {pair.label()!r}: source and target share {len(overlap)} rows; a domain "
+            "pair must not overlap"
+        )
+    for side, rows in (("source", source), ("target", target)):
+        if len(rows) == 0:
+            raise ValueError(f"pair {pair.label()!r}: the {side} query selects no rows")
+    labelled, dev = _target_labels(config, data, target)
+    train = target if dev is None else np.delete(target, dev)
+    if dev is not None:
+        kept = np.setdiff1d(np.arange(len(target)), dev)
+        labelled = np.searchsorted(kept, labelled)
+    empty = data.X[:0]
+    return DomainSplit(
+        X_source=data.X[source],
+        y_source=data.y[source],
+        X_target=data.X[train],
+        y_target=data.y[train],
+        X_test=empty,
+        y_test=data.y[:0],
+        labelled=labelled,
+        X_dev=None if dev is None else data.X[target[dev]],
+        y_dev=None if dev is None else data.y[target[dev]],
+    )
+
+
+def fit_normaliser(config: ExperimentConfig, table: pd.DataFrame) -> DomainNormaliser | None:
+    """The per-domain statistics the experiment normalised ``table``'s rows with (read
+    from the feature cache; ``None`` for ``normalisation: none``)."""
+    features = config.features
+    if features.normalisation == "none":
+        return None
+    cache_dir = features.cache_dir
+    if cache_dir is not None:
+        cache_dir = str(_resolve(cache_dir, config.base_dir))
+    result = extract_features(
+        table, features.set, cache_dir=cache_dir, n_jobs=features.jobs, progress=False
+    )
+    domains = table.loc[result.index, features.domain].astype(str).to_numpy()
+    normaliser = DomainNormaliser(method=features.normalisation)
+    if isinstance(result.features, pd.DataFrame):
+        return normaliser.fit(result.features.to_numpy(dtype=np.float64), domains)
+    lengths = [len(a) for a in result.features]
+    frames = np.concatenate(result.features).astype(np.float64)
+    return normaliser.fit(frames, np.repeat(domains, lengths))
+
+
+def train_model(
+    config: ExperimentConfig,
+    method: str,
+    pair: str | None = None,
+    *,
+    progress: bool | None = None,
+) -> Model:
+    """Fit ``method`` (with its hyper-parameters in ``config``) on ``pair``'s data."""
+    chosen = choose_pair(config, pair)
+    params = choose_params(config, method)
+    estimator = get_method(method, **params)
+    if hasattr(estimator, "_check_params"):  # before the features are extracted, as run does
+        estimator._check_params()
+    data = load_experiment_data(config, progress=progress)
+    split = _split(config, data, chosen)
+    kwargs = fit_arguments(method, split)
+    started = time.perf_counter()
+    estimator.fit(split.X_source, split.y_source, **kwargs)
+    seconds = time.perf_counter() - started
+    target_rows = data.rows(chosen.target)
+    domains = data.table[config.features.domain].iloc[target_rows].astype(str).unique()
+    record = dataclasses.asdict(config)
+    record.pop("base_dir")
+    training = {
+        "config": record,
+        "pair": dataclasses.asdict(chosen),
+        "protocol": config.protocol.name,
+        "rows": {
+            "source": len(split.X_source),
+            "target": len(target_rows),
+            "labelled_target": len(kwargs.get("y_target_labelled", [])),
+            "development": 0 if split.X_dev is None else len(split.X_dev),
+        },
+        "fit_seconds": round(seconds, 3),
+        "adaptations": [],
+    }
+    return Model.from_parts(
+        estimator,
+        method,
+        config.features.set,
+        fit_normaliser(config, data.table),
+        target_domain=domains[0] if len(domains) == 1 else None,
+        domain_column=config.features.domain,
+        dimensions=None if config.task == "classification" else list(config.labels.dimensions),
+        label_space=config.labels.space if config.task == "classification" else None,
+        training=training,
+    )

@@ -1,0 +1,67 @@
+"""``emoshift adapt MODEL AUDIO... --out NEW_MODEL``: a new domain's normalisation.
+
+Example:
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser(prog="emoshift")
+    >>> register(parser.add_subparsers())
+    >>> args = parser.parse_args(["adapt", "model", "calls/", "--out", "model-calls"])
+    >>> args.audio, args.domain, args.min_files
+    (['calls/'], None, 10)
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``adapt`` sub-command to the ``emoshift`` parser."""
+    parser = subparsers.add_parser(
+        "adapt",
+        help="give a saved model the normalisation of a new domain from unlabelled audio",
+        description="Compute the per-domain feature normalisation of a new domain from "
+        "unlabelled recordings of it (files, folders, lists or tables) and save a copy of "
+        "the model that normalises new audio with it by default. The networks are not "
+        "retrained (that needs the labelled source data: use 'emoshift train' with the "
+        "new domain as the target).",
+    )
+    parser.add_argument("model", type=Path, help="model bundle folder")
+    parser.add_argument("audio", nargs="+", help="unlabelled audio of the new domain")
+    parser.add_argument("--out", type=Path, required=True, help="new bundle folder")
+    parser.add_argument(
+        "--domain", default=None, help="name of the new domain (default: the first input's name)"
+    )
+    parser.add_argument(
+        "--min-files", type=int, default=10, help="fewest usable files (default: 10)"
+    )
+    parser.add_argument("--cache-dir", type=Path, default=None, help="feature cache directory")
+    parser.add_argument("--jobs", type=int, default=None, help="feature worker processes")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
+    parser.set_defaults(func=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from emoshift.bundle import load  # noqa: PLC0415 (fast --help)
+    from emoshift.bundle.adapt import adapt_model  # noqa: PLC0415
+
+    if args.out.exists() and not args.overwrite:
+        raise ValueError(f"--out {args.out} already exists; pass --overwrite or another folder")
+    model = load(args.model)
+    adapted, report = adapt_model(
+        model,
+        args.audio,
+        domain=args.domain,
+        min_files=args.min_files,
+        cache_dir=args.cache_dir,
+        n_jobs=args.jobs,
+    )
+    folder = adapted.save(args.out, overwrite=args.overwrite)
+    print(
+        f"domain {report['domain']!r}: {report['normalisation']} statistics from "
+        f"{report['files']} file(s); the networks are unchanged"
+    )
+    for message in report["skipped"].values():
+        print(f"  skipped {message}")
+    print(f"model: {folder}")
+    return 0

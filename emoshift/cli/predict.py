@@ -1,0 +1,84 @@
+"""``emoshift predict MODEL INPUTS... --out predictions.csv``: a saved model on new audio.
+
+Example:
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser(prog="emoshift")
+    >>> register(parser.add_subparsers())
+    >>> args = parser.parse_args(["predict", "model", "a.wav", "clips/", "--out", "p.csv"])
+    >>> args.inputs, args.jobs, args.batch_size
+    (['a.wav', 'clips/'], None, 256)
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from emoshift.cli.output import check_writable
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``predict`` sub-command to the ``emoshift`` parser."""
+    parser = subparsers.add_parser(
+        "predict",
+        help="run a saved model on new audio files",
+        description="Predict the emotion of every audio file named: files, folders "
+        "(searched recursively), text lists (one path per line) or corpus tables (.csv, "
+        ".parquet with a 'file' column). Writes one row per file; a file that cannot be "
+        "read keeps its row with the reason in the 'error' column, and the others go on.",
+    )
+    parser.add_argument("model", type=Path, help="model bundle folder (emoshift train)")
+    parser.add_argument("inputs", nargs="+", help="audio files, folders, lists or tables")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="predictions table (.csv, or .parquet)"
+    )
+    parser.add_argument(
+        "--domain",
+        default=None,
+        help="whose normalisation statistics the audio gets (default: the model's target "
+        "domain; see 'emoshift adapt' for a new one)",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="feature cache directory (default: $EMOSHIFT_CACHE or ~/.cache/emoshift)",
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=None, help="feature worker processes (default: one per CPU)"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=256, help="files per network batch (default: 256)"
+    )
+    parser.add_argument(
+        "--device", default="auto", help="auto (a GPU when torch sees one), cpu or cuda"
+    )
+    parser.add_argument(
+        "--allow-extractor-change",
+        action="store_true",
+        help="accept an installed feature extractor whose settings (e.g. openSMILE "
+        "version) differ from the saved ones, as long as the feature columns are the same",
+    )
+    parser.set_defaults(func=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from emoshift.bundle import load  # noqa: PLC0415 (fast --help)
+    from emoshift.bundle.predict import predict_inputs  # noqa: PLC0415
+
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size {args.batch_size} must be at least 1")
+    out = check_writable(args.out, "--out")
+    model = load(args.model, device=args.device, strict=not args.allow_extractor_change)
+    run = predict_inputs(
+        model,
+        args.inputs,
+        out=out,
+        domain=args.domain,
+        cache_dir=args.cache_dir,
+        n_jobs=args.jobs,
+        batch_size=args.batch_size,
+    )
+    print(run.summary())
+    print(f"predictions: {out}")
+    return 0
