@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from emoshift.cli.bundle_options import add_bundle_out, add_extraction_options, check_bundle_out
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``adapt`` sub-command to the ``emoshift`` parser."""
@@ -28,16 +30,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("model", type=Path, help="model bundle folder")
     parser.add_argument("audio", nargs="+", help="unlabelled audio of the new domain")
-    parser.add_argument("--out", type=Path, required=True, help="new bundle folder")
+    add_bundle_out(parser, "the adapted model's bundle folder")
     parser.add_argument(
         "--domain", default=None, help="name of the new domain (default: the first input's name)"
     )
     parser.add_argument(
         "--min-files", type=int, default=10, help="fewest usable files (default: 10)"
     )
-    parser.add_argument("--cache-dir", type=Path, default=None, help="feature cache directory")
-    parser.add_argument("--jobs", type=int, default=None, help="feature worker processes")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
+    add_extraction_options(parser)
     parser.set_defaults(func=handle)
 
 
@@ -45,8 +45,7 @@ def handle(args: argparse.Namespace) -> int:
     from emoshift.bundle import load  # noqa: PLC0415 (fast --help)
     from emoshift.bundle.adapt import adapt_model  # noqa: PLC0415
 
-    if args.out.exists() and not args.overwrite:
-        raise ValueError(f"--out {args.out} already exists; pass --overwrite or another folder")
+    out = check_bundle_out(args)
     model = load(args.model)
     adapted, report = adapt_model(
         model,
@@ -56,7 +55,7 @@ def handle(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         n_jobs=args.jobs,
     )
-    folder = adapted.save(args.out, overwrite=args.overwrite)
+    folder = adapted.save(out, overwrite=args.overwrite)
     print(
         f"domain {report['domain']!r}: {report['normalisation']} statistics from "
         f"{report['files']} file(s); the networks are unchanged"

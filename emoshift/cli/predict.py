@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from emoshift.cli.bundle_options import add_extraction_options
 from emoshift.cli.output import check_writable
 
 
@@ -38,15 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="whose normalisation statistics the audio gets (default: the model's target "
         "domain; see 'emoshift adapt' for a new one)",
     )
-    parser.add_argument(
-        "--cache-dir",
-        type=Path,
-        default=None,
-        help="feature cache directory (default: $EMOSHIFT_CACHE or ~/.cache/emoshift)",
-    )
-    parser.add_argument(
-        "--jobs", type=int, default=None, help="feature worker processes (default: one per CPU)"
-    )
+    add_extraction_options(parser)
     parser.add_argument(
         "--batch-size", type=int, default=256, help="files per network batch (default: 256)"
     )

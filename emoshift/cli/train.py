@@ -12,7 +12,8 @@ Example:
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from emoshift.cli.bundle_options import add_bundle_out, check_bundle_out
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,8 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--pair", default=None, help="the pair's name or 'source -> target' (if several)"
     )
-    parser.add_argument("--out", type=Path, required=True, help="bundle folder to write")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing bundle")
+    add_bundle_out(parser, "bundle folder to write")
     parser.set_defaults(func=handle)
 
 
@@ -40,11 +40,10 @@ def handle(args: argparse.Namespace) -> int:
     from emoshift.bundle.training import train_model  # noqa: PLC0415 (fast --help)
     from emoshift.experiment.config import load_config  # noqa: PLC0415
 
-    if args.out.exists() and not args.overwrite:
-        raise ValueError(f"--out {args.out} already exists; pass --overwrite or another folder")
+    out = check_bundle_out(args)
     config = load_config(args.config)
     model = train_model(config, args.method, args.pair)
-    folder = model.save(args.out, overwrite=args.overwrite)
+    folder = model.save(out, overwrite=args.overwrite)
     rows = model.training["rows"]
     print(
         f"trained {args.method} on {rows['source']} source and {rows['target']} target "

@@ -1,0 +1,42 @@
+"""Options that the model-bundle commands (train, predict, adapt) share.
+
+Example:
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser()
+    >>> add_extraction_options(parser); add_bundle_out(parser, "bundle folder")
+    >>> args = parser.parse_args(["--out", "m", "--jobs", "2"])
+    >>> args.jobs, args.cache_dir, args.overwrite
+    (2, None, False)
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_extraction_options(parser: argparse.ArgumentParser) -> None:
+    """``--cache-dir`` and ``--jobs`` of feature extraction."""
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="feature cache directory (default: $EMOSHIFT_CACHE or ~/.cache/emoshift)",
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=None, help="feature worker processes (default: one per CPU)"
+    )
+
+
+def add_bundle_out(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--out`` (a bundle folder that must not exist yet) and ``--overwrite``."""
+    parser.add_argument("--out", type=Path, required=True, help=what)
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
+
+
+def check_bundle_out(args: argparse.Namespace) -> Path:
+    """``args.out``, unless it exists and ``--overwrite`` is not given (checked before
+    the work starts)."""
+    if args.out.exists() and not args.overwrite:
+        raise ValueError(f"--out {args.out} already exists; pass --overwrite or another folder")
+    return args.out
