@@ -1,9 +1,10 @@
 """A fitted estimator as JSON-able settings and named arrays, and back.
 
-:func:`estimator_state` asks the estimator for its state (``_get_state``: fitted
-attributes as JSON, network weights and other arrays by name); :func:`restore_estimator`
-creates the registered method with the saved hyper-parameters and lets it rebuild itself
-(``_set_state``) without training data. Nothing here pickles or unpickles.
+:func:`estimator_state` asks the estimator for what its class declares it keeps
+(:class:`~emoshift.methods.state.SavedState`: fitted attributes as JSON, network weights
+and other arrays by name); :func:`restore_estimator` creates the registered method with
+the saved hyper-parameters and lets it rebuild itself without training data. Nothing
+here pickles or unpickles.
 
 Example:
     >>> import numpy as np
@@ -13,6 +14,8 @@ Example:
     >>> model = get_method("source_only", hidden_sizes=(4,), max_epochs=2,
     ...                    random_state=0).fit(X, y)
     >>> params, meta, arrays = estimator_state(model)
+    >>> params["hidden_sizes"], sorted(arrays)[0]
+    ([4], 'modules.encoder.blocks.0.0.bias')
     >>> back = restore_estimator("source_only", params, meta, arrays)
     >>> bool((back.predict_proba(X) == model.predict_proba(X)).all())
     True
@@ -24,64 +27,31 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from emoshift.methods import get_method, method_class
-from emoshift.methods.base import NeuralEstimator
-
-#: JSON tags of values that JSON cannot hold as they are
-_ARRAY, _TUPLE = "__ndarray__", "__tuple__"
+from emoshift.methods.state import SavedState
 
 
-def to_json(value: object) -> object:
-    """``value`` with numpy arrays and scalars and tuples turned into tagged JSON values."""
-    if isinstance(value, np.ndarray):
-        kind = "object" if value.dtype == object else value.dtype.str
-        return {_ARRAY: [to_json(v) for v in value.tolist()], "dtype": kind}
+def _plain(value: object, name: str) -> object:
+    """A hyper-parameter as plain JSON (tuples become lists)."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, name) for v in value]
     if isinstance(value, np.generic):
         return value.item()
-    if isinstance(value, tuple):
-        return {_TUPLE: [to_json(v) for v in value]}
-    if isinstance(value, list):
-        return [to_json(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): to_json(v) for k, v in value.items()}
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    raise TypeError(f"cannot save a {type(value).__name__} as JSON: {value!r}")
-
-
-def from_json(value: object) -> object:
-    """The inverse of :func:`to_json` (only data: arrays, tuples, lists, scalars)."""
-    if isinstance(value, dict) and _ARRAY in value:
-        dtype = value["dtype"]
-        return np.asarray(from_json(value[_ARRAY]), dtype=object if dtype == "object" else dtype)
-    if isinstance(value, dict) and _TUPLE in value:
-        return tuple(from_json(v) for v in value[_TUPLE])
-    if isinstance(value, dict):
-        return {k: from_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [from_json(v) for v in value]
-    return value
+    raise TypeError(f"hyper-parameter {name}={value!r} cannot be saved as JSON")
 
 
 def estimator_state(estimator: BaseEstimator) -> tuple[dict, dict, dict[str, np.ndarray]]:
-    """``(params, meta, arrays)``: hyper-parameters (plain JSON: tuples become lists) and
-    fitted state (tagged JSON and named arrays) of ``estimator``.
-
-    Raises ``TypeError`` for an estimator class that cannot be saved.
-    """
-    get_state = getattr(estimator, "_get_state", None)
-    if get_state is not None:
-        meta, arrays = get_state()
-    elif isinstance(estimator, NeuralEstimator):  # phase 1: moves into the base (issue 14)
-        meta, arrays = _neural_state(estimator)
-    else:
+    """``(params, meta, arrays)``: hyper-parameters (plain JSON), fitted state (JSON) and
+    named arrays of ``estimator``. Raises ``TypeError`` for a class that declares none."""
+    if not isinstance(estimator, SavedState):
         raise TypeError(
-            f"{type(estimator).__name__} cannot be saved: it declares no _get_state hook"
+            f"{type(estimator).__name__} cannot be saved: it declares no saved state "
+            "(emoshift.methods.state.SavedState)"
         )
-    params = {
-        key: list(value) if isinstance(value, tuple) else value
-        for key, value in estimator.get_params(deep=False).items()
-    }
-    return to_json(params), to_json(meta), arrays
+    meta, arrays = estimator._get_state()
+    params = {k: _plain(v, k) for k, v in estimator.get_params(deep=False).items()}
+    return params, meta, arrays
 
 
 def restore_estimator(
@@ -108,38 +78,5 @@ def restore_estimator(
     if device is not None and "device" in accepted:
         values["device"] = device
     estimator = get_method(method, **values)
-    if hasattr(estimator, "_set_state"):
-        estimator._set_state(from_json(meta), arrays)
-    else:
-        _set_neural_state(estimator, from_json(meta), arrays)
+    estimator._set_state(meta, arrays)
     return estimator
-
-
-_NEURAL = ("classes_", "n_outputs_", "_y_ndim", "sequence_widths_", "n_features_in_")
-
-
-def _neural_state(estimator: NeuralEstimator) -> tuple[dict, dict[str, np.ndarray]]:
-    meta = {name: getattr(estimator, name) for name in _NEURAL if hasattr(estimator, name)}
-    arrays = {
-        f"modules.{name}": tensor.detach().cpu().numpy()
-        for name, tensor in estimator.modules_.state_dict().items()
-    }
-    return meta, arrays
-
-
-def _set_neural_state(estimator: NeuralEstimator, meta: dict, arrays: dict) -> None:
-    import torch  # noqa: PLC0415
-
-    for name, value in meta.items():
-        setattr(estimator, name, value)
-    estimator.device_ = torch.device(
-        ("cuda" if torch.cuda.is_available() else "cpu")
-        if estimator.device == "auto"
-        else estimator.device
-    )
-    estimator.modules_ = torch.nn.ModuleDict()
-    estimator._build(None)
-    weights = {k.removeprefix("modules."): torch.as_tensor(v) for k, v in arrays.items()}
-    estimator.modules_.load_state_dict(weights, strict=True)
-    estimator.modules_.to(estimator.device_)
-    estimator.modules_.eval()

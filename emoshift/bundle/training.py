@@ -44,6 +44,7 @@ import pandas as pd
 from emoshift.bundle.model import Model
 from emoshift.experiment.config import ExperimentConfig, PairConfig, expand_method_grid
 from emoshift.experiment.data import ExperimentData, _resolve, load_experiment_data
+from emoshift.experiment.protocols import check_data
 from emoshift.experiment.trial import DomainSplit, fit_arguments
 from emoshift.features import DomainNormaliser, extract_features
 from emoshift.methods import get_method, method_class
@@ -171,12 +172,11 @@ def train_model(
     """Fit ``method`` (with its hyper-parameters in ``config``) on ``pair``'s data."""
     chosen = choose_pair(config, pair)
     params = choose_params(config, method)
-    estimator = get_method(method, **params)
-    if hasattr(estimator, "_check_params"):  # before the features are extracted, as run does
-        estimator._check_params()
     data = load_experiment_data(config, progress=progress)
+    check_data(config, data)
     split = _split(config, data, chosen)
-    kwargs = fit_arguments(method, split)
+    kwargs = fit_arguments(method, split, params)
+    estimator = get_method(method, **params)
     started = time.perf_counter()
     estimator.fit(split.X_source, split.y_source, **kwargs)
     seconds = time.perf_counter() - started

@@ -63,6 +63,7 @@ from emoshift.methods.inputs import check_features
 from emoshift.methods.networks import MLPHead
 from emoshift.methods.params import AT_LEAST_ONE, NON_NEGATIVE, validate_params
 from emoshift.methods.shared_params import SHARED_CONSTRAINTS
+from emoshift.methods.state import SavedState, device_for, load_networks, network_arrays
 from emoshift.progress import progress
 
 #: ridge added to the code covariance before its log-determinant in ``code_kl``
@@ -115,7 +116,7 @@ def _optional_matrix(values: object | None, n: int, name: str) -> np.ndarray | N
 
 
 @hyper_parameters
-class AdversarialAutoencoder(TransformerMixin, BaseEstimator):
+class AdversarialAutoencoder(SavedState, TransformerMixin, BaseEstimator):
     """Adversarial autoencoder with a N(0, I) prior on its code; ``transform`` gives the code.
 
     Args:
@@ -146,6 +147,11 @@ class AdversarialAutoencoder(TransformerMixin, BaseEstimator):
         "adversarial_weight": [NON_NEGATIVE],
         "aux_weight": [NON_NEGATIVE],
     }
+    #: a saved model keeps these and the networks' weights (rebuilt by :meth:`_networks`)
+    _saved_attributes = (
+        *("n_features_in_", "condition_size_", "auxiliary_size_"),
+        *("initial_code_statistics_", "history_"),
+    )
 
     code_size: int = 10
     hidden_sizes: Sequence[int] = (256, 128)
@@ -186,11 +192,7 @@ class AdversarialAutoencoder(TransformerMixin, BaseEstimator):
         n = len(X_arr)
         cond = _optional_matrix(condition, n, "condition")
         aux = _optional_matrix(auxiliary, n, "auxiliary")
-        self.device_ = torch.device(
-            ("cuda" if torch.cuda.is_available() else "cpu")
-            if self.device == "auto"
-            else self.device
-        )
+        self.device_ = device_for(self.device)
         seed = (
             self.random_state
             if self.random_state is not None
@@ -198,24 +200,40 @@ class AdversarialAutoencoder(TransformerMixin, BaseEstimator):
         )
         self.n_features_in_ = X_arr.shape[1]
         self.condition_size_ = 0 if cond is None else cond.shape[1]
-        hidden = tuple(int(h) for h in self.hidden_sizes)
+        self.auxiliary_size_ = 0 if aux is None else aux.shape[1]
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.modules_ = nn.ModuleDict(
-                {
-                    "encoder": self._head(self.n_features_in_, self.code_size, hidden),
-                    "decoder": self._head(
-                        self.code_size + self.condition_size_, self.n_features_in_, hidden[::-1]
-                    ),
-                    "discriminator": self._head(self.code_size, 1, hidden[::-1]),
-                }
-            )
-            self.auxiliary_size_ = 0 if aux is None else aux.shape[1]
-            if aux is not None:
-                self.modules_["auxiliary"] = self._head(self.code_size, aux.shape[1], ())
+            self.modules_ = self._networks()
         self.modules_.to(self.device_)
         self._train(X_arr, cond, aux, seed)
         return self
+
+    def _networks(self) -> nn.ModuleDict:
+        """Encoder, decoder, discriminator (and the auxiliary head) for the fitted sizes."""
+        hidden = tuple(int(h) for h in self.hidden_sizes)
+        n_in, code = self.n_features_in_, self.code_size
+        modules = nn.ModuleDict(
+            {
+                "encoder": self._head(n_in, code, hidden),
+                "decoder": self._head(code + self.condition_size_, n_in, hidden[::-1]),
+                "discriminator": self._head(code, 1, hidden[::-1]),
+            }
+        )
+        if self.auxiliary_size_:
+            modules["auxiliary"] = self._head(code, self.auxiliary_size_, ())
+        return modules
+
+    def _get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        check_is_fitted(self, "modules_")
+        meta, arrays = super()._get_state()
+        return meta, {**arrays, **network_arrays(self.modules_)}
+
+    def _set_state(self, meta: dict, arrays: dict[str, np.ndarray]) -> None:
+        """Restore the sizes, rebuild the networks from them and load the saved weights."""
+        super()._set_state(meta, arrays)
+        self.device_ = device_for(self.device)
+        self.modules_ = self._networks()
+        load_networks(self.modules_, arrays, self.device_)
 
     def _train(
         self, X: np.ndarray, cond: np.ndarray | None, aux: np.ndarray | None, seed: int

@@ -61,6 +61,7 @@ from emoshift.methods.networks import MLPEncoder, MLPHead, apply_max_norm, conco
 from emoshift.methods.preparation import Spec, on_device, prepare
 from emoshift.methods.sequence import CNNGRUEncoder
 from emoshift.methods.shared_params import SHARED_CONSTRAINTS
+from emoshift.methods.state import device_for, load_networks, network_arrays
 from emoshift.metrics import ccc, uar
 from emoshift.progress import progress
 
@@ -112,6 +113,11 @@ class NeuralEstimator(DomainEstimator):
     needs = MethodNeeds(development_set=True)
     _parameter_constraints = SHARED_CONSTRAINTS
     _fitted_attribute = "modules_"
+    #: a saved model keeps these and the networks' weights (rebuilt by :meth:`_build`)
+    _saved_attributes = (
+        *("classes_", "n_outputs_", "_y_ndim", "sequence_widths_", "n_features_in_"),
+        *("n_epochs_", "best_epoch_", "history_"),
+    )
     #: which labelled pool the training loop iterates over: "source", "target" or "both"
     train_pool = "source"
     #: early stopping uses ``eval_set`` when one is given (else a split of the pool)
@@ -294,6 +300,19 @@ class NeuralEstimator(DomainEstimator):
             n_steps += 1
         return {"epoch": epoch, **{k: v / max(n_steps, 1) for k, v in sums.items()}}
 
+    def _get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        meta, arrays = super()._get_state()
+        return meta, {**arrays, **network_arrays(self.modules_)}
+
+    def _set_state(self, meta: dict, arrays: dict[str, np.ndarray]) -> None:
+        """Restore the saved attributes, rebuild the networks from them (:meth:`_build`
+        gets no training data) and load the saved weights."""
+        super()._set_state(meta, arrays)
+        self.device_ = device_for(self.device)
+        self.modules_ = nn.ModuleDict()
+        self._build(None)
+        load_networks(self.modules_, arrays, self.device_)
+
     # ----------------------------------------------------------------- inputs
 
     def _prepare(self, given: FitArguments) -> FitData:
@@ -359,8 +378,11 @@ class NeuralEstimator(DomainEstimator):
     def _make_head(self, n_in: int, n_out: int) -> nn.Module:
         return MLPHead(n_in, n_out, self.head_hidden_sizes, activation=self.activation)
 
-    def _build(self, data: FitData) -> None:
-        """Create the networks in ``self.modules_``; the default is encoder + task head."""
+    def _build(self, data: FitData | None) -> None:
+        """Create the networks in ``self.modules_``; the default is encoder + task head.
+
+        ``data`` is ``None`` when a saved model is loaded: the networks must follow from
+        the hyper-parameters and the fitted attributes alone."""
         self.modules_["encoder"] = self._make_encoder(self.n_features_in_)
         self.modules_["head"] = self._make_head(
             self.modules_["encoder"].output_size, self.n_outputs_

@@ -65,8 +65,11 @@ class CADA(NeuralEstimator):
         "task": [Only("classification", CLASSIFICATION_ONLY)],
     }
 
-    def _build(self, data: FitData) -> None:
+    def _fit(self, data: FitData) -> None:
         self._check_class_coverage(data)
+        super()._fit(data)
+
+    def _build(self, data: FitData | None) -> None:
         self.modules_["encoder"] = self._make_encoder(self.n_features_in_)
         self.modules_["head"] = self._make_head(
             self.modules_["encoder"].output_size, 2 * self.n_outputs_

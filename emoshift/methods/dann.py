@@ -182,7 +182,7 @@ class DANN(NeuralEstimator):
         self.domain_hidden_sizes = domain_hidden_sizes
         self.domain_lr = domain_lr
 
-    def _build(self, data: FitData) -> None:
+    def _build(self, data: FitData | None) -> None:
         super()._build(data)
         self.modules_["domain"] = MLPHead(
             self.modules_["encoder"].output_size,

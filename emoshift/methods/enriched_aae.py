@@ -199,6 +199,13 @@ class EnrichedAAEClassifier(ClassifierMixin, DomainEstimator):
         "probability": ["boolean"],
     }
     _fitted_attribute = "classifier_"
+    #: what a saved model keeps: what ``transform``, ``predict`` and ``predict_proba``
+    #: read (the pretraining AAE, the out-of-context scaler and the neighbour labels only
+    #: serve training)
+    _saved_attributes = (
+        *("classes_", "n_features_in_", "scaler_", "aae_", "classifier_"),
+        *("selected_dims_", "history_"),
+    )
 
     enrich: bool = True
     code_size: int = 10

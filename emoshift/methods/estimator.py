@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from emoshift.methods.needs import MethodNeeds, NeedsBy
 from emoshift.methods.params import Rule, validate_params
+from emoshift.methods.state import SavedState
 
 E = TypeVar("E", bound=BaseEstimator)
 
@@ -57,8 +58,10 @@ class FitArguments:
     eval_set: tuple[object, object] | None = None
 
 
-class DomainEstimator(BaseEstimator):
-    """Base of every method: the shared ``fit``, declared needs and parameter constraints."""
+class DomainEstimator(SavedState, BaseEstimator):
+    """Base of every method: the shared ``fit``, declared needs and parameter constraints,
+    and the fitted attributes a saved model keeps (``_saved_attributes``, see
+    :class:`~emoshift.methods.state.SavedState`)."""
 
     #: what fit reads besides labelled source data
     needs: ClassVar[MethodNeeds | NeedsBy] = MethodNeeds()
@@ -113,3 +116,8 @@ class DomainEstimator(BaseEstimator):
     def _check_fitted(self) -> None:
         """Raise scikit-learn's ``NotFittedError`` before the first fit."""
         check_is_fitted(self, self._fitted_attribute)
+
+    def _get_state(self) -> tuple[dict, dict]:
+        """The fitted state a saved model keeps; ``NotFittedError`` before ``fit``."""
+        self._check_fitted()
+        return super()._get_state()

@@ -192,7 +192,7 @@ class FADA(NeuralEstimator):
             data, self.max_epochs, step=self._adapt_step, batches=self._pair_batches, phase="adapt"
         )
 
-    def _build(self, data: FitData) -> None:
+    def _build(self, data: FitData | None) -> None:
         super()._build(data)
         self.modules_["dcd"] = MLPHead(
             2 * self.modules_["encoder"].output_size,

@@ -82,6 +82,7 @@ class MaxEntropySoftLabel(NeuralEstimator):
     """
 
     needs = MethodNeeds(labelled_target=True, optional_unlabelled_target=True, development_set=True)
+    _saved_attributes = (*NeuralEstimator._saved_attributes, "soft_labels_")
     _parameter_constraints = {
         **SHARED_CONSTRAINTS,
         "task": [Only("classification", CLASSIFICATION_ONLY)],
@@ -138,7 +139,7 @@ class MaxEntropySoftLabel(NeuralEstimator):
                 soft[k] = probs[y == k].mean(0)
         return soft.cpu().numpy()
 
-    def _build(self, data: FitData) -> None:
+    def _build(self, data: FitData | None) -> None:
         super()._build(data)
         self.modules_["domain"] = self._make_head(self.modules_["encoder"].output_size, 2)
 

@@ -131,7 +131,7 @@ class MRD(NeuralEstimator):
 
     # ------------------------------------------------------------- networks
 
-    def _build(self, data: FitData) -> None:
+    def _build(self, data: FitData | None) -> None:
         encoder = self._make_encoder(self.n_features_in_)
         self.modules_["encoder"] = encoder
         self.modules_["regressors"] = nn.ModuleList(

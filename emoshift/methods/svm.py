@@ -68,6 +68,8 @@ class SVMClassifier(ClassifierMixin, DomainEstimator):
         "random_state": ["random_state"],
     }
     _fitted_attribute = "pipeline_"
+    #: a saved model keeps the fitted pipeline (scaler, selector and SVM as arrays)
+    _saved_attributes = ("pipeline_", "classes_", "n_features_in_")
 
     n_selected: int | str = "all"
     C: float = 1.0
