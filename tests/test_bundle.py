@@ -20,6 +20,7 @@ import yaml
 from emoshift.bundle import BundleError, load
 from emoshift.bundle.adapt import adapt_model
 from emoshift.bundle.inputs import audio_files
+from emoshift.bundle.predict import predict_inputs
 from emoshift.cli import main
 from emoshift.experiment.config import load_config
 from emoshift.experiment.data import load_experiment_data
@@ -380,3 +381,42 @@ def test_predict_cli_names_a_bad_bundle(bundle: Path, tmp_path: Path, capsys) ->
     assert code == 2
     err = capsys.readouterr().err
     assert "normalisation.safetensors is truncated" in err and "Traceback" not in err
+
+
+def test_python_api_at_the_top_level(trained: Path, tmp_path: Path) -> None:
+    import emoshift  # noqa: PLC0415
+
+    model = emoshift.load(trained / "model")
+    copy = emoshift.load(emoshift.save_model(model, tmp_path / "copy"))
+    files = _target_files(trained)[:3]
+    table = copy.predict(files, cache_dir=trained / "cache", n_jobs=1)
+    assert isinstance(table, pd.DataFrame) and table["file"].tolist() == files
+    expected = model.predict(files, cache_dir=trained / "cache", n_jobs=1)
+    pd.testing.assert_frame_equal(table, expected)
+
+
+@pytest.mark.bad_input
+def test_predict_when_no_file_can_be_read(trained: Path, tmp_path: Path) -> None:
+    (tmp_path / "empty.wav").write_bytes(b"")
+    missing = str(tmp_path / "missing.wav")
+    run = predict_inputs(
+        load(trained / "model"), [tmp_path / "empty.wav", missing], cache_dir=tmp_path / "c"
+    )
+    assert len(run.table) == 2 and run.table["prediction"].isna().all()
+    assert run.table["error"].str.contains("empty|cannot be read").all()
+    summary = run.summary()
+    assert "predicted 0 of 2 file(s)" in summary and "missing.wav" in summary
+
+
+@pytest.mark.bad_input
+def test_a_folder_without_audio_and_an_existing_out_are_named(
+    trained: Path, tmp_path: Path, capsys
+) -> None:
+    (tmp_path / "notes.txt").write_text("no audio here")
+    with pytest.raises(FileNotFoundError, match="holds no audio files"):
+        audio_files([tmp_path])
+    out = tmp_path / "taken"
+    out.mkdir()
+    args = ["train", str(trained / "exp.yaml"), "--method", "dann", "--out", str(out)]
+    assert main(args) == 2
+    assert f"--out {out} already exists; pass --overwrite" in capsys.readouterr().err
