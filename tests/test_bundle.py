@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from emoshift.bundle import BundleError, load
-from emoshift.bundle.adapt import adapt_model
+from emoshift.bundle.adapt import adapt_model, recompute_batch_norm
 from emoshift.bundle.inputs import audio_files
 from emoshift.bundle.predict import predict_inputs
 from emoshift.cli import main
@@ -420,3 +421,36 @@ def test_a_folder_without_audio_and_an_existing_out_are_named(
     args = ["train", str(trained / "exp.yaml"), "--method", "dann", "--out", str(out)]
     assert main(args) == 2
     assert f"--out {out} already exists; pass --overwrite" in capsys.readouterr().err
+
+
+def test_adapt_batch_norm_recomputes_the_statistics_only(trained: Path, tmp_path: Path) -> None:
+    original = load(trained / "model")
+    files = _target_files(trained)
+    kwargs = {"cache_dir": trained / "cache", "n_jobs": 1}
+    adapted, report = adapt_model(original, files, domain="calls", batch_norm=True, **kwargs)
+    assert "AdaBN" in report["networks"]
+    adapted = load(adapted.save(tmp_path / "adapted"))
+    raw = extract_features(files, "egemaps", **kwargs).features.to_numpy(np.float64)
+    X = torch.as_tensor(adapted.normalise(raw, "calls"))
+    layer = adapted.estimator.modules_["encoder"].blocks[0]
+    linear = next(m for m in layer if isinstance(m, torch.nn.Linear))
+    batch_norm = next(m for m in layer if isinstance(m, torch.nn.BatchNorm1d))
+    with torch.no_grad():
+        inputs = linear(X)
+    np.testing.assert_allclose(batch_norm.running_mean, inputs.mean(0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(batch_norm.running_var, inputs.var(0), rtol=1e-4, atol=1e-5)
+    before = original.estimator.modules_.state_dict()
+    for name, value in adapted.estimator.modules_.state_dict().items():
+        if "running" not in name and "num_batches" not in name:
+            assert torch.equal(value, before[name]), name
+    assert not torch.equal(before["encoder.blocks.0.1.running_mean"], batch_norm.running_mean)
+
+
+@pytest.mark.bad_input
+def test_adapt_batch_norm_needs_batch_norm_layers(tmp_path: Path) -> None:
+    from test_method_contract import _fit_arguments, _model  # noqa: PLC0415
+
+    (X, y), kwargs = _fit_arguments("svm")
+    estimator = _model("svm").fit(X, y, **kwargs)
+    with pytest.raises(ValueError, match="SVMClassifier has no batch-normalisation layers"):
+        recompute_batch_norm(estimator, X)

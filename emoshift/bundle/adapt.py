@@ -4,10 +4,14 @@ Per-domain normalisation is itself an adaptation: features of the new domain are
 centred and scaled with that domain's own statistics, as each training domain was.
 :func:`adapt_model` computes them (``robust_z`` or ``minmax``, as the model was trained)
 from unlabelled recordings of the new domain and makes that domain the model's default.
-The networks are not retrained: the adversarial and discrepancy methods (DANN, CORAL,
-MRD, ...) adapt by training on source and target data together, which needs the labelled
-source data a bundle does not hold; to adapt them to a new domain, run ``emoshift train``
-with the new domain as the pair's target.
+Optionally (``batch_norm=True``, for neural models on feature matrices) the networks'
+batch-normalisation statistics are recomputed on the new domain's normalised features
+(AdaBN: Li et al., "Adaptive batch normalization for practical domain adaptation",
+Pattern Recognition 2018): every running mean and variance becomes that of the new
+domain, no weight changes, no label is read. Nothing else is retrained: the adversarial
+and discrepancy methods (DANN, CORAL, MRD, ...) adapt by training on source and target
+data together, which needs the labelled source data a bundle does not hold; to adapt
+them that way, run ``emoshift train`` with the new domain as the pair's target.
 
 Example:
     >>> import tempfile, numpy as np, soundfile as sf
@@ -32,12 +36,15 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
+from torch import nn
 
 from emoshift.bundle.inputs import audio_files
 from emoshift.bundle.model import Model  # noqa: F401 (the doctest)
@@ -53,12 +60,15 @@ def adapt_model(
     cache_dir: str | os.PathLike | None = None,
     n_jobs: int | None = None,
     progress: bool | None = None,
+    batch_norm: bool = False,
 ) -> tuple[Model, dict]:
     """A copy of ``model`` whose default domain is ``domain``, normalised with statistics
     of the audio in ``inputs`` (files, folders, lists, tables; no labels needed).
 
-    Returns ``(adapted_model, report)``; the report (also kept in the model's
-    ``training["adaptations"]``) counts the files used and names the ones skipped.
+    With ``batch_norm``, the batch-normalisation statistics of the networks are
+    recomputed on the new domain (see the module doc). Returns ``(adapted_model,
+    report)``; the report (also kept in the model's ``training["adaptations"]``) counts
+    the files used, names the ones skipped and says what changed in the networks.
     Raises ``ValueError`` when fewer than ``min_files`` files give features.
     """
     if model.normaliser is None:
@@ -88,4 +98,43 @@ def adapt_model(
         "normalisation": normaliser.method,
         "networks": "unchanged",
     }
-    return model.with_domain(name, normaliser, report), report
+    adapted = model.with_domain(name, normaliser, report)
+    if batch_norm:
+        adapted.estimator = copy.deepcopy(model.estimator)
+        n_layers = recompute_batch_norm(adapted.estimator, adapted.normalise(values, name))
+        report["networks"] = (
+            f"batch-norm statistics of {n_layers} layer(s) recomputed on {len(values)} "
+            "file(s) (AdaBN); weights unchanged"
+        )
+    return adapted, report
+
+
+def recompute_batch_norm(estimator: object, X: np.ndarray) -> int:
+    """Set every batch-norm layer's running mean and variance to those of its inputs
+    over ``X`` (normalised features of one domain, all rows in one pass); returns the
+    number of layers. Raises ``ValueError`` for a model without such layers."""
+    modules = getattr(estimator, "modules_", None)
+    layers = (
+        []
+        if modules is None
+        else [m for m in modules.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    )
+    if not layers or np.asarray(X).dtype == object:
+        raise ValueError(
+            f"{type(estimator).__name__} has no batch-normalisation layers over feature "
+            "matrices to recompute; adapt without batch_norm (--batch-norm)"
+        )
+    momenta = [layer.momentum for layer in layers]
+    modules.eval()
+    for layer in layers:
+        layer.reset_running_stats()
+        layer.momentum = None  # a cumulative average: one pass gives the statistics of X
+        layer.train()
+    try:
+        with torch.no_grad():
+            estimator._forward(torch.as_tensor(X, device=estimator.device_))
+    finally:
+        for layer, momentum in zip(layers, momenta):
+            layer.momentum = momentum
+        modules.eval()
+    return len(layers)

@@ -24,9 +24,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="give a saved model the normalisation of a new domain from unlabelled audio",
         description="Compute the per-domain feature normalisation of a new domain from "
         "unlabelled recordings of it (files, folders, lists or tables) and save a copy of "
-        "the model that normalises new audio with it by default. The networks are not "
-        "retrained (that needs the labelled source data: use 'emoshift train' with the "
-        "new domain as the target).",
+        "the model that normalises new audio with it by default; with --batch-norm, also "
+        "the networks' batch-normalisation statistics. The weights are not retrained "
+        "(that needs the labelled source data: use 'emoshift train' with the new domain "
+        "as the target).",
     )
     parser.add_argument("model", type=Path, help="model bundle folder")
     parser.add_argument("audio", nargs="+", help="unlabelled audio of the new domain")
@@ -36,6 +37,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--min-files", type=int, default=10, help="fewest usable files (default: 10)"
+    )
+    parser.add_argument(
+        "--batch-norm",
+        action="store_true",
+        help="also recompute the networks' batch-normalisation statistics on the new "
+        "domain (AdaBN; neural models on feature matrices; no weight changes)",
     )
     add_extraction_options(parser)
     parser.set_defaults(func=handle)
@@ -54,11 +61,12 @@ def handle(args: argparse.Namespace) -> int:
         min_files=args.min_files,
         cache_dir=args.cache_dir,
         n_jobs=args.jobs,
+        batch_norm=args.batch_norm,
     )
     folder = adapted.save(out, overwrite=args.overwrite)
     print(
         f"domain {report['domain']!r}: {report['normalisation']} statistics from "
-        f"{report['files']} file(s); the networks are unchanged"
+        f"{report['files']} file(s); networks: {report['networks']}"
     )
     for message in report["skipped"].values():
         print(f"  skipped {message}")
