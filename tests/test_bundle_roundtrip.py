@@ -150,3 +150,40 @@ def test_logmel_cnn_gru_from_files_predicts_what_it_trained(tmp_path: Path) -> N
     expected = model.estimator.predict_proba(data.X[target])
     columns = [f"p_{c}" for c in model.labels["classes"]]
     np.testing.assert_allclose(table[columns].to_numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_ssl_features_from_a_local_model_round_trip(tmp_path: Path, monkeypatch) -> None:
+    """A bundle of ``set: ssl`` keeps the extractor's options (the local model folder,
+    layers, pooling) and computes the same features from files as training did."""
+    pytest.importorskip("transformers")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from ssl_models import save_tiny  # noqa: PLC0415
+
+    model_dir = save_tiny(tmp_path / "hubert", "hubert")
+    raw = {
+        "name": "ssl",
+        "corpora": {"s": {"loader": "synthetic", "path": "corpus", "options": {"preset": "tiny"}}},
+        "features": {
+            "set": "ssl",
+            "model": str(model_dir),
+            "layers": [1],
+            "pooling": "mean",
+            "domain": "elicitation",
+            "jobs": 1,
+            "cache_dir": "cache",
+        },
+        "labels": {"space": None, "column": "emotion"},
+        "pairs": [{"source": "elicitation == 'acted'", "target": "elicitation == 'spontaneous'"}],
+        "methods": {"source_only": {"max_epochs": 2, "hidden_sizes": [8], "device": "cpu"}},
+        "baseline": None,
+    }
+    config = parse_config(raw, base_dir=tmp_path)
+    folder = train_model(config, "source_only", progress=False).save(tmp_path / "model")
+    model = load(folder, feature_set="ssl")
+    assert model.features["options"]["model"] == str(model_dir)
+    data = load_experiment_data(config, progress=False)
+    target = data.rows("elicitation == 'spontaneous'")
+    table = model.predict(list(data.table["file"].iloc[target]), cache_dir=tmp_path / "cache")
+    columns = [f"p_{c}" for c in model.labels["classes"]]
+    expected = model.estimator.predict_proba(data.X[target])
+    np.testing.assert_allclose(table[columns].to_numpy(), expected, rtol=1e-5, atol=1e-6)

@@ -47,6 +47,7 @@ import torch
 from torch import nn
 
 from emoshift.bundle.inputs import audio_files
+from emoshift.bundle.manifest import extractor
 from emoshift.bundle.model import Model  # noqa: F401 (the doctest)
 from emoshift.features import DomainNormaliser, SkippedFilesWarning, extract_features
 
@@ -78,7 +79,11 @@ def adapt_model(
     with warnings.catch_warnings():  # skipped files are listed in the report
         warnings.simplefilter("ignore", SkippedFilesWarning)
         result = extract_features(
-            files, model.features["set"], cache_dir=cache_dir, n_jobs=n_jobs, progress=progress
+            files,
+            extractor(model.features),
+            cache_dir=cache_dir,
+            n_jobs=n_jobs,
+            progress=progress,
         )
     if len(result.files) < min_files:
         raise ValueError(

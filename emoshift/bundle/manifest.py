@@ -41,11 +41,15 @@ def names_sha256(names: list[str]) -> str:
     return hashlib.sha256("\n".join(names).encode()).hexdigest()
 
 
-def feature_section(feature_set: str, extractor: Extractor) -> dict:
-    """The ``features`` section for ``extractor`` (built from the config's ``feature_set``)."""
+def feature_section(feature_set: str, options: Mapping | None = None) -> dict:
+    """The ``features`` section for the extractor of ``feature_set`` with ``options``
+    (e.g. the ``ssl`` model folder and layers; see :func:`extractor`)."""
+    options = dict(options or {})
+    extractor = get_extractor(feature_set, **options)
     names = list(extractor.feature_names)
     return {
         "set": feature_set,
+        "options": options,
         "name": extractor.name,
         "frame_level": bool(extractor.frame_level),
         "sample_rate": int(extractor.sample_rate),
@@ -53,6 +57,11 @@ def feature_section(feature_set: str, extractor: Extractor) -> dict:
         "n_features": len(names),
         "names_sha256": names_sha256(names),
     }
+
+
+def extractor(section: Mapping) -> Extractor:
+    """The feature extractor a ``features`` section describes."""
+    return get_extractor(section["set"], **section.get("options", {}))
 
 
 def check_format(manifest: Mapping, where: str) -> None:
@@ -85,19 +94,25 @@ def check_features(
     setting of the installed extractor (openSMILE version, sample rate, ...) must equal
     the saved one; otherwise differences other than the feature names are accepted.
     """
-    extractor = get_extractor(section["set"])
-    if requested is not None and get_extractor(requested).name != section["name"]:
+    if requested is not None and requested.lower() != str(section["set"]).lower():
+        other = get_extractor(requested).name if requested.lower() != "ssl" else requested
+        if other != section["name"]:
+            raise BundleError(
+                f"{where}: the model reads {section['name']} features, not {other} "
+                f"(requested {requested!r}); use a bundle trained on that feature set"
+            )
+    try:
+        installed = extractor(section)
+    except (ValueError, OSError) as error:
         raise BundleError(
-            f"{where}: the model reads {section['name']} features, not "
-            f"{get_extractor(requested).name} (requested {requested!r}); use a bundle "
-            "trained on that feature set"
-        )
-    if names_sha256(list(extractor.feature_names)) != section["names_sha256"]:
+            f"{where}: the model's feature extractor cannot be made: {error}"
+        ) from None
+    if names_sha256(list(installed.feature_names)) != section["names_sha256"]:
         raise BundleError(
-            f"{where}: the installed {extractor.name} extractor gives other feature columns "
+            f"{where}: the installed {installed.name} extractor gives other feature columns "
             "than the model was trained on; install the versions in the manifest"
         )
-    saved, current = section["extractor"], extractor.config()
+    saved, current = section["extractor"], installed.config()
     changed = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
     if changed and strict:
         detail = ", ".join(f"{k}: saved {saved.get(k)!r}, here {current.get(k)!r}" for k in changed)
@@ -106,4 +121,4 @@ def check_features(
             f"with ({detail}); install the saved versions, or pass strict=False "
             "(--allow-extractor-change) to accept features that may differ"
         )
-    return extractor
+    return installed

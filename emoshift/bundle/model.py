@@ -43,7 +43,6 @@ from emoshift.features import (
     DomainNormaliser,
     SkippedFilesWarning,
     extract_features,
-    get_extractor,
 )
 from emoshift.progress import progress as progress_bar
 
@@ -88,6 +87,7 @@ class Model:
         *,
         target_domain: str | None = None,
         domain_column: str = "corpus",
+        feature_options: dict | None = None,
         dimensions: list[str] | None = None,
         label_space: str | None = None,
         training: dict | None = None,
@@ -109,7 +109,7 @@ class Model:
             method=method,
             task=task,
             labels=labels,
-            features=mf.feature_section(feature_set, get_extractor(feature_set)),
+            features=mf.feature_section(feature_set, feature_options),
             normaliser=normaliser,
             normalisation={
                 "method": "none" if normaliser is None else normaliser.method,
@@ -225,7 +225,7 @@ class Model:
             warnings.simplefilter("ignore", SkippedFilesWarning)
             result = extract_features(
                 paths,
-                get_extractor(self.features["set"]),
+                mf.extractor(self.features),
                 cache_dir=cache_dir,
                 n_jobs=n_jobs,
                 on_error="skip",

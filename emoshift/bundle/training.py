@@ -44,9 +44,10 @@ import pandas as pd
 from emoshift.bundle.model import Model
 from emoshift.experiment.config import ExperimentConfig, PairConfig, expand_method_grid
 from emoshift.experiment.data import ExperimentData, _resolve, load_experiment_data
+from emoshift.experiment.features import extractor_options
 from emoshift.experiment.protocols import check_data
 from emoshift.experiment.trial import DomainSplit, fit_arguments
-from emoshift.features import DomainNormaliser, extract_features
+from emoshift.features import DomainNormaliser, extract_features, get_extractor
 from emoshift.methods import get_method, method_class
 from emoshift.protocols.splits import few_shot_trials, reduced_sample, target_split_10_40_50
 
@@ -151,7 +152,11 @@ def fit_normaliser(config: ExperimentConfig, table: pd.DataFrame) -> DomainNorma
     if cache_dir is not None:
         cache_dir = str(_resolve(cache_dir, config.base_dir))
     result = extract_features(
-        table, features.set, cache_dir=cache_dir, n_jobs=features.jobs, progress=False
+        table,
+        get_extractor(features.set, **extractor_options(features, config.base_dir)),
+        cache_dir=cache_dir,
+        n_jobs=features.jobs,
+        progress=False,
     )
     domains = table.loc[result.index, features.domain].astype(str).to_numpy()
     normaliser = DomainNormaliser(method=features.normalisation)
@@ -204,6 +209,7 @@ def train_model(
         fit_normaliser(config, data.table),
         target_domain=domains[0] if len(domains) == 1 else None,
         domain_column=config.features.domain,
+        feature_options=extractor_options(config.features, config.base_dir),
         dimensions=None if config.task == "classification" else list(config.labels.dimensions),
         label_space=config.labels.space if config.task == "classification" else None,
         training=training,
