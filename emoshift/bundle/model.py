@@ -238,14 +238,14 @@ class Model:
         for start in progress_bar(starts, desc="predicting", enabled=progress, unit="batch"):
             inputs = self.normalise(raw[start : start + batch_size], domain)
             parts.append(self.predict_features(inputs))
-        done = pd.concat(parts, ignore_index=True) if parts else self.predict_features_empty()
+        done = pd.concat(parts, ignore_index=True) if parts else self._empty_predictions()
         done.insert(0, "file", result.files)
         by_file = done.drop_duplicates("file").set_index("file")
         table = by_file.reindex(list(dict.fromkeys(paths)))
         table[ERROR_COLUMN] = [result.errors.get(p, "") for p in table.index]
         return table.reset_index(names="file")
 
-    def predict_features_empty(self) -> pd.DataFrame:
+    def _empty_predictions(self) -> pd.DataFrame:
         """The prediction columns with no rows."""
         if self.task == "regression":
             return pd.DataFrame(columns=self.labels["dimensions"], dtype=float)
