@@ -22,8 +22,9 @@ from emoshift.bundle import BundleError, load
 from emoshift.bundle.adapt import adapt_model, recompute_batch_norm
 from emoshift.bundle.inputs import audio_files
 from emoshift.bundle.predict import predict_inputs
+from emoshift.bundle.training import train_model
 from emoshift.cli import main
-from emoshift.experiment.config import load_config
+from emoshift.experiment.config import load_config, parse_config
 from emoshift.experiment.data import load_experiment_data
 from emoshift.features import DomainNormaliser, extract_features
 
@@ -454,3 +455,42 @@ def test_adapt_batch_norm_needs_batch_norm_layers(tmp_path: Path) -> None:
     estimator = _model("svm").fit(X, y, **kwargs)
     with pytest.raises(ValueError, match="SVMClassifier has no batch-normalisation layers"):
         recompute_batch_norm(estimator, X)
+
+
+@pytest.mark.parametrize(
+    ("protocol", "labelled", "development"),
+    [
+        ({"name": "few_shot", "k": [1, 2], "exclusive": False}, 8, 0),  # largest k per class
+        ({"name": "loso"}, 24, 0),  # no speaker held out
+        ({"name": "reduced", "sizes": [0.25, 0.5]}, 12, 0),  # the largest size
+        ({"name": "split_10_40_50", "speaker_independent": False}, None, None),
+    ],
+)
+def test_train_reads_the_target_labels_its_protocol_allows(
+    trained: Path, protocol: dict, labelled: int | None, development: int | None
+) -> None:
+    raw = {
+        **CONFIG,
+        "protocol": protocol,
+        "trials": 1,
+        "methods": {"label_target": {"max_epochs": 2, "hidden_sizes": [8]}},
+    }
+    config = parse_config(raw, base_dir=trained)
+    rows = train_model(config, "label_target", progress=False).training["rows"]
+    assert rows["source"] == 24 and rows["target"] == 24
+    if labelled is None:  # 10/40/50 without a test part: the 40% development part stays
+        assert 0 < rows["development"] < rows["labelled_target"]
+        assert rows["development"] + rows["labelled_target"] == 24
+    else:
+        assert (rows["labelled_target"], rows["development"]) == (labelled, development)
+
+
+@pytest.mark.bad_input
+def test_train_refuses_a_method_the_protocol_cannot_feed(trained: Path, capsys) -> None:
+    raw = {**CONFIG, "methods": {"cada": {"max_epochs": 2}}}
+    (trained / "cada.yaml").write_text(yaml.safe_dump(raw))
+    args = ["train", str(trained / "cada.yaml"), "--method", "cada", "--out", str(trained / "x")]
+    assert main(args) == 2
+    error = capsys.readouterr().err
+    assert "cada needs labelled target examples, which protocol cross_domain" in error
+    assert not (trained / "x").exists()
