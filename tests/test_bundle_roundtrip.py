@@ -187,3 +187,19 @@ def test_ssl_features_from_a_local_model_round_trip(tmp_path: Path, monkeypatch)
     columns = [f"p_{c}" for c in model.labels["classes"]]
     expected = model.estimator.predict_proba(data.X[target])
     np.testing.assert_allclose(table[columns].to_numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.bad_input
+def test_scikit_learn_objects_need_the_version_that_saved_them(tmp_path: Path) -> None:
+    from test_bundle import _rewrite_manifest  # noqa: PLC0415
+
+    from emoshift.bundle import BundleError  # noqa: PLC0415
+
+    (X, y), kwargs = _fit_arguments("svm")
+    folder = Model.from_parts(_model("svm").fit(X, y, **kwargs), "svm", "egemaps", None).save(
+        tmp_path / "model"
+    )
+    _rewrite_manifest(folder, lambda m: m["libraries"].update({"scikit-learn": "0.1"}))
+    with pytest.raises(BundleError, match="saved by scikit-learn 0.1, this is"):
+        load(folder)
+    assert load(folder, strict=False).method == "svm"

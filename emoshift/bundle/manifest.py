@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 
 from emoshift.bundle.io import BundleError
@@ -62,6 +63,28 @@ def feature_section(feature_set: str, options: Mapping | None = None) -> dict:
 def extractor(section: Mapping) -> Extractor:
     """The feature extractor a ``features`` section describes."""
     return get_extractor(section["set"], **section.get("options", {}))
+
+
+def library_versions() -> dict[str, str]:
+    """The versions of the libraries that a saved estimator's state depends on."""
+    import sklearn  # noqa: PLC0415
+    import torch  # noqa: PLC0415
+
+    return {"scikit-learn": sklearn.__version__, "torch": torch.__version__}
+
+
+def check_libraries(manifest: Mapping, where: str, *, strict: bool = True) -> None:
+    """With ``strict``, a state holding scikit-learn objects (an SVM, a scaler) must be
+    loaded by the scikit-learn version that saved it: their arrays are its own."""
+    saved = manifest.get("libraries", {}).get("scikit-learn")
+    current = library_versions()["scikit-learn"]
+    holds_sklearn = '"__object__"' in json.dumps(manifest["method"].get("state", {}))
+    if strict and holds_sklearn and saved != current:
+        raise BundleError(
+            f"{where}: the model holds scikit-learn objects saved by scikit-learn {saved}, "
+            f"this is {current}; install {saved}, or pass strict=False "
+            "(--allow-version-change) to try anyway"
+        )
 
 
 def check_format(manifest: Mapping, where: str) -> None:
@@ -119,6 +142,6 @@ def check_features(
         raise BundleError(
             f"{where}: the feature extractor differs from the one the model was trained "
             f"with ({detail}); install the saved versions, or pass strict=False "
-            "(--allow-extractor-change) to accept features that may differ"
+            "(--allow-version-change) to accept features that may differ"
         )
     return installed

@@ -134,6 +134,7 @@ class Model:
             "format": mf.FORMAT,
             "format_version": mf.FORMAT_VERSION,
             "emoshift_version": __version__,
+            "libraries": mf.library_versions(),
             "method": {
                 "name": self.method,
                 "class": f"{type(self.estimator).__module__}.{type(self.estimator).__name__}",
@@ -313,6 +314,7 @@ def load(
     mf.check_format(manifest, where)
     mf.check_sections(manifest, where)
     mf.check_features(manifest["features"], where, requested=feature_set, strict=strict)
+    mf.check_libraries(manifest, where, strict=strict)
     method = manifest["method"]
     normalisation = dict(manifest["normalisation"])
     normaliser = None

@@ -47,10 +47,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--device", default="auto", help="auto (a GPU when torch sees one), cpu or cuda"
     )
     parser.add_argument(
-        "--allow-extractor-change",
+        "--allow-version-change",
         action="store_true",
-        help="accept an installed feature extractor whose settings (e.g. openSMILE "
-        "version) differ from the saved ones, as long as the feature columns are the same",
+        help="accept an installed feature extractor (e.g. another openSMILE version) "
+        "that gives the same feature columns, or another scikit-learn version, than the "
+        "ones the model was saved with",
     )
     parser.set_defaults(func=handle)
 
@@ -62,7 +63,7 @@ def handle(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise ValueError(f"--batch-size {args.batch_size} must be at least 1")
     out = check_writable(args.out, "--out")
-    model = load(args.model, device=args.device, strict=not args.allow_extractor_change)
+    model = load(args.model, device=args.device, strict=not args.allow_version_change)
     run = predict_inputs(
         model,
         args.inputs,
