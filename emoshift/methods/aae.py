@@ -63,7 +63,7 @@ from emoshift.methods.inputs import check_features
 from emoshift.methods.networks import MLPHead
 from emoshift.methods.params import AT_LEAST_ONE, NON_NEGATIVE, validate_params
 from emoshift.methods.shared_params import SHARED_CONSTRAINTS
-from emoshift.methods.state import SavedState, device_for, load_networks, network_arrays
+from emoshift.methods.state import NetworkState, device_for
 from emoshift.progress import progress
 
 #: ridge added to the code covariance before its log-determinant in ``code_kl``
@@ -116,7 +116,7 @@ def _optional_matrix(values: object | None, n: int, name: str) -> np.ndarray | N
 
 
 @hyper_parameters
-class AdversarialAutoencoder(SavedState, TransformerMixin, BaseEstimator):
+class AdversarialAutoencoder(NetworkState, TransformerMixin, BaseEstimator):
     """Adversarial autoencoder with a N(0, I) prior on its code; ``transform`` gives the code.
 
     Args:
@@ -147,7 +147,7 @@ class AdversarialAutoencoder(SavedState, TransformerMixin, BaseEstimator):
         "adversarial_weight": [NON_NEGATIVE],
         "aux_weight": [NON_NEGATIVE],
     }
-    #: a saved model keeps these and the networks' weights (rebuilt by :meth:`_networks`)
+    #: a saved model keeps these and the networks' weights (rebuilt by :meth:`_new_networks`)
     _saved_attributes = (
         *("n_features_in_", "condition_size_", "auxiliary_size_"),
         *("initial_code_statistics_", "history_"),
@@ -203,12 +203,12 @@ class AdversarialAutoencoder(SavedState, TransformerMixin, BaseEstimator):
         self.auxiliary_size_ = 0 if aux is None else aux.shape[1]
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.modules_ = self._networks()
+            self.modules_ = self._new_networks()
         self.modules_.to(self.device_)
         self._train(X_arr, cond, aux, seed)
         return self
 
-    def _networks(self) -> nn.ModuleDict:
+    def _new_networks(self) -> nn.ModuleDict:
         """Encoder, decoder, discriminator (and the auxiliary head) for the fitted sizes."""
         hidden = tuple(int(h) for h in self.hidden_sizes)
         n_in, code = self.n_features_in_, self.code_size
@@ -222,18 +222,6 @@ class AdversarialAutoencoder(SavedState, TransformerMixin, BaseEstimator):
         if self.auxiliary_size_:
             modules["auxiliary"] = self._head(code, self.auxiliary_size_, ())
         return modules
-
-    def _get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
-        check_is_fitted(self, "modules_")
-        meta, arrays = super()._get_state()
-        return meta, {**arrays, **network_arrays(self.modules_)}
-
-    def _set_state(self, meta: dict, arrays: dict[str, np.ndarray]) -> None:
-        """Restore the sizes, rebuild the networks from them and load the saved weights."""
-        super()._set_state(meta, arrays)
-        self.device_ = device_for(self.device)
-        self.modules_ = self._networks()
-        load_networks(self.modules_, arrays, self.device_)
 
     def _train(
         self, X: np.ndarray, cond: np.ndarray | None, aux: np.ndarray | None, seed: int

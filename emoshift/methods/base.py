@@ -61,14 +61,14 @@ from emoshift.methods.networks import MLPEncoder, MLPHead, apply_max_norm, conco
 from emoshift.methods.preparation import Spec, on_device, prepare
 from emoshift.methods.sequence import CNNGRUEncoder
 from emoshift.methods.shared_params import SHARED_CONSTRAINTS
-from emoshift.methods.state import device_for, load_networks, network_arrays
+from emoshift.methods.state import NetworkState
 from emoshift.metrics import ccc, uar
 from emoshift.progress import progress
 
 __all__ = ["Batch", "BatchInputs", "FitData", "Inputs", "NeuralEstimator", "concordance_loss"]
 
 
-class NeuralEstimator(DomainEstimator):
+class NeuralEstimator(NetworkState, DomainEstimator):
     """Shared parameters and training loop of every neural method.
 
     Args:
@@ -300,18 +300,11 @@ class NeuralEstimator(DomainEstimator):
             n_steps += 1
         return {"epoch": epoch, **{k: v / max(n_steps, 1) for k, v in sums.items()}}
 
-    def _get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
-        meta, arrays = super()._get_state()
-        return meta, {**arrays, **network_arrays(self.modules_)}
-
-    def _set_state(self, meta: dict, arrays: dict[str, np.ndarray]) -> None:
-        """Restore the saved attributes, rebuild the networks from them (:meth:`_build`
-        gets no training data) and load the saved weights."""
-        super()._set_state(meta, arrays)
-        self.device_ = device_for(self.device)
+    def _new_networks(self) -> nn.ModuleDict:
+        """The networks of :meth:`_build`, for a saved model (without training data)."""
         self.modules_ = nn.ModuleDict()
         self._build(None)
-        load_networks(self.modules_, arrays, self.device_)
+        return self.modules_
 
     # ----------------------------------------------------------------- inputs
 
@@ -380,9 +373,7 @@ class NeuralEstimator(DomainEstimator):
 
     def _build(self, data: FitData | None) -> None:
         """Create the networks in ``self.modules_``; the default is encoder + task head.
-
-        ``data`` is ``None`` when a saved model is loaded: the networks must follow from
-        the hyper-parameters and the fitted attributes alone."""
+        ``data`` is ``None`` for a saved model: sizes come from the fitted attributes."""
         self.modules_["encoder"] = self._make_encoder(self.n_features_in_)
         self.modules_["head"] = self._make_head(
             self.modules_["encoder"].output_size, self.n_outputs_

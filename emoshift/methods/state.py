@@ -3,8 +3,9 @@
 A saved model (:mod:`emoshift.bundle`) keeps an estimator's fitted state in two parts:
 JSON (scalars, labels, shapes) and named numeric arrays (network weights, support
 vectors), which go to a safetensors file. Each estimator class declares what it keeps
-(:class:`SavedState`): the fitted attributes in ``_saved_attributes``, and, for a class
-with networks, how to rebuild them without training data (its ``_set_state``).
+(:class:`SavedState`): the fitted attributes in ``_saved_attributes``; a class with
+networks (:class:`NetworkState`) also says how to rebuild them without training data
+(``_new_networks``), and their weights are kept.
 
 :func:`encode` splits one value into the two parts; :func:`decode` puts it back. Values
 may be numbers, strings, ``None``, lists, tuples, dicts, numpy arrays and scalars, other
@@ -104,6 +105,26 @@ class SavedState:
             raise ValueError(f"{type(self).__name__} keeps no attribute(s) {unknown}")
         for name, value in meta.items():
             setattr(self, name, decode(value, arrays))
+
+
+class NetworkState(SavedState):
+    """The saved state of an estimator whose networks are ``modules_``: their weights are
+    kept as ``modules.*`` arrays; loading rebuilds the networks from the restored
+    attributes (:meth:`_new_networks`, no training data) and loads the weights."""
+
+    def _new_networks(self) -> nn.ModuleDict:
+        """Freshly initialised networks for the fitted sizes."""
+        raise NotImplementedError
+
+    def _get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        meta, arrays = super()._get_state()
+        return meta, {**arrays, **network_arrays(self.modules_)}
+
+    def _set_state(self, meta: dict, arrays: Mapping[str, np.ndarray]) -> None:
+        super()._set_state(meta, arrays)
+        self.device_ = device_for(self.device)
+        self.modules_ = self._new_networks()
+        load_networks(self.modules_, arrays, self.device_)
 
 
 def device_for(name: str) -> torch.device:
