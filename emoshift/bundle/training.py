@@ -3,14 +3,10 @@
 ``emoshift run`` measures a method on held-out target data; a model that ships keeps no
 test set back. :func:`train_model` loads the config's data (with the same checks as
 ``run``), takes the pair's source rows as labelled training data and every target row as
-unlabelled target data, and gives the method the target labels the protocol lets it read:
-
-- ``cross_domain``: none;
-- ``few_shot``: ``k`` labelled examples per class (the config's largest ``k``);
-- ``split_10_40_50``: the 40% development part stays the early-stopping set, the rest
-  (the 10% training and the 50% that would be the test) is labelled training data;
-- ``loso``: every target row (no speaker is held out);
-- ``reduced``: the config's largest ``size`` of the target rows, stratified.
+unlabelled target data, and gives the method the target labels the protocol lets it read
+(each protocol object's ``deployment`` cut, in :mod:`emoshift.protocols.catalog`: none for
+``cross_domain``, the largest ``k`` per class for ``few_shot``, everything but the
+development part for ``split_10_40_50``, ...).
 
 A method that reads all target labels (``train_on_target``) reads them all. The model's
 normalisation statistics are those the experiment normalised each domain with.
@@ -49,7 +45,7 @@ from emoshift.experiment.protocols import check_data
 from emoshift.experiment.trial import DomainSplit, fit_arguments
 from emoshift.features import DomainNormaliser, extract_features, get_extractor
 from emoshift.methods import get_method, method_class
-from emoshift.protocols.splits import few_shot_trials, reduced_sample, target_split_10_40_50
+from emoshift.protocols import Target, get_protocol
 
 
 def choose_pair(config: ExperimentConfig, pair: str | None) -> PairConfig:
@@ -90,26 +86,11 @@ def _target_labels(
     config: ExperimentConfig, data: ExperimentData, target: np.ndarray
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """``(labelled, dev)``: positions in ``target`` of the labelled rows and of the
-    development rows the protocol allows (see the module doc)."""
-    protocol, seed = config.protocol, config.seed
-    y = data.y[target]
-    classification = config.task == "classification"
-    if protocol.name == "cross_domain":
-        return None, None
-    if protocol.name == "few_shot":
-        chosen = few_shot_trials(y, max(protocol.k), 1, seed, exclusive=protocol.exclusive)
-        return np.asarray(chosen[0]), None
-    if protocol.name == "split_10_40_50":
-        speakers = data.table["speaker"].iloc[target].astype(str).to_numpy()
-        parts = target_split_10_40_50(
-            y, seed, speakers=speakers if protocol.speaker_independent else None
-        )
-        return np.sort(np.concatenate([parts.train, parts.test])), np.sort(parts.dev)
-    everything = np.arange(len(target))
-    if protocol.name == "reduced":
-        strata = y if classification else None
-        return reduced_sample(everything, strata, max(protocol.sizes), seed), None
-    return everything, None
+    development rows the protocol allows for a shipped model (see the module doc)."""
+    speakers = data.table["speaker"].iloc[target].to_numpy()
+    rows = Target(speakers=speakers, y=data.y[target])
+    protocol = get_protocol(config.protocol.name)
+    return protocol.deployment(rows, config.protocol, config.seed)
 
 
 def _split(config: ExperimentConfig, data: ExperimentData, pair: PairConfig) -> DomainSplit:

@@ -188,5 +188,17 @@ class Protocol(ABC):
     def split(self, target: Target, draw: Draw) -> TargetSplit:
         """The cut of the trial that ``draw`` names."""
 
+    def deployment(
+        self, target: Target, settings: ProtocolSettings, seed: int
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """``(labelled, dev)`` for a model that ships (``emoshift train``): no test rows.
+
+        Positions into the target rows of the labelled examples the protocol allows (or
+        ``None``) and of its development set (or ``None``). By default every target row
+        is labelled training data (the leave-one-speaker-out protocols with no fold held
+        out).
+        """
+        return np.arange(len(target.y)), None
+
     def __repr__(self) -> str:
         return f"<protocol {self.name}>"

@@ -82,6 +82,11 @@ class CrossDomain(Protocol):
         train, test = _halves(target, draw.settings, draw.seed + draw.trial)
         return TargetSplit(train, test)
 
+    def deployment(
+        self, target: Target, settings: ProtocolSettings, seed: int
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        return None, None  # every target row is unlabelled training data
+
 
 class FewShot(Protocol):
     """``k`` labelled target examples per class from a fixed pool, per trial."""
@@ -124,6 +129,13 @@ class FewShot(Protocol):
         chosen = few_shot_trials(target.y[pool], k, draw.n_trials, draw.seed, exclusive=exclusive)
         return TargetSplit(pool, test, labelled=chosen[draw.trial])
 
+    def deployment(
+        self, target: Target, settings: ProtocolSettings, seed: int
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The largest ``k`` per class, drawn from every target row."""
+        chosen = few_shot_trials(target.y, max(settings.k), 1, seed, exclusive=settings.exclusive)
+        return np.asarray(chosen[0]), None
+
 
 class Split104050(Protocol):
     """10% labelled target training, 40% labelled development, 50% test, per trial."""
@@ -137,12 +149,22 @@ class Split104050(Protocol):
     def n_trials(self, settings: ProtocolSettings, trials: int) -> int:
         return settings.repetitions or trials
 
-    def split(self, target: Target, draw: Draw) -> TargetSplit:
+    def _parts(self, target: Target, settings: ProtocolSettings, seed: int) -> object:
         strata = target.strata()
         if strata is None:  # regression: one stratum, the cut is by size only
             strata = np.full(len(target.y), "all", dtype=object)
-        speakers = target.speaker_names() if draw.settings.speaker_independent else None
-        parts = target_split_10_40_50(strata, draw.seed + draw.trial, speakers=speakers)
+        speakers = target.speaker_names() if settings.speaker_independent else None
+        return target_split_10_40_50(strata, seed, speakers=speakers)
+
+    def deployment(
+        self, target: Target, settings: ProtocolSettings, seed: int
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The 40% development part stays the early-stopping set; the rest is labelled."""
+        parts = self._parts(target, settings, seed)
+        return np.sort(np.concatenate([parts.train, parts.test])), np.sort(parts.dev)
+
+    def split(self, target: Target, draw: Draw) -> TargetSplit:
+        parts = self._parts(target, draw.settings, draw.seed + draw.trial)
         return TargetSplit(
             train=np.concatenate([parts.train, parts.dev]),
             test=parts.test,
@@ -198,6 +220,14 @@ class Reduced(LeaveOneSpeakerOut):
 
     def fold_sizes(self, settings: ProtocolSettings) -> list[float | None]:
         return list(settings.sizes)
+
+    def deployment(
+        self, target: Target, settings: ProtocolSettings, seed: int
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The largest ``size`` of every target row, stratified."""
+        everything = np.arange(len(target.y))
+        labels = target.y if target.classification else None
+        return reduced_sample(everything, labels, max(settings.sizes), seed), None
 
     def _labelled(self, target: Target, train: np.ndarray, draw: Draw) -> np.ndarray:
         """A stratified sample of ``size`` of the training fold (one per trial seed)."""
