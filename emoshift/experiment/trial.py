@@ -164,13 +164,13 @@ def run_trial(
     confusion = None
     if task == "classification":
         labels = sorted(set(np.asarray(split.y_source).tolist()) | set(split.y_test.tolist()))
-    if chosen is not None and selection.get("oracle"):
-        grid = [s["params"] for s in chosen.scores_]
-        record["oracle"] = oracle_scores(chosen.models_, grid, split.X_test, split.y_test, labels)
         confusion = confusion_matrix(split.y_test, predicted, labels=labels)
         values = score(split.y_test, predicted, task, metrics, labels=labels)
     else:
         values = score(split.y_test, predicted, task, metrics, dimensions=dimensions)
+    if chosen is not None and selection.get("oracle"):  # after the choice, for the report only
+        grid = [s["params"] for s in chosen.scores_]
+        record["oracle"] = oracle_scores(chosen.models_, grid, split.X_test, split.y_test, labels)
     return TrialResult(
         method=method,
         metrics=values,
