@@ -122,6 +122,7 @@ def test_a_trial_with_selection_records_its_pick_and_never_reads_the_test_labels
     split = _split()
     result = run_trial("dann", DANN, split, seed=0, selection=selection)
     record = result.selection
+    assert sorted(result.metrics) == ["f1", "uar", "wa"] and result.confusion.sum() == 60
     assert record["scorer"] == "entropy"
     assert [s["params"] for s in record["scores"]] == selection["grid"]
     best = max(record["scores"], key=lambda s: s["score"])
