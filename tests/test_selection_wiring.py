@@ -71,6 +71,11 @@ def _config(**overrides: object) -> dict:
             "use few_shot_cv",
         ),
         (
+            {"fine_tune": {"scorer": "few_shot_cv"}},
+            {"protocol": {"name": "few_shot", "k": [1, 4]}, "methods": {"fine_tune": {}}},
+            "needs k >= 2 per class",
+        ),
+        (
             {"fine_tune": {"scorer": "few_shot_cv", "grid": {"source_weight": [1.0, -1.0]}}},
             {"protocol": {"name": "few_shot", "k": [2]}, "methods": {"fine_tune": {}}},
             "source_weight=-1.0 is not allowed",

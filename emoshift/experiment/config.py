@@ -351,6 +351,11 @@ def _check_scorer(config: ExperimentConfig, method: str, scorer: str, where: str
             f"protocol {protocol.name} does not give; use one of {givers} or an "
             f"unsupervised scorer {list(SCORERS)}"
         )
+    if scorer == "few_shot_cv" and protocol.name == "few_shot" and min(config.protocol.k) < 2:
+        raise ConfigError(
+            f"{where}: few_shot_cv holds labelled target examples out, which needs k >= 2 "
+            f"per class; config.protocol.k has {min(config.protocol.k)}"
+        )
     points = expand_method_grid(method, config.methods.get(method) or {}, where)
     if scorer != "few_shot_cv" and any(method_needs(method, p).labelled_target for p in points):
         raise ConfigError(
