@@ -62,6 +62,8 @@ def _config(**overrides: object) -> dict:
             "also set in config.methods",
         ),
         ({"dan": {"scorer": "dev"}}, {}, "did you mean 'dann'?"),
+        ({"dann": {"scorer": "dev", "epochs": [2, 4]}}, {}, "['max_epochs'] also set"),
+        ({"dann": {"scorer": "snd", "scorer_params": {"temp": 1}}}, {}, "['temperature']"),
         ({"dann": {"scorer": "dev", "gird": {}}}, {}, "did you mean 'grid'?"),
         ({"dann": {"scorer": "few_shot_cv"}}, {}, "does not give; use one of"),
         ({"dann": {"scorer": "dev", "cv": 1}}, {}, "config.selection.dann.cv"),

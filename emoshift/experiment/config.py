@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import inspect
 import os
 import types
 import typing
@@ -325,7 +326,8 @@ def selection_grid(config: ExperimentConfig, method: str, params: dict) -> list[
     variants ``params`` (each point checked with them, for the config's task)."""
     spec = config.selection[method]
     where = f"config.selection.{method}"
-    fixed = sorted(set(spec.grid) & set(config.methods.get(method) or {}))
+    chosen = set(spec.grid) | ({"max_epochs"} if spec.epochs else set())
+    fixed = sorted(chosen & set(config.methods.get(method) or {}))
     if fixed:
         raise ConfigError(
             f"{where}.grid: {fixed} also set in config.methods.{method}; set each parameter "
@@ -379,6 +381,14 @@ def _check_selection(config: ExperimentConfig) -> None:
             _check_scorer(config, method, scorer, f"{where}.scorer[{i}]")
         if spec.cv != "loo" and (not isinstance(spec.cv, int) or spec.cv < 2):
             raise ConfigError(f"{where}.cv: {spec.cv!r}; give 2 or more folds or 'loo'")
+        for scorer in set(spec.scorer) & set(SCORERS):
+            options = list(inspect.signature(SCORERS[scorer]).parameters)[2:]
+            unknown = sorted(set(spec.scorer_params) - set(options))
+            if unknown:
+                raise ConfigError(
+                    f"{where}.scorer_params: {unknown} are not options of scorer {scorer!r}; "
+                    f"its options are {options}"
+                )
         if not 0 < spec.dev_fraction < 1:
             raise ConfigError(f"{where}.dev_fraction: {spec.dev_fraction} is not in (0, 1)")
         for params in expand_method_grid(method, config.methods[method] or {}, where):
