@@ -35,7 +35,7 @@ def _reduced(config: dict, tmp_path: Path) -> dict:
     config["methods"] = {m: _reduce_params(m, p) for m, p in config["methods"].items()}
     protocol = dict(config.get("protocol", {}))
     if protocol.get("name") == "few_shot":
-        protocol["k"] = [1]
+        protocol["k"] = [2 if config.get("selection") else 1]  # few_shot_cv holds one out
     if protocol.get("name") == "reduced":
         protocol["sizes"] = [0.5]
     config["protocol"] = protocol

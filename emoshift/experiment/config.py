@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import inspect
 import os
 import types
 import typing
@@ -38,9 +39,13 @@ from emoshift.data.query import QueryError, parse_query
 from emoshift.methods import check_method_params, method_class, method_needs
 from emoshift.metrics import METRICS
 from emoshift.protocols import PROTOCOLS, ProtocolSettings
+from emoshift.selection import SCORERS
 
 TASKS = ("classification", "regression")
 EXECUTORS = ("serial", "processes", "ray")
+#: the scorers a ``selection:`` block may name: the unsupervised ones, and
+#: cross-validation on the labelled target examples (protocols that give them)
+SELECTION_SCORERS = (*SCORERS, "few_shot_cv")
 
 
 class ConfigError(ValueError):
@@ -101,6 +106,27 @@ class PairConfig:
 
 
 @dataclass
+class SelectionConfig:
+    """How a method's hyper-parameters are chosen inside every trial (``selection.<method>``).
+
+    Each scorer gives a variant of its own (``dann[select=snd]``) next to the method's
+    default variant. ``grid`` is checked like the method's parameters (a list is a grid);
+    ``epochs`` adds ``max_epochs`` to it; ``oracle`` also records each grid point's
+    target-test score, which the report shows only as not a valid choice. ``cv`` (folds
+    or ``"loo"``) is for ``few_shot_cv``, ``dev_fraction`` and ``scorer_params`` for the
+    unsupervised scorers.
+    """
+
+    scorer: list[str]
+    grid: dict = field(default_factory=dict)
+    epochs: list[int] | None = None
+    oracle: bool = False
+    cv: int | str = 5
+    dev_fraction: float = 0.2
+    scorer_params: dict = field(default_factory=dict)
+
+
+@dataclass
 class ExperimentConfig:
     """A whole experiment: a grid of methods x pairs x protocol conditions x trials."""
 
@@ -108,6 +134,7 @@ class ExperimentConfig:
     corpora: dict[str, CorpusConfig]
     pairs: list[PairConfig]
     methods: dict[str, dict]
+    selection: dict[str, SelectionConfig] = field(default_factory=dict)
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
     labels: LabelsConfig = field(default_factory=LabelsConfig)
     protocol: ProtocolSettings = field(default_factory=ProtocolSettings)
@@ -294,6 +321,80 @@ def _check_protocol(config: ExperimentConfig, raw: object) -> None:
             )
 
 
+def selection_grid(config: ExperimentConfig, method: str, params: dict) -> list[dict]:
+    """The grid points that ``selection.<method>`` chooses among, for one of the method's
+    variants ``params`` (each point checked with them, for the config's task)."""
+    spec = config.selection[method]
+    where = f"config.selection.{method}"
+    chosen = set(spec.grid) | ({"max_epochs"} if spec.epochs else set())
+    fixed = sorted(chosen & set(config.methods.get(method) or {}))
+    if fixed:
+        raise ConfigError(
+            f"{where}.grid: {fixed} also set in config.methods.{method}; set each parameter "
+            "in one place (the grid chooses among its values)"
+        )
+    grid = {**spec.grid, "max_epochs": list(spec.epochs)} if spec.epochs else spec.grid
+    if spec.epochs and "max_epochs" in spec.grid:
+        raise ConfigError(f"{where}: give max_epochs in grid or as epochs, not both")
+    expand_method_grid(method, {**params, **grid}, f"{where}.grid", config.task)
+    return expand_method_grid(method, grid, f"{where}.grid")
+
+
+def _check_scorer(config: ExperimentConfig, method: str, scorer: str, where: str) -> None:
+    """A scorer the protocol, task and method allow."""
+    _check_choice(scorer, SELECTION_SCORERS, where)
+    protocol = PROTOCOLS[config.protocol.name]
+    if config.task != "classification":
+        raise ConfigError(f"{where}: selection scorers are for classification, not {config.task}")
+    if scorer == "few_shot_cv" and not protocol.labelled_target:
+        givers = [name for name, p in PROTOCOLS.items() if p.labelled_target]
+        raise ConfigError(
+            f"{where}: few_shot_cv cross-validates on labelled target examples, which "
+            f"protocol {protocol.name} does not give; use one of {givers} or an "
+            f"unsupervised scorer {list(SCORERS)}"
+        )
+    if scorer == "few_shot_cv" and protocol.name == "few_shot" and min(config.protocol.k) < 2:
+        raise ConfigError(
+            f"{where}: few_shot_cv holds labelled target examples out, which needs k >= 2 "
+            f"per class; config.protocol.k has {min(config.protocol.k)}"
+        )
+    points = expand_method_grid(method, config.methods.get(method) or {}, where)
+    if scorer != "few_shot_cv" and any(method_needs(method, p).labelled_target for p in points):
+        raise ConfigError(
+            f"{where}: {method} trains on labelled target examples, which the unsupervised "
+            f"scorer {scorer!r} cannot pass it; use few_shot_cv"
+        )
+
+
+def _check_selection(config: ExperimentConfig) -> None:
+    """Each ``selection:`` block: a listed method, known scorers, a valid grid."""
+    for method, spec in config.selection.items():
+        where = f"config.selection.{method}"
+        if method not in config.methods:
+            raise ConfigError(
+                f"{where}: {method!r} is not among the methods {list(config.methods)}"
+                f"{_suggest(method, config.methods)}"
+            )
+        if not spec.scorer:
+            raise ConfigError(f"{where}.scorer: name at least one scorer")
+        for i, scorer in enumerate(spec.scorer):
+            _check_scorer(config, method, scorer, f"{where}.scorer[{i}]")
+        if spec.cv != "loo" and (not isinstance(spec.cv, int) or spec.cv < 2):
+            raise ConfigError(f"{where}.cv: {spec.cv!r}; give 2 or more folds or 'loo'")
+        for scorer in set(spec.scorer) & set(SCORERS):
+            options = list(inspect.signature(SCORERS[scorer]).parameters)[2:]
+            unknown = sorted(set(spec.scorer_params) - set(options))
+            if unknown:
+                raise ConfigError(
+                    f"{where}.scorer_params: {unknown} are not options of scorer {scorer!r}; "
+                    f"its options are {options}"
+                )
+        if not 0 < spec.dev_fraction < 1:
+            raise ConfigError(f"{where}.dev_fraction: {spec.dev_fraction} is not in (0, 1)")
+        for params in expand_method_grid(method, config.methods[method] or {}, where):
+            selection_grid(config, method, params)
+
+
 def _check_metrics(config: ExperimentConfig) -> None:
     for i, name in enumerate(config.metrics or ()):
         where = f"config.metrics[{i}]"
@@ -329,6 +430,7 @@ def parse_config(data: object, base_dir: str | os.PathLike = ".") -> ExperimentC
     for method, params in config.methods.items():
         expand_method_grid(method, params or {}, f"config.methods.{method}", config.task)
     _check_protocol(config, data.get("protocol"))
+    _check_selection(config)
     _check_metrics(config)
     if config.baseline is not None and config.baseline not in config.methods:
         raise ConfigError(

@@ -69,6 +69,7 @@ def execute_trial(
             "target_test_fraction",
             "speaker_independent",
             "exclusive",
+            "selection",  # the spec's; the record gets what the selection chose (below)
         )
     }
     record.update(
@@ -102,6 +103,7 @@ def execute_trial(
             if spec.task == "regression"
             else None,
             keep_model=spec.trial == 0,
+            selection=spec.selection,
         )
         record.update(
             metrics=result.metrics,
@@ -109,6 +111,8 @@ def execute_trial(
             confusion=None if result.confusion is None else result.confusion.tolist(),
             history=result.history,
         )
+        if result.selection is not None:
+            record["selection"] = result.selection
         if spec.trial == 0 and result.model is not None:
             embeddings = _embeddings(result.model, split, spec.seed)
             if embeddings is not None:

@@ -1,8 +1,9 @@
 """The trials of an experiment: the grid expanded, each keyed by a hash of its spec.
 
 A trial's key hashes everything that determines its numbers (data, features, labels,
-pair, protocol and condition, method and hyper-parameters, trial index and seed), so a
-changed setting gives a new key and a finished trial is never mistaken for another.
+pair, protocol and condition, method and hyper-parameters, the in-trial model selection
+when the config has one, trial index and seed), so a changed setting gives a new key and a
+finished trial is never mistaken for another.
 
 Example:
     >>> from emoshift.experiment.config import parse_config
@@ -24,7 +25,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from emoshift.experiment.config import ExperimentConfig, expand_method_grid
+from emoshift.experiment.config import ExperimentConfig, expand_method_grid, selection_grid
 from emoshift.protocols import Condition, get_protocol
 
 
@@ -52,12 +53,16 @@ class TrialSpec:
     speaker_independent: bool = True
     exclusive: bool = True
     data_spec: dict = field(default_factory=dict)
+    selection: dict | None = None
     key: str = ""
 
     def compute_key(self) -> str:
-        """sha256 of the canonical JSON of every field but the key itself."""
+        """sha256 of the canonical JSON of every field but the key itself (and but
+        ``selection`` when there is none, so keys of runs without it stay as they were)."""
         spec = dataclasses.asdict(self)
         spec.pop("key")
+        if spec["selection"] is None:
+            spec.pop("selection")
         text = json.dumps(spec, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -88,8 +93,27 @@ def _data_spec(config: ExperimentConfig) -> dict:
     }
 
 
-def _variants(config: ExperimentConfig) -> list[tuple[str, dict, str]]:
-    """``(method, params, variant name)`` for every point of every method's grid."""
+def _selected(name: str, scorer: str) -> str:
+    """The variant name of ``name`` with its hyper-parameters chosen by ``scorer``."""
+    return f"{name[:-1]},select={scorer}]" if name.endswith("]") else f"{name}[select={scorer}]"
+
+
+def _selection_spec(config: ExperimentConfig, method: str, params: dict, scorer: str) -> dict:
+    """What a trial needs to choose ``method``'s hyper-parameters with ``scorer``."""
+    spec = config.selection[method]
+    return {
+        "scorer": scorer,
+        "grid": selection_grid(config, method, params),
+        "oracle": spec.oracle,
+        "cv": spec.cv,
+        "dev_fraction": spec.dev_fraction,
+        "scorer_params": dict(spec.scorer_params),
+    }
+
+
+def _variants(config: ExperimentConfig) -> list[tuple[str, dict, str, dict | None]]:
+    """``(method, params, variant name, selection)`` for every point of every method's
+    grid, and one more per ``selection`` scorer of the method."""
     variants = []
     for method, params in config.methods.items():
         grid = expand_method_grid(method, params or {}, f"config.methods.{method}")
@@ -98,7 +122,14 @@ def _variants(config: ExperimentConfig) -> list[tuple[str, dict, str]]:
             for k, v in (params or {}).items()
             if len(grid) > 1 and len({str(g[k]) for g in grid}) > 1
         }
-        variants += [(method, g, _variant(method, g, keys)) for g in grid]
+        for point in grid:
+            name = _variant(method, point, keys)
+            variants.append((method, point, name, None))
+            scorers = config.selection[method].scorer if method in config.selection else []
+            variants += [
+                (method, point, _selected(name, s), _selection_spec(config, method, point, s))
+                for s in scorers
+            ]
     return variants
 
 
@@ -145,11 +176,12 @@ def plan_trials(
             )
         for condition in protocol.conditions(settings, pair_folds):
             for trial in range(n_trials):
-                for method, params, variant in variants:
+                for method, params, variant, selection in variants:
                     spec = TrialSpec(
                         method=method,
                         params=params,
                         variant=variant,
+                        selection=selection,
                         pair=pair.label(),
                         source=pair.source,
                         target=pair.target,

@@ -88,6 +88,7 @@ def make_split(
         labelled=cut.labelled,
         X_dev=None if cut.dev is None else data.X[target[cut.dev]],
         y_dev=None if cut.dev is None else data.y[target[cut.dev]],
+        target_speakers=data.table["speaker"].to_numpy(dtype=object)[train],
     )
 
 

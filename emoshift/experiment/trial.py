@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from emoshift.experiment.selecting import oracle_scores, select_model
 from emoshift.methods import get_method, method_class, method_needs
 from emoshift.metrics import confusion_matrix, score
 
@@ -62,6 +63,8 @@ class DomainSplit:
         labelled: indices into ``X_target`` of the few labelled target examples (few-shot
             protocols), or ``None``.
         X_dev, y_dev: a development set the protocol allows for early stopping, or None.
+        target_speakers: the speaker of each ``X_target`` row, or ``None`` (few-shot
+            selection keeps a speaker's labelled examples in one fold).
     """
 
     X_source: np.ndarray
@@ -73,6 +76,7 @@ class DomainSplit:
     labelled: np.ndarray | None = None
     X_dev: np.ndarray | None = None
     y_dev: np.ndarray | None = None
+    target_speakers: np.ndarray | None = None
 
 
 @dataclass
@@ -88,6 +92,7 @@ class TrialResult:
     history: list[dict[str, float]] = field(default_factory=list)
     fit_seconds: float = 0.0
     model: object = None
+    selection: dict | None = None
 
 
 def fit_arguments(
@@ -122,10 +127,14 @@ def run_trial(
     metrics: list[str] | None = None,
     dimensions: list[str] | None = None,
     keep_model: bool = False,
+    selection: dict | None = None,
 ) -> TrialResult:
     """Fit ``method`` with ``params`` on ``split`` (seeded) and score it on the test rows.
 
     ``dimensions`` names the regression targets (e.g. arousal, valence) in the metrics.
+    ``selection`` (a trial spec's, see :mod:`emoshift.experiment.selecting`) chooses
+    among hyper-parameters first, without the test rows; the result's ``selection``
+    records the choice (and, when asked, each choice's test score as an oracle).
     """
     accepted = method_class(method)().get_params()
     if "task" in accepted:
@@ -134,7 +143,21 @@ def run_trial(
         raise ValueError(f"method {method!r} does classification only, not {task}")
     model = get_method(method, **{**params, "random_state": seed})
     started = time.perf_counter()
-    model.fit(split.X_source, split.y_source, **fit_arguments(method, split, params))
+    kwargs = fit_arguments(method, split, params)
+    chosen = None
+    if selection is None:
+        model.fit(split.X_source, split.y_source, **kwargs)
+    else:
+        chosen, record = select_model(
+            model,
+            selection,
+            split.X_source,
+            split.y_source,
+            kwargs,
+            seed=seed,
+            groups=_labelled_speakers(split, kwargs),
+        )
+        model = chosen.best_estimator_
     fit_seconds = time.perf_counter() - started
     predicted = model.predict(split.X_test)
     labels: list = []
@@ -145,6 +168,9 @@ def run_trial(
         values = score(split.y_test, predicted, task, metrics, labels=labels)
     else:
         values = score(split.y_test, predicted, task, metrics, dimensions=dimensions)
+    if chosen is not None and selection.get("oracle"):  # after the choice, for the report only
+        grid = [s["params"] for s in chosen.scores_]
+        record["oracle"] = oracle_scores(chosen.models_, grid, split.X_test, split.y_test, labels)
     return TrialResult(
         method=method,
         metrics=values,
@@ -158,4 +184,14 @@ def run_trial(
         ],
         fit_seconds=fit_seconds,
         model=model if keep_model else None,
+        selection=None if chosen is None else record,
     )
+
+
+def _labelled_speakers(split: DomainSplit, kwargs: dict[str, object]) -> np.ndarray | None:
+    """The speakers of the labelled target examples that ``kwargs`` pass, when known."""
+    if split.target_speakers is None or "X_target_labelled" not in kwargs:
+        return None
+    if kwargs["X_target_labelled"] is split.X_target:  # every target label (upper bound)
+        return split.target_speakers
+    return None if split.labelled is None else split.target_speakers[split.labelled]

@@ -4,7 +4,8 @@
 - :class:`TargetOnly`: trained on labelled target data only. With the target's full
   training split it is *train-on-target* (the upper bound); with a few labelled target
   examples it is *label-target*.
-- :class:`SourceTarget`: trained on source and labelled target data pooled.
+- :class:`SourceTarget`: trained on source and labelled target data pooled (the source
+  weighted by ``source_weight``; at 0 it is label-target).
 
 All three share :class:`~emoshift.methods.base.NeuralEstimator`'s MLP encoder, training
 loop and ``fit`` signature.
@@ -21,8 +22,12 @@ Example:
 
 from __future__ import annotations
 
-from emoshift.methods.base import NeuralEstimator
+import torch
+
+from emoshift.methods.base import Batch, NeuralEstimator
 from emoshift.methods.needs import MethodNeeds
+from emoshift.methods.shared_params import SHARED_CONSTRAINTS
+from emoshift.methods.source_weight import SOURCE_WEIGHT_CONSTRAINT, weigh_source
 
 
 class SourceOnly(NeuralEstimator):
@@ -43,7 +48,37 @@ class TargetOnly(NeuralEstimator):
 
 
 class SourceTarget(NeuralEstimator):
-    """Train on labelled source and labelled target examples pooled together."""
+    """Train on labelled source and labelled target examples pooled together.
 
-    train_pool = "both"
+    Args:
+        source_weight: weight of each source example in the loss. At 1 (default) the
+            source and target examples are pooled and batched together; at 0 the model
+            trains on the target examples alone, exactly as ``label_target`` does with
+            the same seed; otherwise each source batch comes with a batch of the labelled
+            target examples and the loss is their weighted mean
+            (:func:`~emoshift.methods.source_weight.weigh_source`).
+        **shared: the parameters of :class:`~emoshift.methods.base.NeuralEstimator`.
+    """
+
     needs = MethodNeeds(labelled_target=True, development_set=True)
+    _parameter_constraints = {**SHARED_CONSTRAINTS, "source_weight": SOURCE_WEIGHT_CONSTRAINT}
+
+    def __init__(self, *, source_weight: float = 1.0, **shared: object) -> None:
+        super().__init__(**shared)
+        self.source_weight = source_weight
+
+    @property
+    def train_pool(self) -> str:  # type: ignore[override]
+        """``"both"`` at weight 1, ``"target"`` at 0, else ``"source"`` (paired batches)."""
+        if self.source_weight == 1.0:
+            return "both"
+        return "target" if self.source_weight == 0 else "source"
+
+    def _train_step(self, batch: Batch) -> dict[str, float]:
+        if self.train_pool != "source":
+            return super()._train_step(batch)
+        source = (self._forward(batch.x), batch.y)
+        target = (self._forward(batch.x_target_labelled), batch.y_target_labelled)
+        loss: torch.Tensor = weigh_source(self._task_loss, source, target, self.source_weight)
+        self._step(self._optimizers["all"], loss)
+        return {"loss": loss.item()}

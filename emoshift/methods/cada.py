@@ -18,6 +18,9 @@ Prediction merges the two categories of each class: ``P(k) = P(k) + P(K + k)``
 ``history_`` records both stage losses and ``domain_accuracy``, how often the
 predictor's top category is in the right domain half during stage 1.
 
+``source_weight`` multiplies the source rows' share of both stage losses; at 0 only the
+labelled target examples carry a loss (source rows still pass through the network).
+
 Needs labelled target examples of every class (category K + k must exist); unlabelled
 target data is not used. Classification only.
 
@@ -45,6 +48,7 @@ from emoshift.methods.needs import MethodNeeds
 from emoshift.methods.networks import frozen
 from emoshift.methods.params import Only
 from emoshift.methods.shared_params import SHARED_CONSTRAINTS
+from emoshift.methods.source_weight import SOURCE_WEIGHT_CONSTRAINT, split_weighted
 
 CLASSIFICATION_ONLY = (
     "it relabels examples into 2K domain-class categories; for regression use FineTune "
@@ -56,6 +60,7 @@ class CADA(NeuralEstimator):
     """Class-wise adversarial DA: a 2K-way domain-class predictor and a swapped-label stage.
 
     Args:
+        source_weight: weight of the labelled source rows in both stage losses.
         **shared: the parameters of :class:`~emoshift.methods.base.NeuralEstimator`.
     """
 
@@ -63,7 +68,16 @@ class CADA(NeuralEstimator):
     _parameter_constraints = {
         **SHARED_CONSTRAINTS,
         "task": [Only("classification", CLASSIFICATION_ONLY)],
+        "source_weight": SOURCE_WEIGHT_CONSTRAINT,
     }
+
+    def __init__(self, *, source_weight: float = 1.0, **shared: object) -> None:
+        super().__init__(**shared)
+        self.source_weight = source_weight
+
+    def _loss(self, logits: torch.Tensor, categories: torch.Tensor, n_source: int) -> torch.Tensor:
+        """The 2K-way cross-entropy, the first ``n_source`` rows weighted by source_weight."""
+        return split_weighted(F.cross_entropy, logits, categories, n_source, self.source_weight)
 
     def _fit(self, data: FitData) -> None:
         self._check_class_coverage(data)
@@ -105,7 +119,7 @@ class CADA(NeuralEstimator):
         """Encoder and predictor minimise the 2K-way cross-entropy."""
         x, true, _ = self._stage_inputs(batch)
         logits = self._category_logits(x)
-        loss = F.cross_entropy(logits, true)
+        loss = self._loss(logits, true, len(batch.y))
         self._step(self._optimizers["stage1"], loss)
         k = self.n_outputs_
         domain_accuracy = ((logits.argmax(1) >= k) == (true >= k)).float().mean()
@@ -115,7 +129,7 @@ class CADA(NeuralEstimator):
         """The encoder alone maps each domain's class k onto the other domain's class k."""
         x, _, swapped = self._stage_inputs(batch)
         with frozen(self.modules_["head"]):
-            loss = F.cross_entropy(self._category_logits(x), swapped)
+            loss = self._loss(self._category_logits(x), swapped, len(batch.y))
             self._step(self._optimizers["stage2"], loss)
         return {"stage2_loss": loss.item()}
 

@@ -27,7 +27,10 @@ shares a class. Training follows the paper's three steps:
 
 Each step draws ``batch_size`` pairs per group (:func:`make_pairs`: a class-balanced
 anchor, a partner of the required class), so the few target examples are reused in many
-pairs. ``history_`` records ``dcd_loss``, ``dcd_accuracy`` and ``g2_as_g1`` (how often
+pairs. ``source_weight`` multiplies the labelled-source terms of the classification
+losses (step 1, and the source half of step 3's); at 0 step 1 is skipped and only the
+target examples carry a classification loss, while the pairs still read the source.
+``history_`` records ``dcd_loss``, ``dcd_accuracy`` and ``g2_as_g1`` (how often
 the DCD takes a same-class cross-domain pair for a source pair). Needs labelled target
 examples of every class; unlabelled target data is not used. Classification only.
 
@@ -60,6 +63,11 @@ from emoshift.methods.needs import MethodNeeds
 from emoshift.methods.networks import MLPHead, frozen
 from emoshift.methods.params import AT_LEAST_ONE, NON_NEGATIVE, Only, Widths
 from emoshift.methods.shared_params import SHARED_CONSTRAINTS
+from emoshift.methods.source_weight import (
+    SOURCE_WEIGHT_CONSTRAINT,
+    pretrain_on_source,
+    split_weighted,
+)
 
 CLASSIFICATION_ONLY = (
     "its pair groups are defined by classes; for regression use FineTune or another method"
@@ -140,6 +148,7 @@ class FADA(NeuralEstimator):
         pretrain_epochs: step 1, encoder and classifier on the labelled source.
         dcd_epochs: step 2, the discriminator alone on the frozen encoder's pairs.
         dcd_hidden_sizes: hidden widths of the discriminator.
+        source_weight: weight of the labelled source in the classification losses.
         **shared: the parameters of :class:`~emoshift.methods.base.NeuralEstimator`
             (``max_epochs`` bounds step 3).
     """
@@ -152,6 +161,7 @@ class FADA(NeuralEstimator):
         "pretrain_epochs": [AT_LEAST_ONE],
         "dcd_epochs": [AT_LEAST_ONE],
         "dcd_hidden_sizes": [Widths()],
+        "source_weight": SOURCE_WEIGHT_CONSTRAINT,
     }
 
     def __init__(
@@ -161,6 +171,7 @@ class FADA(NeuralEstimator):
         pretrain_epochs: int = 30,
         dcd_epochs: int = 20,
         dcd_hidden_sizes: Sequence[int] = (64,),
+        source_weight: float = 1.0,
         **shared: object,
     ) -> None:
         super().__init__(**shared)
@@ -168,6 +179,7 @@ class FADA(NeuralEstimator):
         self.pretrain_epochs = pretrain_epochs
         self.dcd_epochs = dcd_epochs
         self.dcd_hidden_sizes = dcd_hidden_sizes
+        self.source_weight = source_weight
 
     def _fit(self, data: FitData) -> None:
         """Run the three steps: pre-train g and h, train the DCD, then alternate.
@@ -177,7 +189,7 @@ class FADA(NeuralEstimator):
         """
         data = dataclasses.replace(data, X_target=None)
         self._check_class_coverage(data)
-        self._train_loop(data, self.pretrain_epochs, phase="pretrain")
+        pretrain_on_source(self, data, self.pretrain_epochs)
         no_dev = dataclasses.replace(data, X_dev=None, y_dev=None)
         self._train_loop(
             no_dev,
@@ -255,7 +267,8 @@ class FADA(NeuralEstimator):
         """Step 3: g and h confuse G2 with G1 and G4 with G3 (DCD fixed), then a DCD step."""
         cls = batch.classification
         logits = self._forward(torch.cat([cls.x, cls.x_target_labelled]))
-        class_loss = F.cross_entropy(logits, torch.cat([cls.y, cls.y_target_labelled]))
+        labels = torch.cat([cls.y, cls.y_target_labelled])
+        class_loss = split_weighted(F.cross_entropy, logits, labels, len(cls.y), self.source_weight)
         cross_domain = [batch.pairs[1], batch.pairs[3]]
         with frozen(self.modules_["dcd"]):
             pair_logits = self.modules_["dcd"](self._pair_features(cross_domain))

@@ -14,7 +14,10 @@ the caller passes (e.g. the labelled target dev split of the 10/40/50 protocol),
 split of the few labelled examples; without an ``eval_set`` the phase runs exactly
 ``fine_tune_epochs`` epochs.
 
-Unlabelled target data (``X_target``) is not used. Classification and regression.
+``source_weight`` multiplies the pre-training loss; at 0 there is no pre-training and
+the model trains on the labelled target examples alone (from its initial weights, for
+``fine_tune_epochs`` epochs). Unlabelled target data (``X_target``) is not used.
+Classification and regression.
 
 Example:
     >>> import numpy as np
@@ -36,6 +39,7 @@ from emoshift.methods.base import FitData, NeuralEstimator
 from emoshift.methods.needs import MethodNeeds
 from emoshift.methods.params import AT_LEAST_ONE, POSITIVE, StrOptions
 from emoshift.methods.shared_params import SHARED_CONSTRAINTS
+from emoshift.methods.source_weight import SOURCE_WEIGHT_CONSTRAINT, pretrain_on_source
 
 TUNE = ("all", "head")
 
@@ -48,6 +52,7 @@ class FineTune(NeuralEstimator):
         fine_tune_epochs: epochs of the fine-tune phase (the most, when an ``eval_set``
             drives early stopping; exactly, without one).
         fine_tune_lr: Adam learning rate of the fine-tune phase (``None``: ``lr``).
+        source_weight: multiplies the pre-training (source) loss; 0 skips pre-training.
         **shared: the parameters of :class:`~emoshift.methods.base.NeuralEstimator`
             (``max_epochs`` bounds the pre-training phase).
     """
@@ -60,6 +65,7 @@ class FineTune(NeuralEstimator):
         "tune": [StrOptions(set(TUNE))],
         "fine_tune_epochs": [AT_LEAST_ONE],
         "fine_tune_lr": [POSITIVE, None],
+        "source_weight": SOURCE_WEIGHT_CONSTRAINT,
     }
 
     def __init__(
@@ -68,12 +74,14 @@ class FineTune(NeuralEstimator):
         tune: str = "all",
         fine_tune_epochs: int = 50,
         fine_tune_lr: float | None = None,
+        source_weight: float = 1.0,
         **shared: object,
     ) -> None:
         super().__init__(**shared)
         self.tune = tune
         self.fine_tune_epochs = fine_tune_epochs
         self.fine_tune_lr = fine_tune_lr
+        self.source_weight = source_weight
 
     def _fit(self, data: FitData) -> None:
         """Pre-train on the source, then fine-tune on the labelled target examples.
@@ -83,7 +91,7 @@ class FineTune(NeuralEstimator):
         when one is given, else it runs exactly ``fine_tune_epochs`` epochs.
         """
         data = dataclasses.replace(data, X_target=None)
-        self._train_loop(data, self.max_epochs, phase="pretrain")
+        pretrain_on_source(self, data, self.max_epochs)
         X_dev, y_dev = data.eval_set or (None, None)
         tune_data = FitData(
             X_train=data.X_target_labelled,

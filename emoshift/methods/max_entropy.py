@@ -29,6 +29,11 @@ given. Two alternating updates per batch:
    tell (maximum entropy, i.e. a uniform domain posterior); the soft-label term asks
    each labelled target example's tempered output to match its class's soft label.
 
+``source_weight`` multiplies the labelled-source loss terms (the pre-training loss and
+the source half of the emotion loss); at 0 the pre-training is skipped (the soft labels
+then come from the untrained network, near uniform) and only the target examples carry
+an emotion loss, while the domain classifier still reads the source.
+
 ``history_`` records ``domain_loss``, ``domain_accuracy`` and ``domain_entropy`` (the
 DC posterior's mean entropy in nats; at most ln 2 = 0.693) of every adaptation epoch,
 next to ``emotion_loss`` and ``soft_loss``. Classification only.
@@ -57,6 +62,11 @@ from emoshift.methods.needs import MethodNeeds
 from emoshift.methods.networks import frozen
 from emoshift.methods.params import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, Only
 from emoshift.methods.shared_params import SHARED_CONSTRAINTS
+from emoshift.methods.source_weight import (
+    SOURCE_WEIGHT_CONSTRAINT,
+    pretrain_on_source,
+    split_weighted,
+)
 
 CLASSIFICATION_ONLY = (
     "soft labels are class averages; for regression use FineTune or another method"
@@ -77,6 +87,7 @@ class MaxEntropySoftLabel(NeuralEstimator):
         lambda_soft: weight of the soft-label loss.
         tau: softmax temperature of the soft labels and of the soft-label loss.
         pretrain_epochs: epochs of the source-only pre-training (the source model).
+        source_weight: weight of the labelled source in the emotion losses.
         **shared: the parameters of :class:`~emoshift.methods.base.NeuralEstimator`
             (``max_epochs`` bounds the adaptation phase).
     """
@@ -90,6 +101,7 @@ class MaxEntropySoftLabel(NeuralEstimator):
         "lambda_soft": [NON_NEGATIVE],
         "tau": [POSITIVE],
         "pretrain_epochs": [AT_LEAST_ONE],
+        "source_weight": SOURCE_WEIGHT_CONSTRAINT,
     }
 
     def __init__(
@@ -99,6 +111,7 @@ class MaxEntropySoftLabel(NeuralEstimator):
         lambda_soft: float = 1.0,
         tau: float = 2.0,
         pretrain_epochs: int = 30,
+        source_weight: float = 1.0,
         **shared: object,
     ) -> None:
         super().__init__(**shared)
@@ -106,6 +119,7 @@ class MaxEntropySoftLabel(NeuralEstimator):
         self.lambda_soft = lambda_soft
         self.tau = tau
         self.pretrain_epochs = pretrain_epochs
+        self.source_weight = source_weight
 
     def _fit(self, data: FitData) -> None:
         """Pre-train the source model, compute soft labels, then adapt.
@@ -113,7 +127,7 @@ class MaxEntropySoftLabel(NeuralEstimator):
         Unlabelled target data, when given, joins the domain classification; early
         stopping watches ``eval_set`` (e.g. labelled target dev), else a source split.
         """
-        self._train_loop(data, self.pretrain_epochs, phase="pretrain")
+        pretrain_on_source(self, data, self.pretrain_epochs)
         self.soft_labels_ = self._compute_soft_labels(data.X_train, data.y_train)
         self._soft = torch.as_tensor(self.soft_labels_, device=self.device_)
         self._optimizers = self._make_optimizers()
@@ -172,7 +186,8 @@ class MaxEntropySoftLabel(NeuralEstimator):
         with frozen(self.modules_["domain"]):
             entropy = halves(_entropy(self.modules_["domain"](features)))
         logits = self.modules_["head"](features[:n_labelled])
-        emotion_loss = F.cross_entropy(logits, torch.cat([batch.y, batch.y_target_labelled]))
+        labels = torch.cat([batch.y, batch.y_target_labelled])
+        emotion_loss = split_weighted(F.cross_entropy, logits, labels, n_source, self.source_weight)
         log_tempered = F.log_softmax(logits[n_source:] / self.tau, dim=1)
         soft_loss = -(self._soft[batch.y_target_labelled] * log_tempered).sum(1).mean()
         loss = emotion_loss - self.lambda_conf * entropy + self.lambda_soft * soft_loss

@@ -40,6 +40,7 @@ import pandas as pd
 from emoshift.protocols import get_protocol
 from emoshift.report.experiment_figures import FigureSet, draw_figures
 from emoshift.report.html import write_report
+from emoshift.report.selection_tables import selection_notes, selection_table
 from emoshift.report.stats import WILCOXON_MIN_N
 from emoshift.report.tables import write_tables
 from emoshift.report.trial_tables import (
@@ -191,6 +192,10 @@ def _analyse(
     sections, tests = _baseline_sections(table, reference, baseline, metric)
     notes = ["Scores on target test data: mean ± sample standard deviation over trials."]
     notes += tests
+    selections = selection_table(trials)
+    if selections is not None:
+        sections["Model selection inside trials"] = selections
+        notes += selection_notes(selections)
     ordered = order_trials(trials, reference)
     conditions = condition_columns(trials)
     draw_figures(ordered, results.run_dir, reference, metric, conditions, figures, notes)

@@ -6,6 +6,8 @@
   higher-is-better, reading only source development rows and unlabelled target rows.
 - :mod:`emoshift.selection.selector`: :class:`UnsupervisedGridSelector`, a grid search
   inside one trial scored by one of them.
+- :mod:`emoshift.selection.few_shot`: :class:`FewShotCVSelector`, a grid search by
+  cross-validation on the k labelled target examples of a few-shot protocol.
 
 Example:
     >>> from emoshift.selection import SCORERS, get_scorer
@@ -15,7 +17,16 @@ Example:
 
 from __future__ import annotations
 
+from emoshift.selection.few_shot import FewShotCVSelector, few_shot_folds
 from emoshift.selection.scorers import SCORERS, Scorer, SelectionData, get_scorer
 from emoshift.selection.selector import UnsupervisedGridSelector
 
-__all__ = ["SCORERS", "Scorer", "SelectionData", "UnsupervisedGridSelector", "get_scorer"]
+__all__ = [
+    "SCORERS",
+    "FewShotCVSelector",
+    "Scorer",
+    "SelectionData",
+    "UnsupervisedGridSelector",
+    "few_shot_folds",
+    "get_scorer",
+]

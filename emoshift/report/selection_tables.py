@@ -1,0 +1,89 @@
+"""The report's account of model selection inside trials: which scorer picked what.
+
+A trial run with a ``selection:`` block records ``selection: {scorer, picked, scores}``
+(see :mod:`emoshift.experiment.selecting`), and with ``oracle: true`` also ``oracle``:
+each grid point's UAR on the target *test* rows. :func:`selection_table` has one row per
+pair x condition x selected variant: the scorer, how often it picked each grid point and,
+only when the oracle was recorded, how often the oracle would have picked each point (in
+a column headed :data:`ORACLE_HEADER`, as it reads the test labels) and the mean distance
+of the scorer's pick from the oracle's, in UAR points.
+
+Example:
+    >>> pick = {"lambda_max": 0.3}
+    >>> trials = [{"variant": "dann[select=snd]", "pair": "a->b", "trial": t,
+    ...            "selection": {"scorer": "snd", "picked": pick, "scores": []}}
+    ...           for t in range(2)]
+    >>> selection_table(trials)[["variant", "scorer", "picked"]].values.tolist()
+    [['dann[select=snd]', 'snd', 'lambda_max=0.3: 2']]
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+
+from emoshift.report.trial_tables import condition_columns, order_trials
+
+ORACLE_HEADER = "oracle (reads target test labels; not a valid choice)"
+DISTANCE_HEADER = "distance to oracle (UAR points)"
+
+
+def _text(params: Mapping[str, object]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(params.items())) or "(default)"
+
+
+def _counts(choices: Sequence[Mapping[str, object]]) -> str:
+    counted = Counter(_text(c) for c in choices)
+    return "; ".join(f"{text}: {n}" for text, n in sorted(counted.items()))
+
+
+def _oracle_pick(trial: Mapping[str, object]) -> tuple[Mapping[str, object], float, float]:
+    """The oracle's grid point, its test UAR and the test UAR of the scorer's pick."""
+    oracle = [o for o in trial["selection"]["oracle"] if o["uar"] is not None]
+    best = max(oracle, key=lambda o: o["uar"])  # ties: the first point, as the selector
+    picked = next(o["uar"] for o in oracle if o["params"] == trial["selection"]["picked"])
+    return best["params"], best["uar"], picked
+
+
+def selection_table(trials: Sequence[Mapping[str, object]]) -> pd.DataFrame | None:
+    """One row per pair x condition x variant that selected its hyper-parameters, or
+    ``None`` when no trial did."""
+    selected = [t for t in order_trials(trials, None) if t.get("selection")]
+    if not selected:
+        return None
+    conditions = condition_columns(selected)
+    groups: dict[tuple, list[Mapping[str, object]]] = {}
+    for trial in selected:
+        key = (trial["pair"], *(trial.get(c) for c in conditions), trial["variant"])
+        groups.setdefault(key, []).append(trial)
+    rows = []
+    for key, group in groups.items():
+        row = dict(zip(["pair", *conditions, "variant"], key))
+        row["scorer"] = group[0]["selection"]["scorer"]
+        row["n_trials"] = len(group)
+        row["picked"] = _counts([t["selection"]["picked"] for t in group])
+        with_oracle = [t for t in group if t["selection"].get("oracle")]
+        if with_oracle:
+            picks = [_oracle_pick(t) for t in with_oracle]
+            row[ORACLE_HEADER] = _counts([p[0] for p in picks])
+            row[DISTANCE_HEADER] = 100 * sum(b - p for _, b, p in picks) / len(picks)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def selection_notes(table: pd.DataFrame) -> list[str]:
+    """What the selection table shows, in words."""
+    notes = [
+        "Model selection inside trials: each selected variant chose its hyper-parameters "
+        "per trial with the scorer named, without target test data; 'picked' counts the "
+        "trials that chose each grid point."
+    ]
+    if ORACLE_HEADER in table:
+        notes.append(
+            f"The column '{ORACLE_HEADER}' shows what choosing by target-test UAR would "
+            "have picked; it is there only to measure the scorers, and "
+            f"'{DISTANCE_HEADER}' is the mean test UAR lost by the scorer's pick against it."
+        )
+    return notes

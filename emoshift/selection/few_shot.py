@@ -1,0 +1,217 @@
+"""Few-shot selection: choose hyper-parameters by cross-validation on the k labelled target
+examples, which a few-shot protocol allows (the target test rows are never read).
+
+:class:`FewShotCVSelector` fits one model per grid point and fold: the fold's training
+part of the labelled target examples goes to ``fit`` (with all the labelled source data
+and whatever else the caller passes, e.g. unlabelled target rows), and the held-out part
+is predicted. The out-of-fold predictions of every labelled example are pooled and scored
+by UAR; the best grid point (ties: the first) is refitted on all labelled examples.
+With a ``source_weight`` in the grid the selector can decide that the source corpus
+hurts (``source_weight=0``: the method trains on the target examples alone).
+
+Folds (:func:`few_shot_folds`): ``cv="loo"`` leaves one example out (one speaker, when
+speakers are known); an integer asks for that many stratified folds, grouped by speaker
+when speakers are known (no speaker on both sides), lowered to what the smallest class
+(and the number of speakers) allows.
+
+Example:
+    >>> import numpy as np
+    >>> from emoshift.methods import get_method
+    >>> rng = np.random.default_rng(0)
+    >>> Xs = rng.normal(size=(80, 4)); ys = np.where(Xs[:, 0] > 0, "anger", "sadness")
+    >>> Xt = rng.normal(size=(8, 4)) + 1; yt = np.array(["anger", "sadness"] * 4)
+    >>> selector = FewShotCVSelector(
+    ...     get_method("source_target", hidden_sizes=(8,), max_epochs=3, random_state=0),
+    ...     {"source_weight": [1.0, 0.0]}, cv=2)
+    >>> selector = selector.fit(Xs, ys, X_target_labelled=Xt, y_target_labelled=yt)
+    >>> [s["params"] for s in selector.scores_]
+    [{'source_weight': 1.0}, {'source_weight': 0.0}]
+    >>> selector.predict(Xt[:2]).shape
+    (2,)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from sklearn.base import BaseEstimator, clone
+from sklearn.model_selection import (
+    LeaveOneGroupOut,
+    LeaveOneOut,
+    ParameterGrid,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+)
+
+from emoshift.metrics import uar
+
+Folds = list[tuple[np.ndarray, np.ndarray]]
+
+
+def _covers(y: np.ndarray, folds: Folds) -> bool:
+    """Whether every fold's training part holds every class."""
+    classes = set(np.unique(y).tolist())
+    return all(set(np.unique(y[train]).tolist()) == classes for train, _ in folds)
+
+
+def few_shot_folds(
+    y: object, groups: object | None = None, cv: int | str = 5, random_state: int = 0
+) -> tuple[Folds, str]:
+    """``(train, held-out)`` positions over the labelled examples, and the scheme in words.
+
+    ``groups`` (speakers) keep each speaker on one side when there are at least two of
+    them; when grouping would leave a class out of a training part, the folds fall back
+    to ungrouped stratified ones (the description says so).
+
+    Example:
+        >>> y = np.array(["a", "b"] * 3)
+        >>> folds, how = few_shot_folds(y, ["s1", "s1", "s2", "s2", "s3", "s3"], cv=5)
+        >>> how, len(folds)
+        ('3-fold stratified, grouped by speaker', 3)
+        >>> few_shot_folds(y, cv="loo")[1]
+        'leave-one-out'
+    """
+    y = np.asarray(y)
+    groups = None if groups is None else np.asarray(groups).astype(str)
+    grouped = groups is not None and len(np.unique(groups)) >= 2
+    index = np.zeros((len(y), 1))
+    if cv == "loo":
+        splitter = LeaveOneGroupOut() if grouped else LeaveOneOut()
+        folds = list(splitter.split(index, y, groups if grouped else None))
+        return folds, "leave-one-speaker-out" if grouped else "leave-one-out"
+    if not isinstance(cv, int) or isinstance(cv, bool) or cv < 2:
+        raise ValueError(f"cv={cv!r}; give a number of folds (2 or more) or 'loo'")
+    smallest = int(np.unique(y, return_counts=True)[1].min())
+    n_splits = min(cv, smallest, len(np.unique(groups)) if grouped else cv)
+    if n_splits < 2:
+        raise ValueError(
+            f"cross-validation on the labelled target examples needs 2 or more of each "
+            f"class (the smallest class has {smallest}); raise k"
+        )
+    if grouped:
+        splitter = StratifiedGroupKFold(n_splits, shuffle=True, random_state=random_state)
+        folds = list(splitter.split(index, y, groups))
+        if _covers(y, folds):
+            return folds, f"{n_splits}-fold stratified, grouped by speaker"
+    splitter = StratifiedKFold(n_splits, shuffle=True, random_state=random_state)
+    folds = list(splitter.split(index, y))
+    note = " (grouping by speaker left a class out of a training fold)" if grouped else ""
+    return folds, f"{n_splits}-fold stratified{note}"
+
+
+class FewShotCVSelector(BaseEstimator):
+    """Grid search by cross-validation on the few labelled target examples.
+
+    Args:
+        estimator: an unfitted emoshift estimator (the shared ``fit`` signature).
+        param_grid: ``{parameter: [values]}`` (or a list of such dicts); put the method's
+            default first, ties go to the first point.
+        cv: number of folds, or ``"loo"`` (see :func:`few_shot_folds`).
+        keep_models: fit every grid point on all labelled examples and keep them in
+            ``models_`` (for a target-test oracle column; costs one fit per point).
+        random_state: seed of the folds (and of estimators whose seed is ``None``).
+
+    Attributes:
+        best_params_, best_score_, best_index_: the chosen grid point, its pooled
+            out-of-fold UAR and position.
+        scores_: ``[{"params": dict, "score": float}, ...]``, one per grid point.
+        cv_: the fold scheme in words.
+        best_estimator_: the chosen point refitted on all labelled examples.
+        models_: every point fitted on all labelled examples (``keep_models``).
+    """
+
+    def __init__(
+        self,
+        estimator: BaseEstimator,
+        param_grid: Mapping[str, Sequence[object]] | Sequence[Mapping[str, Sequence[object]]],
+        *,
+        cv: int | str = 5,
+        keep_models: bool = False,
+        random_state: int = 0,
+    ) -> None:
+        self.estimator = estimator
+        self.param_grid = param_grid
+        self.cv = cv
+        self.keep_models = keep_models
+        self.random_state = random_state
+
+    def _candidate(self, params: Mapping[str, object]) -> BaseEstimator:
+        model = clone(self.estimator).set_params(**params)
+        if model.get_params().get("random_state", 0) is None:
+            model.set_params(random_state=self.random_state)
+        return model
+
+    def _cv_score(
+        self,
+        params: Mapping[str, object],
+        folds: Folds,
+        X: object,
+        y: object,
+        X_labelled: np.ndarray,
+        y_labelled: np.ndarray,
+        fit_params: Mapping[str, object],
+    ) -> float:
+        """UAR of the pooled out-of-fold predictions of the labelled examples."""
+        predicted = np.empty(len(y_labelled), dtype=y_labelled.dtype)
+        for train, held in folds:
+            model = self._candidate(params).fit(
+                X,
+                y,
+                X_target_labelled=X_labelled[train],
+                y_target_labelled=y_labelled[train],
+                **fit_params,
+            )
+            predicted[held] = model.predict(X_labelled[held])
+        return uar(y_labelled, predicted)
+
+    def fit(
+        self,
+        X: object,
+        y: object,
+        *,
+        X_target_labelled: object,
+        y_target_labelled: object,
+        groups: object | None = None,
+        **fit_params: object,
+    ) -> FewShotCVSelector:
+        """Score every grid point by cross-validation, then refit the best on all examples.
+
+        Args:
+            X, y: labelled source data (passed whole to every fit).
+            X_target_labelled, y_target_labelled: the k labelled target examples per class.
+            groups: their speakers (folds never split a speaker), or ``None``.
+            **fit_params: passed to every ``fit`` (``X_target``, ``eval_set``).
+        """
+        X_labelled, y_labelled = np.asarray(X_target_labelled), np.asarray(y_target_labelled)
+        folds, self.cv_ = few_shot_folds(y_labelled, groups, self.cv, self.random_state)
+        grids = [self.param_grid] if isinstance(self.param_grid, Mapping) else self.param_grid
+        grid = list(ParameterGrid([dict(g) for g in grids] or [{}]))
+        self.scores_: list[dict[str, object]] = []
+        best = -math.inf
+        for i, params in enumerate(grid):
+            value = self._cv_score(params, folds, X, y, X_labelled, y_labelled, fit_params)
+            self.scores_.append({"params": params, "score": value})
+            if value > best:
+                best, self.best_index_ = value, i
+        self.best_score_ = best
+        self.best_params_ = grid[self.best_index_]
+
+        def full(params: Mapping[str, object]) -> BaseEstimator:
+            return self._candidate(params).fit(
+                X, y, X_target_labelled=X_labelled, y_target_labelled=y_labelled, **fit_params
+            )
+
+        self.models_ = [full(p) for p in grid] if self.keep_models else []
+        self.best_estimator_ = (
+            self.models_[self.best_index_] if self.keep_models else full(self.best_params_)
+        )
+        self.classes_ = getattr(self.best_estimator_, "classes_", None)
+        return self
+
+    def predict(self, X: object) -> np.ndarray:
+        """The chosen model's predictions."""
+        if not hasattr(self, "best_estimator_"):
+            raise RuntimeError("FewShotCVSelector is not fitted yet: call fit first")
+        return self.best_estimator_.predict(X)
