@@ -5,7 +5,8 @@ file's bytes, sha256 of the extractor's JSON config), so renaming or moving a fi
 its entry, editing the audio or changing any extractor option makes a new one, and no
 entry is ever stale (to skip reading unchanged audio files, the digests are remembered by
 :mod:`emoshift.features.hash_memo`, which says what makes it hash a file again).
-Entries are ``.npy`` files at ``root/<first 2 hex chars>/<key>.npy``, written to a temporary file in the same directory, fsynced and renamed into place with
+Entries are ``.npy`` files at ``root/<first 2 hex chars>/<key>.npy``, written to a
+temporary file in the same directory, fsynced and renamed into place with
 :func:`os.replace`: a killed run leaves either the whole entry or none. An entry that
 fails to load (truncated, corrupt) is treated as a miss and rewritten by the next
 :meth:`FeatureCache.put`; one that loads but is wrong for its extractor (shape, dtype,
