@@ -17,6 +17,7 @@ import soundfile as sf
 from emoshift.features import extract as extract_module
 from emoshift.features import extract_features, hash_file
 from emoshift.features import hash_memo as memo_module
+from emoshift.features.cache import read_npy
 from emoshift.features.hash_memo import MEMO_FILE, FileHashMemo
 from emoshift.features.workers import _guarded_lines
 
@@ -217,3 +218,39 @@ def test_plain_script_without_main_guard_extracts_and_says_why(tmp_path: Path) -
     guarded = _run(_write_script(tmp_path, guarded=True))  # a new cache: two workers
     assert guarded.returncode == 0 and "Warning" not in guarded.stderr
     assert guarded.stdout == first.stdout
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.arange(88, dtype=np.float32),
+        np.arange(41 * 7, dtype=np.float64).reshape(7, 41),
+        np.asfortranarray(np.arange(12, dtype=np.float32).reshape(3, 4)),
+        np.zeros((0, 41), dtype=np.float32),
+    ],
+    ids=["vector", "frames", "fortran", "empty"],
+)
+def test_read_npy_reads_what_numpy_writes(tmp_path: Path, array: np.ndarray) -> None:
+    for version in ((1, 0), (2, 0)):
+        path = tmp_path / f"a{version[0]}.npy"
+        with open(path, "wb") as file:
+            np.lib.format.write_array(file, array, version=version)
+        loaded = read_npy(path)
+        np.testing.assert_array_equal(loaded, np.load(path))
+        assert loaded.dtype == array.dtype and loaded.flags.writeable
+
+
+@pytest.mark.bad_input
+def test_read_npy_refuses_object_arrays_and_truncated_files(tmp_path: Path) -> None:
+    pickled = tmp_path / "object.npy"
+    np.save(pickled, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match="object array"):
+        read_npy(pickled)
+    truncated = tmp_path / "short.npy"
+    np.save(truncated, np.arange(10.0))
+    truncated.write_bytes(truncated.read_bytes()[:-8])
+    with pytest.raises(ValueError, match="truncated"):
+        read_npy(truncated)
+    (tmp_path / "text.npy").write_text("print('hello')")
+    with pytest.raises(ValueError, match="not an .npy file"):
+        read_npy(tmp_path / "text.npy")

@@ -26,7 +26,9 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Mapping
@@ -39,6 +41,56 @@ FEATURE_FORMAT_VERSION = 1
 """Bumped whenever emoshift changes how features are computed or stored."""
 
 CHUNK_SIZE = 1 << 20
+
+_HEADERS: dict[bytes, tuple[tuple[int, ...], bool, np.dtype]] = {}
+_MAX_HEADERS = 256
+
+
+def read_npy(path: str | os.PathLike) -> np.ndarray:
+    """The array in an ``.npy`` file (format 1 or 2, as :func:`numpy.save` writes it),
+    as :func:`numpy.load` with ``allow_pickle=False`` reads it, but in one read and with
+    each distinct header parsed once (all entries of one extractor share theirs): a cached
+    corpus loads several times faster.
+
+    Raises:
+        OSError: the file cannot be read.
+        ValueError: not an ``.npy`` file, an object array, or truncated.
+
+    Example:
+        >>> import tempfile, numpy as np
+        >>> path = tempfile.mkdtemp() + "/a.npy"
+        >>> np.save(path, np.arange(6, dtype=np.float32).reshape(2, 3))
+        >>> read_npy(path)
+        array([[0., 1., 2.],
+               [3., 4., 5.]], dtype=float32)
+    """
+    with open(path, "rb", buffering=0) as file:
+        data = bytearray(os.fstat(file.fileno()).st_size)
+        file.readinto(data)
+    if data[:6] != b"\x93NUMPY" or data[6] not in (1, 2):
+        raise ValueError(f"{path} is not an .npy file of format version 1 or 2")
+    start = 10 if data[6] == 1 else 12
+    end = start + int.from_bytes(data[8:start], "little")
+    header = bytes(data[start:end])
+    parsed = _HEADERS.get(header)
+    if parsed is None:
+        stream = io.BytesIO(data)
+        version = np.lib.format.read_magic(stream)
+        reader = np.lib.format.read_array_header_1_0
+        if version != (1, 0):
+            reader = np.lib.format.read_array_header_2_0
+        parsed = reader(stream)
+        if len(_HEADERS) >= _MAX_HEADERS:
+            _HEADERS.clear()
+        _HEADERS[header] = parsed
+    shape, fortran_order, dtype = parsed
+    if dtype.hasobject:
+        raise ValueError(f"{path} holds an object array, which is never a cache entry")
+    count = math.prod(shape)
+    if len(data) - end != count * dtype.itemsize:
+        raise ValueError(f"{path} is truncated")
+    array = np.frombuffer(data, dtype=dtype, count=count, offset=end)
+    return array.reshape(shape[::-1]).T if fortran_order else array.reshape(shape)
 
 
 def default_cache_dir() -> Path:
@@ -94,6 +146,7 @@ class FeatureCache:
 
     def __init__(self, root: str | os.PathLike | None = None) -> None:
         self.root = Path(root).expanduser() if root is not None else default_cache_dir()
+        self._root = str(self.root)
 
     def __repr__(self) -> str:
         return f"FeatureCache({str(self.root)!r})"
@@ -111,7 +164,7 @@ class FeatureCache:
     def get(self, key: str) -> np.ndarray | None:
         """The cached array, or ``None`` if absent or unreadable (then it is a miss)."""
         try:
-            return np.load(self.path(key), allow_pickle=False)
+            return read_npy(os.path.join(self._root, key[:2], f"{key}.npy"))
         except (OSError, ValueError, EOFError):
             return None
 

@@ -227,10 +227,9 @@ class _FileJob:
     def check(self, array: np.ndarray) -> str | None:
         return check_output(array, self.n_features, self.extractor.frame_level)
 
-    def look_up(self, path: str, memo: FileHashMemo) -> _Outcome:
+    def look_up(self, path: str, memo: FileHashMemo, cache: FeatureCache) -> _Outcome:
         """``cached`` with the features, ``error`` if unreadable, else ``pending`` with
         the cache key to extract into."""
-        cache = FeatureCache(self.cache_root)
         try:
             file_sha256 = memo.sha256(path)
         except OSError as error:
@@ -368,11 +367,12 @@ def _look_up(
     """Every file's cached features, error or pending key, in this process; file digests
     come from the :class:`~emoshift.features.hash_memo.FileHashMemo` where it can vouch."""
     memo = FileHashMemo(job.cache_root)
+    cache = FeatureCache(job.cache_root)
     outcomes: dict[str, _Outcome] = {}
     bar = {"desc": f"{job.extractor.name} cache", "total": len(unique), "unit": "file"}
     try:
         for path in progress_bar(unique, enabled=progress, **bar):
-            _record(outcomes, path, job.look_up(path, memo), on_error)
+            _record(outcomes, path, job.look_up(path, memo, cache), on_error)
     finally:
         memo.save()
     return outcomes
