@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -17,7 +18,8 @@ import soundfile as sf
 from emoshift.features import extract as extract_module
 from emoshift.features import extract_features, hash_file
 from emoshift.features import hash_memo as memo_module
-from emoshift.features.cache import read_npy
+from emoshift.features.cache import FeatureCache, read_npy
+from emoshift.features.functionals import Functionals
 from emoshift.features.hash_memo import MEMO_FILE, FileHashMemo
 from emoshift.features.workers import _guarded_lines
 
@@ -52,7 +54,7 @@ class _NoPool:
 
 class _NoAudio:
     def __call__(self, *args, **kwargs):
-        raise AssertionError("an audio file was read although the memo vouches for it")
+        raise AssertionError("audio was read or an extractor built although all is cached")
 
 
 def test_cached_run_starts_no_pool_and_reads_no_audio(files, tmp_path, monkeypatch, settle_now):
@@ -61,6 +63,7 @@ def test_cached_run_starts_no_pool_and_reads_no_audio(files, tmp_path, monkeypat
     assert json.loads((cache / MEMO_FILE).read_text())["files"].keys() == set(files)
     monkeypatch.setattr(extract_module, "ProcessPoolExecutor", _NoPool)
     monkeypatch.setattr(memo_module, "hash_file", _NoAudio())
+    monkeypatch.setattr(Functionals, "feature_names", property(_NoAudio()))  # names cached
     again = extract_features(files, "egemaps", cache_dir=cache, n_jobs=2, progress=False)
     assert (again.n_cached, again.n_extracted) == (3, 0)
     np.testing.assert_array_equal(again.features.to_numpy(), first.features.to_numpy())
@@ -144,14 +147,14 @@ def test_malformed_memo_is_ignored_and_rewritten(files, tmp_path, settle_now, co
 
 
 def test_unwritable_memo_only_costs_time(files, tmp_path, settle_now, monkeypatch) -> None:
-    real_mkstemp = memo_module.tempfile.mkstemp
+    real_mkstemp = tempfile.mkstemp
 
     def refuse_memo(*args, prefix: str = "", **kwargs):
         if prefix.startswith(f".{MEMO_FILE}"):
             raise PermissionError(13, "Permission denied")
         return real_mkstemp(*args, prefix=prefix, **kwargs)
 
-    monkeypatch.setattr(memo_module.tempfile, "mkstemp", refuse_memo)
+    monkeypatch.setattr(tempfile, "mkstemp", refuse_memo)
     result = extract_features(files, "egemaps", cache_dir=tmp_path / "c", n_jobs=1)
     assert result.n_extracted == 3 and not (tmp_path / "c" / MEMO_FILE).exists()
 
@@ -254,3 +257,14 @@ def test_read_npy_refuses_object_arrays_and_truncated_files(tmp_path: Path) -> N
     (tmp_path / "text.npy").write_text("print('hello')")
     with pytest.raises(ValueError, match="not an .npy file"):
         read_npy(tmp_path / "text.npy")
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("content", ["{not json", "[]", '["f0", 3]', '{"a": 1}'])
+def test_malformed_names_file_is_recomputed(tmp_path: Path, content: str) -> None:
+    cache = FeatureCache(tmp_path)
+    path = tmp_path / "names" / f"{'cd' * 32}.json"
+    path.parent.mkdir()
+    path.write_text(content)
+    assert cache.feature_names("cd" * 32, lambda: ["f0", "jitter"]) == ["f0", "jitter"]
+    assert json.loads(path.read_text()) == ["f0", "jitter"]

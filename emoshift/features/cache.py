@@ -126,6 +126,36 @@ def hash_file(path: str | os.PathLike, chunk_size: int = CHUNK_SIZE) -> str:
     return digest.hexdigest()
 
 
+def write_text_atomic(path: str | os.PathLike, text: str) -> bool:
+    """Write ``text`` to ``path`` through a temporary file and a rename, so readers see the
+    old or the new file, never half of one. Returns ``False`` (and writes nothing) when the
+    file cannot be written: for the cache's own helper files that only costs time.
+
+    Example:
+        >>> import tempfile
+        >>> path = tempfile.mkdtemp() + "/sub/a.json"
+        >>> write_text_atomic(path, "[]"), open(path).read()
+        (True, '[]')
+    """
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    except OSError:
+        return False
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(temporary, target)
+    except OSError:
+        Path(temporary).unlink(missing_ok=True)
+        return False
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return True
+
+
 def hash_config(config: Mapping[str, Any]) -> str:
     """The sha256 hex digest of a JSON-able config (canonical JSON: sorted keys).
 
@@ -167,6 +197,34 @@ class FeatureCache:
             return read_npy(os.path.join(self._root, key[:2], f"{key}.npy"))
         except (OSError, ValueError, EOFError):
             return None
+
+    def feature_names(self, config_sha256: str, compute: Callable[[], list[str]]) -> list[str]:
+        """The feature names of the extractor config with digest ``config_sha256``.
+
+        Read from ``root/names/<config_sha256>.json`` (a JSON list of strings); when that
+        is absent or malformed, ``compute()`` gives them and they are stored there. The
+        config describes the output completely (it keys every entry), so its names never
+        change; reading them spares building the extractor (an ``opensmile.Smile`` takes
+        about a second) in a run that finds every file cached.
+
+        Example:
+            >>> import tempfile
+            >>> cache = FeatureCache(tempfile.mkdtemp())
+            >>> cache.feature_names("ab" * 32, lambda: ["f0", "loudness"])
+            ['f0', 'loudness']
+            >>> cache.feature_names("ab" * 32, lambda: [])  # stored: compute is not called
+            ['f0', 'loudness']
+        """
+        path = self.root / "names" / f"{config_sha256}.json"
+        try:
+            names = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            names = None
+        if isinstance(names, list) and names and all(isinstance(n, str) for n in names):
+            return names
+        names = list(compute())
+        write_text_atomic(path, json.dumps(names))
+        return names
 
     def get_valid(
         self, key: str, check: Callable[[np.ndarray], str | None]

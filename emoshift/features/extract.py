@@ -328,11 +328,14 @@ def extract_features(
         raise ValueError(f"on_error must be 'skip' or 'raise', not {on_error!r}")
     extractor = get_extractor(extractor)
     config = extractor.config()
+    cache = FeatureCache(cache_dir)
+    config_sha256 = hash_config(config)
+    names = cache.feature_names(config_sha256, lambda: extractor.feature_names)
     job = _FileJob(
         extractor=extractor,
-        cache_root=str(FeatureCache(cache_dir).root),
-        config_sha256=hash_config(config),
-        n_features=len(extractor.feature_names),
+        cache_root=str(cache.root),
+        config_sha256=config_sha256,
+        n_features=len(names),
     )
     index, files = _inputs(table_or_files)
     unique = list(dict.fromkeys(files))
@@ -346,7 +349,7 @@ def extract_features(
         path: str(outcomes[path].value) for path in unique if outcomes[path].status == "error"
     }
     _warn_about(outcomes, errors, len(unique))
-    return _assemble(extractor, config, index, files, outcomes, errors)
+    return _assemble(extractor, config, names, index, files, outcomes, errors)
 
 
 class ScriptWithoutMainGuardWarning(UserWarning):
@@ -447,6 +450,7 @@ def _named(messages: list[str]) -> str:
 def _assemble(
     extractor: Extractor,
     config: dict[str, Any],
+    names: list[str],
     index: pd.Index,
     files: list[str],
     outcomes: dict[str, _Outcome],
@@ -455,7 +459,6 @@ def _assemble(
     """The result in input order: a DataFrame of functionals or a list of frame arrays."""
     keep = [i for i, path in enumerate(files) if outcomes[path].status != "error"]
     arrays = [np.asarray(outcomes[files[i]].value) for i in keep]
-    names = list(extractor.feature_names)
     kept_index = index[keep]
     if extractor.frame_level:
         features: pd.DataFrame | list[np.ndarray] = arrays

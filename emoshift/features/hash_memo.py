@@ -34,11 +34,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import time
 from pathlib import Path
 
-from emoshift.features.cache import hash_file
+from emoshift.features.cache import hash_file, write_text_atomic
 
 MEMO_FILE = "file-hashes.json"
 """The memo's file name inside the cache directory."""
@@ -122,21 +121,5 @@ class FileHashMemo:
             return
         files = {**_read(self.path), **self._new}
         text = json.dumps({"format": MEMO_FORMAT, "files": files}, separators=(",", ":"))
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(
-                dir=self.path.parent, prefix=f".{MEMO_FILE}.", suffix=".tmp"
-            )
-        except OSError:
-            return
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as file:
-                file.write(text)
-            os.replace(temporary, self.path)
-        except OSError:
-            Path(temporary).unlink(missing_ok=True)
-            return
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        self._entries, self._new = files, {}
+        if write_text_atomic(self.path, text):
+            self._entries, self._new = files, {}
