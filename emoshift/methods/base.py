@@ -385,8 +385,6 @@ class NeuralEstimator(NetworkState, DomainEstimator):
         return {"all": self._adam(self.modules_.parameters())}
 
     def _adam(self, parameters: object, lr: float | None = None) -> Adam:
-        """Adam at ``lr`` (default the ``lr`` parameter); :class:`~emoshift.methods.optim.Adam`
-        computes what ``torch.optim.Adam`` does, bit for bit, without its start-up cost."""
         lr = self.lr if lr is None else lr
         return Adam(parameters, lr=lr, weight_decay=self.weight_decay)
 
