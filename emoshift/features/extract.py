@@ -11,10 +11,15 @@ finite values); a cache entry that fails it is dropped and its file extracted ag
 with an :class:`InvalidCacheEntryWarning` naming the file. An extractor that fails for
 another reason raises :class:`ExtractionError` naming the file.
 
-Workers are fresh processes (``forkserver`` on Unix, ``spawn`` elsewhere), never forks of
-the caller, so the calling script needs the usual ``if __name__ == "__main__":`` guard when
-``n_jobs > 1``, and a custom extractor class must be importable (defined in a module, not
-in a notebook). Each worker creates its ``opensmile.Smile`` once, on its first file.
+The calling process looks every file up in the cache first (file digests come from a
+stat-keyed memo, :mod:`emoshift.features.hash_memo`, so a cached run reads no audio);
+only the files the cache lacks are extracted, and no worker process starts when there
+are none. Workers are fresh processes (:mod:`emoshift.features.workers`), never forks of
+the caller, so a custom extractor class must be importable (defined in a module, not in
+a notebook). A call from a script's top level without an
+``if __name__ == "__main__":`` guard extracts in the calling process instead, with a
+:class:`ScriptWithoutMainGuardWarning` that says why. Each worker creates its
+``opensmile.Smile`` once, on its first file.
 
 Example:
     >>> import os, tempfile, numpy as np, soundfile as sf
@@ -32,7 +37,6 @@ Example:
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import warnings
 from collections.abc import Iterable
@@ -44,9 +48,11 @@ import numpy as np
 import pandas as pd
 
 from emoshift.features.audio import AudioError, read_audio
-from emoshift.features.cache import FeatureCache, hash_config, hash_file
+from emoshift.features.cache import FeatureCache, hash_config
 from emoshift.features.functionals import ALIASES, FEATURE_SETS, SHORT_NAMES, Functionals
+from emoshift.features.hash_memo import FileHashMemo
 from emoshift.features.logmel import LogMel
+from emoshift.features.workers import resolve_jobs, unguarded_main_call, worker_context
 from emoshift.progress import progress as progress_bar
 
 EXTRACTOR_NAMES: tuple[str, ...] = tuple(
@@ -197,17 +203,21 @@ def check_output(array: np.ndarray, n_features: int, frame_level: bool) -> str |
 
 
 class _Outcome(NamedTuple):
-    """One file's result: its status, the features or the error message, and a note on
-    a cache entry that was dropped as invalid."""
+    """One file's result: its status, the features or the error message (for ``pending``,
+    the cache key), and a note on a cache entry that was dropped as invalid."""
 
-    status: Literal["cached", "extracted", "error"]
+    status: Literal["cached", "extracted", "error", "pending"]
     value: np.ndarray | str
     dropped: str = ""
 
 
 @dataclass(frozen=True)
 class _FileJob:
-    """Features of one file from the cache or computed and cached (picklable for workers)."""
+    """Features of one file from the cache, or computed and cached (picklable for workers).
+
+    :meth:`look_up` runs in the calling process for every file; :meth:`__call__` runs,
+    there or in a worker, only for the files the cache lacks.
+    """
 
     extractor: Extractor
     cache_root: str
@@ -217,10 +227,11 @@ class _FileJob:
     def check(self, array: np.ndarray) -> str | None:
         return check_output(array, self.n_features, self.extractor.frame_level)
 
-    def __call__(self, path: str) -> _Outcome:
-        cache = FeatureCache(self.cache_root)
+    def look_up(self, path: str, memo: FileHashMemo, cache: FeatureCache) -> _Outcome:
+        """``cached`` with the features, ``error`` if unreadable, else ``pending`` with
+        the cache key to extract into."""
         try:
-            file_sha256 = hash_file(path)
+            file_sha256 = memo.sha256(path)
         except OSError as error:
             reason = error.strerror or str(error)
             message = (
@@ -237,12 +248,16 @@ class _FileJob:
             if problem
             else ""
         )
+        return _Outcome("pending", key, dropped)
+
+    def __call__(self, path: str, pending: _Outcome) -> _Outcome:
+        """Extract a ``pending`` file and store its features under the pending key."""
         try:
             features = self.extract(path)
         except AudioError as error:
-            return _Outcome("error", str(error), dropped)
-        cache.put(key, features)
-        return _Outcome("extracted", features, dropped)
+            return _Outcome("error", str(error), pending.dropped)
+        FeatureCache(self.cache_root).put(str(pending.value), features)
+        return _Outcome("extracted", features, pending.dropped)
 
     def extract(self, path: str) -> np.ndarray:
         """The extractor's output for ``path``; every failure names the file."""
@@ -263,25 +278,6 @@ class _FileJob:
         if (problem := self.check(features)) is not None:
             raise AudioError(f"{path}: the output of extractor {name} {problem}")
         return features
-
-
-def _worker_context() -> multiprocessing.context.BaseContext:
-    """Workers fork from a server process that imported this module once (``forkserver``,
-    so later pools start in milliseconds), or are spawned where there is no fork server;
-    either way they inherit none of the caller's state."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])
-        return context
-    return multiprocessing.get_context("spawn")
-
-
-def _resolve_jobs(n_jobs: int | None) -> int:
-    if n_jobs is None or n_jobs == -1:
-        return os.cpu_count() or 1
-    if n_jobs < 1:
-        raise ValueError(f"n_jobs must be a positive number, -1 or None (all cores), not {n_jobs}")
-    return n_jobs
 
 
 def _inputs(table_or_files: pd.DataFrame | Iterable[str | os.PathLike]) -> tuple[pd.Index, list]:
@@ -332,50 +328,94 @@ def extract_features(
         raise ValueError(f"on_error must be 'skip' or 'raise', not {on_error!r}")
     extractor = get_extractor(extractor)
     config = extractor.config()
+    cache = FeatureCache(cache_dir)
+    config_sha256 = hash_config(config)
+    names = cache.feature_names(config_sha256, lambda: extractor.feature_names)
     job = _FileJob(
         extractor=extractor,
-        cache_root=str(FeatureCache(cache_dir).root),
-        config_sha256=hash_config(config),
-        n_features=len(extractor.feature_names),
+        cache_root=str(cache.root),
+        config_sha256=config_sha256,
+        n_features=len(names),
     )
     index, files = _inputs(table_or_files)
     unique = list(dict.fromkeys(files))
-    outcomes = _run_jobs(job, unique, n_jobs=n_jobs, on_error=on_error, progress=progress)
+    outcomes = _look_up(job, unique, on_error=on_error, progress=progress)
+    pending = {path: outcome for path, outcome in outcomes.items() if outcome.status == "pending"}
+    if pending:
+        outcomes.update(
+            _run_jobs(job, pending, n_jobs=n_jobs, on_error=on_error, progress=progress)
+        )
     errors = {
         path: str(outcomes[path].value) for path in unique if outcomes[path].status == "error"
     }
     _warn_about(outcomes, errors, len(unique))
-    return _assemble(extractor, config, index, files, outcomes, errors)
+    return _assemble(extractor, config, names, index, files, outcomes, errors)
+
+
+class ScriptWithoutMainGuardWarning(UserWarning):
+    """Extraction ran in the calling process although ``n_jobs > 1``: the call comes from
+    a script's top level outside an ``if __name__ == "__main__":`` guard, which worker
+    processes would run again. The message names the script and line."""
+
+
+def _record(outcomes: dict[str, _Outcome], path: str, outcome: _Outcome, on_error: str) -> None:
+    outcomes[path] = outcome
+    if outcome.status == "error" and on_error == "raise":
+        raise AudioError(str(outcome.value))
+
+
+def _look_up(
+    job: _FileJob, unique: list[str], *, on_error: str, progress: bool | None
+) -> dict[str, _Outcome]:
+    """Every file's cached features, error or pending key, in this process; file digests
+    come from the :class:`~emoshift.features.hash_memo.FileHashMemo` where it can vouch."""
+    memo = FileHashMemo(job.cache_root)
+    cache = FeatureCache(job.cache_root)
+    outcomes: dict[str, _Outcome] = {}
+    bar = {"desc": f"{job.extractor.name} cache", "total": len(unique), "unit": "file"}
+    try:
+        for path in progress_bar(unique, enabled=progress, **bar):
+            _record(outcomes, path, job.look_up(path, memo, cache), on_error)
+    finally:
+        memo.save()
+    return outcomes
 
 
 def _run_jobs(
     job: _FileJob,
-    unique: list[str],
+    pending: dict[str, _Outcome],
     *,
     n_jobs: int | None,
     on_error: Literal["skip", "raise"],
     progress: bool | None,
 ) -> dict[str, _Outcome]:
-    """Every file's outcome, in this process or in worker processes; with
-    ``on_error="raise"`` the first unusable file raises :class:`AudioError`."""
-    workers = min(_resolve_jobs(n_jobs), max(1, len(unique)))
+    """The outcome of extracting every pending file, in this process or in worker
+    processes; with ``on_error="raise"`` the first unusable file raises :class:`AudioError`."""
+    workers = min(resolve_jobs(n_jobs), len(pending))
+    if workers > 1 and (where := unguarded_main_call()) is not None:
+        warnings.warn(
+            ScriptWithoutMainGuardWarning(
+                f"extracting {len(pending)} file(s) in this process, not in {workers} "
+                f"workers: the call at {where} is at the top level of a script, outside an "
+                "'if __name__ == \"__main__\":' guard, and every worker would run that script "
+                "again. Put the script's work under that guard to extract in parallel."
+            ),
+            stacklevel=3,
+        )
+        workers = 1
     outcomes: dict[str, _Outcome] = {}
-    bar = {"desc": f"{job.extractor.name} features", "total": len(unique), "unit": "file"}
-
-    def record(path: str, outcome: _Outcome) -> None:
-        outcomes[path] = outcome
-        if outcome.status == "error" and on_error == "raise":
-            raise AudioError(str(outcome.value))
-
+    bar = {"desc": f"{job.extractor.name} features", "total": len(pending), "unit": "file"}
     if workers == 1:
-        for path in progress_bar(unique, enabled=progress, **bar):
-            record(path, job(path))
+        for path in progress_bar(pending, enabled=progress, **bar):
+            _record(outcomes, path, job(path, pending[path]), on_error)
         return outcomes
-    executor = ProcessPoolExecutor(workers, mp_context=_worker_context())
+    executor = ProcessPoolExecutor(workers, mp_context=worker_context())
     try:
-        futures: dict[Future, str] = {executor.submit(job, path): path for path in unique}
+        futures: dict[Future, str] = {
+            executor.submit(job, path, outcome): path for path, outcome in pending.items()
+        }
         for future in progress_bar(as_completed(futures), enabled=progress, **bar):
-            record(futures[future], future.result())
+            _record(outcomes, futures[future], future.result(), on_error)
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
     return outcomes
@@ -410,6 +450,7 @@ def _named(messages: list[str]) -> str:
 def _assemble(
     extractor: Extractor,
     config: dict[str, Any],
+    names: list[str],
     index: pd.Index,
     files: list[str],
     outcomes: dict[str, _Outcome],
@@ -418,7 +459,6 @@ def _assemble(
     """The result in input order: a DataFrame of functionals or a list of frame arrays."""
     keep = [i for i, path in enumerate(files) if outcomes[path].status != "error"]
     arrays = [np.asarray(outcomes[files[i]].value) for i in keep]
-    names = list(extractor.feature_names)
     kept_index = index[keep]
     if extractor.frame_level:
         features: pd.DataFrame | list[np.ndarray] = arrays

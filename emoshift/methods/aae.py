@@ -61,6 +61,7 @@ from torch import nn
 from emoshift.methods.estimator import hyper_parameters
 from emoshift.methods.inputs import check_features
 from emoshift.methods.networks import MLPHead
+from emoshift.methods.optim import Adam
 from emoshift.methods.params import AT_LEAST_ONE, NON_NEGATIVE, validate_params
 from emoshift.methods.shared_params import SHARED_CONSTRAINTS
 from emoshift.methods.state import NetworkState, device_for
@@ -238,8 +239,8 @@ class AdversarialAutoencoder(NetworkState, TransformerMixin, BaseEstimator):
         ]
         betas = (0.5, 0.999)
         optimizers = (
-            torch.optim.Adam(autoencoder, lr=self.lr, betas=betas),
-            torch.optim.Adam(self.modules_["discriminator"].parameters(), lr=self.lr, betas=betas),
+            Adam(autoencoder, lr=self.lr, betas=betas),
+            Adam(self.modules_["discriminator"].parameters(), lr=self.lr, betas=betas),
         )
         size = min(self.batch_size, len(X))
         self.initial_code_statistics_ = code_statistics(self._encode(X_t))
@@ -279,7 +280,7 @@ class AdversarialAutoencoder(NetworkState, TransformerMixin, BaseEstimator):
         cond: torch.Tensor | None,
         aux: torch.Tensor | None,
         prior: torch.Generator,
-        optimizers: tuple[torch.optim.Optimizer, torch.optim.Optimizer],
+        optimizers: tuple[Adam, Adam],
     ) -> dict[str, float]:
         """A discriminator step, then an autoencoder step; the batch's losses."""
         modules, (opt_ae, opt_d) = self.modules_, optimizers

@@ -58,6 +58,7 @@ from emoshift.methods.inputs import check_input_kind, check_inputs, check_width
 from emoshift.methods.layer_sum import LayerWeightedSum, StackedLayersEncoder, split_width
 from emoshift.methods.needs import MethodNeeds
 from emoshift.methods.networks import MLPEncoder, MLPHead, apply_max_norm, concordance_loss
+from emoshift.methods.optim import Adam
 from emoshift.methods.preparation import Spec, on_device, prepare
 from emoshift.methods.sequence import CNNGRUEncoder
 from emoshift.methods.shared_params import SHARED_CONSTRAINTS
@@ -379,13 +380,13 @@ class NeuralEstimator(NetworkState, DomainEstimator):
             self.modules_["encoder"].output_size, self.n_outputs_
         )
 
-    def _make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+    def _make_optimizers(self) -> dict[str, Adam]:
         """One Adam over all parameters; methods with alternating updates override this."""
         return {"all": self._adam(self.modules_.parameters())}
 
-    def _adam(self, parameters: object, lr: float | None = None) -> torch.optim.Optimizer:
+    def _adam(self, parameters: object, lr: float | None = None) -> Adam:
         lr = self.lr if lr is None else lr
-        return torch.optim.Adam(parameters, lr=lr, weight_decay=self.weight_decay)
+        return Adam(parameters, lr=lr, weight_decay=self.weight_decay)
 
     # -------------------------------------------------------------- training
 
@@ -396,7 +397,7 @@ class NeuralEstimator(NetworkState, DomainEstimator):
             return concordance_loss(outputs, target)
         return nn.functional.mse_loss(outputs, target)
 
-    def _step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    def _step(self, optimizer: Adam, loss: torch.Tensor) -> None:
         """Zero, backpropagate, clip, update, and apply the max-norm constraint."""
         optimizer.zero_grad()
         loss.backward()

@@ -77,6 +77,9 @@ def take(X: Inputs, index: np.ndarray | slice, device: torch.device | str) -> Ba
     """The examples of ``X`` at ``index`` as a batch on ``device`` (sequences padded)."""
     if isinstance(X, Sequences):
         return X.pad(index, device)
+    if isinstance(index, np.ndarray) and index.dtype == np.int64:
+        # the same rows as X[index], without torch's slower indexing by a NumPy array
+        return X.index_select(0, torch.from_numpy(index).to(X.device))
     return X[index]
 
 
@@ -143,12 +146,14 @@ def pool_batches(
         idx = order[i * size : (i + 1) * size]
         yield Batch(
             x=take(data.X_train, idx, device),
-            y=data.y_train[idx],
+            y=take(data.y_train, idx, device),
             x_target=None if target is None else take(data.X_target, target[i], device),
             x_target_labelled=(
                 None if labelled is None else take(data.X_target_labelled, labelled[i], device)
             ),
-            y_target_labelled=None if labelled is None else data.y_target_labelled[labelled[i]],
+            y_target_labelled=(
+                None if labelled is None else take(data.y_target_labelled, labelled[i], device)
+            ),
         )
 
 
@@ -181,8 +186,8 @@ def few_shot_batches(
         idx, tl = source[i * size : (i + 1) * size], labelled[i * size : (i + 1) * size]
         yield Batch(
             x=take(data.X_train, idx, device),
-            y=data.y_train[idx],
+            y=take(data.y_train, idx, device),
             x_target=None if target is None else take(data.X_target, target[i], device),
             x_target_labelled=take(data.X_target_labelled, tl, device),
-            y_target_labelled=data.y_target_labelled[tl],
+            y_target_labelled=take(data.y_target_labelled, tl, device),
         )

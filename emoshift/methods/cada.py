@@ -46,6 +46,7 @@ from torch.nn import functional as F
 from emoshift.methods.base import Batch, BatchInputs, FitData, NeuralEstimator
 from emoshift.methods.needs import MethodNeeds
 from emoshift.methods.networks import frozen
+from emoshift.methods.optim import Adam
 from emoshift.methods.params import Only
 from emoshift.methods.shared_params import SHARED_CONSTRAINTS
 from emoshift.methods.source_weight import SOURCE_WEIGHT_CONSTRAINT, split_weighted
@@ -89,7 +90,7 @@ class CADA(NeuralEstimator):
             self.modules_["encoder"].output_size, 2 * self.n_outputs_
         )
 
-    def _make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+    def _make_optimizers(self) -> dict[str, Adam]:
         return {
             "stage1": self._adam(self.modules_.parameters()),
             "stage2": self._adam(self.modules_["encoder"].parameters()),

@@ -38,6 +38,7 @@ from torch import nn
 from emoshift.methods.base import Batch, FitData, NeuralEstimator
 from emoshift.methods.needs import MethodNeeds
 from emoshift.methods.networks import MLPHead, reverse_gradient
+from emoshift.methods.optim import Adam
 from emoshift.methods.params import NON_NEGATIVE, POSITIVE, Integral, Interval, Rule, StrOptions
 from emoshift.methods.shared_params import SHARED_CONSTRAINTS
 
@@ -191,7 +192,7 @@ class DANN(NeuralEstimator):
             activation=self.activation,
         )
 
-    def _make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+    def _make_optimizers(self) -> dict[str, Adam]:
         """One Adam; the domain classifier's parameters learn at ``domain_lr``."""
         domain = list(self.modules_["domain"].parameters())
         shared = [

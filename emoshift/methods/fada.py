@@ -61,6 +61,7 @@ from emoshift.methods.base import Batch, BatchInputs, FitData, NeuralEstimator
 from emoshift.methods.batching import take
 from emoshift.methods.needs import MethodNeeds
 from emoshift.methods.networks import MLPHead, frozen
+from emoshift.methods.optim import Adam
 from emoshift.methods.params import AT_LEAST_ONE, NON_NEGATIVE, Only, Widths
 from emoshift.methods.shared_params import SHARED_CONSTRAINTS
 from emoshift.methods.source_weight import (
@@ -213,7 +214,7 @@ class FADA(NeuralEstimator):
             activation=self.activation,
         )
 
-    def _make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+    def _make_optimizers(self) -> dict[str, Adam]:
         model = [*self.modules_["encoder"].parameters(), *self.modules_["head"].parameters()]
         return {"all": self._adam(model), "dcd": self._adam(self.modules_["dcd"].parameters())}
 

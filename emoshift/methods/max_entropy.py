@@ -60,6 +60,7 @@ from emoshift.methods.base import Batch, FitData, Inputs, NeuralEstimator
 from emoshift.methods.batching import map_chunks
 from emoshift.methods.needs import MethodNeeds
 from emoshift.methods.networks import frozen
+from emoshift.methods.optim import Adam
 from emoshift.methods.params import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, Only
 from emoshift.methods.shared_params import SHARED_CONSTRAINTS
 from emoshift.methods.source_weight import (
@@ -157,7 +158,7 @@ class MaxEntropySoftLabel(NeuralEstimator):
         super()._build(data)
         self.modules_["domain"] = self._make_head(self.modules_["encoder"].output_size, 2)
 
-    def _make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+    def _make_optimizers(self) -> dict[str, Adam]:
         model = [*self.modules_["encoder"].parameters(), *self.modules_["head"].parameters()]
         return {
             "all": self._adam(model),

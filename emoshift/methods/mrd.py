@@ -52,6 +52,7 @@ from torch import nn
 from emoshift.methods.base import Batch, FitData, NeuralEstimator
 from emoshift.methods.needs import MethodNeeds
 from emoshift.methods.networks import ACTIVATIONS, MLPHead, frozen
+from emoshift.methods.optim import Adam
 from emoshift.methods.params import AT_LEAST_ONE, FRACTION, StrOptions, Widths
 from emoshift.methods.shared_params import SHARED_CONSTRAINTS
 
@@ -146,7 +147,7 @@ class MRD(NeuralEstimator):
             for depth in self.regressor_depths
         )
 
-    def _make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+    def _make_optimizers(self) -> dict[str, Adam]:
         """One Adam per step, each over the parameters that its step trains.
 
         Each step has its own objective, so each keeps its own moment estimates: with a

@@ -1,0 +1,304 @@
+"""Training cost of emoshift's DANN and Deep CORAL against SKADA's, on the same data.
+
+Both toolkits train the same network (emoshift's MLP encoder 88 -> 256 -> 128 with batch
+norm, ReLU and dropout, an emotion head with one hidden layer of 128, and for DANN a
+domain classifier with one hidden layer of 128 behind a gradient reversal layer), with
+Adam at 1e-3, ``--batch`` source plus ``--batch`` target rows per step, the same number
+of epochs, one torch thread, no validation split, a constant adversarial weight of 1
+and no gradient clipping or max-norm (SKADA has neither). The data are eGeMAPS-sized
+synthetic features (88 columns, 4 classes) with a domain shift: the target is a
+rotated, rescaled and shifted copy of the source's class structure. Each measurement
+runs in a fresh subprocess, which reports the fit's wall time, the process's peak
+resident memory during the fit (Linux ``VmHWM``, reset after the data are made) and its
+growth over the memory before the fit, and the UAR on the target rows (whose labels
+neither toolkit sees).
+
+Usage:
+    python benchmarks/bench_training.py --epochs 30 --repeats 3
+    python benchmarks/bench_training.py --one emoshift dann --epochs 30   # one measurement
+    python benchmarks/bench_training.py --profile emoshift dann --epochs 5  # cProfile
+
+SKADA's deep methods need ``skada`` and ``skorch`` (the ``bench`` extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+N_FEATURES = 88
+N_CLASSES = 4
+HIDDEN = (256, 128)
+HEAD_HIDDEN = (128,)
+DOMAIN_HIDDEN = (128,)
+
+
+def make_data(
+    n_source: int, n_target: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Source features and labels, target features and labels (float32, int64)."""
+    rng = np.random.default_rng(seed)
+    means = rng.normal(0, 0.2, size=(N_CLASSES, N_FEATURES))
+    rotation, _ = np.linalg.qr(rng.normal(size=(N_FEATURES, N_FEATURES)))
+    blend = 0.5 * np.eye(N_FEATURES) + 0.5 * rotation
+    scale = rng.uniform(0.5, 2.0, N_FEATURES)
+    shift = rng.normal(0, 1.0, N_FEATURES)
+
+    def sample(n: int) -> tuple[np.ndarray, np.ndarray]:
+        y = rng.integers(0, N_CLASSES, n)
+        return means[y] + rng.normal(0, 1.0, size=(n, N_FEATURES)), y
+
+    xs, ys = sample(n_source)
+    xt, yt = sample(n_target)
+    xt = (xt @ blend) * scale + shift
+    return xs.astype(np.float32), ys, xt.astype(np.float32), yt
+
+
+def uar(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Unweighted average recall over the classes present in ``y_true``."""
+    classes = np.unique(y_true)
+    return float(np.mean([np.mean(y_pred[y_true == c] == c) for c in classes]))
+
+
+def emoshift_model(method: str, epochs: int, batch: int, seed: int):
+    from emoshift.methods.coral import DeepCORAL
+    from emoshift.methods.dann import DANN
+
+    shared = dict(
+        hidden_sizes=HIDDEN,
+        head_hidden_sizes=HEAD_HIDDEN,
+        batch_norm=True,
+        dropout=0.5,
+        input_dropout=0.2,
+        batch_size=batch,
+        max_epochs=epochs,
+        patience=None,
+        validation_fraction=0.0,
+        grad_clip=None,
+        max_norm=None,
+        device="cpu",
+        random_state=seed,
+    )
+    if method == "dann":
+        return DANN(lambda_schedule="constant", domain_hidden_sizes=DOMAIN_HIDDEN, **shared)
+    return DeepCORAL(coral_weight=1.0, **shared)
+
+
+def skada_model(method: str, epochs: int, batch: int, seed: int):
+    import torch
+    from skada.deep import DANN, DeepCoral
+    from torch import nn
+
+    from emoshift.methods.networks import MLPEncoder, MLPHead, reverse_gradient
+
+    torch.manual_seed(seed)
+
+    class DomainClassifier(nn.Module):
+        """Gradient reversal, then the same domain head as emoshift's, as a probability."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.head = MLPHead(HIDDEN[-1], 1, DOMAIN_HIDDEN)
+
+        def forward(self, x, sample_weight=None):  # noqa: ANN001
+            return torch.sigmoid(self.head(reverse_gradient(x, 1.0))).squeeze(1)
+
+    class Network(nn.Module):
+        """emoshift's encoder and emotion head, with the call signature SKADA uses."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = MLPEncoder(N_FEATURES, HIDDEN, dropout=0.5, input_dropout=0.2)
+            self.head = MLPHead(HIDDEN[-1], N_CLASSES, HEAD_HIDDEN)
+
+        def forward(self, x, sample_weight=None):  # noqa: ANN001
+            return self.head(self.encoder(x))
+
+    network = Network()
+    common = dict(
+        optimizer=torch.optim.Adam,
+        lr=1e-3,
+        batch_size=batch,
+        max_epochs=epochs,
+        train_split=None,
+        verbose=0,
+        device="cpu",
+    )
+    if method == "dann":
+        return DANN(network, "encoder", reg=1.0, domain_classifier=DomainClassifier(), **common)
+    return DeepCoral(network, "encoder", reg=1.0, **common)
+
+
+def _status_mib(field: str) -> float | None:
+    """A ``VmRSS``/``VmHWM`` line of ``/proc/self/status`` in MiB (``None`` off Linux)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def _reset_peak_rss() -> float:
+    """Reset the peak resident memory to the current one (Linux: ``clear_refs`` 5), so
+    the peak read after the fit is the fit's own, not the data generation's; return the
+    current resident memory in MiB."""
+    gc.collect()
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as clear:
+            clear.write("5")
+    except OSError:
+        pass
+    current = _status_mib("VmRSS")
+    return current if current is not None else _peak_rss()
+
+
+def _peak_rss() -> float:
+    """Peak resident memory in MiB since the last reset (``ru_maxrss`` where no /proc)."""
+    peak = _status_mib("VmHWM")
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _fit(toolkit: str, model, data: tuple) -> float:
+    """Seconds to fit ``model`` on ``(xs, ys, xt, yt)`` (target labels are not used)."""
+    xs, ys, xt, _ = data
+    start = time.perf_counter()
+    if toolkit == "emoshift":
+        model.fit(xs, ys, X_target=xt)
+    else:
+        x = np.concatenate([xs, xt])
+        y = np.concatenate([ys, np.full(len(xt), -1)])
+        domain = np.concatenate([np.ones(len(xs), int), -np.ones(len(xt), int)])
+        model.fit(x, y, sample_domain=domain)
+    return time.perf_counter() - start
+
+
+def measure(toolkit: str, method: str, args: argparse.Namespace) -> dict:
+    """Fit once in this process; wall time, memory and target UAR.
+
+    With ``args.warm`` a small fit (2 epochs, 256 rows a domain) runs first, untimed, so
+    the time is the fit's own and not the process's one-off start (imports, torch's
+    first optimizer builds ``torch._dynamo``, a few seconds).
+    """
+    import torch
+
+    torch.set_num_threads(1)
+    build = emoshift_model if toolkit == "emoshift" else skada_model
+    if getattr(args, "warm", False):
+        _fit(toolkit, build(method, 2, args.batch, args.seed), make_data(256, 256, args.seed))
+    data = make_data(args.source, args.target, seed=args.seed)
+    model = build(method, args.epochs, args.batch, args.seed)  # imports the toolkit
+    before_mib = _reset_peak_rss()
+    seconds = _fit(toolkit, model, data)
+    xt, yt = data[2], data[3]
+    if toolkit == "emoshift":
+        predicted = model.predict(xt)
+    else:
+        predicted = model.predict(xt, sample_domain=-np.ones(len(xt), int))
+    peak_mib = _peak_rss()
+    return {
+        "toolkit": toolkit,
+        "method": method,
+        "seconds": seconds,
+        "peak_mib": peak_mib,
+        "fit_growth_mib": peak_mib - before_mib,
+        "target_uar": uar(yt, np.asarray(predicted)),
+    }
+
+
+def run_one(toolkit: str, method: str, args: argparse.Namespace) -> dict:
+    """One measurement in a fresh Python process (so peak memory is this fit's own)."""
+    command = [
+        sys.executable,
+        __file__,
+        "--one",
+        toolkit,
+        method,
+        *("--epochs", str(args.epochs), "--batch", str(args.batch), "--seed", str(args.seed)),
+        *("--source", str(args.source), "--target", str(args.target)),
+        *(["--warm"] if getattr(args, "warm", False) else []),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def compare(args: argparse.Namespace) -> None:
+    """Alternate the toolkits ``--repeats`` times per method; print medians and ratios."""
+    print(
+        f"{args.source} source + {args.target} target rows, {N_FEATURES} features, "
+        f"{args.epochs} epochs, batch {args.batch}+{args.batch}, "
+        f"{'warm' if args.warm else 'fresh'} process per fit; load "
+        f"{os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"{'method':<8} {'toolkit':<9} {'median s':>9} {'runs s':>24} {'peak MiB':>9} "
+        f"{'fit +MiB':>9} {'UAR':>6}"
+    )
+    for method in args.methods:
+        results: dict[str, list[dict]] = {"emoshift": [], "skada": []}
+        for _ in range(args.repeats):
+            for toolkit in results:
+                results[toolkit].append(run_one(toolkit, method, args))
+        medians = {}
+        for toolkit, runs in results.items():
+            medians[toolkit] = statistics.median(r["seconds"] for r in runs)
+            times = ", ".join(f"{r['seconds']:.1f}" for r in runs)
+            print(
+                f"{method:<8} {toolkit:<9} {medians[toolkit]:>9.2f} {times:>24} "
+                f"{max(r['peak_mib'] for r in runs):>9.0f} "
+                f"{max(r['fit_growth_mib'] for r in runs):>9.1f} "
+                f"{statistics.median(r['target_uar'] for r in runs):>6.3f}"
+            )
+        ratio = medians["emoshift"] / medians["skada"]
+        print(f"{method:<8} emoshift / skada wall time: {ratio:.2f}")
+    print(f"load after: {os.getloadavg()[0]:.1f}")
+
+
+def profile(toolkit: str, method: str, args: argparse.Namespace) -> None:
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    result = measure(toolkit, method, args)
+    profiler.disable()
+    print(json.dumps(result))
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--one", nargs=2, metavar=("TOOLKIT", "METHOD"))
+    parser.add_argument("--profile", nargs=2, metavar=("TOOLKIT", "METHOD"))
+    parser.add_argument("--methods", nargs="+", default=["dann", "coral"])
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--source", type=int, default=3000)
+    parser.add_argument("--target", type=int, default=2000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--warm", action="store_true", help="time the fit in a warmed-up process (see measure)"
+    )
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(measure(*args.one, args)))
+    elif args.profile:
+        profile(*args.profile, args)
+    else:
+        compare(args)
+
+
+if __name__ == "__main__":
+    main()
