@@ -91,6 +91,7 @@ def execute_trial(
             fold=spec.fold,
             speaker_independent=spec.speaker_independent,
             exclusive=spec.exclusive,
+            domain_column=spec.data_spec.get("features", {}).get("domain"),
         )
         result = run_trial(
             spec.method,

@@ -66,8 +66,13 @@ def make_split(
     fold: str | None = None,
     speaker_independent: bool = True,
     exclusive: bool = True,
+    domain_column: str | None = None,
 ) -> DomainSplit:
-    """The split that trial ``trial`` of ``protocol`` trains and tests on."""
+    """The split that trial ``trial`` of ``protocol`` trains and tests on.
+
+    ``domain_column`` (the features' normalisation domain) gives each source row its
+    domain, for multi-source methods.
+    """
     source, target = _domain_rows(data, source_query, target_query)
     settings = ProtocolSettings(
         name=protocol,
@@ -89,6 +94,11 @@ def make_split(
         X_dev=None if cut.dev is None else data.X[target[cut.dev]],
         y_dev=None if cut.dev is None else data.y[target[cut.dev]],
         target_speakers=data.table["speaker"].to_numpy(dtype=object)[train],
+        source_domains=(
+            None
+            if domain_column is None
+            else data.table[domain_column].to_numpy(dtype=object)[source]
+        ),
     )
 
 

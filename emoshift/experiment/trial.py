@@ -65,6 +65,8 @@ class DomainSplit:
         X_dev, y_dev: a development set the protocol allows for early stopping, or None.
         target_speakers: the speaker of each ``X_target`` row, or ``None`` (few-shot
             selection keeps a speaker's labelled examples in one fold).
+        source_domains: each source row's domain (e.g. its corpus), passed to the
+            methods that read it (multi-source training), or ``None``.
     """
 
     X_source: np.ndarray
@@ -77,6 +79,7 @@ class DomainSplit:
     X_dev: np.ndarray | None = None
     y_dev: np.ndarray | None = None
     target_speakers: np.ndarray | None = None
+    source_domains: np.ndarray | None = None
 
 
 @dataclass
@@ -103,6 +106,8 @@ def fit_arguments(
     if split.X_dev is not None:
         kwargs["eval_set"] = (split.X_dev, split.y_dev)
     needs = method_needs(method, params)
+    if needs.source_domains and split.source_domains is not None:
+        kwargs["source_domains"] = split.source_domains
     if needs.all_target_labels:
         kwargs["X_target_labelled"] = split.X_target
         kwargs["y_target_labelled"] = split.y_target

@@ -2,6 +2,8 @@
 
 - :func:`coral_loss` is the CORAL distance between source and target feature covariances
   on tensors (differentiable; Deep CORAL's adaptation loss).
+- :func:`per_source_coral_loss` averages it over several source domains, each aligned
+  with the target on its own (multi-source Deep CORAL).
 - :func:`coral_distance` is the same number for NumPy arrays (e.g. ``transform`` outputs).
 - :func:`domain_classifier_accuracy` fits a *fresh* logistic regression that tells source
   from target on one half of the examples and reports its balanced accuracy on the other
@@ -55,6 +57,37 @@ def coral_loss(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         raise ValueError("coral_loss needs at least two examples per domain")
     d = source.shape[1]
     return ((_covariance(source) - _covariance(target)) ** 2).sum() / (4 * d * d)
+
+
+def per_source_coral_loss(
+    source: torch.Tensor, domains: torch.Tensor, target: torch.Tensor
+) -> torch.Tensor:
+    """The mean over source domains of :func:`coral_loss` (that domain's rows, target).
+
+    ``domains`` holds each source row's domain code. A domain with fewer than two rows
+    (no covariance) is left out of the mean; when every domain has fewer than two rows,
+    the pooled source is aligned instead. With one domain it is :func:`coral_loss`.
+
+    Example:
+        >>> x, t = torch.randn(40, 3), torch.randn(30, 3)
+        >>> one = per_source_coral_loss(x, torch.zeros(40, dtype=torch.long), t)
+        >>> bool(torch.isclose(one, coral_loss(x, t)))
+        True
+    """
+    if domains.shape != (len(source),):
+        raise ValueError(
+            f"per_source_coral_loss needs one domain code per source row ({len(source)}), "
+            f"got shape {tuple(domains.shape)}"
+        )
+    codes, counts = torch.unique(domains, return_counts=True)
+    losses = [
+        coral_loss(source[domains == code], target)
+        for code, count in zip(codes.tolist(), counts.tolist(), strict=True)
+        if count >= 2
+    ]
+    if not losses:
+        return coral_loss(source, target)
+    return torch.stack(losses).mean()
 
 
 def coral_distance(source: object, target: object, *, standardise: bool = False) -> float:

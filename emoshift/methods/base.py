@@ -321,7 +321,7 @@ class NeuralEstimator(NetworkState, DomainEstimator):
             task=self.task,
             encoder=self.encoder,
             train_pool=self.train_pool,
-            needs=self.needs,
+            needs=self.needs.resolve(self.get_params(deep=False)),
             validation_fraction=self.validation_fraction,
             patience=self.patience,
             random_state=self.random_state,

@@ -44,7 +44,8 @@ class Batch:
     ``x``/``y`` come from the method's labelled training pool (the source for most
     methods); ``x_target`` is an equally sized batch of unlabelled target examples and
     ``x_target_labelled``/``y_target_labelled`` a batch of the labelled target examples
-    (``None`` when the fit had none).
+    (``None`` when the fit had none). ``source_domains`` holds the source domain code of
+    each row of ``x`` when the fit was given them (multi-source training).
     """
 
     x: BatchInputs
@@ -52,6 +53,7 @@ class Batch:
     x_target: BatchInputs | None = None
     x_target_labelled: BatchInputs | None = None
     y_target_labelled: torch.Tensor | None = None
+    source_domains: torch.Tensor | None = None
 
 
 @dataclass
@@ -61,6 +63,8 @@ class FitData:
 
     ``eval_set`` is the caller's checked development data even when early stopping uses
     another split (fine-tuning stops its pre-training on a source split).
+    ``source_domains`` are the training rows' source domain codes (indices into
+    ``source_domain_names``) when the method reads them and they were given, else ``None``.
     """
 
     X_train: Inputs
@@ -71,6 +75,13 @@ class FitData:
     X_dev: Inputs | None
     y_dev: torch.Tensor | None
     eval_set: tuple[Inputs, torch.Tensor] | None = None
+    source_domains: torch.Tensor | None = None
+    source_domain_names: np.ndarray | None = None
+
+    @property
+    def n_source_domains(self) -> int:
+        """How many source domains the training rows come from (1 when not given)."""
+        return 1 if self.source_domain_names is None else len(self.source_domain_names)
 
 
 def take(X: Inputs, index: np.ndarray | slice, device: torch.device | str) -> BatchInputs:
@@ -153,6 +164,9 @@ def pool_batches(
             ),
             y_target_labelled=(
                 None if labelled is None else take(data.y_target_labelled, labelled[i], device)
+            ),
+            source_domains=(
+                None if data.source_domains is None else take(data.source_domains, idx, device)
             ),
         )
 

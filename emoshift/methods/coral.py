@@ -6,6 +6,16 @@ the loss is the task loss on the source examples plus ``coral_weight`` times the
 distance ``||C_s - C_t||_F^2 / (4 d^2)`` between the source and target covariance matrices
 of shared layer ``coral_layer`` (see :func:`emoshift.methods.alignment.coral_loss`).
 
+Multi-source (``multi_source=True`` and ``fit(..., source_domains=...)`` naming several
+domains): the CORAL loss is computed between each source domain's rows of the batch and
+the target rows, and averaged over the source domains
+(:func:`~emoshift.methods.alignment.per_source_coral_loss`), so that every source corpus
+is aligned with the target rather than their mixture, which can match the target's
+covariance while no single corpus does (the source-target terms of M3SDA's moment
+matching, Peng et al. 2019, "Moment matching for multi-source domain adaptation", here on
+second-order moments; its source-source terms are left out). With one source domain it
+is the single-source method, number for number.
+
 Example:
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
@@ -23,9 +33,9 @@ from __future__ import annotations
 
 import torch
 
-from emoshift.methods.alignment import coral_loss
-from emoshift.methods.base import Batch, NeuralEstimator
-from emoshift.methods.needs import MethodNeeds
+from emoshift.methods.alignment import coral_loss, per_source_coral_loss
+from emoshift.methods.base import Batch, FitData, NeuralEstimator
+from emoshift.methods.needs import MethodNeeds, NeedsBy
 from emoshift.methods.params import NON_NEGATIVE, Integral, Interval
 from emoshift.methods.shared_params import SHARED_CONSTRAINTS
 
@@ -41,20 +51,42 @@ class DeepCORAL(NeuralEstimator):
         coral_weight: weight of the CORAL loss against the task loss.
         coral_layer: which shared encoder layer to align, indexed as in
             :meth:`transform` (default the last, the layer the task head reads).
+        multi_source: align each source domain with the target (read ``source_domains``
+            in ``fit``); ``False`` aligns the pooled source.
         **shared: the parameters of :class:`~emoshift.methods.base.NeuralEstimator`.
     """
 
-    needs = MethodNeeds(unlabelled_target=True, development_set=True)
+    needs = NeedsBy(
+        "multi_source",
+        {
+            False: MethodNeeds(unlabelled_target=True, development_set=True),
+            True: MethodNeeds(unlabelled_target=True, development_set=True, source_domains=True),
+        },
+    )
     _parameter_constraints = {
         **SHARED_CONSTRAINTS,
         "coral_weight": [NON_NEGATIVE],
         "coral_layer": [Interval(Integral, None, None, closed="neither")],
+        "multi_source": ["boolean"],
     }
 
-    def __init__(self, *, coral_weight: float = 1.0, coral_layer: int = -1, **shared: object):
+    def __init__(
+        self,
+        *,
+        coral_weight: float = 1.0,
+        coral_layer: int = -1,
+        multi_source: bool = False,
+        **shared: object,
+    ):
         super().__init__(**shared)
         self.coral_weight = coral_weight
         self.coral_layer = coral_layer
+        self.multi_source = multi_source
+
+    def _build(self, data: FitData) -> None:
+        super()._build(data)
+        #: the source domains aligned one by one (``None``: one, pooled source)
+        self.source_domains_ = data.source_domain_names
 
     def _train_step(self, batch: Batch) -> dict[str, float]:
         n = len(batch.x)
@@ -65,7 +97,10 @@ class DeepCORAL(NeuralEstimator):
                 f"coral_layer={self.coral_layer}; the encoder has {len(layers)} shared layers"
             )
         aligned = layers[self.coral_layer]
-        alignment = coral_loss(aligned[:n], aligned[n:])
+        if batch.source_domains is None:
+            alignment = coral_loss(aligned[:n], aligned[n:])
+        else:
+            alignment = per_source_coral_loss(aligned[:n], batch.source_domains, aligned[n:])
         loss = task_loss + self.coral_weight * alignment
         self._step(self._optimizers["all"], loss)
         return {

@@ -10,6 +10,17 @@ and, at the same time, the extractor to make them inseparable while staying usef
 the task. Each training batch holds equally many source and (unlabelled) target examples;
 both go through the extractor together, so batch normalisation sees both domains.
 
+Multi-source (``multi_source=True`` and ``fit(..., source_domains=...)`` naming K > 1
+source domains, e.g. corpora): the domain classifier has K + 1 outputs, one per source
+domain and one for the target, trained with cross-entropy through the reversal layer, so
+the extractor learns to hide which corpus a row comes from, the sources' differences
+included, instead of only source against target. This is the multi-class domain
+discriminator of multi-domain adversarial learning (Schoenauer-Sebag et al. 2019,
+"Multi-domain adversarial learning", ICLR); MDAN (Zhao et al. 2018, "Adversarial multiple
+source domain adaptation", NeurIPS) instead trains K source-vs-target discriminators and
+combines their losses. With one source domain the classifier is the single-logit one and
+the numbers are those of ``multi_source=False``.
+
 Example:
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
@@ -36,7 +47,7 @@ from sklearn.exceptions import NotFittedError
 from torch import nn
 
 from emoshift.methods.base import Batch, FitData, NeuralEstimator
-from emoshift.methods.needs import MethodNeeds
+from emoshift.methods.needs import MethodNeeds, NeedsBy
 from emoshift.methods.networks import MLPHead, reverse_gradient
 from emoshift.methods.optim import Adam
 from emoshift.methods.params import NON_NEGATIVE, POSITIVE, Integral, Interval, Rule, StrOptions
@@ -121,6 +132,8 @@ class DANN(NeuralEstimator):
         warmup_epochs: epochs with lambda 0 under ``"warmup"``; must be below
             ``max_epochs``.
         domain_hidden_sizes: hidden widths of the domain classifier before its output.
+        multi_source: a (K + 1)-way domain classifier over the K source domains passed
+            as ``source_domains`` and the target (see above); ``False``: source vs target.
         domain_lr: Adam learning rate of the domain classifier (``None``: ``lr``, as in
             Ganin et al.). A faster domain classifier keeps up with the extractor it is
             played against and hides the domain more thoroughly: in ``tests/test_dann.py``
@@ -132,7 +145,13 @@ class DANN(NeuralEstimator):
             :class:`~emoshift.methods.base.NeuralEstimator`.
     """
 
-    needs = MethodNeeds(unlabelled_target=True, development_set=True)
+    needs = NeedsBy(
+        "multi_source",
+        {
+            False: MethodNeeds(unlabelled_target=True, development_set=True),
+            True: MethodNeeds(unlabelled_target=True, development_set=True, source_domains=True),
+        },
+    )
     _parameter_constraints = {
         **SHARED_CONSTRAINTS,
         "lambda_schedule": [StrOptions(set(LAMBDA_SCHEDULES))],
@@ -140,6 +159,7 @@ class DANN(NeuralEstimator):
         "warmup_epochs": [Interval(Integral, 0, None, closed="left")],
         "domain_hidden_sizes": SHARED_CONSTRAINTS["head_hidden_sizes"],
         "domain_lr": [POSITIVE, None],
+        "multi_source": ["boolean"],
     }
     _parameter_rules = (
         Rule(
@@ -158,6 +178,7 @@ class DANN(NeuralEstimator):
         warmup_epochs: int = 10,
         domain_hidden_sizes: Sequence[int] = (128,),
         domain_lr: float | None = None,
+        multi_source: bool = False,
         head_hidden_sizes: Sequence[int] = (128,),
         input_dropout: float = 0.2,
         dropout: float = 0.5,
@@ -182,12 +203,16 @@ class DANN(NeuralEstimator):
         self.warmup_epochs = warmup_epochs
         self.domain_hidden_sizes = domain_hidden_sizes
         self.domain_lr = domain_lr
+        self.multi_source = multi_source
 
     def _build(self, data: FitData | None) -> None:
         super()._build(data)
+        #: the source domains the classifier tells apart (``None``: one source domain)
+        self.source_domains_ = data.source_domain_names
+        k = data.n_source_domains
         self.modules_["domain"] = MLPHead(
             self.modules_["encoder"].output_size,
-            1,
+            1 if k == 1 else k + 1,
             self.domain_hidden_sizes,
             activation=self.activation,
         )
@@ -203,7 +228,8 @@ class DANN(NeuralEstimator):
 
     @property
     def domain_head_(self) -> nn.Module:
-        """The fitted domain classifier (features -> one logit, positive means target).
+        """The fitted domain classifier: features -> one logit (positive means target) or,
+        multi-source, K + 1 logits (the ``source_domains_`` in order, then the target).
 
         Before ``fit`` it raises :class:`~sklearn.exceptions.NotFittedError` (an
         ``AttributeError``, so ``hasattr(model, "domain_head_")`` is ``False``).
@@ -222,14 +248,27 @@ class DANN(NeuralEstimator):
         )
 
     def _domain_loss(
-        self, features: torch.Tensor, n_source: int, scale: float
+        self,
+        features: torch.Tensor,
+        n_source: int,
+        scale: float,
+        source_domains: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Domain loss through the reversal layer, and which examples it got right.
 
         ``features`` holds the ``n_source`` source rows first, then the target rows; the
         gradient reaching ``features`` is the domain loss's gradient times ``-scale``.
+        With ``source_domains`` (the source rows' codes 0..K-1) the loss is the
+        cross-entropy over K + 1 classes, the target being class K.
         """
-        logits = self.modules_["domain"](reverse_gradient(features, scale)).squeeze(1)
+        logits = self.modules_["domain"](reverse_gradient(features, scale))
+        if source_domains is not None:
+            n_target = len(features) - n_source
+            target_class = logits.shape[1] - 1
+            domain = torch.cat([source_domains, source_domains.new_full((n_target,), target_class)])
+            loss = nn.functional.cross_entropy(logits, domain)
+            return loss, logits.argmax(1) == domain
+        logits = logits.squeeze(1)
         is_target = torch.zeros_like(logits)
         is_target[n_source:] = 1.0
         loss = nn.functional.binary_cross_entropy_with_logits(logits, is_target)
@@ -239,7 +278,7 @@ class DANN(NeuralEstimator):
         n = len(batch.x)
         features = self.modules_["encoder"](torch.cat([batch.x, batch.x_target]))
         task_loss = self._task_loss(self.modules_["head"](features[:n]), batch.y)
-        domain_loss, correct = self._domain_loss(features, n, self.lambda_)
+        domain_loss, correct = self._domain_loss(features, n, self.lambda_, batch.source_domains)
         loss = task_loss + domain_loss
         self._step(self._optimizers["all"], loss)
         return {

@@ -5,7 +5,7 @@ data and, optionally, unlabelled target data, a few labelled target examples and
 development set::
 
     fit(X, y, *, X_target=None, X_target_labelled=None, y_target_labelled=None,
-        eval_set=None)
+        eval_set=None, source_domains=None)
 
 It checks the hyper-parameters against the class's declarations (``_parameter_constraints``
 and ``_parameter_rules``, see :mod:`emoshift.methods.params`) and hands the data to the
@@ -56,6 +56,7 @@ class FitArguments:
     X_target_labelled: object | None = None
     y_target_labelled: object | None = None
     eval_set: tuple[object, object] | None = None
+    source_domains: object | None = None
 
 
 class DomainEstimator(SavedState, BaseEstimator):
@@ -81,6 +82,7 @@ class DomainEstimator(SavedState, BaseEstimator):
         X_target_labelled: object | None = None,
         y_target_labelled: object | None = None,
         eval_set: tuple[object, object] | None = None,
+        source_domains: object | None = None,
     ) -> DomainEstimator:
         """Train on labelled source data and whatever target data the method uses.
 
@@ -92,12 +94,17 @@ class DomainEstimator(SavedState, BaseEstimator):
             y_target_labelled: their labels.
             eval_set: ``(X_dev, y_dev)`` for early stopping instead of a split of the
                 training pool; pass only data the protocol allows (never target test).
+            source_domains: which source domain (e.g. corpus) each row of ``X`` comes
+                from, for multi-source methods (read only where ``needs`` declares
+                ``source_domains``; ignored by the others).
 
         What a method reads of these is declared in its ``needs``; see its class.
         """
         self._check_params()
         return self._fit_given(
-            FitArguments(X, y, X_target, X_target_labelled, y_target_labelled, eval_set)
+            FitArguments(
+                X, y, X_target, X_target_labelled, y_target_labelled, eval_set, source_domains
+            )
         )
 
     def _fit_given(self, given: FitArguments) -> DomainEstimator:

@@ -30,6 +30,9 @@ class MethodNeeds:
         optional_unlabelled_target: reads unlabelled target rows when they are given
             (implied by ``unlabelled_target``).
         development_set: reads ``eval_set`` (early stopping or model selection).
+        source_domains: reads which source domain each source row comes from
+            (``fit(..., source_domains=...)``, multi-source training); optional: without
+            it the source is one domain.
     """
 
     unlabelled_target: bool = False
@@ -37,6 +40,7 @@ class MethodNeeds:
     all_target_labels: bool = False
     optional_unlabelled_target: bool = False
     development_set: bool = False
+    source_domains: bool = False
 
     def resolve(self, params: Mapping[str, object]) -> MethodNeeds:
         """The needs themselves (they do not depend on hyper-parameters)."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.model_selection import train_test_split
 
@@ -100,11 +101,17 @@ def prepare(spec: Spec, device: torch.device | str, given: FitArguments) -> tupl
     y_train = np.concatenate([b for _, b in pools])
     eval_set = given.eval_set
     checked_eval = None if eval_set is None else check_eval_set(eval_set, spec, outputs)
+    domains, domain_names = source_domain_codes(spec, given, X_s)
     X_dev = y_dev = None
     if checked_eval is not None and spec.stop_on_eval_set:
         X_dev, y_dev = checked_eval
     elif spec.validation_fraction > 0 and spec.patience is not None:
-        X_train, y_train, X_dev, y_dev = split_dev(spec, X_train, y_train)
+        split = dev_indices(spec, y_train)
+        if split is not None:
+            train, dev = split
+            X_train, X_dev = X_train[train], X_train[dev]
+            y_train, y_dev = y_train[train], y_train[dev]
+            domains = None if domains is None else domains[train]
 
     label_dtype = torch.long if spec.task == "classification" else torch.float32
 
@@ -124,8 +131,27 @@ def prepare(spec: Spec, device: torch.device | str, given: FitArguments) -> tupl
             if checked_eval is None
             else (on(checked_eval[0]), on(checked_eval[1], label_dtype))
         ),
+        source_domains=None if domains is None else on(domains, torch.long),
+        source_domain_names=domain_names,
     )
     return data, outputs
+
+
+def source_domain_codes(
+    spec: Spec, given: FitArguments, X_s: Array | None
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The source rows' domain codes and names, when the method reads them and they
+    name several domains (``None, None`` otherwise: one source domain, so a multi-source
+    method fits exactly as its single-source self)."""
+    if not spec.needs.source_domains or given.source_domains is None:
+        return None, None
+    if spec.train_pool != "source" or X_s is None:
+        raise ValueError(
+            f"{spec.owner} trains on the {spec.train_pool} pool; source_domains label "
+            "source rows only"
+        )
+    codes, names = encode_source_domains(given.source_domains, len(X_s))
+    return (codes, names) if len(names) > 1 else (None, None)
 
 
 def on_device(
@@ -250,22 +276,47 @@ def encode_targets(y: object, name: str, task: str, outputs: Outputs) -> np.ndar
     return values
 
 
-def split_dev(spec: Spec, X: Array, y: np.ndarray) -> tuple[Array | None, ...]:
-    """Hold out ``validation_fraction`` of the training pool, stratified when possible.
+def dev_indices(spec: Spec, y: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Positions to train on and to hold out (``validation_fraction`` of the training
+    pool), stratified when possible.
 
-    No split (``X, y, None, None``) when it would hold out fewer than two examples
-    or leave fewer than two, e.g. with two labelled target examples per class.
+    ``None`` (no split) when it would hold out fewer than two examples or leave fewer
+    than two, e.g. with two labelled target examples per class.
     """
-    n_dev = int(round(len(X) * spec.validation_fraction))
+    n_dev = int(round(len(y) * spec.validation_fraction))
     stratify = None
     if spec.task == "classification":
         counts = np.bincount(y)
         if counts[counts > 0].min() >= 2 and n_dev >= len(np.unique(y)):
             stratify = y
-    if n_dev < 2 or len(X) - n_dev < 2:
-        return X, y, None, None
+    if n_dev < 2 or len(y) - n_dev < 2:
+        return None
     seed = 0 if spec.random_state is None else spec.random_state
     train, dev = train_test_split(
-        np.arange(len(X)), test_size=n_dev, random_state=seed, stratify=stratify
+        np.arange(len(y)), test_size=n_dev, random_state=seed, stratify=stratify
     )
-    return X[train], y[train], X[dev], y[dev]
+    return train, dev
+
+
+def encode_source_domains(source_domains: object, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes, names)``: each source row's domain as an index into the sorted names.
+
+    Example:
+        >>> codes, names = encode_source_domains(["b", "a", "b"], 3)
+        >>> codes.tolist(), names.tolist()
+        ([1, 0, 1], ['a', 'b'])
+    """
+    values = np.asarray(source_domains, dtype=object)
+    if values.shape != (n_rows,):
+        raise ValueError(
+            f"source_domains must hold one domain per source row ({n_rows}), got shape "
+            f"{values.shape}"
+        )
+    missing = np.flatnonzero(pd.isna(values))
+    if len(missing):
+        raise ValueError(
+            f"source_domains is missing for source rows {missing[:10].tolist()}; give every "
+            "source row its domain (e.g. its corpus)"
+        )
+    names, codes = np.unique(values.astype(str), return_inverse=True)
+    return codes.astype(np.int64), names
