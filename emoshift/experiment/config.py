@@ -36,6 +36,7 @@ import yaml
 from sklearn.model_selection import ParameterGrid
 
 from emoshift.data.query import QueryError, parse_query
+from emoshift.features.normalise import LEVELS
 from emoshift.methods import check_method_params, method_class, method_needs
 from emoshift.metrics import METRICS
 from emoshift.protocols import PROTOCOLS, ProtocolSettings
@@ -64,7 +65,8 @@ class CorpusConfig:
 
 @dataclass
 class FeaturesConfig:
-    """Feature set and normalisation (per ``domain`` column, e.g. corpus).
+    """Feature set and normalisation (per ``domain`` column, e.g. corpus, or with
+    ``level: speaker`` per speaker within it).
 
     ``model`` .. ``chunk_seconds`` apply to ``set: ssl`` only (``None``: its defaults;
     see :class:`emoshift.features.ssl.SSLFeatures`; ``chunk_seconds: 0``: whole files).
@@ -72,6 +74,7 @@ class FeaturesConfig:
 
     set: str = "egemaps"
     normalisation: str = "robust_z"
+    level: str = "domain"
     domain: str = "corpus"
     cache_dir: str | None = None
     jobs: int | None = None
@@ -418,6 +421,7 @@ def parse_config(data: object, base_dir: str | os.PathLike = ".") -> ExperimentC
     config.base_dir = str(base_dir)
     _check_choice(config.task, TASKS, "config.task")
     _check_choice(config.executor, EXECUTORS, "config.executor")
+    _check_choice(config.features.level, LEVELS, "config.features.level")
     if not config.corpora:
         raise ConfigError("config.corpora: name at least one corpus")
     if not config.pairs:

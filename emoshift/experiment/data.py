@@ -176,6 +176,7 @@ def load_experiment_data(config: ExperimentConfig, progress: bool | None = None)
         features.set,
         domain_column=features.domain,
         normalisation=features.normalisation,
+        level=features.level,
         cache_dir=cache_dir,
         n_jobs=features.jobs,
         on_error=features.on_error,

@@ -1,4 +1,5 @@
-"""Features for a corpus table, normalised per domain, aligned with the table's rows.
+"""Features for a corpus table, normalised per domain (or per speaker), aligned with the
+table's rows.
 
 Example:
     >>> import tempfile
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from emoshift.features import extract_features, get_extractor, normalise_per_domain
+from emoshift.features.normalise import LEVELS, normalise_by_group, speaker_groups
 
 NORMALISATIONS = ("robust_z", "minmax", "none")
 
@@ -63,13 +65,17 @@ def table_features(
     *,
     domain_column: str = "corpus",
     normalisation: str = "robust_z",
+    level: str = "domain",
     cache_dir: str | os.PathLike | None = None,
     n_jobs: int | None = None,
     on_error: str = "skip",
     progress: bool | None = None,
     options: dict | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Extract (or read from the cache) features and normalise them per domain.
+    """Extract (or read from the cache) features and normalise them per domain, or with
+    ``level="speaker"`` per speaker (the table's ``speaker`` column; rows of unknown or
+    small speakers use their domain's statistics, see
+    :mod:`emoshift.features.normalise`).
 
     ``options`` go to the extractor (:func:`~emoshift.features.get_extractor`), e.g.
     ``{"model": FOLDER, "layers": -1}`` for ``ssl``.
@@ -81,10 +87,17 @@ def table_features(
         ``(table_kept, X)``: the table rows that have features and, for functionals, a
         float32 matrix with one row each; for frame-level features (``logmel``) an
         object array of ``(frames, 41)`` arrays. Values are normalised with the
-        statistics of the row's ``domain_column``.
+        statistics of the row's ``domain_column`` (or its speaker's).
     """
     if normalisation not in NORMALISATIONS:
         raise ValueError(f"normalisation={normalisation!r}; choose one of {NORMALISATIONS}")
+    if level not in LEVELS:
+        raise ValueError(f"features level={level!r}; choose one of {LEVELS}")
+    if level == "speaker" and (normalisation == "none" or "speaker" not in table):
+        raise ValueError(
+            "features level='speaker' needs a normalisation (robust_z or minmax) and a "
+            f"'speaker' column in the table (columns: {list(table.columns)})"
+        )
     if domain_column not in table:
         raise ValueError(
             f"domain column {domain_column!r} is not in the table; columns: {list(table.columns)}"
@@ -99,27 +112,39 @@ def table_features(
     )
     kept = table.loc[result.index]
     domains = kept[domain_column].to_numpy()
+    groups = None
+    if level == "speaker":
+        groups = speaker_groups(kept["speaker"].to_numpy(dtype=object), domains)
     features = result.features
     if isinstance(features, pd.DataFrame):
         values = features.to_numpy(dtype=np.float64)
-        if normalisation != "none":
+        if groups is not None:
+            values = normalise_by_group(values, domains, groups, normalisation)
+        elif normalisation != "none":
             values = normalise_per_domain(values, domains, normalisation)
         return kept, np.asarray(values, dtype=np.float32)
-    return kept, _normalise_frames(features, domains, normalisation)
+    return kept, _normalise_frames(features, domains, normalisation, groups)
 
 
 def _normalise_frames(
-    sequences: list[np.ndarray], domains: np.ndarray, normalisation: str
+    sequences: list[np.ndarray],
+    domains: np.ndarray,
+    normalisation: str,
+    groups: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Frame-level features normalised with the statistics of all frames of each domain.
+    """Frame-level features normalised with the statistics of all frames of each domain
+    (or, with ``groups``, of each speaker group; see :func:`table_features`).
 
     Returns a 1-D object array of ``(T_i, F)`` float32 arrays (the sequence input the
     neural methods take with ``encoder="cnn_gru"``).
     """
     lengths = [len(s) for s in sequences]
     frames = np.concatenate(sequences).astype(np.float64)
-    if normalisation != "none":
-        frame_domains = np.repeat(domains, lengths)
+    frame_domains = np.repeat(domains, lengths)
+    if groups is not None:
+        frame_groups = np.repeat(groups, lengths)
+        frames = normalise_by_group(frames, frame_domains, frame_groups, normalisation)
+    elif normalisation != "none":
         frames = normalise_per_domain(frames, frame_domains, normalisation)
     out = np.empty(len(sequences), dtype=object)
     bounds = np.cumsum([0, *lengths])

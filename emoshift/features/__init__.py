@@ -42,6 +42,7 @@ _EXPORTS: dict[str, str] = {
     "DomainNormaliser": "normalise",
     "DomainStats": "normalise",
     "normalise_per_domain": "normalise",
+    "normalise_per_speaker": "normalise",
 }
 
 __all__ = [
@@ -69,6 +70,7 @@ __all__ = [
     "mel_filters",
     "n_frames",
     "normalise_per_domain",
+    "normalise_per_speaker",
     "read_audio",
 ]
 
@@ -92,7 +94,12 @@ if TYPE_CHECKING:
     )
     from emoshift.features.functionals import FEATURE_SETS, Functionals
     from emoshift.features.logmel import LogMel, mel_filters, n_frames
-    from emoshift.features.normalise import DomainNormaliser, DomainStats, normalise_per_domain
+    from emoshift.features.normalise import (
+        DomainNormaliser,
+        DomainStats,
+        normalise_per_domain,
+        normalise_per_speaker,
+    )
     from emoshift.features.ssl import SSLFeatures
     from emoshift.features.ssl_model import ModelError
 

@@ -1,4 +1,4 @@
-"""Per-domain (per-corpus) feature normalisation.
+"""Per-domain (per-corpus) and per-speaker feature normalisation.
 
 ``robust_z``: for each domain and feature, the mean and standard deviation (``ddof=0``)
 are computed from the domain's values that lie inside that feature's [5 %, 95 %]
@@ -8,6 +8,13 @@ with ``|z| > 10`` are set to 0, and a feature whose std is (numerically) zero ma
 ``minmax``: each feature is scaled per domain so its minimum maps to -1 and its maximum
 to +1 (a constant feature maps to 0). New data transformed with fitted statistics may
 fall outside [-1, 1]; it is not clipped.
+
+Per speaker (:func:`normalise_per_speaker`): the same statistics computed over each
+speaker's rows within its domain (speaker ids are only unique within a domain). Rows whose
+speaker is unknown (a missing or empty id), or whose speaker has fewer than
+:data:`MIN_SPEAKER_ROWS` rows, are normalised with their domain's statistics (over all of
+the domain's rows) instead. Speaker statistics read features only, never labels, so the
+target speakers' own rows may be used, like the target domain's for per-domain statistics.
 
 Example:
     >>> import numpy as np
@@ -36,6 +43,11 @@ Matrix: TypeAlias = pd.DataFrame | np.ndarray
 Domains: TypeAlias = Sequence[Hashable] | np.ndarray | pd.Series | None
 """One domain label per example (``None``: all examples form one domain)."""
 METHODS: tuple[str, ...] = ("robust_z", "minmax")
+#: what the statistics are computed over: each row's domain, or its speaker
+LEVELS: tuple[str, ...] = ("domain", "speaker")
+#: a speaker with fewer rows is normalised with its domain's statistics (too few rows
+#: for a trimmed mean and standard deviation)
+MIN_SPEAKER_ROWS = 10
 _ZERO_SCALE = 1e-12
 _BLOCK = 256
 
@@ -305,3 +317,81 @@ def normalise_per_domain(
     """
     normaliser = DomainNormaliser(method=method, quantiles=quantiles, outlier_sd=outlier_sd)
     return normaliser.fit_transform(X, domains)
+
+
+def speaker_groups(
+    speakers: Sequence[Hashable] | np.ndarray | pd.Series,
+    domains: Sequence[Hashable] | np.ndarray | pd.Series | None = None,
+    *,
+    min_rows: int = MIN_SPEAKER_ROWS,
+) -> np.ndarray:
+    """Each row's speaker group (a code >= 0, one per domain and speaker), or -1 where the
+    row falls back to its domain: the speaker is unknown (missing or empty id) or has fewer
+    than ``min_rows`` rows in its domain.
+
+    Example:
+        >>> speaker_groups(["a", "a", "b", None, "a"], ["x", "x", "x", "x", "y"], min_rows=2)
+        array([ 0,  0, -1, -1, -1])
+    """
+    ids = np.asarray(speakers, dtype=object)
+    labels = _as_domains(domains, len(ids))
+    if ids.shape != labels.shape:
+        raise ValueError(
+            f"speakers must hold one id per row ({len(labels)} rows), got shape {ids.shape}"
+        )
+    if len(ids) == 0:
+        return np.empty(0, dtype=np.int64)
+    known = ~pd.isna(ids)
+    known[known] = np.array([str(v).strip() != "" for v in ids[known]], dtype=bool)
+    frame = pd.DataFrame({"domain": labels.astype(str), "speaker": ids.astype(str)})
+    codes = frame.groupby(["domain", "speaker"], sort=False).ngroup().to_numpy()
+    known &= np.bincount(codes[known], minlength=codes.max() + 1)[codes] >= min_rows
+    groups = np.full(len(ids), -1, dtype=np.int64)
+    groups[known] = pd.factorize(codes[known])[0]
+    return groups
+
+
+def normalise_by_group(
+    X: np.ndarray,
+    domains: Sequence[Hashable] | np.ndarray | pd.Series | None,
+    groups: np.ndarray,
+    method: Method = "robust_z",
+    *,
+    quantiles: tuple[float, float] = (0.05, 0.95),
+    outlier_sd: float = 10.0,
+) -> np.ndarray:
+    """Rows with a group (``groups >= 0``) normalised with their group's statistics, the
+    others (``-1``) with their domain's (computed over all the domain's rows)."""
+    options = {"quantiles": quantiles, "outlier_sd": outlier_sd}
+    out = normalise_per_domain(np.asarray(X, dtype=np.float64), domains, method, **options)
+    grouped = np.asarray(groups) >= 0
+    if grouped.any():
+        values = np.asarray(X, dtype=np.float64)[grouped]
+        out[grouped] = normalise_per_domain(values, groups[grouped], method, **options)
+    return out
+
+
+def normalise_per_speaker(
+    X: np.ndarray,
+    speakers: Sequence[Hashable] | np.ndarray | pd.Series,
+    domains: Sequence[Hashable] | np.ndarray | pd.Series | None = None,
+    method: Method = "robust_z",
+    *,
+    min_rows: int = MIN_SPEAKER_ROWS,
+    quantiles: tuple[float, float] = (0.05, 0.95),
+    outlier_sd: float = 10.0,
+) -> np.ndarray:
+    """Normalise each row with its speaker's statistics (see the module doc); rows of
+    unknown or small speakers use their domain's.
+
+    Example:
+        >>> import numpy as np
+        >>> X = np.array([[1.0], [3.0], [10.0], [30.0], [5.0]])
+        >>> normalise_per_speaker(X, ["a", "a", "b", "b", None], method="minmax",
+        ...                       min_rows=2).ravel().tolist()
+        [-1.0, 1.0, -1.0, 1.0, -0.7241379310344828]
+    """
+    groups = speaker_groups(speakers, domains, min_rows=min_rows)
+    return normalise_by_group(
+        X, domains, groups, method, quantiles=quantiles, outlier_sd=outlier_sd
+    )

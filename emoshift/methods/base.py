@@ -53,6 +53,7 @@ from emoshift.methods.batching import (
     pool_batches,
     take,
 )
+from emoshift.methods.ensemble import ensemble_predict, ensemble_proba, fit_seed_ensemble
 from emoshift.methods.estimator import DomainEstimator, FitArguments
 from emoshift.methods.inputs import check_input_kind, check_inputs, check_width
 from emoshift.methods.layer_sum import LayerWeightedSum, StackedLayersEncoder, split_width
@@ -107,6 +108,8 @@ class NeuralEstimator(NetworkState, DomainEstimator):
         device: ``"auto"`` (CUDA when torch sees it), ``"cpu"`` or ``"cuda"``.
         random_state: seed for weights, batches and dropout; the same seed gives the
             same numbers.
+        ensemble: train this many models with seeds ``random_state + i`` and average
+            their probabilities or outputs (:mod:`emoshift.methods.ensemble`; 1: one model).
         verbose: show a progress bar over epochs.
     """
 
@@ -154,6 +157,7 @@ class NeuralEstimator(NetworkState, DomainEstimator):
         max_norm: float | None = None,
         device: str = "auto",
         random_state: int | None = None,
+        ensemble: int = 1,
         verbose: bool = False,
     ) -> None:
         self.task = task
@@ -183,12 +187,13 @@ class NeuralEstimator(NetworkState, DomainEstimator):
         self.max_norm = max_norm
         self.device = device
         self.random_state = random_state
+        self.ensemble = ensemble
         self.verbose = verbose
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         """Give a subclass ``__init__(self, *, own..., **shared)`` the merged signature
         (what ``get_params``, ``clone`` and ``help()`` read), so that no subclass repeats
-        the 27 shared parameters and their defaults."""
+        the 28 shared parameters and their defaults."""
         super().__init_subclass__(**kwargs)
         init = cls.__dict__.get("__init__")
         if init is None:
@@ -205,6 +210,9 @@ class NeuralEstimator(NetworkState, DomainEstimator):
     # ------------------------------------------------------------------ fitting
 
     def _fit_given(self, given: FitArguments) -> NeuralEstimator:
+        if self.ensemble > 1:
+            return fit_seed_ensemble(self, given)
+        vars(self).pop("members_", None)
         data = self._prepare(given)
         self._start_fit(data)
         self._fit(data)
@@ -469,11 +477,15 @@ class NeuralEstimator(NetworkState, DomainEstimator):
         """Class probabilities (classification only), columns in ``classes_`` order."""
         if self.task != "classification":
             raise AttributeError("predict_proba is for classification; use predict")
+        if "members_" in vars(self):
+            return ensemble_proba(self, X)
         logits = torch.as_tensor(self._outputs(X))
         return torch.softmax(logits, dim=1).numpy()
 
     def predict(self, X: object) -> np.ndarray:
         """Class labels, or regression values shaped like the ``y`` passed to fit."""
+        if "members_" in vars(self):
+            return ensemble_predict(self, X)
         outputs = self._outputs(X)
         if self.task == "classification":
             return self.classes_[outputs.argmax(1)]
@@ -481,7 +493,8 @@ class NeuralEstimator(NetworkState, DomainEstimator):
 
     @torch.no_grad()
     def transform(self, X: object, layer: int = -1) -> np.ndarray:
-        """The learned representation: the output of shared layer ``layer`` (default last)."""
+        """The learned representation: the output of shared layer ``layer`` (default last;
+        of an ensemble, the first member's)."""
         inputs = self._check_predict_inputs(X)
         self.modules_.eval()
         encoder = self.modules_["encoder"]

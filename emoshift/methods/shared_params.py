@@ -54,5 +54,6 @@ SHARED_CONSTRAINTS: dict[str, list[object]] = {
     "max_norm": [POSITIVE, None],
     "device": [DEVICE],
     "random_state": [SEED, None],
+    "ensemble": [AT_LEAST_ONE],
     "verbose": ["verbose"],
 }
