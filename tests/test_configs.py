@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from emoshift.cli import main
+from emoshift.data.synthetic import PRESETS
 from emoshift.experiment.config import ConfigError, load_config, parse_config
 from emoshift.experiment.runner import run_experiment
 from emoshift.experiment.store import read_jsonl
@@ -43,7 +44,12 @@ def _reduced(config: dict, tmp_path: Path) -> dict:
     features["cache_dir"] = str(tmp_path.parent / "feature-cache")
     config["features"] = features
     for corpus in config["corpora"].values():
-        if corpus["loader"] == "synthetic":
+        domains = PRESETS.get(corpus.get("options", {}).get("preset"), PRESETS["tiny"])["domains"]
+        if corpus["loader"] == "synthetic" and set(domains) - set(PRESETS["tiny"]["domains"]):
+            # a preset with more domains (multi): tiny sizes over all of its domains
+            corpus["path"] = str(tmp_path.parent / "synthetic-tiny-multi")
+            corpus["options"] = {**PRESETS["tiny"], "domains": list(domains)}
+        elif corpus["loader"] == "synthetic":
             corpus["path"] = str(tmp_path.parent / "synthetic-tiny")
             corpus["options"] = {"preset": "tiny"}
         else:
