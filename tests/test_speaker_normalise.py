@@ -93,3 +93,21 @@ def test_speaker_level_needs_a_speaker_column_and_a_normalisation():
     table = pd.DataFrame({"file": ["x.wav"], "corpus": ["c"]})
     with pytest.raises(ValueError, match="needs a normalisation .* and a 'speaker' column"):
         table_features(table, "egemaps", level="speaker")
+
+
+def test_an_experiment_normalises_each_synthetic_speaker_on_its_own(tmp_path):
+    from emoshift.experiment.data import load_experiment_data
+
+    config = _config({"normalisation": "minmax", "level": "speaker", "domain": "elicitation"})
+    config["corpora"]["s"]["options"] = {"preset": "tiny"}
+    config["features"].update(jobs=1, cache_dir=str(tmp_path / "cache"))
+    data = load_experiment_data(parse_config(config, base_dir=tmp_path), progress=False)
+    speakers = data.table["speaker"].to_numpy()
+    assert len(set(speakers)) == 4 and min(np.unique(speakers, return_counts=True)[1]) >= 10
+    for speaker in set(speakers):
+        rows = data.X[speakers == speaker]
+        varying = rows.max(0) > rows.min(0)
+        assert varying.sum() > 40
+        # minmax per speaker: every varying feature spans exactly [-1, 1] in each speaker
+        np.testing.assert_allclose(rows.min(0)[varying], -1.0, atol=1e-6)
+        np.testing.assert_allclose(rows.max(0)[varying], 1.0, atol=1e-6)
