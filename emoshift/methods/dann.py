@@ -121,8 +121,9 @@ class DANN(NeuralEstimator):
     ``history_`` holds per epoch: ``loss`` (task + domain), ``task_loss``, ``domain_loss``,
     ``lambda`` and ``domain_acc_source`` / ``domain_acc_target``: the domain classifier's
     accuracy on the source and target halves of the epoch's training batches (training
-    mode, measured before each step's update). For an independent measure of how much a
-    representation still tells the domains apart, use
+    mode, measured before each step's update; multi-source: of its (K + 1)-way choice).
+    For an independent measure of how much a representation still tells the domains apart,
+    use
     :func:`emoshift.methods.alignment.domain_classifier_accuracy` on :meth:`transform`
     outputs of held-out data.
 
