@@ -51,26 +51,24 @@ from emoshift.methods.batching import (
     few_shot_batches,
     map_chunks,
     pool_batches,
-    take,
 )
-from emoshift.methods.ensemble import ensemble_predict, ensemble_proba, fit_seed_ensemble
+from emoshift.methods.ensemble import fit_seed_ensemble
 from emoshift.methods.estimator import DomainEstimator, FitArguments
-from emoshift.methods.inputs import check_input_kind, check_inputs, check_width
 from emoshift.methods.layer_sum import LayerWeightedSum, StackedLayersEncoder, split_width
 from emoshift.methods.needs import MethodNeeds
 from emoshift.methods.networks import MLPEncoder, MLPHead, apply_max_norm, concordance_loss
 from emoshift.methods.optim import Adam
-from emoshift.methods.preparation import Spec, on_device, prepare
+from emoshift.methods.prediction import Predictions
+from emoshift.methods.preparation import Spec, prepare
 from emoshift.methods.sequence import CNNGRUEncoder
 from emoshift.methods.shared_params import SHARED_CONSTRAINTS
 from emoshift.methods.state import NetworkState
-from emoshift.metrics import ccc, uar
 from emoshift.progress import progress
 
 __all__ = ["Batch", "BatchInputs", "FitData", "Inputs", "NeuralEstimator", "concordance_loss"]
 
 
-class NeuralEstimator(NetworkState, DomainEstimator):
+class NeuralEstimator(Predictions, NetworkState, DomainEstimator):
     """Shared parameters and training loop of every neural method.
 
     Args:
@@ -458,56 +456,3 @@ class NeuralEstimator(NetworkState, DomainEstimator):
     def _dev_loss(self, X: Inputs, y: torch.Tensor) -> float:
         self.modules_.eval()
         return float(self._task_loss(map_chunks(self._forward, X, self.device_), y))
-
-    def _check_predict_inputs(self, X: object) -> Inputs:
-        """``X`` checked against what the model was fitted on, on the device."""
-        self._check_fitted()
-        inputs = check_inputs(X, "X")
-        check_input_kind(inputs, self.encoder, "X")
-        check_width(inputs, self.sequence_widths_ or self.n_features_in_, "X")
-        return on_device(inputs, self.device_)
-
-    @torch.no_grad()
-    def _outputs(self, X: object) -> np.ndarray:
-        inputs = self._check_predict_inputs(X)
-        self.modules_.eval()
-        return map_chunks(self._forward, inputs, self.device_).cpu().numpy()
-
-    def predict_proba(self, X: object) -> np.ndarray:
-        """Class probabilities (classification only), columns in ``classes_`` order."""
-        if self.task != "classification":
-            raise AttributeError("predict_proba is for classification; use predict")
-        if "members_" in vars(self):
-            return ensemble_proba(self, X)
-        logits = torch.as_tensor(self._outputs(X))
-        return torch.softmax(logits, dim=1).numpy()
-
-    def predict(self, X: object) -> np.ndarray:
-        """Class labels, or regression values shaped like the ``y`` passed to fit."""
-        if "members_" in vars(self):
-            return ensemble_predict(self, X)
-        outputs = self._outputs(X)
-        if self.task == "classification":
-            return self.classes_[outputs.argmax(1)]
-        return outputs[:, 0] if self._y_ndim == 1 else outputs
-
-    @torch.no_grad()
-    def transform(self, X: object, layer: int = -1) -> np.ndarray:
-        """The learned representation: the output of shared layer ``layer`` (default last;
-        of an ensemble, the first member's)."""
-        inputs = self._check_predict_inputs(X)
-        self.modules_.eval()
-        encoder = self.modules_["encoder"]
-        n_layers = len(encoder.layers_output(take(inputs, slice(0, 2), self.device_)))
-        if not -n_layers <= layer < n_layers:
-            raise ValueError(f"layer={layer}; the encoder has {n_layers} shared layers")
-        outputs = map_chunks(lambda x: encoder.layers_output(x)[layer], inputs, self.device_)
-        return outputs.cpu().numpy()
-
-    def score(self, X: object, y: object) -> float:
-        """UAR for classification, mean CCC over target columns for regression
-        (:mod:`emoshift.metrics`)."""
-        predicted = self.predict(X)
-        if self.task == "classification":
-            return uar(y, predicted)
-        return float(ccc(y, predicted))
