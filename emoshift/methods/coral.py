@@ -63,6 +63,7 @@ class DeepCORAL(NeuralEstimator):
             True: MethodNeeds(unlabelled_target=True, development_set=True, source_domains=True),
         },
     )
+    _saved_attributes = (*NeuralEstimator._saved_attributes, "source_domains_")
     _parameter_constraints = {
         **SHARED_CONSTRAINTS,
         "coral_weight": [NON_NEGATIVE],
@@ -83,10 +84,11 @@ class DeepCORAL(NeuralEstimator):
         self.coral_layer = coral_layer
         self.multi_source = multi_source
 
-    def _build(self, data: FitData) -> None:
+    def _build(self, data: FitData | None) -> None:
         super()._build(data)
-        #: the source domains aligned one by one (``None``: one, pooled source)
-        self.source_domains_ = data.source_domain_names
+        if data is not None:  # None: a saved model, whose source_domains_ are restored
+            #: the source domains aligned one by one (``None``: one, pooled source)
+            self.source_domains_ = data.source_domain_names
 
     def _train_step(self, batch: Batch) -> dict[str, float]:
         n = len(batch.x)

@@ -153,6 +153,7 @@ class DANN(NeuralEstimator):
             True: MethodNeeds(unlabelled_target=True, development_set=True, source_domains=True),
         },
     )
+    _saved_attributes = (*NeuralEstimator._saved_attributes, "source_domains_")
     _parameter_constraints = {
         **SHARED_CONSTRAINTS,
         "lambda_schedule": [StrOptions(set(LAMBDA_SCHEDULES))],
@@ -208,9 +209,11 @@ class DANN(NeuralEstimator):
 
     def _build(self, data: FitData | None) -> None:
         super()._build(data)
-        #: the source domains the classifier tells apart (``None``: one source domain)
-        self.source_domains_ = data.source_domain_names
-        k = data.n_source_domains
+        if data is not None:  # None: a saved model, whose source_domains_ are restored
+            #: the source domains the classifier tells apart (``None``: one source domain)
+            self.source_domains_ = data.source_domain_names
+        names = getattr(self, "source_domains_", None)  # absent from older saved models
+        k = 1 if names is None else len(names)
         self.modules_["domain"] = MLPHead(
             self.modules_["encoder"].output_size,
             1 if k == 1 else k + 1,
