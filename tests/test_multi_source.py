@@ -190,3 +190,15 @@ def test_bad_source_domains_are_named(domains, match):
         DANN(multi_source=True, warmup_epochs=0, **SMALL).fit(
             X, y, X_target=X_target, source_domains=domains
         )
+
+
+def test_a_saved_multi_source_dann_keeps_its_k_plus_one_head(tmp_path):
+    from test_bundle_roundtrip import _assert_same_outputs, _round_trip
+
+    X, y, domains, X_target = _sources(n_domains=3)
+    model = DANN(multi_source=True, warmup_epochs=0, **SMALL)
+    model.fit(X, y, X_target=X_target, source_domains=domains)
+    loaded = _round_trip(model, "dann", tmp_path).estimator
+    assert loaded.source_domains_.tolist() == model.source_domains_.tolist()
+    assert loaded.domain_head_.out.out_features == 4
+    _assert_same_outputs(model, loaded, X_target)
