@@ -203,3 +203,12 @@ def test_scikit_learn_objects_need_the_version_that_saved_them(tmp_path: Path) -
     with pytest.raises(BundleError, match="saved by scikit-learn 0.1, this is"):
         load(folder)
     assert load(folder, strict=False).method == "svm"
+
+
+@pytest.mark.bad_input
+def test_a_seed_ensemble_is_refused_rather_than_saved_as_one_member(tmp_path: Path) -> None:
+    (X, y), kwargs = _fit_arguments("source_only")
+    estimator = _model("source_only").set_params(ensemble=2).fit(X, y, **kwargs)
+    with pytest.raises(TypeError, match=r"ensemble=2\) cannot be saved yet"):
+        Model.from_parts(estimator, "source_only", "egemaps", None).save(tmp_path / "model")
+    assert not (tmp_path / "model" / "manifest.json").exists()

@@ -49,6 +49,12 @@ def estimator_state(estimator: BaseEstimator) -> tuple[dict, dict, dict[str, np.
             f"{type(estimator).__name__} cannot be saved: it declares no saved state "
             "(emoshift.methods.state.SavedState)"
         )
+    if getattr(estimator, "ensemble", 1) > 1:
+        raise TypeError(
+            f"{type(estimator).__name__}(ensemble={estimator.ensemble}) cannot be saved yet: a "
+            "bundle holds one network, and saving only the first member would predict "
+            "differently; train with ensemble: 1 to ship the model"
+        )
     meta, arrays = estimator._get_state()
     params = {k: _plain(v, k) for k, v in estimator.get_params(deep=False).items()}
     return params, meta, arrays
