@@ -70,6 +70,7 @@ def execute_trial(
             "speaker_independent",
             "exclusive",
             "selection",  # the spec's; the record gets what the selection chose (below)
+            "protocol_options",
         )
     }
     record.update(
@@ -91,6 +92,7 @@ def execute_trial(
             fold=spec.fold,
             speaker_independent=spec.speaker_independent,
             exclusive=spec.exclusive,
+            **spec.protocol_options,
         )
         result = run_trial(
             spec.method,

@@ -26,7 +26,7 @@ import json
 from dataclasses import dataclass, field
 
 from emoshift.experiment.config import ExperimentConfig, expand_method_grid, selection_grid
-from emoshift.protocols import Condition, get_protocol
+from emoshift.protocols import Condition, ProtocolSettings, get_protocol
 
 
 @dataclass
@@ -46,23 +46,25 @@ class TrialSpec:
     task: str
     metrics: list[str] | None
     k: int | None = None
-    size: float | None = None
+    size: int | float | None = None
     fold: str | None = None
     n_trials: int = 1
     target_test_fraction: float = 0.5
     speaker_independent: bool = True
     exclusive: bool = True
+    protocol_options: dict = field(default_factory=dict)
     data_spec: dict = field(default_factory=dict)
     selection: dict | None = None
     key: str = ""
 
     def compute_key(self) -> str:
         """sha256 of the canonical JSON of every field but the key itself (and but
-        ``selection`` when there is none, so keys of runs without it stay as they were)."""
+        ``selection`` and ``protocol_options`` when unset, so keys from before hold)."""
         spec = dataclasses.asdict(self)
         spec.pop("key")
-        if spec["selection"] is None:
-            spec.pop("selection")
+        for name, unset in (("selection", None), ("protocol_options", {})):
+            if spec[name] == unset:
+                spec.pop(name)
         text = json.dumps(spec, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -133,6 +135,25 @@ def _variants(config: ExperimentConfig) -> list[tuple[str, dict, str, dict | Non
     return variants
 
 
+#: protocol settings a trial carries in ``protocol_options`` when not at their default
+PROTOCOL_OPTIONS = (
+    "unknown_speakers",
+    "exclusive_runs",
+    "dev_as_unlabelled",
+    "target_test",
+    "target_unlabelled",
+)
+
+
+def _protocol_options(settings: ProtocolSettings) -> dict:
+    defaults = ProtocolSettings()
+    return {
+        name: getattr(settings, name)
+        for name in PROTOCOL_OPTIONS
+        if getattr(settings, name) != getattr(defaults, name)
+    }
+
+
 def _common_fields(config: ExperimentConfig, n_trials: int, data_fingerprint: str) -> dict:
     """The :class:`TrialSpec` fields every trial of the config shares."""
     settings = config.protocol
@@ -146,6 +167,7 @@ def _common_fields(config: ExperimentConfig, n_trials: int, data_fingerprint: st
         "target_test_fraction": settings.target_test_fraction,
         "speaker_independent": settings.speaker_independent,
         "exclusive": settings.exclusive,
+        "protocol_options": _protocol_options(settings),
         "data_spec": {**_data_spec(config), "fingerprint": data_fingerprint},
     }
 

@@ -1,0 +1,196 @@
+"""The protocol features the published presets need (issue 12), each with the defect it fixes:
+unknown speakers, exclusive 10/40/50 runs without development rows as unlabelled target
+data, reduced sizes as counts, and a corpus's official partition with its unlabelled pool.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from paper_corpora import FOLDERS, make_paper_corpora
+
+from emoshift.experiment.config import ConfigError, parse_config
+from emoshift.experiment.data import ExperimentData, load_experiment_data
+from emoshift.experiment.protocols import make_split
+from emoshift.protocols import Condition, Draw, ProtocolSettings, Target, get_protocol
+
+
+def _data(n_speakers: int = 10, per_speaker: int = 10, unknown: int = 0) -> ExperimentData:
+    """Source rows (domain s) and target rows (domain t), 4 classes, some speakers unknown."""
+    rows = n_speakers * per_speaker
+    speakers = np.array([f"p{i // per_speaker}" for i in range(rows)], dtype=object)
+    speakers[rows - unknown :] = None
+    table = pd.DataFrame(
+        {
+            "domain": np.where(np.arange(rows) < rows // 2, "s", "t"),
+            "speaker": speakers,
+            "label": np.array(["a", "b", "c", "d"])[np.arange(rows) % 4],
+        }
+    )
+    X = np.random.default_rng(0).normal(size=(rows, 3))
+    return ExperimentData(table, X, table["label"].to_numpy(dtype=str))
+
+
+# --- unknown speakers (DANN to MSP-Podcast: speaker_split raised on 'Unknown') ----------
+
+
+def test_cross_domain_speaker_split_gives_unknown_speakers_their_own_group():
+    data = _data(unknown=12)
+    split = make_split(data, "domain == 's'", "domain == 't'", "cross_domain", trial=0, seed=0)
+    assert len(split.X_target) + len(split.X_test) == 50  # no target row lost
+
+
+@pytest.mark.bad_input
+def test_unknown_speakers_raise_only_when_asked_and_the_error_says_so():
+    data = _data(unknown=12)
+    with pytest.raises(ValueError, match="12 missing value"):
+        make_split(
+            data,
+            "domain == 's'",
+            "domain == 't'",
+            "cross_domain",
+            trial=0,
+            seed=0,
+            unknown_speakers="raise",
+        )
+    with pytest.raises(ValueError, match="unknown_speakers: 'maybe' is not"):
+        ProtocolSettings(unknown_speakers="maybe").check()
+
+
+# --- exclusive 10/40/50 runs (max-entropy: runs overlapped, dev rows were target data) ---
+
+
+def _runs(target: Target, **settings) -> list:
+    protocol = get_protocol("split_10_40_50")
+    config = ProtocolSettings("split_10_40_50", repetitions=5, exclusive_runs=True, **settings)
+    return [protocol.split(target, Draw(config, Condition(), r, 0, 5)) for r in range(5)]
+
+
+@pytest.mark.parametrize("by_speaker", [False, True])
+def test_exclusive_10_40_50_runs_share_the_test_set_and_label_disjoint_tenths(by_speaker):
+    labels = np.array(["a", "b"] * 100)
+    speakers = np.array([f"p{i % 20}" for i in range(200)], dtype=object)
+    runs = _runs(Target(speakers, labels), speaker_independent=by_speaker)
+    assert all(np.array_equal(run.test, runs[0].test) for run in runs)
+    labelled = [run.train[run.labelled] for run in runs]
+    everything = np.concatenate(labelled)
+    assert len(np.unique(everything)) == len(everything)  # disjoint across runs
+    assert set(everything) == set(range(200)) - set(runs[0].test.tolist())
+    for run, own in zip(runs, labelled, strict=True):
+        assert not set(run.dev) & set(own) and not set(run.dev) & set(run.test)
+        if not by_speaker:
+            assert (len(own), len(run.dev), len(run.test)) == (20, 80, 100)
+        else:  # the folds hold whole speakers
+            assert not set(speakers[own]) & set(speakers[run.dev])
+
+
+def test_10_40_50_without_dev_as_unlabelled_gives_only_the_labelled_tenth_as_target():
+    data = _data()
+    kept = make_split(data, "domain == 's'", "domain == 't'", "split_10_40_50", trial=0, seed=0)
+    only = make_split(
+        data,
+        "domain == 's'",
+        "domain == 't'",
+        "split_10_40_50",
+        trial=0,
+        seed=0,
+        dev_as_unlabelled=False,
+    )
+    assert len(only.X_target) == len(only.labelled) < len(kept.X_target)
+    assert len(only.X_dev) == len(kept.X_dev)
+
+
+# --- reduced sizes as counts (enriched AAE: the paper's counts) ---------------------------
+
+
+def test_reduced_sizes_take_counts_and_fractions():
+    config = parse_config(
+        {
+            "name": "counts",
+            "corpora": {"c": {"loader": "emodb", "path": "x"}},
+            "pairs": [{"source": "corpus == 'a'", "target": "corpus == 'b'"}],
+            "protocol": {"name": "reduced", "sizes": [3, 0.5, 1.0]},
+            "methods": {"svm": {}},
+            "baseline": None,
+        }
+    )
+    assert config.protocol.sizes == [3, 0.5, 1.0] and isinstance(config.protocol.sizes[0], int)
+    data = _data()
+    split = make_split(
+        data, "domain == 's'", "domain == 't'", "reduced", trial=0, seed=0, size=3, fold="p5"
+    )
+    assert len(split.labelled) == 3
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("size, message", [(0, "positive count"), (1.5, "fraction in")])
+def test_reduced_sizes_out_of_range_are_named(size, message):
+    with pytest.raises(ValueError, match=message):
+        ProtocolSettings("reduced", sizes=[size]).check()
+
+
+# --- the official partition and the unlabelled pool (DANN to MSP-Podcast) -----------------
+
+
+@pytest.fixture(scope="module")
+def podcast_config(tmp_path_factory):
+    root = make_paper_corpora(tmp_path_factory.mktemp("corpora"))
+    return {
+        "name": "partition",
+        "corpora": {
+            "iemocap": {"loader": "iemocap", "path": str(root / FOLDERS["iemocap"])},
+            "msp_podcast": {"loader": "msp_podcast", "path": str(root / FOLDERS["msp_podcast"])},
+        },
+        "features": {"set": "egemaps", "cache_dir": str(root / "cache"), "jobs": 1},
+        "task": "regression",
+        "labels": {"dimensions": ["arousal", "valence", "dominance"]},
+        "pairs": [{"source": "corpus == 'iemocap'", "target": "corpus == 'msp_podcast'"}],
+        "protocol": {
+            "name": "partition",
+            "target_test": "partition == 'Test1'",
+            "target_unlabelled": "partition == 'unlabelled'",
+        },
+        "methods": {"source_only": {}, "dann": {}},
+    }
+
+
+def test_partition_tests_on_the_official_test_set_and_adapts_to_the_unlabelled_pool(
+    podcast_config, tmp_path
+):
+    config = parse_config(podcast_config, base_dir=tmp_path)
+    data = load_experiment_data(config, progress=False)
+    table = data.table
+    pool = table.index[(table.corpus == "msp_podcast") & (table.partition == "unlabelled")]
+    assert len(pool) == 12 and np.isnan(data.y[pool]).all()  # the pool is kept, unlabelled
+    split = make_split(
+        data,
+        "corpus == 'iemocap'",
+        "corpus == 'msp_podcast'",
+        "partition",
+        trial=0,
+        seed=0,
+        target_test="partition == 'Test1'",
+        target_unlabelled="partition == 'unlabelled'",
+    )
+    test1 = (table.corpus == "msp_podcast") & (table.partition == "Test1")
+    assert len(split.X_test) == test1.sum() and np.isfinite(split.y_test).all()
+    assert len(split.X_target) == 12 and np.isfinite(split.y_source).all()
+
+
+@pytest.mark.bad_input
+def test_partition_refuses_a_method_that_reads_every_target_label(podcast_config, tmp_path):
+    with pytest.raises(ConfigError, match="train_on_target reads every target training label"):
+        parse_config({**podcast_config, "methods": {"train_on_target": {}}}, base_dir=tmp_path)
+
+
+@pytest.mark.bad_input
+def test_partition_queries_that_select_nothing_are_named():
+    target = Target(
+        np.array(["a", "b"], dtype=object),
+        np.array(["x", "y"]),
+        {"target_test": np.array([False, False])},
+    )
+    draw = Draw(ProtocolSettings("partition", target_test="split == 'none'"), Condition(), 0, 0)
+    with pytest.raises(ValueError, match="target_test selects 0 labelled target row"):
+        get_protocol("partition").split(target, draw)
