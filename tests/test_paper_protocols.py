@@ -13,6 +13,8 @@ from paper_corpora import FOLDERS, make_paper_corpora
 from emoshift.experiment.config import ConfigError, parse_config
 from emoshift.experiment.data import ExperimentData, load_experiment_data
 from emoshift.experiment.protocols import make_split
+from emoshift.experiment.runner import run_experiment
+from emoshift.experiment.store import read_jsonl
 from emoshift.protocols import Condition, Draw, ProtocolSettings, Target, get_protocol
 
 
@@ -194,3 +196,50 @@ def test_partition_queries_that_select_nothing_are_named():
     draw = Draw(ProtocolSettings("partition", target_test="split == 'none'"), Condition(), 0, 0)
     with pytest.raises(ValueError, match="target_test selects 0 labelled target row"):
         get_protocol("partition").split(target, draw)
+
+
+# --- one model per attribute, on the paper's scale (DANN: one joint 3-output model, [-1, 1])
+
+
+def test_separate_dimensions_train_one_model_per_attribute_on_the_papers_scale(
+    podcast_config, tmp_path
+):
+    raw = {
+        **podcast_config,
+        "labels": {**podcast_config["labels"], "separate": True, "scale": [-3, 3]},
+        "methods": {"source_only": {"max_epochs": 2}},
+        "trials": 1,
+        "output": str(tmp_path / "run"),
+    }
+    summary = run_experiment(parse_config(raw, base_dir=tmp_path), progress=False)
+    records = read_jsonl(summary.run_dir / "results.jsonl")
+    assert all(r["status"] == "ok" for r in records)
+    by_pair = {r["pair"]: r for r in records}
+    assert sorted(by_pair) == [
+        f"corpus == 'iemocap' -> corpus == 'msp_podcast' [{d}]"
+        for d in ("arousal", "dominance", "valence")
+    ]
+    for dimension in ("arousal", "valence", "dominance"):
+        (record,) = [r for pair, r in by_pair.items() if pair.endswith(f"[{dimension}]")]
+        assert record["dimension"] == dimension and "rmse" in record["metrics"]
+    data = load_experiment_data(parse_config(raw, base_dir=tmp_path), progress=False)
+    scored = data.y[np.isfinite(data.y).all(1)]
+    assert scored.min() < -1 or scored.max() > 1  # [-3, 3], not [-1, 1]
+    assert -3 <= scored.min() and scored.max() <= 3
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        ({"dimensions": ["arousal"], "scale": [3, -3]}, r"\[low, high\] with low < high"),
+        ({"space": "four_class", "separate": True}, "separate: one model per dimension"),
+    ],
+)
+def test_bad_label_scale_or_separate_are_named(labels, message, podcast_config, tmp_path):
+    task = "regression" if "dimensions" in labels else "classification"
+    with pytest.raises(ConfigError, match=message):
+        parse_config(
+            {**podcast_config, "task": task, "labels": labels, "methods": {"dann": {}}},
+            base_dir=tmp_path,
+        )

@@ -85,12 +85,20 @@ class FeaturesConfig:
 
 @dataclass
 class LabelsConfig:
-    """Label space for classification, or the dimensions for regression."""
+    """Label space for classification, or the dimensions for regression.
+
+    ``separate``: one model per dimension (each trial regresses one of ``dimensions``)
+    instead of one model with an output per dimension. ``scale``: the ``[low, high]`` the
+    normalised [-1, 1] scores are mapped onto, so losses and RMSE are on a paper's scale
+    (e.g. ``[-3, 3]``, MSP-Podcast's 1-7 centred); CCC and PCC do not change.
+    """
 
     space: str | None = "four_class"
     column: str = "emotion"
     dimensions: list[str] = field(default_factory=lambda: ["arousal", "valence"])
     options: dict = field(default_factory=dict)
+    separate: bool = False
+    scale: list[float] | None = None
 
 
 @dataclass
@@ -403,6 +411,16 @@ def _check_selection(config: ExperimentConfig) -> None:
             selection_grid(config, method, params)
 
 
+def _check_labels(config: ExperimentConfig) -> None:
+    scale = config.labels.scale
+    if scale is not None and (len(scale) != 2 or not scale[0] < scale[1]):
+        raise ConfigError(
+            f"config.labels.scale: {scale} must be [low, high] with low < high, e.g. [-3, 3]"
+        )
+    if config.labels.separate and config.task != "regression":
+        raise ConfigError("config.labels.separate: one model per dimension is for regression")
+
+
 def _check_metrics(config: ExperimentConfig) -> None:
     for i, name in enumerate(config.metrics or ()):
         where = f"config.metrics[{i}]"
@@ -439,6 +457,7 @@ def parse_config(data: object, base_dir: str | os.PathLike = ".") -> ExperimentC
         expand_method_grid(method, params or {}, f"config.methods.{method}", config.task)
     _check_protocol(config, data.get("protocol"))
     _check_selection(config)
+    _check_labels(config)
     _check_metrics(config)
     if config.baseline is not None and config.baseline not in config.methods:
         raise ConfigError(

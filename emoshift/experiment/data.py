@@ -200,4 +200,7 @@ def load_experiment_data(config: ExperimentConfig, progress: bool | None = None)
         y = table["label"].to_numpy(dtype=object).astype(str)
     else:
         y = table[list(labels.dimensions)].to_numpy(dtype=np.float32)
+        if labels.scale is not None:  # normalised [-1, 1] onto the paper's scale
+            low, high = labels.scale
+            y = (low + (y + 1) * (high - low) / 2).astype(np.float32)
     return ExperimentData(table=table, X=X, y=y)

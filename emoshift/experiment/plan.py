@@ -53,16 +53,18 @@ class TrialSpec:
     speaker_independent: bool = True
     exclusive: bool = True
     protocol_options: dict = field(default_factory=dict)
+    dimension: str | None = None
     data_spec: dict = field(default_factory=dict)
     selection: dict | None = None
     key: str = ""
 
     def compute_key(self) -> str:
         """sha256 of the canonical JSON of every field but the key itself (and but
-        ``selection`` and ``protocol_options`` when unset, so keys from before hold)."""
+        ``selection``, ``protocol_options`` and ``dimension`` when unset, so keys from
+        before hold)."""
         spec = dataclasses.asdict(self)
         spec.pop("key")
-        for name, unset in (("selection", None), ("protocol_options", {})):
+        for name, unset in (("selection", None), ("protocol_options", {}), ("dimension", None)):
             if spec[name] == unset:
                 spec.pop(name)
         text = json.dumps(spec, sort_keys=True, default=str)
@@ -91,7 +93,11 @@ def _data_spec(config: ExperimentConfig) -> dict:
             for k, v in dataclasses.asdict(config.features).items()
             if k not in ("cache_dir", "jobs") and v is not None
         },
-        "labels": dataclasses.asdict(config.labels),
+        "labels": {
+            name: value
+            for name, value in dataclasses.asdict(config.labels).items()
+            if (name, value) not in (("separate", False), ("scale", None))  # keys as before
+        },
     }
 
 
@@ -189,6 +195,8 @@ def plan_trials(
     n_trials = protocol.n_trials(settings, config.trials)
     common = _common_fields(config, n_trials, data_fingerprint)
     variants = _variants(config)
+    separate = config.task == "regression" and config.labels.separate
+    dimensions = list(config.labels.dimensions) if separate else [None]
     trials: list[TrialSpec] = []
     for pair in config.pairs:
         pair_folds = (folds or {}).get(pair.label())
@@ -196,21 +204,25 @@ def plan_trials(
             raise ValueError(
                 f"protocol {settings.name} needs the target speakers of pair {pair.label()!r}"
             )
-        for condition in protocol.conditions(settings, pair_folds):
-            for trial in range(n_trials):
-                for method, params, variant, selection in variants:
-                    spec = TrialSpec(
-                        method=method,
-                        params=params,
-                        variant=variant,
-                        selection=selection,
-                        pair=pair.label(),
-                        source=pair.source,
-                        target=pair.target,
-                        trial=trial,
-                        **common,
-                        **dataclasses.asdict(condition),
-                    )
-                    spec.key = spec.compute_key()
-                    trials.append(spec)
+        for dimension in dimensions:
+            # one model per dimension: its own pair row in the report, e.g. "a->b [arousal]"
+            label = pair.label() if dimension is None else f"{pair.label()} [{dimension}]"
+            for condition in protocol.conditions(settings, pair_folds):
+                for trial in range(n_trials):
+                    for method, params, variant, selection in variants:
+                        spec = TrialSpec(
+                            method=method,
+                            params=params,
+                            variant=variant,
+                            selection=selection,
+                            pair=label,
+                            source=pair.source,
+                            target=pair.target,
+                            trial=trial,
+                            dimension=dimension,
+                            **common,
+                            **dataclasses.asdict(condition),
+                        )
+                        spec.key = spec.compute_key()
+                        trials.append(spec)
     return trials

@@ -157,8 +157,9 @@ class Target:
         return self.y if self.classification else None
 
     def speaker_names(self) -> np.ndarray:
-        """The speakers as text (folds are named by them)."""
-        return pd.Series(self.speakers, dtype=object).astype(str).to_numpy()
+        """The speakers as text (folds are named by them); unknown ones read ``<unknown>``."""
+        names = pd.Series(self.speakers, dtype=object)
+        return names.map(lambda s: "<unknown>" if pd.isna(s) else str(s)).to_numpy(dtype=object)
 
     def labelled(self) -> np.ndarray:
         """Whether each row has its label (regression rows kept unlabelled have NaN)."""
