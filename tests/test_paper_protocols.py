@@ -16,6 +16,7 @@ from emoshift.experiment.protocols import make_split
 from emoshift.experiment.runner import run_experiment
 from emoshift.experiment.store import read_jsonl
 from emoshift.protocols import Condition, Draw, ProtocolSettings, Target, get_protocol
+from emoshift.report.trial_tables import Comparison, experiment_table
 
 
 def _data(n_speakers: int = 10, per_speaker: int = 10, unknown: int = 0) -> ExperimentData:
@@ -241,5 +242,66 @@ def test_bad_label_scale_or_separate_are_named(labels, message, podcast_config, 
     with pytest.raises(ConfigError, match=message):
         parse_config(
             {**podcast_config, "task": task, "labels": labels, "methods": {"dann": {}}},
+            base_dir=tmp_path,
+        )
+
+
+# --- the paper's test: one-tailed t-test against the baseline of the same structure ------
+
+
+def _trials():
+    """DANN and source-only at two depths; DANN helps the deep network only."""
+    rng = np.random.default_rng(0)
+    trials = []
+    for depth, gain in ((1, 0.0), (2, 0.05)):
+        base = 0.4 + 0.1 * depth + rng.normal(0, 0.01, 6)
+        for method, values in (("source_only", base), ("dann", base + gain)):
+            variant = f"{method}[hidden_sizes={[256] * depth}]"
+            for trial, value in enumerate(values):
+                trials.append(
+                    {
+                        "variant": variant,
+                        "method": method,
+                        "params": {"hidden_sizes": [256] * depth},
+                        "pair": "a->b",
+                        "trial": trial,
+                        "metrics": {"ccc": float(value + 0.002 * rng.normal())},
+                    }
+                )
+    return trials
+
+
+def test_matched_one_tailed_comparison_tests_each_network_against_its_own_structure():
+    matched = Comparison(test="ttest", alternative="greater", match=("hidden_sizes",))
+    table = experiment_table(_trials(), "source_only", comparison=matched)
+    dann = table[table.variant.str.startswith("dann")].set_index("variant")
+    shallow, deep = "dann[hidden_sizes=[256]]", "dann[hidden_sizes=[256, 256]]"
+    assert dann.loc[shallow, "baseline"] == "source_only[hidden_sizes=[256]]"
+    assert dann.loc[deep, "baseline"] == "source_only[hidden_sizes=[256, 256]]"
+    assert abs(dann.loc[shallow, "ccc_diff"]) < 0.01 and dann.loc[deep, "ccc_diff"] > 0.04
+    assert bool(dann.loc[deep, "significant"]) and not bool(dann.loc[shallow, "significant"])
+    # unmatched, the shallow baseline stands for every network: the defect of issue 12
+    unmatched = experiment_table(_trials(), "source_only").set_index("variant")
+    assert unmatched.loc[deep, "baseline"] == "source_only[hidden_sizes=[256]]"
+    two_sided = experiment_table(
+        _trials(), "source_only", comparison=Comparison(test="ttest", match=("hidden_sizes",))
+    ).set_index("variant")
+    assert dann.loc[deep, "p_value"] == pytest.approx(two_sided.loc[deep, "p_value"] / 2)
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize(
+    "comparison, message",
+    [
+        ({"test": "anova"}, "test: 'anova' is not one of"),
+        ({"alternative": "bigger"}, "alternative: 'bigger' is not one of"),
+        ({"match": ["hidden_size"]}, "'hidden_size' is not a parameter of the baseline"),
+        ({"tails": 1}, r"unknown key\(s\) \['tails'\]"),
+    ],
+)
+def test_bad_comparisons_are_named(comparison, message, podcast_config, tmp_path):
+    with pytest.raises(ConfigError, match=message):
+        parse_config(
+            {**podcast_config, "comparison": comparison, "baseline": "source_only"},
             base_dir=tmp_path,
         )

@@ -151,6 +151,7 @@ class ExperimentConfig:
     baseline: str | None = "source_only"
     trials: int = 5
     seed: int = 0
+    comparison: dict = field(default_factory=dict)
     output: str | None = None
     executor: str = "serial"
     jobs: int | None = None
@@ -411,6 +412,27 @@ def _check_selection(config: ExperimentConfig) -> None:
             selection_grid(config, method, params)
 
 
+def _check_comparison(config: ExperimentConfig) -> None:
+    """The ``comparison`` block: test, sidedness and matched parameters (see
+    :class:`emoshift.report.trial_tables.Comparison`)."""
+    if not config.comparison:
+        return
+    from emoshift.report.trial_tables import Comparison  # the report's schema, loaded on use
+
+    try:
+        comparison = Comparison.from_config(config.comparison)
+    except ValueError as error:
+        raise ConfigError(f"config.comparison: {error}") from None
+    if comparison.match and config.baseline is not None:
+        params = method_class(config.baseline)().get_params()
+        for name in comparison.match:
+            if name not in params:
+                raise ConfigError(
+                    f"config.comparison.match: {name!r} is not a parameter of the baseline "
+                    f"{config.baseline}{_suggest(str(name), params)}"
+                )
+
+
 def _check_labels(config: ExperimentConfig) -> None:
     scale = config.labels.scale
     if scale is not None and (len(scale) != 2 or not scale[0] < scale[1]):
@@ -458,6 +480,7 @@ def parse_config(data: object, base_dir: str | os.PathLike = ".") -> ExperimentC
     _check_protocol(config, data.get("protocol"))
     _check_selection(config)
     _check_labels(config)
+    _check_comparison(config)
     _check_metrics(config)
     if config.baseline is not None and config.baseline not in config.methods:
         raise ConfigError(
