@@ -15,6 +15,7 @@ from emoshift.experiment.data import ExperimentData, load_experiment_data
 from emoshift.experiment.protocols import make_split
 from emoshift.experiment.runner import run_experiment
 from emoshift.experiment.store import read_jsonl
+from emoshift.methods.mrd import MRD
 from emoshift.protocols import Condition, Draw, ProtocolSettings, Target, get_protocol
 from emoshift.report.trial_tables import Comparison, experiment_table
 
@@ -305,3 +306,21 @@ def test_bad_comparisons_are_named(comparison, message, podcast_config, tmp_path
             {**podcast_config, "comparison": comparison, "baseline": "source_only"},
             base_dir=tmp_path,
         )
+
+
+# --- MRD's decayed learning rate (MRD: lr 1e-3 without the paper's decay) ---------------
+
+
+def test_mrd_decays_its_learning_rate_per_epoch():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 4)).astype("float32")
+    y = X[:, :1] - X[:, 1:2]
+    X_target = rng.normal(size=(64, 4)).astype("float32") + 0.5
+    params = dict(task="regression", hidden_sizes=(8,), regressor_width=8, max_epochs=3)
+    constant = MRD(**params, random_state=0).fit(X, y, X_target=X_target)
+    decayed = MRD(**params, lr_decay=0.5, random_state=0).fit(X, y, X_target=X_target)
+    assert {g["lr"] for o in decayed._optimizers.values() for g in o.param_groups} == {
+        decayed.lr * 0.5**2
+    }
+    assert {g["lr"] for o in constant._optimizers.values() for g in o.param_groups} == {1e-3}
+    assert not np.allclose(constant.predict(X_target), decayed.predict(X_target))
