@@ -138,6 +138,8 @@ def make_paper_corpora(root: Path, seed: int = 0) -> Path:
     actors = [f"Ses0{s}_P0{p}_A0{a}" for s in (1, 2) for p in (1, 2, 3) for a in (1, 2, 3, 4)]
     _traced(root / FOLDERS["creativeit"], actors, ("activation", "valence", "dominance"))
     _vam(root / FOLDERS["vam"], rng)
-    sessions = [f"S00{s}_{g}0{n}" for s in (1, 2, 3) for g, n in (("F", 1), ("M", 2), ("F", 3))]
+    sessions = [
+        f"S00{s}_{g}0{n}" for s in range(1, 7) for g, n in (("F", 1), ("M", 2), ("F", 3), ("M", 4))
+    ]
     _traced(root / FOLDERS["nnime"], sessions, ("activation", "valence"))
     return root
