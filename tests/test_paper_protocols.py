@@ -90,17 +90,11 @@ def test_exclusive_10_40_50_runs_share_the_test_set_and_label_disjoint_tenths(by
 
 
 def test_10_40_50_without_dev_as_unlabelled_gives_only_the_labelled_tenth_as_target():
-    data = _data()
-    kept = make_split(data, "domain == 's'", "domain == 't'", "split_10_40_50", trial=0, seed=0)
-    only = make_split(
-        data,
-        "domain == 's'",
-        "domain == 't'",
-        "split_10_40_50",
-        trial=0,
-        seed=0,
-        dev_as_unlabelled=False,
-    )
+    def cut(**options):
+        return make_split(_data(), "domain == 's'", "domain == 't'", "split_10_40_50",
+                          trial=0, seed=0, **options)  # fmt: skip
+
+    kept, only = cut(), cut(dev_as_unlabelled=False)
     assert len(only.X_target) == len(only.labelled) < len(kept.X_target)
     assert len(only.X_dev) == len(kept.X_dev)
 

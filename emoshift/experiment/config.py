@@ -318,20 +318,16 @@ def _check_protocol(config: ExperimentConfig, raw: object) -> None:
             f"config.protocol.name: {settings.name} cuts {' or '.join(protocol.tasks)} data "
             f"only, not {config.task}; choose another protocol or task"
         )
-    if protocol.unlabelled_pool:
-        for method, params in config.methods.items():
-            grid = expand_method_grid(method, params or {}, f"config.methods.{method}")
-            if any(method_needs(method, point).all_target_labels for point in grid):
-                raise ConfigError(
-                    f"config.methods.{method}: {method} reads every target training label, "
-                    f"and protocol {settings.name}'s target training rows are unlabelled"
-                )
-    if protocol.labelled_target:
-        return
     givers = [name for name, p in PROTOCOLS.items() if p.labelled_target]
     for method, params in config.methods.items():
         grid = expand_method_grid(method, params or {}, f"config.methods.{method}")
-        if any(method_needs(method, point).labelled_target for point in grid):
+        needs = [method_needs(method, point) for point in grid]
+        if protocol.unlabelled_pool and any(need.all_target_labels for need in needs):
+            raise ConfigError(
+                f"config.methods.{method}: {method} reads every target training label, "
+                f"and protocol {settings.name}'s target training rows are unlabelled"
+            )
+        if not protocol.labelled_target and any(need.labelled_target for need in needs):
             raise ConfigError(
                 f"config.methods.{method}: {method} needs labelled target examples, which "
                 f"protocol {settings.name} does not give; use one of {givers} or drop it"
