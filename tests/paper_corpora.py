@@ -54,15 +54,19 @@ def _iemocap(base: Path, rng: np.random.Generator) -> None:
 
 
 def _msp_improv(base: Path, rng: np.random.Generator) -> None:
+    # 12 speakers (6 sessions) x 4 conditions x 4 emotions x 2 takes: a condition's 96
+    # clips hold a 50 % test cut and five disjoint labelled folds with every class
     lines = []
-    for number in range(48):
-        speaker = f"{'FM'[number % 2]}0{1 + number % 4}"
-        emotion = "AHSN"[number % 4]
-        condition = "RTSP"[(number // 4) % 4]
-        clip = f"IMPROV-S0{1 + number % 6}{emotion}-{speaker}-{condition}-FM{number:02d}"
+    for number in range(384):
+        session, gender = 1 + number % 6, "FM"[(number // 6) % 2]
+        speaker = f"{gender}0{session}"
+        emotion = "AHSN"[(number // 12) % 4]
+        condition = "RTSP"[(number // 48) % 4]
+        scenario = f"S0{1 + number % 6}{emotion}"
+        clip = f"IMPROV-{scenario}-{speaker}-{condition}-FM{number:03d}"
         a, v, d = (float(x) for x in rng.uniform(1, 5, 3).round(2))
         lines += [f"UTD-{clip}.avi; {emotion}; A:{a}; V:{v}; D:{d}; N:3.0;", ""]
-        folder = base / f"Audio/session{int(speaker[1:])}/S0{1 + number % 6}{emotion}/{condition}"
+        folder = base / f"Audio/session{session}/{scenario}/{condition}"
         noise(folder / f"MSP-{clip}.wav", "SNHA".index(emotion) / 3)
     base.mkdir(parents=True, exist_ok=True)
     (base / "Evalution.txt").write_text("\n".join(lines) + "\n")
