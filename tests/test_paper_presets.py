@@ -57,6 +57,12 @@ def test_max_entropy_preset_trains_the_cnn_gru_with_the_papers_optimiser_setting
         assert (point["weight_decay"], point["batch_size"]) == (0.01, 32), method
 
 
+def test_max_entropy_preset_runs_are_exclusive_and_keep_dev_rows_out_of_the_target():
+    protocol = _preset("max_entropy_msp_improv").protocol
+    assert (protocol.name, protocol.repetitions) == ("split_10_40_50", 5)
+    assert protocol.exclusive_runs and not protocol.dev_as_unlabelled
+
+
 def test_max_entropy_preset_holds_the_adversarial_only_ablation():
     soft_weights = {
         p["lambda_soft"] for p in _grid(_preset("max_entropy_msp_improv"), "max_entropy")
@@ -74,6 +80,20 @@ def test_dann_preset_has_each_source_separately_and_both():
         "corpus == 'msp_improv'",
         "corpus in ['iemocap', 'msp_improv']",
     }
+
+
+def test_dann_preset_trains_per_attribute_on_the_official_partition_and_scale():
+    config = _preset("dann_msp_podcast")
+    assert config.labels.separate and config.labels.scale == [-3.0, 3.0]
+    assert config.protocol.name == "partition"
+    assert "Test1" in config.protocol.target_test
+    assert config.protocol.target_unlabelled == "partition == 'unlabelled'"
+
+
+def test_dann_preset_tests_one_tailed_against_matched_structures():
+    comparison = _preset("dann_msp_podcast").comparison
+    assert comparison["test"] == "ttest" and comparison["alternative"] == "greater"
+    assert set(comparison["match"]) == {"hidden_sizes", "head_hidden_sizes"}
 
 
 def test_dann_preset_uses_the_papers_learning_rate_and_batch():
@@ -125,6 +145,7 @@ def test_mrd_preset_networks_are_the_papers():
         assert point["regression_loss"] == "mse", method
         assert point["hidden_sizes"] == (1024,) * 4 and point["activation"] == "selu", method
     assert {p["regressor_width"] for p in _grid(config, "mrd")} == {1024}
+    assert all(p["lr_decay"] < 1 for p in _grid(config, "mrd"))
 
 
 # --- enriched conditional AAE (section 5) -------------------------------------------------
