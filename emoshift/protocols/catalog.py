@@ -312,6 +312,11 @@ class Partition(Protocol):
     ) -> None:
         self.split(target, Draw(settings, Condition(), 0, seed, n_trials))
 
+    def deployment(
+        self, target: Target, settings: ProtocolSettings, seed: int
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        return None, None  # the target rows are unlabelled training data
+
     def split(self, target: Target, draw: Draw) -> TargetSplit:
         test = np.flatnonzero(target.selection("target_test") & target.labelled())
         if draw.settings.target_unlabelled is None:
