@@ -292,10 +292,13 @@ def test_reduced_sample_without_labels_and_errors():
 
 def _target(seed: int = 0, regression: bool = False) -> Target:
     table = corpus(n_speakers=8, seed=seed)
+    speakers = table.speaker.to_numpy(dtype=object)
+    # what a partition query selects: the speakers' own test set (partition protocol)
+    selected = {"target_test": np.isin(speakers, sorted(set(speakers))[:3])}
     if regression:
         rng = np.random.default_rng(seed)
-        return Target(table.speaker.to_numpy(dtype=object), rng.normal(size=(len(table), 2)))
-    return Target(table.speaker.to_numpy(dtype=object), table.emotion.to_numpy(dtype=str))
+        return Target(speakers, rng.normal(size=(len(table), 2)), selected)
+    return Target(speakers, table.emotion.to_numpy(dtype=str), selected)
 
 
 def _cut(name: str, target: Target, trial: int = 0):

@@ -27,7 +27,9 @@ what was dropped per original label. The spaces (:data:`LABEL_SPACES`):
 ``binarised_arousal`` / ``binarised_valence``
     low/high arousal and negative/positive valence from the normalised dimensional
     scores: above ``threshold`` (default 0, the scale's midpoint) is high / positive.
-    Rows without a score are dropped.
+    Option ``midpoint`` ("low", the default, or "high") names the side of a score exactly
+    at the threshold: IEMOCAP's 3.0 on its 1-5 scale is 0.0 normalised. Rows without a
+    score are dropped.
 ``shared``
     the categories of this table shared with ``other`` (another corpus table):
     ``how="intersection"`` (default) keeps the emotions both hold, ``"union"`` those
@@ -94,8 +96,8 @@ LABEL_SPACES: dict[str, str] = {
     "binary_valence": "negative vs positive emotions (option extra=)",
     "binary_arousal": "low vs high arousal emotions, or arousal levels (option extra=)",
     "arousal_level": "low, normal, high arousal levels (the arousal_level column)",
-    "binarised_arousal": "low/high from the normalised arousal score (option threshold=)",
-    "binarised_valence": "negative/positive from the normalised valence (option threshold=)",
+    "binarised_arousal": "low/high from the normalised arousal (options threshold=, midpoint=)",
+    "binarised_valence": "negative/positive from the normalised valence (threshold=, midpoint=)",
     "shared": "emotions shared with another table (options other=, how=)",
     "categories": "an explicit list of emotions (option keep=)",
 }
@@ -234,10 +236,12 @@ def apply_label_space(
     if space in ("binarised_arousal", "binarised_valence"):
         dimension = space.removeprefix("binarised_")
         threshold = float(options.pop("threshold", 0.0))
+        at_midpoint = _choice("midpoint", options.pop("midpoint", "low"), ("low", "high"))
         names = ("low", "high") if dimension == "arousal" else ("negative", "positive")
         scores = pd.to_numeric(table[dimension], errors="coerce")
+        above = scores >= threshold if at_midpoint == "high" else scores > threshold
         labels = pd.Series(pd.NA, index=table.index, dtype="string")
-        labels[scores.notna()] = [names[int(s > threshold)] for s in scores[scores.notna()]]
+        labels[scores.notna()] = [names[int(a)] for a in above[scores.notna()]]
         source = scores.map(lambda s: f"{MISSING} {dimension}" if pd.isna(s) else "scored")
         ordered = names
     else:

@@ -88,12 +88,20 @@ class FeaturesConfig:
 
 @dataclass
 class LabelsConfig:
-    """Label space for classification, or the dimensions for regression."""
+    """Label space for classification, or the dimensions for regression.
+
+    ``separate``: one model per dimension (each trial regresses one of ``dimensions``)
+    instead of one model with an output per dimension. ``scale``: the ``[low, high]`` the
+    normalised [-1, 1] scores are mapped onto, so losses and RMSE are on a paper's scale
+    (e.g. ``[-3, 3]``, MSP-Podcast's 1-7 centred); CCC and PCC do not change.
+    """
 
     space: str | None = "four_class"
     column: str = "emotion"
     dimensions: list[str] = field(default_factory=lambda: ["arousal", "valence"])
     options: dict = field(default_factory=dict)
+    separate: bool = False
+    scale: list[float] | None = None
 
 
 @dataclass
@@ -146,6 +154,7 @@ class ExperimentConfig:
     baseline: str | None = "source_only"
     trials: int = 5
     seed: int = 0
+    comparison: dict = field(default_factory=dict)
     output: str | None = None
     executor: str = "serial"
     jobs: int | None = None
@@ -312,12 +321,16 @@ def _check_protocol(config: ExperimentConfig, raw: object) -> None:
             f"config.protocol.name: {settings.name} cuts {' or '.join(protocol.tasks)} data "
             f"only, not {config.task}; choose another protocol or task"
         )
-    if protocol.labelled_target:
-        return
     givers = [name for name, p in PROTOCOLS.items() if p.labelled_target]
     for method, params in config.methods.items():
         grid = expand_method_grid(method, params or {}, f"config.methods.{method}")
-        if any(method_needs(method, point).labelled_target for point in grid):
+        needs = [method_needs(method, point) for point in grid]
+        if protocol.unlabelled_pool and any(need.all_target_labels for need in needs):
+            raise ConfigError(
+                f"config.methods.{method}: {method} reads every target training label, "
+                f"and protocol {settings.name}'s target training rows are unlabelled"
+            )
+        if not protocol.labelled_target and any(need.labelled_target for need in needs):
             raise ConfigError(
                 f"config.methods.{method}: {method} needs labelled target examples, which "
                 f"protocol {settings.name} does not give; use one of {givers} or drop it"
@@ -398,6 +411,37 @@ def _check_selection(config: ExperimentConfig) -> None:
             selection_grid(config, method, params)
 
 
+def _check_comparison(config: ExperimentConfig) -> None:
+    """The ``comparison`` block: test, sidedness and matched parameters (see
+    :class:`emoshift.report.trial_tables.Comparison`)."""
+    if not config.comparison:
+        return
+    from emoshift.report.trial_tables import Comparison  # the report's schema, loaded on use
+
+    try:
+        comparison = Comparison.from_config(config.comparison)
+    except ValueError as error:
+        raise ConfigError(f"config.comparison: {error}") from None
+    if comparison.match and config.baseline is not None:
+        params = method_class(config.baseline)().get_params()
+        for name in comparison.match:
+            if name not in params:
+                raise ConfigError(
+                    f"config.comparison.match: {name!r} is not a parameter of the baseline "
+                    f"{config.baseline}{_suggest(str(name), params)}"
+                )
+
+
+def _check_labels(config: ExperimentConfig) -> None:
+    scale = config.labels.scale
+    if scale is not None and (len(scale) != 2 or not scale[0] < scale[1]):
+        raise ConfigError(
+            f"config.labels.scale: {scale} must be [low, high] with low < high, e.g. [-3, 3]"
+        )
+    if config.labels.separate and config.task != "regression":
+        raise ConfigError("config.labels.separate: one model per dimension is for regression")
+
+
 def _check_metrics(config: ExperimentConfig) -> None:
     for i, name in enumerate(config.metrics or ()):
         where = f"config.metrics[{i}]"
@@ -435,6 +479,8 @@ def parse_config(data: object, base_dir: str | os.PathLike = ".") -> ExperimentC
         expand_method_grid(method, params or {}, f"config.methods.{method}", config.task)
     _check_protocol(config, data.get("protocol"))
     _check_selection(config)
+    _check_labels(config)
+    _check_comparison(config)
     _check_metrics(config)
     if config.baseline is not None and config.baseline not in config.methods:
         raise ConfigError(

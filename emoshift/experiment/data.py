@@ -150,6 +150,19 @@ def load_corpora(config: ExperimentConfig, progress: bool | None = None) -> pd.D
     return pd.concat(tables, ignore_index=True)
 
 
+def _regression_rows(table: pd.DataFrame, config: ExperimentConfig) -> np.ndarray:
+    """Rows with every dimension scored, plus the unlabelled pool the protocol names
+    (``protocol.target_unlabelled``) with none scored: unlabelled target data."""
+    scores = table[list(config.labels.dimensions)]
+    keep = scores.notna().all(axis=1).to_numpy().copy()
+    pool = config.protocol.target_unlabelled
+    if pool is not None:
+        selected = np.zeros(len(table), dtype=bool)
+        selected[select_domain(table.reset_index(drop=True), pool).index.to_numpy()] = True
+        keep |= selected & scores.isna().all(axis=1).to_numpy()
+    return keep
+
+
 def load_experiment_data(config: ExperimentConfig, progress: bool | None = None) -> ExperimentData:
     """Load the corpora, apply the label space (or pick the dimensions), extract features."""
     table = load_corpora(config, progress)
@@ -168,7 +181,7 @@ def load_experiment_data(config: ExperimentConfig, progress: bool | None = None)
         missing = [d for d in labels.dimensions if d not in table]
         if missing:
             raise ValueError(f"labels.dimensions {missing} are not columns of the corpus table")
-        table = table.dropna(subset=list(labels.dimensions))
+        table = table[_regression_rows(table, config)]
     features = config.features
     cache_dir = _resolve(features.cache_dir, config.base_dir) if features.cache_dir else None
     table, X = table_features(
@@ -188,4 +201,7 @@ def load_experiment_data(config: ExperimentConfig, progress: bool | None = None)
         y = table["label"].to_numpy(dtype=object).astype(str)
     else:
         y = table[list(labels.dimensions)].to_numpy(dtype=np.float32)
+        if labels.scale is not None:  # normalised [-1, 1] onto the paper's scale
+            low, high = labels.scale
+            y = (low + (y + 1) * (high - low) / 2).astype(np.float32)
     return ExperimentData(table=table, X=X, y=y)

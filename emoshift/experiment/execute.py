@@ -24,6 +24,19 @@ from emoshift.runfolder import RunFolder
 EMBEDDING_ROWS = 400
 
 
+def _one_output(split: DomainSplit, column: int) -> DomainSplit:
+    """``split`` with regression targets cut to the one column ``column``."""
+    targets = ("y_source", "y_target", "y_test", "y_dev")
+    return dataclasses.replace(
+        split,
+        **{
+            name: getattr(split, name)[:, [column]]
+            for name in targets
+            if getattr(split, name) is not None
+        },
+    )
+
+
 def _embeddings(model: object, split: DomainSplit, seed: int) -> dict[str, np.ndarray] | None:
     """Each shared layer's representation of up to 400 source and target test rows."""
     transform = getattr(model, "transform", None)
@@ -70,7 +83,9 @@ def execute_trial(
             "speaker_independent",
             "exclusive",
             "selection",  # the spec's; the record gets what the selection chose (below)
+            "protocol_options",
         )
+        and (key, value) != ("dimension", None)
     }
     record.update(
         status="ok", error=None, metrics={}, labels=[], confusion=None, history=[], embeddings=None
@@ -92,7 +107,12 @@ def execute_trial(
             speaker_independent=spec.speaker_independent,
             exclusive=spec.exclusive,
             domain_column=spec.data_spec.get("features", {}).get("domain"),
+            **spec.protocol_options,
         )
+        dimensions = spec.data_spec["labels"]["dimensions"] if spec.task == "regression" else None
+        if spec.dimension is not None:  # one model per dimension: this trial's column
+            split = _one_output(split, dimensions.index(spec.dimension))
+            dimensions = [spec.dimension]
         result = run_trial(
             spec.method,
             spec.params,
@@ -100,9 +120,7 @@ def execute_trial(
             seed=spec.seed + spec.trial,
             task=spec.task,
             metrics=spec.metrics,
-            dimensions=spec.data_spec["labels"]["dimensions"]
-            if spec.task == "regression"
-            else None,
+            dimensions=dimensions,
             keep_model=spec.trial == 0,
             selection=spec.selection,
         )

@@ -26,7 +26,7 @@ import json
 from dataclasses import dataclass, field
 
 from emoshift.experiment.config import ExperimentConfig, expand_method_grid, selection_grid
-from emoshift.protocols import Condition, get_protocol
+from emoshift.protocols import Condition, ProtocolSettings, get_protocol
 
 
 @dataclass
@@ -46,23 +46,27 @@ class TrialSpec:
     task: str
     metrics: list[str] | None
     k: int | None = None
-    size: float | None = None
+    size: int | float | None = None
     fold: str | None = None
     n_trials: int = 1
     target_test_fraction: float = 0.5
     speaker_independent: bool = True
     exclusive: bool = True
+    protocol_options: dict = field(default_factory=dict)
+    dimension: str | None = None
     data_spec: dict = field(default_factory=dict)
     selection: dict | None = None
     key: str = ""
 
     def compute_key(self) -> str:
         """sha256 of the canonical JSON of every field but the key itself (and but
-        ``selection`` when there is none, so keys of runs without it stay as they were)."""
+        ``selection``, ``protocol_options`` and ``dimension`` when unset, so keys from
+        before hold)."""
         spec = dataclasses.asdict(self)
         spec.pop("key")
-        if spec["selection"] is None:
-            spec.pop("selection")
+        for name, unset in (("selection", None), ("protocol_options", {}), ("dimension", None)):
+            if spec[name] == unset:
+                spec.pop(name)
         text = json.dumps(spec, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -96,7 +100,11 @@ def _data_spec(config: ExperimentConfig) -> dict:
             and v is not None
             and LATER_DEFAULTS.get(k, object()) != v
         },
-        "labels": dataclasses.asdict(config.labels),
+        "labels": {
+            name: value
+            for name, value in dataclasses.asdict(config.labels).items()
+            if (name, value) not in (("separate", False), ("scale", None))  # keys as before
+        },
     }
 
 
@@ -140,6 +148,25 @@ def _variants(config: ExperimentConfig) -> list[tuple[str, dict, str, dict | Non
     return variants
 
 
+#: protocol settings a trial carries in ``protocol_options`` when not at their default
+PROTOCOL_OPTIONS = (
+    "unknown_speakers",
+    "exclusive_runs",
+    "dev_as_unlabelled",
+    "target_test",
+    "target_unlabelled",
+)
+
+
+def _protocol_options(settings: ProtocolSettings) -> dict:
+    defaults = ProtocolSettings()
+    return {
+        name: getattr(settings, name)
+        for name in PROTOCOL_OPTIONS
+        if getattr(settings, name) != getattr(defaults, name)
+    }
+
+
 def _common_fields(config: ExperimentConfig, n_trials: int, data_fingerprint: str) -> dict:
     """The :class:`TrialSpec` fields every trial of the config shares."""
     settings = config.protocol
@@ -153,6 +180,7 @@ def _common_fields(config: ExperimentConfig, n_trials: int, data_fingerprint: st
         "target_test_fraction": settings.target_test_fraction,
         "speaker_independent": settings.speaker_independent,
         "exclusive": settings.exclusive,
+        "protocol_options": _protocol_options(settings),
         "data_spec": {**_data_spec(config), "fingerprint": data_fingerprint},
     }
 
@@ -174,6 +202,8 @@ def plan_trials(
     n_trials = protocol.n_trials(settings, config.trials)
     common = _common_fields(config, n_trials, data_fingerprint)
     variants = _variants(config)
+    separate = config.task == "regression" and config.labels.separate
+    dimensions = list(config.labels.dimensions) if separate else [None]
     trials: list[TrialSpec] = []
     for pair in config.pairs:
         pair_folds = (folds or {}).get(pair.label())
@@ -181,21 +211,25 @@ def plan_trials(
             raise ValueError(
                 f"protocol {settings.name} needs the target speakers of pair {pair.label()!r}"
             )
-        for condition in protocol.conditions(settings, pair_folds):
-            for trial in range(n_trials):
-                for method, params, variant, selection in variants:
-                    spec = TrialSpec(
-                        method=method,
-                        params=params,
-                        variant=variant,
-                        selection=selection,
-                        pair=pair.label(),
-                        source=pair.source,
-                        target=pair.target,
-                        trial=trial,
-                        **common,
-                        **dataclasses.asdict(condition),
-                    )
-                    spec.key = spec.compute_key()
-                    trials.append(spec)
+        for dimension in dimensions:
+            # one model per dimension: its own pair row in the report, e.g. "a->b [arousal]"
+            label = pair.label() if dimension is None else f"{pair.label()} [{dimension}]"
+            for condition in protocol.conditions(settings, pair_folds):
+                for trial in range(n_trials):
+                    for method, params, variant, selection in variants:
+                        spec = TrialSpec(
+                            method=method,
+                            params=params,
+                            variant=variant,
+                            selection=selection,
+                            pair=label,
+                            source=pair.source,
+                            target=pair.target,
+                            trial=trial,
+                            dimension=dimension,
+                            **common,
+                            **dataclasses.asdict(condition),
+                        )
+                        spec.key = spec.compute_key()
+                        trials.append(spec)
     return trials

@@ -35,8 +35,31 @@ def target_speakers(data: ExperimentData, target_query: str) -> list[str]:
     return sorted(set(_target(data, data.rows(target_query)).speaker_names().tolist()))
 
 
-def _target(data: ExperimentData, rows: np.ndarray) -> Target:
-    return Target(speakers=data.table["speaker"].to_numpy(dtype=object)[rows], y=data.y[rows])
+#: protocol settings that are queries over the target rows (see ``Target.selected``)
+QUERY_SETTINGS = ("target_test", "target_unlabelled")
+
+
+def _target(
+    data: ExperimentData, rows: np.ndarray, settings: ProtocolSettings | None = None
+) -> Target:
+    """The target rows as a protocol sees them, with the rows each query setting selects."""
+    selected = {}
+    for name in QUERY_SETTINGS:
+        query = getattr(settings, name, None)
+        if query is not None:
+            selected[name] = np.isin(rows, data.rows(query))
+    return Target(
+        speakers=data.table["speaker"].to_numpy(dtype=object)[rows],
+        y=data.y[rows],
+        selected=selected,
+    )
+
+
+def _labelled_rows(data: ExperimentData, rows: np.ndarray) -> np.ndarray:
+    """``rows`` without those kept unlabelled (regression targets all NaN)."""
+    if data.y.dtype.kind in "OUS":
+        return rows
+    return rows[np.isfinite(data.y[rows].astype(float)).reshape(len(rows), -1).all(1)]
 
 
 def _domain_rows(data: ExperimentData, source_query: str, target_query: str) -> tuple:
@@ -62,26 +85,31 @@ def make_split(
     n_trials: int = 1,
     target_test_fraction: float = 0.5,
     k: int | None = None,
-    size: float | None = None,
+    size: int | float | None = None,
     fold: str | None = None,
     speaker_independent: bool = True,
     exclusive: bool = True,
     domain_column: str | None = None,
+    **options: object,
 ) -> DomainSplit:
     """The split that trial ``trial`` of ``protocol`` trains and tests on.
 
     ``domain_column`` (the features' normalisation domain) gives each source row its
-    domain, for multi-source methods.
+    domain, for multi-source methods. ``options`` are further :class:`ProtocolSettings`
+    fields (e.g. ``exclusive_runs``). Source rows kept without labels (regression rows of
+    an unlabelled pool) never train.
     """
     source, target = _domain_rows(data, source_query, target_query)
+    source = _labelled_rows(data, source)
     settings = ProtocolSettings(
         name=protocol,
         target_test_fraction=target_test_fraction,
         speaker_independent=speaker_independent,
         exclusive=exclusive,
+        **options,
     )
     draw = Draw(settings, Condition(k=k, size=size, fold=fold), trial, seed, n_trials)
-    cut = get_protocol(protocol).split(_target(data, target), draw)
+    cut = get_protocol(protocol).split(_target(data, target, settings), draw)
     train, test = target[cut.train], target[cut.test]
     return DomainSplit(
         X_source=data.X[source],
@@ -116,7 +144,10 @@ def check_data(config: ExperimentConfig, data: ExperimentData) -> None:
         try:
             _, target = _domain_rows(data, pair.source, pair.target)
             protocol.check_target(
-                _target(data, target), config.protocol, seed=config.seed, n_trials=n_trials
+                _target(data, target, config.protocol),
+                config.protocol,
+                seed=config.seed,
+                n_trials=n_trials,
             )
         except ValueError as error:
             raise ConfigError(f"{where}: {error}") from None

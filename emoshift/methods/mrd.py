@@ -45,6 +45,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from numbers import Real
 
 import torch
 from torch import nn
@@ -53,7 +54,7 @@ from emoshift.methods.base import Batch, FitData, NeuralEstimator
 from emoshift.methods.needs import MethodNeeds
 from emoshift.methods.networks import ACTIVATIONS, MLPHead, frozen
 from emoshift.methods.optim import Adam
-from emoshift.methods.params import AT_LEAST_ONE, FRACTION, StrOptions, Widths
+from emoshift.methods.params import AT_LEAST_ONE, FRACTION, Interval, StrOptions, Widths
 from emoshift.methods.shared_params import SHARED_CONSTRAINTS
 
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
@@ -95,6 +96,8 @@ class MRD(NeuralEstimator):
         regressor_batch_norm: batch normalisation in the regressors' hidden layers.
         regressor_dropout: dropout after each regressor hidden layer.
         n_encoder_steps: encoder updates in step 3 per batch ("m" in the papers).
+        lr_decay: the learning rate of epoch ``e`` is ``lr * lr_decay ** e`` (1.0: constant;
+            the MRD paper decays it, at a rate that docs/papers.md could not confirm).
         **shared: the parameters of :class:`~emoshift.methods.base.NeuralEstimator`
             (``task`` keeps its default there; pass ``task="regression"`` for
             arousal/valence/dominance).
@@ -109,6 +112,7 @@ class MRD(NeuralEstimator):
         "regressor_batch_norm": ["boolean"],
         "regressor_dropout": [FRACTION],
         "n_encoder_steps": [AT_LEAST_ONE],
+        "lr_decay": [Interval(Real, 0, 1, closed="right")],
     }
 
     def __init__(
@@ -120,9 +124,11 @@ class MRD(NeuralEstimator):
         regressor_batch_norm: bool = True,
         regressor_dropout: float = 0.5,
         n_encoder_steps: int = 3,
+        lr_decay: float = 1.0,
         **shared: object,
     ) -> None:
         super().__init__(**shared)
+        self.lr_decay = lr_decay
         self.regressor_depths = regressor_depths
         self.regressor_width = regressor_width
         self.regressor_activation = regressor_activation
@@ -158,6 +164,12 @@ class MRD(NeuralEstimator):
             "regressors": self._adam(self.modules_["regressors"].parameters()),
             "encoder": self._adam(self.modules_["encoder"].parameters()),
         }
+
+    def _epoch_started(self, epoch: int, data: FitData) -> None:
+        """The learning rate of every step's optimiser: ``lr * lr_decay ** epoch``."""
+        for optimizer in self._optimizers.values():
+            for group in optimizer.param_groups:
+                group["lr"] = self.lr * self.lr_decay**epoch
 
     def _both(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The two regressors' outputs (logits for classification) for a batch."""

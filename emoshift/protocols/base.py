@@ -32,19 +32,38 @@ class ProtocolSettings:
         name: the protocol (a name of :data:`emoshift.protocols.PROTOCOLS`).
         target_test_fraction: share of the target held out as the test set, in (0, 1).
         k: labelled target examples per class, one condition each (``few_shot``).
-        sizes: fractions in (0, 1] of the labelled training fold (``reduced``).
+        sizes: of the labelled training fold (``reduced``), each a count (an int, e.g.
+            ``50``) or a fraction in (0, 1] (a float: write ``1.0`` for the whole fold).
         repetitions: trials of ``split_10_40_50`` (default: the config's ``trials``).
         speaker_independent: cut the target by speaker (else by utterance, stratified).
         exclusive: few-shot trials never share a labelled example.
+        unknown_speakers: utterances of unknown speaker (a missing ``speaker``, such as
+            MSP-Podcast's ``Unknown``) in a speaker split: ``"own_group"`` (each one a
+            speaker of its own) or ``"raise"``.
+        exclusive_runs: ``split_10_40_50`` cuts the 50 % test set once and the other half
+            into ``repetitions`` disjoint labelled folds (10 % each for 5 runs); run ``r``
+            labels fold ``r`` and develops on the others. Else every run cuts anew.
+        dev_as_unlabelled: ``split_10_40_50`` gives the development rows to ``fit`` as
+            unlabelled target data too (else only the labelled 10 % are target data).
+        target_test: ``partition``: query of the target rows that form the test set
+            (e.g. ``"partition == 'Test1'"``, a corpus's official test set).
+        target_unlabelled: ``partition``: query of the target rows given as unlabelled
+            target data (e.g. ``"partition == 'unlabelled'"``); default: every target row
+            outside the test set. Rows it selects are kept without labels (regression).
     """
 
     name: str = "cross_domain"
     target_test_fraction: float = 0.5
     k: list[int] = field(default_factory=lambda: [2, 4, 6, 8, 10, 12])
-    sizes: list[float] = field(default_factory=lambda: [0.25, 0.5, 1.0])
+    sizes: list[int | float] = field(default_factory=lambda: [0.25, 0.5, 1.0])
     repetitions: int | None = None
     speaker_independent: bool = True
     exclusive: bool = True
+    unknown_speakers: str = "own_group"
+    exclusive_runs: bool = False
+    dev_as_unlabelled: bool = True
+    target_test: str | None = None
+    target_unlabelled: str | None = None
 
     def check(self) -> None:
         """Raise ``ValueError`` naming the first field whose value is out of range.
@@ -64,10 +83,17 @@ class ProtocolSettings:
             if k < 1:
                 raise ValueError(f"k: {k} is not a positive count of labelled examples per class")
         for size in self.sizes:
-            if not 0 < size <= 1:
+            if isinstance(size, int) and size < 1:
+                raise ValueError(f"sizes: {size} is not a positive count of training examples")
+            if isinstance(size, float) and not 0 < size <= 1:
                 raise ValueError(
-                    f"sizes: {size} is not a fraction in (0, 1] of the labelled training fold"
+                    f"sizes: {size} is not a fraction in (0, 1] of the labelled training fold "
+                    "(write a count as a whole number, e.g. 50)"
                 )
+        if self.unknown_speakers not in ("own_group", "raise"):
+            raise ValueError(
+                f"unknown_speakers: {self.unknown_speakers!r} is not 'own_group' or 'raise'"
+            )
         if self.repetitions is not None and self.repetitions < 1:
             raise ValueError(f"repetitions: {self.repetitions} must be at least 1")
 
@@ -77,7 +103,7 @@ class Condition:
     """One cell of a protocol's grid: ``k`` (few-shot), ``size`` and ``fold`` (LOSO)."""
 
     k: int | None = None
-    size: float | None = None
+    size: int | float | None = None
     fold: str | None = None
 
     def text(self) -> str:
@@ -107,10 +133,19 @@ class Draw:
 
 @dataclass(frozen=True)
 class Target:
-    """The target rows a protocol cuts: each row's speaker and label (or targets)."""
+    """The target rows a protocol cuts: each row's speaker and label (or targets), and
+    which rows each query setting selects (``selected``: setting name -> boolean mask,
+    evaluated by the experiment, for protocols that cut by query)."""
 
     speakers: np.ndarray
     y: np.ndarray
+    selected: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def selection(self, setting: str) -> np.ndarray:
+        """The rows the query of ``setting`` selects; ``ValueError`` if it was not given."""
+        if setting not in self.selected:
+            raise ValueError(f"{setting} is not set: name the target rows it selects by a query")
+        return np.asarray(self.selected[setting], dtype=bool)
 
     @property
     def classification(self) -> bool:
@@ -122,8 +157,15 @@ class Target:
         return self.y if self.classification else None
 
     def speaker_names(self) -> np.ndarray:
-        """The speakers as text (folds are named by them)."""
-        return pd.Series(self.speakers, dtype=object).astype(str).to_numpy()
+        """The speakers as text (folds are named by them); unknown ones read ``<unknown>``."""
+        names = pd.Series(self.speakers, dtype=object)
+        return names.map(lambda s: "<unknown>" if pd.isna(s) else str(s)).to_numpy(dtype=object)
+
+    def labelled(self) -> np.ndarray:
+        """Whether each row has its label (regression rows kept unlabelled have NaN)."""
+        if self.classification:
+            return np.ones(len(self.y), dtype=bool)
+        return np.isfinite(np.asarray(self.y, dtype=float)).reshape(len(self.y), -1).all(1)
 
 
 @dataclass(frozen=True)
@@ -153,6 +195,8 @@ class Protocol(ABC):
         labelled_target: whether ``fit`` gets labelled target examples.
         development_set: whether ``fit`` gets a labelled target development set.
         uses_folds: whether its conditions are the target speakers (one fold each).
+        unlabelled_pool: whether its target training rows may have no labels (methods
+            that read every target label, such as ``train_on_target``, cannot run).
         model_selection: what model selection (early stopping, hyper-parameters) may see,
             completing the sentence "Model selection used only ...".
     """
@@ -163,6 +207,7 @@ class Protocol(ABC):
     labelled_target: ClassVar[bool] = False
     development_set: ClassVar[bool] = False
     uses_folds: ClassVar[bool] = False
+    unlabelled_pool: ClassVar[bool] = False
     model_selection: ClassVar[str]
 
     def conditions(
@@ -194,10 +239,12 @@ class Protocol(ABC):
         """``(labelled, dev)`` for a model that ships (``emoshift train``): no test rows.
 
         Positions into the target rows of the labelled examples the protocol allows (or
-        ``None``) and of its development set (or ``None``). By default every target row
-        is labelled training data (the leave-one-speaker-out protocols with no fold held
-        out).
+        ``None``) and of its development set (or ``None``). By default a protocol that
+        gives no target labels gives none here either, and one that does labels every
+        target row (the leave-one-speaker-out protocols with no fold held out).
         """
+        if not self.labelled_target:
+            return None, None
         return np.arange(len(target.y)), None
 
     def __repr__(self) -> str:

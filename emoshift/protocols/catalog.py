@@ -12,7 +12,13 @@
 - ``loso``: one target speaker is the test fold, the other target speakers are labelled
   training data; the source is labelled out-of-domain data.
 - ``reduced``: ``loso`` with the labelled target training data cut to ``size`` (a
-  fraction, stratified); the test folds stay the same.
+  count or a fraction, stratified); the test folds stay the same.
+- ``partition``: a corpus's own partition: the target rows ``target_test`` selects are the
+  test set, those ``target_unlabelled`` selects (default: the others) unlabelled target
+  data; the same cut in every trial (e.g. MSP-Podcast's test set and unlabelled pool).
+
+Speaker splits make each utterance of unknown speaker a speaker of its own
+(``unknown_speakers="own_group"``) or raise (``"raise"``).
 
 Adding a protocol: subclass :class:`~emoshift.protocols.base.Protocol` here and list an
 instance in :data:`PROTOCOLS`; configs, plans, runs and reports find it by name.
@@ -36,7 +42,7 @@ import difflib
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from emoshift.protocols.base import (
     Condition,
@@ -49,7 +55,9 @@ from emoshift.protocols.base import (
 from emoshift.protocols.splits import (
     TrainTest,
     few_shot_trials,
+    partition_groups,
     reduced_sample,
+    speaker_groups,
     speaker_split,
     target_split_10_40_50,
 )
@@ -61,7 +69,13 @@ def _halves(target: Target, settings: ProtocolSettings, seed: int) -> TrainTest:
     if settings.speaker_independent:
         table = pd.DataFrame({"speaker": target.speakers, "label": strata})
         label_column = None if strata is None else "label"
-        return speaker_split(table, settings.target_test_fraction, seed, label_column=label_column)
+        return speaker_split(
+            table,
+            settings.target_test_fraction,
+            seed,
+            label_column=label_column,
+            unknown_speakers=settings.unknown_speakers,
+        )
     train, test = train_test_split(
         np.arange(len(target.y)),
         test_size=settings.target_test_fraction,
@@ -75,24 +89,19 @@ class CrossDomain(Protocol):
     """Unlabelled target training data; a fresh speaker split per trial."""
 
     name = "cross_domain"
-    settings = ("target_test_fraction", "speaker_independent")
+    settings = ("target_test_fraction", "speaker_independent", "unknown_speakers")
     model_selection = "a source development split"
 
     def split(self, target: Target, draw: Draw) -> TargetSplit:
         train, test = _halves(target, draw.settings, draw.seed + draw.trial)
         return TargetSplit(train, test)
 
-    def deployment(
-        self, target: Target, settings: ProtocolSettings, seed: int
-    ) -> tuple[np.ndarray | None, np.ndarray | None]:
-        return None, None  # every target row is unlabelled training data
-
 
 class FewShot(Protocol):
     """``k`` labelled target examples per class from a fixed pool, per trial."""
 
     name = "few_shot"
-    settings = ("k", "target_test_fraction", "speaker_independent", "exclusive")
+    settings = ("k", "target_test_fraction", "speaker_independent", "exclusive", "unknown_speakers")
     tasks = ("classification",)
     labelled_target = True
     model_selection = (
@@ -141,7 +150,13 @@ class Split104050(Protocol):
     """10% labelled target training, 40% labelled development, 50% test, per trial."""
 
     name = "split_10_40_50"
-    settings = ("repetitions", "speaker_independent")
+    settings = (
+        "repetitions",
+        "speaker_independent",
+        "unknown_speakers",
+        "exclusive_runs",
+        "dev_as_unlabelled",
+    )
     labelled_target = True
     development_set = True
     model_selection = "the 40% labelled target development split"
@@ -149,11 +164,17 @@ class Split104050(Protocol):
     def n_trials(self, settings: ProtocolSettings, trials: int) -> int:
         return settings.repetitions or trials
 
-    def _parts(self, target: Target, settings: ProtocolSettings, seed: int) -> object:
+    def _strata_speakers(
+        self, target: Target, settings: ProtocolSettings
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         strata = target.strata()
         if strata is None:  # regression: one stratum, the cut is by size only
             strata = np.full(len(target.y), "all", dtype=object)
-        speakers = target.speaker_names() if settings.speaker_independent else None
+        speakers = _speaker_groups(target, settings) if settings.speaker_independent else None
+        return strata, speakers
+
+    def _parts(self, target: Target, settings: ProtocolSettings, seed: int) -> object:
+        strata, speakers = self._strata_speakers(target, settings)
         return target_split_10_40_50(strata, seed, speakers=speakers)
 
     def deployment(
@@ -164,13 +185,47 @@ class Split104050(Protocol):
         return np.sort(np.concatenate([parts.train, parts.test])), np.sort(parts.dev)
 
     def split(self, target: Target, draw: Draw) -> TargetSplit:
-        parts = self._parts(target, draw.settings, draw.seed + draw.trial)
-        return TargetSplit(
-            train=np.concatenate([parts.train, parts.dev]),
-            test=parts.test,
-            labelled=np.arange(len(parts.train)),
-            dev=parts.dev,
+        settings = draw.settings
+        if settings.exclusive_runs:
+            labelled, dev, test = _exclusive_run(*self._strata_speakers(target, settings), draw)
+        else:
+            labelled, dev, test = self._parts(target, settings, draw.seed + draw.trial)
+        train = np.concatenate([labelled, dev]) if settings.dev_as_unlabelled else labelled
+        return TargetSplit(train=train, test=test, labelled=np.arange(len(labelled)), dev=dev)
+
+
+def _speaker_groups(target: Target, settings: ProtocolSettings) -> np.ndarray:
+    """The target speakers as text, unknown ones as ``settings.unknown_speakers`` says."""
+    groups = speaker_groups(target.speakers, "target speakers", settings.unknown_speakers)
+    return pd.Series(groups, dtype=object).astype(str).to_numpy()
+
+
+def _exclusive_run(
+    strata: np.ndarray, speakers: np.ndarray | None, draw: Draw
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Run ``draw.trial`` of exclusive 10/40/50 runs: one 50 % test cut (experiment seed)
+    and the other half in ``n_trials`` disjoint folds (stratified, or by speaker); the
+    run labels its fold and develops on the others. Five runs give 10 / 40 / 50 %."""
+    n_runs = draw.n_trials
+    if n_runs < 2:
+        raise ValueError("exclusive_runs needs at least 2 runs (repetitions)")
+    rows = np.arange(len(strata))
+    if speakers is None:
+        rest, test = train_test_split(rows, test_size=0.5, random_state=draw.seed, stratify=strata)
+        folds = StratifiedKFold(n_runs, shuffle=True, random_state=draw.seed)
+        parts = [rest[fold] for _, fold in folds.split(rest, strata[rest])]
+    else:
+        rest, test = speaker_split(
+            pd.DataFrame({"speaker": speakers, "label": strata}),
+            0.5,
+            draw.seed,
+            label_column="label",
         )
+        groups = partition_groups(speakers[rest], strata[rest], [1 / n_runs] * n_runs, draw.seed)
+        parts = [rest[fold] for fold in groups]
+    labelled = np.sort(parts[draw.trial])
+    dev = np.sort(np.concatenate([p for i, p in enumerate(parts) if i != draw.trial]))
+    return labelled, dev, np.sort(test)
 
 
 class LeaveOneSpeakerOut(Protocol):
@@ -213,7 +268,8 @@ class LeaveOneSpeakerOut(Protocol):
 
 
 class Reduced(LeaveOneSpeakerOut):
-    """LOSO with the labelled training fold cut to ``size``, stratified."""
+    """LOSO with the labelled training fold cut to ``size`` (a count or a fraction),
+    stratified."""
 
     name = "reduced"
     settings = ("sizes",)
@@ -233,14 +289,55 @@ class Reduced(LeaveOneSpeakerOut):
         """A stratified sample of ``size`` of the training fold (one per trial seed)."""
         size = draw.condition.size
         if size is None:
-            raise ValueError("reduced needs size (a fraction of the training fold)")
+            raise ValueError("reduced needs size (a count or a fraction of the training fold)")
         labels = target.y[train] if target.classification else None
         return reduced_sample(np.arange(len(train)), labels, size, draw.seed + draw.trial)
 
 
+class Partition(Protocol):
+    """A corpus's own partition: test set and unlabelled pool named by queries."""
+
+    name = "partition"
+    settings = ("target_test", "target_unlabelled")
+    unlabelled_pool = True
+    model_selection = "a source development split"
+
+    def check_target(
+        self, target: Target, settings: ProtocolSettings, *, seed: int, n_trials: int
+    ) -> None:
+        self.split(target, Draw(settings, Condition(), 0, seed, n_trials))
+
+    def deployment(
+        self, target: Target, settings: ProtocolSettings, seed: int
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        return None, None  # the target rows are unlabelled training data
+
+    def split(self, target: Target, draw: Draw) -> TargetSplit:
+        test = np.flatnonzero(target.selection("target_test") & target.labelled())
+        if draw.settings.target_unlabelled is None:
+            train = np.setdiff1d(np.arange(len(target.y)), test)
+        else:
+            train = np.flatnonzero(target.selection("target_unlabelled"))
+        overlap = np.intersect1d(train, test)
+        if len(test) == 0 or len(train) == 0 or len(overlap):
+            raise ValueError(
+                f"partition: target_test selects {len(test)} labelled target row(s) and "
+                f"target_unlabelled {len(train)}, {len(overlap)} of them in both; each must "
+                "select some target rows and none in common"
+            )
+        return TargetSplit(train, test)
+
+
 PROTOCOLS: dict[str, Protocol] = {
     protocol.name: protocol
-    for protocol in (CrossDomain(), FewShot(), Split104050(), LeaveOneSpeakerOut(), Reduced())
+    for protocol in (
+        CrossDomain(),
+        FewShot(),
+        Split104050(),
+        LeaveOneSpeakerOut(),
+        Reduced(),
+        Partition(),
+    )
 }
 """Every protocol by name."""
 

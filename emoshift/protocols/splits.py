@@ -63,6 +63,28 @@ def _complete(values: object, name: str) -> np.ndarray:
     return array
 
 
+UNKNOWN_SPEAKERS = ("own_group", "raise")
+"""What speaker splits do with utterances of unknown speaker (a missing value, e.g.
+MSP-Podcast's ``Unknown``): each becomes a group of its own, or the split raises."""
+
+
+def speaker_groups(values: object, name: str, unknown: str) -> np.ndarray:
+    """Speaker groups, each utterance of unknown speaker its own group (``own_group``).
+
+    Example:
+        >>> speaker_groups(["a", None, "a"], "speakers", "own_group").tolist()
+        ['a', '<unknown speaker at 1>', 'a']
+    """
+    if unknown not in UNKNOWN_SPEAKERS:
+        raise ValueError(f"unknown_speakers={unknown!r}; choose one of {UNKNOWN_SPEAKERS}")
+    if unknown == "raise":
+        return _complete(values, name)
+    array = _values(values, name)
+    for position in np.flatnonzero(pd.isna(array)):
+        array[position] = f"<unknown speaker at {position}>"
+    return array
+
+
 def _indices(indices: object, n: int | None, name: str) -> np.ndarray:
     """Validated integer positions; ``n`` (the labels' length) bounds them when given."""
     array = np.asarray(indices)
@@ -94,7 +116,7 @@ def _check_seed(seed: int) -> int:
     return int(seed)
 
 
-def _partition_groups(
+def partition_groups(
     groups: np.ndarray, labels: np.ndarray | None, fractions: Sequence[float], seed: int
 ) -> list[np.ndarray]:
     """Assign whole groups (speakers) to parts sized like ``fractions``, balancing labels.
@@ -157,6 +179,7 @@ def speaker_split(
     *,
     speaker_column: str = "speaker",
     label_column: str | None = "emotion",
+    unknown_speakers: str = "raise",
 ) -> TrainTest:
     """Speaker-independent train/test split of a corpus table.
 
@@ -164,7 +187,8 @@ def speaker_split(
     test; among the speaker assignments tried, the one that puts every class of
     ``label_column`` in both parts (when the speakers allow it) with the closest class
     proportions wins. ``label_column=None`` balances sizes only; missing labels are
-    ignored for balancing.
+    ignored for balancing. A missing speaker raises, or with
+    ``unknown_speakers="own_group"`` makes that utterance a group of its own.
 
     Example:
         >>> table = pd.DataFrame({"speaker": list("aabbccdd"), "emotion": ["x", "y"] * 4})
@@ -182,9 +206,9 @@ def speaker_split(
                 f"table has no column {column!r}; columns are {list(table.columns)}. "
                 "Pass speaker_column/label_column (label_column=None to skip balancing)"
             )
-    speakers = _complete(table[speaker_column], f"column {speaker_column!r}")
+    speakers = speaker_groups(table[speaker_column], f"column {speaker_column!r}", unknown_speakers)
     labels = None if label_column is None else _values(table[label_column], label_column)
-    train, test = _partition_groups(
+    train, test = partition_groups(
         speakers, labels, (1 - test_fraction, test_fraction), _check_seed(seed)
     )
     return TrainTest(train, test)
@@ -288,7 +312,7 @@ def target_split_10_40_50(
             f"speakers has {len(groups)} values but labels has {len(array)}; "
             "pass one speaker per utterance"
         )
-    return TrainDevTest(*_partition_groups(groups, array, (0.1, 0.4, 0.5), seed))
+    return TrainDevTest(*partition_groups(groups, array, (0.1, 0.4, 0.5), seed))
 
 
 def leave_one_speaker_out(speakers: object) -> Iterator[tuple[np.ndarray, np.ndarray, object]]:

@@ -47,6 +47,7 @@ from emoshift.report.trial_tables import (
     ALPHA,
     CONDITIONS,
     TEST_COLUMNS,
+    Comparison,
     baseline_variant,
     condition_columns,
     experiment_table,
@@ -152,8 +153,33 @@ def model_selection_note(protocol: str) -> str:
     return f"Model selection used only {get_protocol(protocol).model_selection}."
 
 
+def _test_text(comparison: Comparison) -> str:
+    """How the comparisons were tested, for the notes."""
+    test = {
+        "auto": f"Wilcoxon signed-rank test from {WILCOXON_MIN_N} matched trials, paired "
+        "t-test below that",
+        "wilcoxon": "Wilcoxon signed-rank test",
+        "ttest": "paired t-test",
+    }[comparison.test]
+    side = {
+        "two-sided": "two-sided",
+        "greater": "one-tailed (variant > baseline)",
+        "less": "one-tailed (variant < baseline)",
+    }[comparison.alternative]
+    matched = (
+        f"; each variant against the baseline variant with the same {', '.join(comparison.match)}"
+        if comparison.match
+        else ""
+    )
+    return f"{test}, {side}{matched}"
+
+
 def _baseline_sections(
-    table: pd.DataFrame, reference: str | None, baseline: str | None, metric: str
+    table: pd.DataFrame,
+    reference: str | None,
+    baseline: str | None,
+    metric: str,
+    comparison: Comparison,
 ) -> tuple[dict[str, pd.DataFrame], list[str]]:
     """The baseline-comparison table (a section of the page) and the notes on the tests."""
     if reference is None:
@@ -163,13 +189,13 @@ def _baseline_sections(
     conditions = [c for c in CONDITIONS if c in table]
     tested = table[table["baseline"].notna()]
     columns = ["n_matched", f"{metric}_diff", "test", "p_value", "significant"]
-    title = f"Against the baseline {reference} ({metric.upper()})"
+    shown = baseline if comparison.match else reference
+    title = f"Against the baseline {shown} ({metric.upper()})"
     notes = [
-        f"Each variant is compared with the baseline {reference} on {metric.upper()} "
-        "over trials matched by pair, condition and trial (and LOSO fold): Wilcoxon "
-        f"signed-rank test from {WILCOXON_MIN_N} matched trials, paired t-test below "
-        f"that, two-sided; significant means p < {ALPHA}; {metric}_diff = variant - "
-        "baseline. results.csv and results.json hold both tables in one."
+        f"Each variant is compared with the baseline {shown} on {metric.upper()} "
+        "over trials matched by pair, condition and trial (and LOSO fold): "
+        f"{_test_text(comparison)}; significant means p < {ALPHA}; {metric}_diff = "
+        "variant - baseline. results.csv and results.json hold both tables in one."
     ]
     untested = int(tested["p_value"].isna().sum())
     if untested:
@@ -186,10 +212,13 @@ def _analyse(
     """The results table, the baseline-comparison table and the notes of the finished
     trials; draws their figures into ``figures``."""
     trials = results.trials
-    table = experiment_table(trials, baseline, metrics=results.config.get("metrics") or ())
+    comparison = Comparison.from_config(results.config.get("comparison"))
+    table = experiment_table(
+        trials, baseline, metrics=results.config.get("metrics") or (), comparison=comparison
+    )
     reference = baseline_variant(trials, baseline)
     metric = primary_metric(trials)
-    sections, tests = _baseline_sections(table, reference, baseline, metric)
+    sections, tests = _baseline_sections(table, reference, baseline, metric, comparison)
     notes = ["Scores on target test data: mean ± sample standard deviation over trials."]
     notes += tests
     selections = selection_table(trials)

@@ -16,12 +16,14 @@ Example:
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import pandas as pd
 
 from emoshift.metrics import METRICS
-from emoshift.report.stats import paired_test
+from emoshift.report.stats import ALTERNATIVES, Alternative, TestName, paired_test
 from emoshift.report.tables import results_table
 
 CONDITIONS = ("k", "size")
@@ -106,12 +108,77 @@ def order_trials(trials: Sequence[Mapping[str, object]], first: str | None) -> l
     return sorted(trials, key=key)
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """How variants are tested against the baseline (the config's ``comparison``).
+
+    Attributes:
+        test: ``auto`` (Wilcoxon from 6 matched trials, paired t-test below), ``wilcoxon``
+            or ``ttest``.
+        alternative: ``two-sided``, or one-tailed ``greater`` (the variant scores higher
+            than the baseline) or ``less``.
+        match: hyper-parameters a variant and its baseline variant must share (e.g.
+            ``hidden_sizes``: each network against the baseline network of its
+            structure); empty: every variant against the one baseline variant.
+    """
+
+    test: TestName = "auto"
+    alternative: Alternative = "two-sided"
+    match: tuple[str, ...] = ()
+
+    @classmethod
+    def from_config(cls, raw: object) -> Comparison:
+        """From the ``comparison`` mapping of a run's config (absent: the defaults);
+        ``ValueError`` names an unknown key or value."""
+        raw = dict(raw or {})
+        unknown = sorted(set(raw) - {"test", "alternative", "match"})
+        if unknown:
+            raise ValueError(f"unknown key(s) {unknown}; it takes test, alternative, match")
+        comparison = cls(
+            test=raw.get("test", "auto"),
+            alternative=raw.get("alternative", "two-sided"),
+            match=tuple(raw.get("match") or ()),
+        )
+        for name, value, allowed in (
+            ("test", comparison.test, typing.get_args(TestName)),
+            ("alternative", comparison.alternative, ALTERNATIVES),
+        ):
+            if value not in allowed:
+                raise ValueError(f"{name}: {value!r} is not one of {list(allowed)}")
+        return comparison
+
+
+def references(
+    trials: Sequence[Mapping[str, object]], baseline: str | None, comparison: Comparison
+) -> dict[str, str]:
+    """Each variant's baseline variant: the one sharing ``comparison.match`` parameters
+    (a variant without one is left out), or the :func:`baseline_variant` for all."""
+    reference = baseline_variant(trials, baseline)
+    variants = {t["variant"]: t.get("params") or {} for t in trials}
+    if reference is None or not comparison.match:
+        return {v: reference for v in variants} if reference else {}
+    bases = {t["variant"]: t.get("params") or {} for t in trials if t["method"] == baseline}
+
+    def shared(params: Mapping[str, object]) -> list[str]:
+        return [str(params.get(name)) for name in comparison.match]
+
+    by_shared = {}
+    for base, params in bases.items():
+        by_shared.setdefault(str(shared(params)), base)
+    return {
+        variant: by_shared[str(shared(params))]
+        for variant, params in variants.items()
+        if str(shared(params)) in by_shared
+    }
+
+
 def experiment_table(
     trials: Sequence[Mapping[str, object]],
     baseline: str | None = None,
     *,
     metrics: Sequence[str] = (),
     alpha: float = ALPHA,
+    comparison: Comparison | None = None,
 ) -> pd.DataFrame:
     """One row per pair x condition x variant: ``n_trials``, ``<metric>_mean`` and
     ``<metric>_std`` of every metric, and, when ``baseline`` (a method name) has results,
@@ -119,7 +186,8 @@ def experiment_table(
     condition over matched trials: ``baseline``, ``<metric>_diff`` (mean of variant -
     baseline), ``n_matched``, ``test``, ``p_value`` and ``significant`` (p < alpha).
     Cells with fewer than two matched trials are left untested (empty). Metric columns
-    follow ``metrics`` (the config's list), see :func:`metric_names`.
+    follow ``metrics`` (the config's list), see :func:`metric_names`. ``comparison``
+    chooses the test, its sidedness and the baseline variant of each variant.
 
     Example:
         >>> trials = [{"variant": v, "method": v, "pair": "a->b", "trial": t,
@@ -149,7 +217,16 @@ def experiment_table(
         table["size"] = table["size"].astype("Float64")
     if reference is None:
         return table
-    tests = _baseline_tests(table, rows, by, reference, primary_metric(ordered), alpha)
+    comparison = comparison or Comparison()
+    tests = _baseline_tests(
+        table,
+        rows,
+        by,
+        references(trials, baseline, comparison),
+        primary_metric(ordered),
+        alpha,
+        comparison,
+    )
     return pd.concat([table, tests], axis=1)
 
 
@@ -169,12 +246,14 @@ def _baseline_tests(
     table: pd.DataFrame,
     rows: Sequence[Mapping[str, object]],
     by: Sequence[str],
-    reference: str,
+    reference: Mapping[str, str],
     metric: str,
     alpha: float,
+    comparison: Comparison,
 ) -> pd.DataFrame:
-    """The paired test of each cell of ``table`` against the ``reference`` variant of its
-    pair and condition, over the replicates both have; aligned with ``table``'s rows."""
+    """The paired test of each cell of ``table`` against its variant's ``reference``
+    variant in the same pair and condition, over the replicates both have; aligned with
+    ``table``'s rows."""
     values: dict[tuple, dict[object, float]] = {}
     for row in rows:
         cell = tuple(row[key] for key in by)
@@ -185,15 +264,20 @@ def _baseline_tests(
         cell = tuple(None if pd.isna(v) else v for v in cell)
         test = dict.fromkeys(dtypes)
         tests.append(test)
-        if cell[-1] == reference:
+        base = reference.get(cell[-1])
+        if base is None or cell[-1] == base:
             continue
-        test["baseline"] = reference
+        test["baseline"] = base
         variant_values = values[cell]
-        base_values = values.get((*cell[:-1], reference), {})
+        base_values = values.get((*cell[:-1], base), {})
         shared = [r for r in variant_values if r in base_values]
         if len(shared) >= 2:
             outcome = paired_test(
-                [variant_values[r] for r in shared], [base_values[r] for r in shared], alpha=alpha
+                [variant_values[r] for r in shared],
+                [base_values[r] for r in shared],
+                alpha=alpha,
+                test=comparison.test,
+                alternative=comparison.alternative,
             )
             test[f"{metric}_diff"] = outcome["mean_difference"]
             test.update({k: outcome[k] for k in ("test", "p_value", "significant")})

@@ -1,0 +1,234 @@
+"""The published presets hold the papers' settings (docs/papers.md) and run on fixture corpora.
+
+Each defect issue 12 lists has a test here that fails on the preset as it was: the
+settings are read from the preset itself, the label and split behaviour from the
+preset's corpora and protocol on generated fixture trees (:mod:`paper_corpora`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from paper_corpora import FOLDERS, make_paper_corpora
+
+from emoshift.data.labels import apply_label_space
+from emoshift.data.loaders import load_corpus
+from emoshift.experiment.config import expand_method_grid, load_config, parse_config
+from emoshift.experiment.runner import run_experiment
+from emoshift.experiment.store import read_jsonl
+from emoshift.methods import method_class
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+PUBLISHED = sorted(CONFIGS.glob("published_*.yaml"))
+
+
+def _preset(name: str):
+    return load_config(CONFIGS / f"published_{name}.yaml")
+
+
+def _grid(config, method: str) -> list[dict]:
+    """Every grid point of ``method`` in ``config``, defaults filled in."""
+    defaults = method_class(method)().get_params()
+    return [defaults | point for point in expand_method_grid(method, config.methods[method])]
+
+
+def _every_point(config):
+    for method in config.methods:
+        for point in _grid(config, method):
+            yield method, point
+
+
+@pytest.fixture(scope="module")
+def corpora(tmp_path_factory):
+    return make_paper_corpora(tmp_path_factory.mktemp("paper-corpora"))
+
+
+# --- max-entropy + soft labels (docs/papers.md section 2) --------------------------------
+
+
+def test_max_entropy_preset_trains_the_cnn_gru_with_the_papers_optimiser_settings():
+    config = _preset("max_entropy_msp_improv")
+    assert config.features.set == "logmel"
+    for method, point in _every_point(config):
+        assert point["encoder"] == "cnn_gru", method
+        assert (point["weight_decay"], point["batch_size"]) == (0.01, 32), method
+
+
+def test_max_entropy_preset_runs_are_exclusive_and_keep_dev_rows_out_of_the_target():
+    protocol = _preset("max_entropy_msp_improv").protocol
+    assert (protocol.name, protocol.repetitions) == ("split_10_40_50", 5)
+    assert protocol.exclusive_runs and not protocol.dev_as_unlabelled
+
+
+def test_max_entropy_preset_holds_the_adversarial_only_ablation():
+    soft_weights = {
+        p["lambda_soft"] for p in _grid(_preset("max_entropy_msp_improv"), "max_entropy")
+    }
+    assert soft_weights == {1.0, 0.0}
+
+
+# --- DANN to MSP-Podcast (section 1) ------------------------------------------------------
+
+
+def test_dann_preset_has_each_source_separately_and_both():
+    sources = {pair.source for pair in _preset("dann_msp_podcast").pairs}
+    assert sources == {
+        "corpus == 'iemocap'",
+        "corpus == 'msp_improv'",
+        "corpus in ['iemocap', 'msp_improv']",
+    }
+
+
+def test_dann_preset_trains_per_attribute_on_the_official_partition_and_scale():
+    config = _preset("dann_msp_podcast")
+    assert config.labels.separate and config.labels.scale == [-3.0, 3.0]
+    assert config.protocol.name == "partition"
+    assert "Test1" in config.protocol.target_test
+    assert config.protocol.target_unlabelled == "partition == 'unlabelled'"
+
+
+def test_dann_preset_tests_one_tailed_against_matched_structures():
+    comparison = _preset("dann_msp_podcast").comparison
+    assert comparison["test"] == "ttest" and comparison["alternative"] == "greater"
+    assert set(comparison["match"]) == {"hidden_sizes", "head_hidden_sizes"}
+
+
+def test_dann_preset_uses_the_papers_learning_rate_and_batch():
+    config = _preset("dann_msp_podcast")
+    for method, point in _every_point(config):
+        assert (point["lr"], point["batch_size"]) == (5e-4, 256), method
+
+
+def test_dann_preset_has_a_source_only_network_of_every_dann_structure():
+    config = _preset("dann_msp_podcast")
+
+    def structures(method):
+        return {(p["hidden_sizes"], p["head_hidden_sizes"]) for p in _grid(config, method)}
+
+    assert structures("dann") == structures("source_only")
+    assert len(structures("dann")) == 8  # 1-4 shared layers, deep and shallow
+
+
+# --- CADA (section 3) -----------------------------------------------------------------------
+
+
+def test_cada_preset_reads_fau_aibo_with_gemaps_minmax():
+    config = _preset("cada_aibo_emodb")
+    assert config.corpora["aibo"].loader == "fau_aibo"
+    assert (config.features.set, config.features.normalisation) == ("gemaps", "minmax")
+
+
+def test_cada_preset_networks_have_one_hidden_layer_of_256_relu():
+    config = _preset("cada_aibo_emodb")
+    for method, point in _every_point(config):
+        assert point["hidden_sizes"] == (256,), method
+        assert (point["activation"], point["batch_norm"]) == ("relu", False), method
+
+
+def test_cada_preset_has_fine_tune_and_all_target_baselines_and_k_to_12():
+    config = _preset("cada_aibo_emodb")
+    assert {"fine_tune", "train_on_target", "fada", "cada"} <= set(config.methods)
+    assert max(config.protocol.k) == 12 and not config.protocol.exclusive
+
+
+# --- MRD (section 4) --------------------------------------------------------------------
+
+
+def test_mrd_preset_networks_are_the_papers():
+    config = _preset("mrd_iemocap_msp_improv")
+    assert config.features.set == "is10"
+    assert {"dann", "coral", "mrd", "source_only"} <= set(config.methods)
+    for method, point in _every_point(config):
+        assert point["regression_loss"] == "mse", method
+        assert point["hidden_sizes"] == (1024,) * 4 and point["activation"] == "selu", method
+    assert {p["regressor_width"] for p in _grid(config, "mrd")} == {1024}
+    assert all(p["lr_decay"] < 1 for p in _grid(config, "mrd"))
+
+
+# --- enriched conditional AAE (section 5) -------------------------------------------------
+
+
+def test_enriched_aae_presets_cover_arousal_and_valence_on_the_in_context_loaders():
+    for attribute in ("arousal", "valence"):
+        config = _preset(f"enriched_aae_{attribute}")
+        assert config.labels.space == f"binarised_{attribute}"
+        loaders = {corpus.loader for corpus in config.corpora.values()}
+        assert loaders == {"creativeit", "vam", "nnime", "iemocap"}
+        assert all("dimension_range" not in c.options for c in config.corpora.values())
+
+
+def test_enriched_aae_preset_selects_fewer_code_dimensions_than_the_code():
+    points = _grid(_preset("enriched_aae_arousal"), "enriched_aae")
+    assert any(p["n_selected"] != "all" and p["n_selected"] < p["code_size"] for p in points)
+
+
+def test_enriched_aae_preset_binarises_iemocap_midpoint_high_and_keeps_creativeit_scale(corpora):
+    config = _preset("enriched_aae_arousal")
+    iemocap = load_corpus(corpora / FOLDERS["iemocap"], "iemocap")
+    labelled, _ = apply_label_space(iemocap, config.labels.space, **config.labels.options)
+    at_midpoint = labelled[iemocap.loc[labelled.index, "arousal_raw"] == 3.0]
+    assert len(at_midpoint) and set(at_midpoint["label"]) == {"high"}
+    creativeit = load_corpus(corpora / FOLDERS["creativeit"], "creativeit")
+    labelled, _ = apply_label_space(creativeit, config.labels.space, **config.labels.options)
+    assert set(labelled["label"]) == {"low", "high"}
+
+
+# --- every preset on fixture corpora ------------------------------------------------------
+
+
+def _reduced(path: Path, corpora: Path, out: Path, trials: int = 2) -> dict:
+    """The preset with its corpora on the fixtures, ``trials`` trials and 2 epochs per
+    training phase (0 warm-up); every pair, condition and grid point is kept."""
+    raw = yaml.safe_load(path.read_text().replace("$EMOSHIFT_CORPORA", str(corpora)))
+    raw["output"] = str(out)
+    raw["trials"] = trials
+    protocol = raw.setdefault("protocol", {})
+    if protocol.get("repetitions"):
+        protocol["repetitions"] = trials
+    for method, params in raw["methods"].items():
+        params = raw["methods"][method] = dict(params or {})
+        for name, default in method_class(method)().get_params().items():
+            if "epochs" in name and isinstance(default, int):
+                params[name] = 0 if name.startswith("warmup") else 2
+    raw.setdefault("features", {})["cache_dir"] = str(out.parent / "cache")
+    return raw
+
+
+def _run(raw: dict, base_dir: Path):
+    summary = run_experiment(parse_config(raw, base_dir=base_dir), progress=False)
+    records = read_jsonl(summary.run_dir / "results.jsonl")
+    failed = [
+        f"{r['variant']}: {r['error'].splitlines()[-1]}" for r in records if r["status"] == "error"
+    ]
+    assert not failed, failed
+    assert summary.n_done == summary.n_planned > 0
+    return records
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", PUBLISHED, ids=[p.stem for p in PUBLISHED])
+def test_published_preset_runs_its_grid_on_fixture_corpora(path, corpora, tmp_path):
+    _run(_reduced(path, corpora, tmp_path / "run"), CONFIGS)
+
+
+@pytest.mark.slow
+def test_cada_preset_draws_all_20_trials_of_every_k_to_12_on_fixture_emodb(corpora, tmp_path):
+    raw = _reduced(CONFIGS / "published_cada_aibo_emodb.yaml", corpora, tmp_path / "run", 20)
+    raw["methods"] = {"label_target": raw["methods"]["label_target"]}
+    raw["baseline"] = None
+    records = _run(raw, CONFIGS)
+    drawn = {(r["pair"], r["k"]) for r in records}
+    assert {k for _, k in drawn} == {2, 4, 6, 8, 10, 12} and len(records) == 2 * 6 * 20
+
+
+@pytest.mark.bad_input
+def test_binarised_midpoint_side_must_be_low_or_high():
+    table = pd.DataFrame({"file": ["a", "b"], "arousal": [0.0, 0.5]})
+    low, _ = apply_label_space(table, "binarised_arousal")
+    high, _ = apply_label_space(table, "binarised_arousal", midpoint="high")
+    assert low["label"].tolist() == ["low", "high"] and high["label"].tolist() == ["high", "high"]
+    with pytest.raises(ValueError, match=r"midpoint='middle' is not one of \('low', 'high'\)"):
+        apply_label_space(table, "binarised_arousal", midpoint="middle")
