@@ -1,0 +1,246 @@
+"""The Markdown tables of the accuracy benchmark (issue 13) from run folders and grid records.
+
+``emoshift run`` folders give each method's UAR at its defaults per pair and trial; the
+grid records of ``accuracy_real.py`` give every grid point's target-test UAR and its
+unsupervised scores. A scorer *picks* the grid point with its highest score (a NaN
+score never wins; every score is higher-is-better: emoshift's scorers are, and SKADA's
+scorer objects return their value sign-flipped where lower is better);
+the ``oracle`` pick is the grid point with the best target-test UAR and uses target test
+labels: it is shown only to measure each scorer's distance to it.
+
+Example:
+    >>> import pandas as pd
+    >>> grid = pd.DataFrame({"suite": "emoshift", "config": "c", "pair": "a->b", "trial": 0,
+    ...     "method": "dann", "value": [0.1, 1.0], "uar": [0.6, 0.5],
+    ...     "score.dev": [0.2, 0.9]})
+    >>> picks(grid)[["scorer", "uar"]].values.tolist()
+    [['dev', 0.5], ['oracle (target test labels)', 0.6]]
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from emoshift.report.experiment import read_run
+from emoshift.report.stats import paired_test
+
+ORACLE = "oracle (target test labels)"
+KEYS = ["suite", "config", "pair", "trial"]
+
+
+def run_frame(run_dir: Path) -> pd.DataFrame:
+    """One row per finished trial of an ``emoshift run`` folder: config, pair, k, method, uar."""
+    results = read_run(run_dir)
+    rows = [
+        {
+            "config": r["experiment"],
+            "pair": r["pair"],
+            "k": r.get("k"),
+            "method": r["variant"],
+            "trial": r["trial"],
+            "uar": r["metrics"]["uar"],
+        }
+        for r in results.trials
+    ]
+    return pd.DataFrame(rows)
+
+
+def grid_frame(paths: list[Path]) -> pd.DataFrame:
+    """One row per grid fit, its scores flattened to ``score.<name>`` columns."""
+    rows = []
+    for path in paths:
+        for line in Path(path).read_text().splitlines():
+            record = json.loads(line)
+            scores = {f"score.{k}": v for k, v in record.pop("scores").items()}
+            record.pop("errors", None)
+            rows.append({**record, **scores})
+    return pd.DataFrame(rows)
+
+
+def picks(grid: pd.DataFrame) -> pd.DataFrame:
+    """Each scorer's pick (and the oracle's) per suite, pair, trial and method.
+
+    ``method == "any"`` rows pick across every method of the suite as well.
+    """
+    scorers = [c for c in grid.columns if c.startswith("score.")]
+    rows = []
+    pooled = grid.assign(method="any")
+    for (suite, config, pair, trial, method), group in pd.concat([grid, pooled]).groupby(
+        [*KEYS, "method"], sort=False
+    ):
+        base = {"suite": suite, "config": config, "pair": pair, "trial": trial, "method": method}
+        for column in scorers:
+            values = group[column].to_numpy(dtype=float)
+            if np.isnan(values).all():
+                continue
+            best = group.iloc[int(np.nanargmax(values))]
+            rows.append({**base, "scorer": column[6:], "uar": best["uar"], "value": best["value"]})
+        best = group.iloc[int(np.argmax(group["uar"].to_numpy()))]
+        rows.append({**base, "scorer": ORACLE, "uar": best["uar"], "value": best["value"]})
+    return pd.DataFrame(rows)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
+def _test(a: np.ndarray, b: np.ndarray) -> str:
+    if len(a) < 2:
+        return "n<2"
+    result = paired_test(a, b)
+    star = "*" if result["significant"] else ""
+    return f"{result['test']} p={result['p_value']:.3f}{star}"
+
+
+def defaults_table(runs: pd.DataFrame, baseline: str) -> str:
+    """Per config and pair: each method's mean and std UAR and its paired test to baseline."""
+    lines = [
+        f"| config | pair | method | UAR mean | std | vs {baseline} | paired test | n |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for (config, pair), group in runs.groupby(["config", "pair"], sort=False):
+        base = group[group.method == baseline].set_index("trial")["uar"]
+        for method, rows in group.groupby("method", sort=False):
+            values = rows.set_index("trial")["uar"]
+            common = values.index.intersection(base.index)
+            delta = values[common].mean() - base[common].mean()
+            test = "" if method == baseline else _test(values[common].values, base[common].values)
+            lines.append(
+                f"| {config} | {pair} | {method} | {_pct(values.mean())} | "
+                f"{_pct(values.std(ddof=1) if len(values) > 1 else 0.0)} | "
+                f"{'' if method == baseline else f'{100 * delta:+.1f}'} | {test} | {len(values)} |"
+            )
+    return "\n".join(lines)
+
+
+def selection_summary(chosen: pd.DataFrame, runs: pd.DataFrame, baseline: str) -> pd.DataFrame:
+    """Per suite, method and scorer, over every pair: mean UAR, gain over the baseline,
+    paired test over matched (pair, trial), worst pair, collapses, distance to the oracle."""
+    base = runs[runs.method == baseline].set_index(["config", "pair", "trial"])["uar"]
+    oracle = chosen[chosen.scorer == ORACLE].set_index([*KEYS, "method"])["uar"]
+    rows = []
+    for (suite, method, scorer), group in chosen.groupby(["suite", "method", "scorer"]):
+        indexed = group.set_index(["config", "pair", "trial"])["uar"]
+        common = indexed.index.intersection(base.index)
+        if len(common) == 0:
+            continue
+        mine, theirs = indexed[common], base[common]
+        per_pair = (mine - theirs).groupby(level=["config", "pair"]).mean()
+        to_oracle = oracle.loc[[(suite, *key, method) for key in common]].to_numpy() - mine
+        rows.append(
+            {
+                "suite": suite,
+                "method": method,
+                "scorer": scorer,
+                "pairs": len(per_pair),
+                "trials": len(common),
+                "uar": mine.mean(),
+                "gain": per_pair.mean(),
+                "test": _test(mine.to_numpy(), theirs.to_numpy()),
+                "worst_pair": per_pair.min(),
+                "collapses": int((per_pair < 0).sum()),
+                "to_oracle": float(np.mean(to_oracle)),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def summary_table(summary: pd.DataFrame, baseline: str) -> str:
+    """Markdown of :func:`selection_summary`, best mean gain first."""
+    lines = [
+        f"| suite | method | scorer | pairs | trials | UAR | gain over {baseline} | "
+        "paired test | worst pair | pairs below baseline | below oracle |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in summary.sort_values("gain", ascending=False).itertuples():
+        lines.append(
+            f"| {row.suite} | {row.method} | {row.scorer} | {row.pairs} | {row.trials} | "
+            f"{_pct(row.uar)} | {100 * row.gain:+.1f} | {row.test} | {100 * row.worst_pair:+.1f}"
+            f" | {row.collapses}/{row.pairs} | {100 * row.to_oracle:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def per_pair_table(
+    chosen: pd.DataFrame, runs: pd.DataFrame, suite: str, method: str, scorer: str, baseline: str
+) -> str:
+    """One selection (suite, method, scorer) per pair against the baseline."""
+    rows = chosen[(chosen.suite == suite) & (chosen.method == method) & (chosen.scorer == scorer)]
+    frame = rows.assign(method=f"{suite} {method} + {scorer}")[
+        ["config", "pair", "method", "trial", "uar"]
+    ]
+    base = runs[runs.method == baseline]
+    keys = set(zip(frame.config, frame.pair, frame.trial, strict=True))
+    base = base[[key in keys for key in zip(base.config, base.pair, base.trial, strict=True)]]
+    return defaults_table(pd.concat([base, frame]), baseline)
+
+
+def multi_source_table(runs: pd.DataFrame, methods: list[str]) -> str:
+    """Per target: the pooled source against the best single source (best by mean UAR,
+    chosen on target test results, so the single-source column is an upper bound)."""
+    lines = [
+        "| target | method | multi-source UAR | best single source | its UAR | difference |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    pairs = runs.pair.str.split("->", expand=True)
+    frame = runs.assign(source=pairs[0], target=pairs[1])
+    for (target, method), group in frame[frame.method.isin(methods)].groupby(["target", "method"]):
+        means = group.groupby("source")["uar"].mean()
+        multi = [s for s in means.index if "+" in s]
+        single = means.drop(multi)
+        if not multi or single.empty:
+            continue
+        best = single.idxmax()
+        difference = means[multi[0]] - single[best]
+        lines.append(
+            f"| {target} | {method} | {_pct(means[multi[0]])} | {best} | "
+            f"{_pct(single[best])} | {100 * difference:+.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def few_shot_table(runs: pd.DataFrame, baseline: str) -> str:
+    """Per pair and k: each method's mean and std UAR and its paired test to ``baseline``."""
+    lines = [
+        f"| pair | k | method | UAR mean | std | vs {baseline} | paired test |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for (pair, k), group in runs.groupby(["pair", "k"], sort=True):
+        base = group[group.method == baseline].set_index("trial")["uar"]
+        for method, rows in group.groupby("method", sort=False):
+            values = rows.set_index("trial")["uar"]
+            common = values.index.intersection(base.index)
+            delta = values[common].mean() - base[common].mean()
+            test = "" if method == baseline else _test(values[common].values, base[common].values)
+            lines.append(
+                f"| {pair} | {int(k)} | {method} | {_pct(values.mean())} | "
+                f"{_pct(values.std(ddof=1) if len(values) > 1 else 0.0)} | "
+                f"{'' if method == baseline else f'{100 * delta:+.1f}'} | {test} |"
+            )
+    return "\n".join(lines)
+
+
+def markdown(run_dirs: list[Path], grid_paths: list[Path], baseline: str = "source_only") -> str:
+    """Every table the runs and grid records allow, as one Markdown text."""
+    frames = [run_frame(d) for d in run_dirs]
+    runs = pd.concat(frames) if frames else pd.DataFrame()
+    unsupervised = runs[runs.k.isna()] if len(runs) else runs
+    few = runs[runs.k.notna()] if len(runs) else runs
+    parts = []
+    if len(unsupervised):
+        parts += ["### Every method at its defaults", defaults_table(unsupervised, baseline)]
+        parts += [
+            "### Multi-source against the best single source",
+            multi_source_table(unsupervised, ["source_only", "dann", "coral", "mrd"]),
+        ]
+    if grid_paths and len(unsupervised):
+        chosen = picks(grid_frame(grid_paths))
+        summary = selection_summary(chosen, unsupervised, baseline)
+        parts += ["### Grids chosen by unsupervised scorers", summary_table(summary, baseline)]
+    if len(few):
+        parts += ["### Few-shot", few_shot_table(few, "label_target")]
+    return "\n\n".join(parts)
