@@ -1,0 +1,203 @@
+"""The accuracy benchmark (issue 13): its configs parse and plan, its driver cuts the rows
+that ``emoshift run`` cuts, and its tables pick, compare and count as computed by hand."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import emoshift.experiment.execute as execute
+from emoshift.experiment.config import load_config, parse_config
+from emoshift.experiment.data import ExperimentData
+from emoshift.experiment.plan import plan_trials
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = sorted((ROOT / "benchmarks" / "accuracy").glob("*.yaml"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+real = _script("accuracy_real")
+tables = _script("accuracy_tables")
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_accuracy_configs_parse_and_plan(path):
+    config = load_config(path)
+    assert config.name == f"accuracy-{path.stem.replace('_', '-')}"
+    assert config.baseline in config.methods
+    assert config.features.set == "egemaps" and config.features.normalisation == "robust_z"
+    assert config.features.cache_dir is None  # the shared default cache, for every config
+    assert config.trials >= 3
+    specs = plan_trials(config)
+    assert len({spec.key for spec in specs}) == len(specs) > 0
+    assert {spec.method for spec in specs} == set(config.methods)
+    for corpus in config.corpora.values():  # the real corpora in ../shared/data, never copied
+        resolved = (path.parent / corpus.path).resolve()
+        assert resolved.parent.name == "data" and resolved.parent.parent.name == "shared"
+        assert resolved.name == corpus.loader
+
+
+def test_the_unsupervised_configs_cover_every_pair_and_the_methods_of_issue_13():
+    four = load_config(ROOT / "benchmarks" / "accuracy" / "four_class.yaml")
+    arousal = load_config(ROOT / "benchmarks" / "accuracy" / "arousal.yaml")
+    methods = {"source_only", "dann", "coral", "mrd", "train_on_target"}
+    assert set(four.methods) == set(arousal.methods) == methods
+    assert all(params == {} for params in arousal.methods.values())  # every default
+    assert {p.label() for p in four.pairs} == {"emodb->urdu", "urdu->emodb"}
+    corpora = ("emodb", "urdu", "baved")
+    single = {f"{a}->{b}" for a in corpora for b in corpora if a != b}
+    labels = {p.label() for p in arousal.pairs}
+    assert single <= labels and len(labels - single) == 3  # each target from the other two
+    assert four.trials >= 5 and arousal.trials >= 5
+
+
+def _tiny_config(tmp_path):
+    return parse_config(
+        {
+            "name": "tiny",
+            "corpora": {"a": {"loader": "synthetic", "path": "x"}},
+            "pairs": [{"name": "s->t", "source": "domain == 's'", "target": "domain == 't'"}],
+            "protocol": {"name": "cross_domain", "speaker_independent": False},
+            "methods": {"source_only": {"hidden_sizes": [4], "max_epochs": 1}},
+            "trials": 3,
+            "seed": 7,
+        },
+        base_dir=str(tmp_path),
+    )
+
+
+def _tiny_data():
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame(
+        {
+            "domain": ["s"] * 40 + ["t"] * 40,
+            "speaker": [f"p{i % 8}" for i in range(80)],
+            "label": ["x", "y"] * 40,
+            "file": [f"f{i}.wav" for i in range(80)],
+        }
+    )
+    X = rng.normal(size=(80, 3)).astype(np.float32)
+    return ExperimentData(table, X, table.label.to_numpy())
+
+
+def test_the_driver_cuts_the_rows_and_seeds_that_emoshift_run_trains_on(tmp_path, monkeypatch):
+    config, data = _tiny_config(tmp_path), _tiny_data()
+    seen = {}
+
+    def capture(method, params, split, *, seed, **kwargs):
+        seen[(split.X_test.tobytes(), seed)] = split
+        raise RuntimeError("captured")  # the trial is recorded as failed; nothing trains
+
+    monkeypatch.setattr(execute, "run_trial", capture)
+    for spec in plan_trials(config):
+        execute.execute_trial(spec, data)
+    driver = list(real.trial_splits(config, data))
+    assert [(pair, trial) for pair, trial, _ in driver] == [("s->t", t) for t in range(3)]
+    for _, trial, split in driver:
+        theirs = seen[(split.X_test.tobytes(), config.seed + trial)]
+        np.testing.assert_array_equal(split.X_target, theirs.X_target)
+        np.testing.assert_array_equal(split.y_source, theirs.y_source)
+    assert len(seen) == 3  # three different test halves
+    assert [t for _, t, _ in real.trial_splits(config, data, trials=2)] == [0, 1]
+    assert list(real.trial_splits(config, data, pairs=["other"])) == []
+
+
+def _grid():
+    """Two methods x two grid values, two trials, one pair; uar and two scorers."""
+    rows = []
+    for trial, (a, b, c, d) in enumerate([(0.6, 0.5, 0.7, 0.4), (0.3, 0.8, 0.5, 0.5)]):
+        for method, value, uar, s1, s2 in (
+            ("m1", 0.1, a, 1.0, np.nan),
+            ("m1", 1.0, b, 2.0, np.nan),
+            ("m2", 0.1, c, 0.5, 3.0),
+            ("m2", 1.0, d, 3.0, 1.0),
+        ):
+            rows.append(
+                {"suite": "s", "config": "c", "pair": "p", "trial": trial, "method": method,
+                 "value": value, "uar": uar, "score.one": s1, "score.two": s2}
+            )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_picks_take_the_highest_score_never_nan_and_the_oracle_the_best_test_uar():
+    chosen = tables.picks(_grid()).set_index(["trial", "method", "scorer"])
+    assert chosen.loc[(0, "m1", "one"), "value"] == 1.0  # score 2.0 > 1.0
+    assert chosen.loc[(0, "m1", "one"), "uar"] == 0.5
+    assert (0, "m1", "two") not in chosen.index  # every score NaN: no pick
+    assert chosen.loc[(0, "m1", tables.ORACLE), "uar"] == 0.6
+    assert chosen.loc[(0, "m2", "two"), "uar"] == 0.7  # score 3.0 at value 0.1
+    assert chosen.loc[(0, "any", "one"), "uar"] == 0.4  # m2 at 1.0 holds the top score 3.0
+    assert chosen.loc[(0, "any", "two"), "uar"] == 0.7  # NaNs of m1 never win
+    assert chosen.loc[(1, "any", tables.ORACLE), "uar"] == 0.8
+
+
+def test_the_selection_summary_counts_gains_collapses_and_the_distance_to_the_oracle():
+    runs = pd.DataFrame(
+        {"config": "c", "pair": "p", "k": None, "method": "source_only", "trial": [0, 1],
+         "uar": [0.45, 0.45]}
+    )  # fmt: skip
+    summary = tables.selection_summary(tables.picks(_grid()), runs, "source_only")
+    row = summary.set_index(["method", "scorer"]).loc[("m1", "one")]
+    # picks: trial 0 -> 0.5, trial 1 -> 0.8; oracle 0.6 and 0.8
+    assert row["uar"] == pytest.approx(0.65)
+    assert row["gain"] == pytest.approx(0.20)
+    assert row["collapses"] == 0 and row["pairs"] == 1 and row["trials"] == 2
+    assert row["to_oracle"] == pytest.approx(0.05)
+    collapse = summary.set_index(["method", "scorer"]).loc[("any", "one")]
+    # m2 at 1.0 wins both trials on score one: 0.4 and 0.5, mean 0.45: no gain
+    assert collapse["gain"] == pytest.approx(0.0)
+    assert collapse["collapses"] == 0
+    two = summary.set_index(["method", "scorer"]).loc[("m2", "two")]
+    assert two["uar"] == pytest.approx(0.6) and two["to_oracle"] == pytest.approx(0.0)
+
+
+def test_multi_source_is_compared_with_the_best_single_source_per_target():
+    runs = pd.DataFrame(
+        {"pair": ["a->t", "a->t", "b->t", "a+b->t"], "method": "dann",
+         "uar": [0.5, 0.7, 0.65, 0.62], "trial": [0, 1, 0, 0]}
+    )  # fmt: skip
+    text = tables.multi_source_table(runs, ["dann"])
+    assert "| t | dann | 62.0 | b | 65.0 | -3.0 |" in text
+
+
+def test_the_defaults_table_pairs_trials_with_the_baseline():
+    runs = pd.DataFrame(
+        {"config": "c", "pair": "p", "method": ["source_only"] * 3 + ["dann"] * 3,
+         "trial": [0, 1, 2] * 2, "uar": [0.4, 0.5, 0.6, 0.5, 0.6, 0.8]}
+    )  # fmt: skip
+    text = tables.defaults_table(runs, "source_only")
+    assert "| c | p | dann | 63.3 | 15.3 | +13.3 | ttest p=" in text
+
+
+def test_grid_records_round_trip_through_the_table_reader(tmp_path):
+    path = tmp_path / "grid.jsonl"
+    record = {"suite": "skada", "config": "c", "pair": "p", "trial": 0, "method": "DANN",
+              "value": 0.1, "uar": 0.5, "scores": {"iwv": 0.2}, "errors": {}}  # fmt: skip
+    path.write_text(json.dumps(record) + "\n")
+    frame = tables.grid_frame([path])
+    assert frame.loc[0, "score.iwv"] == 0.2 and "errors" not in frame
+    assert real.done_keys(path) == {("skada", "p", 0)}
+
+
+def test_skadas_domain_classifier_is_replaced_by_one_whose_output_depends_on_its_input():
+    pytest.importorskip("skorch", reason="skada.deep needs skorch (the bench extra)")
+    import torch
+
+    torch.manual_seed(0)
+    classifier = real.binary_domain_classifier(8).train()
+    out = classifier(torch.randn(16, 8))
+    assert out.shape == (16,)
+    assert float(out.min()) > 0 and float(out.max()) < 1 and float(out.std()) > 0
