@@ -233,13 +233,14 @@ def skada_trial(split: DomainSplit, seed: int, epochs: int) -> list[dict]:
     return records
 
 
-def emoshift_trial(split: DomainSplit, seed: int) -> list[dict]:
+def emoshift_trial(split: DomainSplit, seed: int, overrides: dict | None = None) -> list[dict]:
     """Fit every grid point of :data:`EMOSHIFT_GRIDS` with the selector; every scorer scores it.
 
     The selector (scorer ``source_dev``, ``keep_models=True``) fits the grid once; every
     other scorer of :data:`~emoshift.selection.SCORERS` then scores the same fitted
     models on the same :class:`~emoshift.selection.SelectionData`, which is what a
     selector with that scorer computes (its fits do not depend on the scorer).
+    ``overrides`` sets parameters of every method (tests train tiny networks with it).
     """
     from emoshift.selection import SCORERS, SelectionData, UnsupervisedGridSelector
 
@@ -250,7 +251,7 @@ def emoshift_trial(split: DomainSplit, seed: int) -> list[dict]:
     records = []
     for method, (parameter, values) in EMOSHIFT_GRIDS.items():
         selector = UnsupervisedGridSelector(
-            get_method(method),
+            get_method(method, **(overrides or {})),
             {parameter: list(values)},
             scorer="source_dev",
             keep_models=True,

@@ -201,3 +201,34 @@ def test_skadas_domain_classifier_is_replaced_by_one_whose_output_depends_on_its
     out = classifier(torch.randn(16, 8))
     assert out.shape == (16,)
     assert float(out.min()) > 0 and float(out.max()) < 1 and float(out.std()) > 0
+
+
+def test_the_emoshift_suite_scores_every_grid_point_as_a_selector_with_that_scorer_would():
+    from emoshift.methods import get_method
+    from emoshift.selection import SCORERS, UnsupervisedGridSelector
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 4)).astype(np.float32)
+    y = np.where(X[:, 0] > 0, "high", "low")
+    X_target = (rng.normal(size=(60, 4)) + [0.5, 0, 0, 0]).astype(np.float32)
+    split = execute.DomainSplit(
+        X_source=X, y_source=y, X_target=X_target, y_target=np.where(X_target[:, 0] > 0.5,
+        "high", "low"), X_test=X_target, y_test=np.where(X_target[:, 0] > 0.5, "high", "low"),
+    )  # fmt: skip
+    tiny = {"hidden_sizes": (8,), "max_epochs": 11}  # DANN warms up for 10
+    records = real.emoshift_trial(split, seed=3, overrides=tiny)
+    grids = real.EMOSHIFT_GRIDS
+    assert [(r["method"], r["value"]) for r in records] == [
+        (m, v) for m, (_, values) in grids.items() for v in values
+    ]
+    assert all(set(r["scores"]) == set(SCORERS) and 0 <= r["uar"] <= 1 for r in records)
+    train, held = real.dev_split(y, 3)
+    dann = [r for r in records if r["method"] == "dann"]
+    for scorer in ("dev", "entropy"):
+        selector = UnsupervisedGridSelector(
+            get_method("dann", **tiny), {"lambda_max": list(real.GRID)}, scorer=scorer,
+            random_state=3,
+        ).fit(X[train], y[train], X_target=X_target, eval_set=(X[held], y[held]))  # fmt: skip
+        assert [s["score"] for s in selector.scores_] == pytest.approx(
+            [r["scores"][scorer] for r in dann]
+        )
