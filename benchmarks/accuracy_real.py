@@ -21,11 +21,11 @@ folders into the Markdown tables of BENCHMARKS.md.
 
     python benchmarks/accuracy_real.py plan benchmarks/accuracy/four_class.yaml
     python benchmarks/accuracy_real.py skada benchmarks/accuracy/four_class.yaml \
-        --out runs/accuracy-grid/four_class.jsonl --trials 3 --epochs 50
+        --out runs/accuracy-grid/four_class.jsonl --trials 3 --epochs 30
     python benchmarks/accuracy_real.py emoshift benchmarks/accuracy/four_class.yaml \
-        --out runs/accuracy-grid/four_class.jsonl --trials 3
+        --out runs/accuracy-grid/four_class_dann.jsonl --trials 3 --methods dann
     python benchmarks/accuracy_real.py table runs/accuracy-four-class \
-        --grid runs/accuracy-grid/four_class.jsonl
+        --grid runs/accuracy-grid/*.jsonl
 """
 
 from __future__ import annotations
@@ -233,14 +233,20 @@ def skada_trial(split: DomainSplit, seed: int, epochs: int) -> list[dict]:
     return records
 
 
-def emoshift_trial(split: DomainSplit, seed: int, overrides: dict | None = None) -> list[dict]:
+def emoshift_trial(
+    split: DomainSplit,
+    seed: int,
+    overrides: dict | None = None,
+    methods: list[str] | None = None,
+) -> list[dict]:
     """Fit every grid point of :data:`EMOSHIFT_GRIDS` with the selector; every scorer scores it.
 
     The selector (scorer ``source_dev``, ``keep_models=True``) fits the grid once; every
     other scorer of :data:`~emoshift.selection.SCORERS` then scores the same fitted
     models on the same :class:`~emoshift.selection.SelectionData`, which is what a
     selector with that scorer computes (its fits do not depend on the scorer).
-    ``overrides`` sets parameters of every method (tests train tiny networks with it).
+    ``overrides`` sets parameters of every method (tests train tiny networks with it);
+    ``methods`` keeps only those of the grid.
     """
     from emoshift.selection import SCORERS, SelectionData, UnsupervisedGridSelector
 
@@ -250,6 +256,8 @@ def emoshift_trial(split: DomainSplit, seed: int, overrides: dict | None = None)
     data = SelectionData(X_dev=X_dev, y_dev=y_dev, X_target=split.X_target, X_train=X_train)
     records = []
     for method, (parameter, values) in EMOSHIFT_GRIDS.items():
+        if methods and method not in methods:
+            continue
         selector = UnsupervisedGridSelector(
             get_method(method, **(overrides or {})),
             {parameter: list(values)},
@@ -292,8 +300,13 @@ def run_suite(
     trials: int | None,
     pairs: list[str] | None,
     epochs: int,
+    methods: list[str] | None = None,
 ) -> None:
-    """Run ``suite`` on every missing trial, appending one line per fit to ``out``."""
+    """Run ``suite`` on every missing trial, appending one line per fit to ``out``.
+
+    ``methods`` (emoshift suite) keeps only those methods; a trial counts as done once
+    its line is in ``out``, so give each subset of methods its own ``out``.
+    """
     config, data = load(config_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     done = done_keys(out)
@@ -305,7 +318,7 @@ def run_suite(
             records = (
                 skada_trial(split, seed, epochs)
                 if suite == "skada"
-                else emoshift_trial(split, seed)
+                else emoshift_trial(split, seed, methods=methods)
             )
         with out.open("a") as file:
             for record in records:
@@ -335,7 +348,8 @@ def main(argv: list[str] | None = None) -> None:
         command.add_argument("--out", type=Path, required=True)
         command.add_argument("--trials", type=int)
         command.add_argument("--pairs", nargs="*")
-        command.add_argument("--epochs", type=int, default=50, help="SKADA epochs")
+        command.add_argument("--epochs", type=int, default=30, help="SKADA epochs")
+        command.add_argument("--methods", nargs="*", help="emoshift methods of the grid")
     table = commands.add_parser("table", help="Markdown tables of runs and grid records")
     table.add_argument("runs", nargs="*", type=Path, help="emoshift run folders")
     table.add_argument("--grid", nargs="*", type=Path, default=[])
@@ -355,6 +369,7 @@ def main(argv: list[str] | None = None) -> None:
             trials=args.trials,
             pairs=args.pairs,
             epochs=args.epochs,
+            methods=args.methods,
         )
 
 
