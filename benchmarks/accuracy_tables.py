@@ -224,13 +224,80 @@ def few_shot_table(runs: pd.DataFrame, baseline: str) -> str:
     return "\n".join(lines)
 
 
-def markdown(run_dirs: list[Path], grid_paths: list[Path], baseline: str = "source_only") -> str:
+def target_check(summary: pd.DataFrame, recommended: tuple[str, str, str]) -> dict[str, object]:
+    """The unsupervised targets of issue 13 for the ``(suite, method, scorer)`` fixed in
+    advance: its gain over the baseline, paired test and worst pair, and its margin over
+    SKADA's best (method, scorer) row on the same trials (chosen on test results, so the
+    most favourable row for SKADA)."""
+    rows = summary.set_index(["suite", "method", "scorer"])
+    if recommended not in rows.index:
+        return {}
+    mine = rows.loc[recommended]
+    skada = summary[(summary.suite == "skada") & (summary.scorer != ORACLE)]
+    best = skada.loc[skada["uar"].idxmax()] if len(skada) else None
+    return {
+        "gain": mine["gain"],
+        "test": mine["test"],
+        "worst_pair": mine["worst_pair"],
+        "skada_best": None if best is None else f"{best['method']} + {best['scorer']}",
+        "over_skada": None if best is None else mine["uar"] - best["uar"],
+        "pairs": mine["pairs"],
+        "trials": mine["trials"],
+    }
+
+
+def few_shot_check(runs: pd.DataFrame, method: str, k: int = 10) -> dict[str, object]:
+    """The few-shot target of issue 13: ``method`` against label_target at ``k``, per pair."""
+    at_k = runs[runs.k == k]
+    if at_k.empty or method not in set(at_k.method):
+        return {}
+    means = at_k.groupby(["pair", "method"])["uar"].mean().unstack()
+    differences = means[method] - means["label_target"]
+    mine = at_k[at_k.method == method].set_index(["pair", "trial"])["uar"]
+    theirs = at_k[at_k.method == "label_target"].set_index(["pair", "trial"])["uar"]
+    common = mine.index.intersection(theirs.index)
+    return {
+        "gain": differences.mean(),
+        "worst_pair": differences.min(),
+        "pairs": len(differences),
+        "test": _test(mine[common].to_numpy(), theirs[common].to_numpy()),
+    }
+
+
+def _targets_text(check: dict, few: dict) -> str:
+    lines = []
+    if check:
+        lines.append(
+            f"- recommended configuration: {100 * check['gain']:+.1f} UAR points over source-only "
+            f"on average over {check['pairs']} pairs ({check['trials']} matched trials, "
+            f"{check['test']}); worst pair {100 * check['worst_pair']:+.1f}"
+        )
+        if check["skada_best"] is not None:
+            lines.append(
+                f"- against SKADA's best row ({check['skada_best']}): "
+                f"{100 * check['over_skada']:+.1f} UAR points"
+            )
+    if few:
+        lines.append(
+            f"- few-shot k=10: {100 * few['gain']:+.1f} UAR points over label-target on average "
+            f"over {few['pairs']} pairs ({few['test']}); worst pair {100 * few['worst_pair']:+.1f}"
+        )
+    return "\n".join(lines)
+
+
+def markdown(
+    run_dirs: list[Path],
+    grid_paths: list[Path],
+    *,
+    recommended: tuple[str, str, str],
+    few_shot: str,
+    baseline: str = "source_only",
+) -> str:
     """Every table the runs and grid records allow, as one Markdown text."""
     frames = [run_frame(d) for d in run_dirs]
-    runs = pd.concat(frames) if frames else pd.DataFrame()
-    unsupervised = runs[runs.k.isna()] if len(runs) else runs
-    few = runs[runs.k.notna()] if len(runs) else runs
-    parts = []
+    runs = pd.concat(frames) if frames else pd.DataFrame(columns=["k"])
+    unsupervised, few = runs[runs.k.isna()], runs[runs.k.notna()]
+    parts, check, few_check = [], {}, {}
     if len(unsupervised):
         parts += ["### Every method at its defaults", defaults_table(unsupervised, baseline)]
         parts += [
@@ -240,7 +307,14 @@ def markdown(run_dirs: list[Path], grid_paths: list[Path], baseline: str = "sour
     if grid_paths and len(unsupervised):
         chosen = picks(grid_frame(grid_paths))
         summary = selection_summary(chosen, unsupervised, baseline)
+        check = target_check(summary, recommended)
         parts += ["### Grids chosen by unsupervised scorers", summary_table(summary, baseline)]
+        parts += [
+            f"### The recommended configuration per pair ({' '.join(recommended)})",
+            per_pair_table(chosen, unsupervised, *recommended, baseline),
+        ]
     if len(few):
+        few_check = few_shot_check(few, few_shot)
         parts += ["### Few-shot", few_shot_table(few, "label_target")]
+    parts += ["### Targets", _targets_text(check, few_check)]
     return "\n\n".join(parts)
