@@ -181,7 +181,8 @@ def per_pair_table(
 
 def multi_source_table(runs: pd.DataFrame, methods: list[str]) -> str:
     """Per target: the pooled source against the best single source (best by mean UAR,
-    chosen on target test results, so the single-source column is an upper bound)."""
+    chosen on target test results, so the single-source column is an upper bound), over
+    the trials the pooled source has finished."""
     lines = [
         "| target | method | multi-source UAR | best single source | its UAR | difference |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -189,6 +190,8 @@ def multi_source_table(runs: pd.DataFrame, methods: list[str]) -> str:
     pairs = runs.pair.str.split("->", expand=True)
     frame = runs.assign(source=pairs[0], target=pairs[1])
     for (target, method), group in frame[frame.method.isin(methods)].groupby(["target", "method"]):
+        pooled = group[group.source.str.contains("+", regex=False)]
+        group = group[group.trial.isin(set(pooled.trial))]  # the trials the pooled source has
         means = group.groupby("source")["uar"].mean()
         multi = [s for s in means.index if "+" in s]
         single = means.drop(multi)

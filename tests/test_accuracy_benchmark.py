@@ -232,3 +232,35 @@ def test_the_emoshift_suite_scores_every_grid_point_as_a_selector_with_that_scor
         assert [s["score"] for s in selector.scores_] == pytest.approx(
             [r["scores"][scorer] for r in dann]
         )
+
+
+def test_the_markdown_holds_the_defaults_the_grids_and_the_target_check(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    lines = []
+    for trial, (base, dann) in enumerate([(0.40, 0.50), (0.50, 0.56)]):
+        for method, value in (("source_only", base), ("dann", dann)):
+            lines.append(
+                {"key": f"{method}{trial}", "status": "ok", "experiment": "c", "variant": method,
+                 "method": method, "pair": "a->b", "trial": trial, "k": None,
+                 "metrics": {"uar": value}}
+            )  # fmt: skip
+    (run / "results.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    grid = tmp_path / "grid.jsonl"
+    grid_records = [
+        {"suite": "emoshift", "config": "c", "pair": "a->b", "trial": t, "method": "dann",
+         "value": v, "uar": u, "scores": {"dev": d}}
+        for t, v, u, d in [(0, 0.1, 0.5, 1.0), (0, 1.0, 0.6, 0.0), (1, 0.1, 0.5, 0.0),
+                           (1, 1.0, 0.7, 2.0)]
+    ] + [
+        {"suite": "skada", "config": "c", "pair": "a->b", "trial": t, "method": "DANN",
+         "value": 0.1, "uar": 0.5, "scores": {"snd": 1.0}} for t in (0, 1)
+    ]  # fmt: skip
+    grid.write_text("".join(json.dumps(x) + "\n" for x in grid_records))
+    text = tables.markdown(
+        [run], [grid], recommended=("emoshift", "dann", "dev"), few_shot="fine_tune"
+    )
+    assert "| c | a->b | dann | 53.0 |" in text
+    # dev picks 0.5 (trial 0) and 0.7 (trial 1) against source-only 0.40 and 0.50
+    assert "recommended configuration: +15.0 UAR points over source-only" in text
+    assert "against SKADA's best row (DANN + snd): +10.0 UAR points" in text
