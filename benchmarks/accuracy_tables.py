@@ -96,25 +96,36 @@ def _test(a: np.ndarray, b: np.ndarray) -> str:
     return f"{result['test']} p={result['p_value']:.3f}{star}"
 
 
-def defaults_table(runs: pd.DataFrame, baseline: str) -> str:
-    """Per config and pair: each method's mean and std UAR and its paired test to baseline."""
+def _cell(value: object) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def comparison_table(runs: pd.DataFrame, keys: list[str], baseline: str) -> str:
+    """Per group of ``keys``: each method's mean and std UAR, its difference to
+    ``baseline`` over matched trials, the paired test and the number of trials."""
     lines = [
-        f"| config | pair | method | UAR mean | std | vs {baseline} | paired test | n |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        f"| {' | '.join(keys)} | method | UAR mean | std | vs {baseline} | paired test | n |",
+        "| --- " * (len(keys) + 6) + "|",
     ]
-    for (config, pair), group in runs.groupby(["config", "pair"], sort=False):
+    for group_keys, group in runs.groupby(keys, sort=False):
         base = group[group.method == baseline].set_index("trial")["uar"]
+        cells = " | ".join(_cell(v) for v in group_keys)
         for method, rows in group.groupby("method", sort=False):
             values = rows.set_index("trial")["uar"]
             common = values.index.intersection(base.index)
             delta = values[common].mean() - base[common].mean()
             test = "" if method == baseline else _test(values[common].values, base[common].values)
             lines.append(
-                f"| {config} | {pair} | {method} | {_pct(values.mean())} | "
+                f"| {cells} | {method} | {_pct(values.mean())} | "
                 f"{_pct(values.std(ddof=1) if len(values) > 1 else 0.0)} | "
                 f"{'' if method == baseline else f'{100 * delta:+.1f}'} | {test} | {len(values)} |"
             )
     return "\n".join(lines)
+
+
+def defaults_table(runs: pd.DataFrame, baseline: str) -> str:
+    """Per config and pair: each method against ``baseline`` (:func:`comparison_table`)."""
+    return comparison_table(runs, ["config", "pair"], baseline)
 
 
 def selection_summary(chosen: pd.DataFrame, runs: pd.DataFrame, baseline: str) -> pd.DataFrame:
@@ -207,24 +218,8 @@ def multi_source_table(runs: pd.DataFrame, methods: list[str]) -> str:
 
 
 def few_shot_table(runs: pd.DataFrame, baseline: str) -> str:
-    """Per pair and k: each method's mean and std UAR and its paired test to ``baseline``."""
-    lines = [
-        f"| pair | k | method | UAR mean | std | vs {baseline} | paired test |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for (pair, k), group in runs.groupby(["pair", "k"], sort=True):
-        base = group[group.method == baseline].set_index("trial")["uar"]
-        for method, rows in group.groupby("method", sort=False):
-            values = rows.set_index("trial")["uar"]
-            common = values.index.intersection(base.index)
-            delta = values[common].mean() - base[common].mean()
-            test = "" if method == baseline else _test(values[common].values, base[common].values)
-            lines.append(
-                f"| {pair} | {int(k)} | {method} | {_pct(values.mean())} | "
-                f"{_pct(values.std(ddof=1) if len(values) > 1 else 0.0)} | "
-                f"{'' if method == baseline else f'{100 * delta:+.1f}'} | {test} |"
-            )
-    return "\n".join(lines)
+    """Per pair and k: each method against ``baseline`` (:func:`comparison_table`)."""
+    return comparison_table(runs.sort_values(["pair", "k"], kind="stable"), ["pair", "k"], baseline)
 
 
 def target_check(summary: pd.DataFrame, recommended: tuple[str, str, str]) -> dict[str, object]:
