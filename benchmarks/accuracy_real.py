@@ -100,6 +100,7 @@ def trial_splits(
                 target_test_fraction=settings.target_test_fraction,
                 speaker_independent=settings.speaker_independent,
                 exclusive=settings.exclusive,
+                domain_column=config.features.domain,
             )
             yield pair.label(), trial, split
 

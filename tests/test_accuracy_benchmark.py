@@ -70,6 +70,7 @@ def _tiny_config(tmp_path):
             "name": "tiny",
             "corpora": {"a": {"loader": "synthetic", "path": "x"}},
             "pairs": [{"name": "s->t", "source": "domain == 's'", "target": "domain == 't'"}],
+            "features": {"domain": "domain"},
             "protocol": {"name": "cross_domain", "speaker_independent": False},
             "methods": {"source_only": {"hidden_sizes": [4], "max_epochs": 1}},
             "trials": 3,
@@ -110,6 +111,7 @@ def test_the_driver_cuts_the_rows_and_seeds_that_emoshift_run_trains_on(tmp_path
         theirs = seen[(split.X_test.tobytes(), config.seed + trial)]
         np.testing.assert_array_equal(split.X_target, theirs.X_target)
         np.testing.assert_array_equal(split.y_source, theirs.y_source)
+        np.testing.assert_array_equal(split.source_domains, theirs.source_domains)
     assert len(seen) == 3  # three different test halves
     assert [t for _, t, _ in real.trial_splits(config, data, trials=2)] == [0, 1]
     assert list(real.trial_splits(config, data, pairs=["other"])) == []
