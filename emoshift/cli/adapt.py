@@ -1,10 +1,8 @@
 """``emoshift adapt MODEL AUDIO... --out NEW_MODEL``: a new domain's normalisation.
 
 Example:
-    >>> import argparse
-    >>> parser = argparse.ArgumentParser(prog="emoshift")
-    >>> register(parser.add_subparsers())
-    >>> args = parser.parse_args(["adapt", "model", "calls/", "--out", "model-calls"])
+    >>> from emoshift.cli._parsers import parse
+    >>> args = parse("adapt", "model", "calls/", "--out", "model-calls")
     >>> args.audio, args.domain, args.min_files
     (['calls/'], None, 10)
 """
@@ -14,21 +12,23 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from emoshift.cli._parsers import command_parser
 from emoshift.cli.bundle_options import add_bundle_out, add_extraction_options, check_bundle_out
+
+HELP = "give a saved model the normalisation of a new domain from unlabelled audio"
+DESCRIPTION = (
+    "Compute the per-domain feature normalisation of a new domain from "
+    "unlabelled recordings of it (files, folders, lists or tables) and save a copy of "
+    "the model that normalises new audio with it by default; with --batch-norm, also "
+    "the networks' batch-normalisation statistics. The weights are not retrained "
+    "(that needs the labelled source data: use 'emoshift train' with the new domain "
+    "as the target)."
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``adapt`` sub-command to the ``emoshift`` parser."""
-    parser = subparsers.add_parser(
-        "adapt",
-        help="give a saved model the normalisation of a new domain from unlabelled audio",
-        description="Compute the per-domain feature normalisation of a new domain from "
-        "unlabelled recordings of it (files, folders, lists or tables) and save a copy of "
-        "the model that normalises new audio with it by default; with --batch-norm, also "
-        "the networks' batch-normalisation statistics. The weights are not retrained "
-        "(that needs the labelled source data: use 'emoshift train' with the new domain "
-        "as the target).",
-    )
+    parser = command_parser(subparsers, "adapt", HELP, DESCRIPTION, handle)
     parser.add_argument("model", type=Path, help="model bundle folder")
     parser.add_argument("audio", nargs="+", help="unlabelled audio of the new domain")
     add_bundle_out(parser, "the adapted model's bundle folder")
@@ -45,7 +45,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "domain (AdaBN; neural models on feature matrices; no weight changes)",
     )
     add_extraction_options(parser)
-    parser.set_defaults(func=handle)
 
 
 def handle(args: argparse.Namespace) -> int:

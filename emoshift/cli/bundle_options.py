@@ -1,4 +1,4 @@
-"""Options that the model-bundle commands (train, predict, adapt) share.
+"""Options that the model-bundle commands (train, predict, adapt) and features share.
 
 Example:
     >>> import argparse

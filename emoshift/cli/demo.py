@@ -10,7 +10,17 @@ from __future__ import annotations
 import argparse
 import time
 
+from emoshift.cli._parsers import command_parser
 from emoshift.configs import bundled_config
+
+HELP = "run the whole pipeline on the embedded synthetic corpus"
+DESCRIPTION = (
+    "Run the bundled demo config (emoshift/configs/demo.yaml) like "
+    "'emoshift run' runs a config: generate the synthetic corpus (acted -> spontaneous), "
+    "extract eGeMAPS features, train baselines and unsupervised adaptation methods over "
+    "seeded trials, print the results table and write an HTML/Markdown report. The "
+    "output folder is the run folder: running again resumes."
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,15 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     methods = list(config["methods"])
     budgets = sorted({p.get("max_epochs") for p in config["methods"].values() if p})
     corpus = next(iter(config["corpora"].values())).get("options", {})
-    parser = subparsers.add_parser(
-        "demo",
-        help="run the whole pipeline on the embedded synthetic corpus",
-        description="Run the bundled demo config (emoshift/configs/demo.yaml) like "
-        "'emoshift run' runs a config: generate the synthetic corpus (acted -> spontaneous), "
-        "extract eGeMAPS features, train baselines and unsupervised adaptation methods over "
-        "seeded trials, print the results table and write an HTML/Markdown report. The "
-        "output folder is the run folder: running again resumes.",
-    )
+    parser = command_parser(subparsers, "demo", HELP, DESCRIPTION, _run)
     parser.add_argument(
         "--out", default="emoshift-demo", help="output and run folder (default: %(default)s)"
     )
@@ -59,7 +61,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--jobs", type=int, default=None, help="feature extraction processes")
     parser.add_argument("--cache-dir", default=None, help="feature cache (default: OUT/cache)")
-    parser.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:

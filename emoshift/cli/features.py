@@ -6,10 +6,8 @@ utterance, a ``file`` column, then one column per feature. Frame-level features
 (frames per file) and ``frames`` (all frames concatenated, ``sum(lengths) x 41``).
 
 Example:
-    >>> import argparse
-    >>> parser = argparse.ArgumentParser(prog="emoshift")
-    >>> register(parser.add_subparsers())
-    >>> args = parser.parse_args(["features", "table.parquet", "--set", "logmel", "--out", "x.npz"])
+    >>> from emoshift.cli._parsers import parse
+    >>> args = parse("features", "table.parquet", "--set", "logmel", "--out", "x.npz")
     >>> args.feature_set, args.jobs, args.on_error
     ('logmel', None, 'skip')
 """
@@ -24,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from emoshift.cli._parsers import command_parser
+from emoshift.cli.bundle_options import add_extraction_options
 from emoshift.cli.output import check_writable
 from emoshift.data.table import CorpusTableError, read_table
 from emoshift.features.extract import (
@@ -34,15 +34,16 @@ from emoshift.features.extract import (
     get_extractor,
 )
 
+HELP = "extract openSMILE functionals or log-Mel frames for a corpus table"
+DESCRIPTION = (
+    "Extract features for every file of a corpus table, in parallel, "
+    "through the content-addressed feature cache (a second run extracts nothing)."
+)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``features`` sub-command to the ``emoshift`` parser."""
-    parser = subparsers.add_parser(
-        "features",
-        help="extract openSMILE functionals or log-Mel frames for a corpus table",
-        description="Extract features for every file of a corpus table, in parallel, "
-        "through the content-addressed feature cache (a second run extracts nothing).",
-    )
+    parser = command_parser(subparsers, "features", HELP, DESCRIPTION, handle)
     parser.add_argument("table", type=Path, help="corpus table (.parquet or .csv)")
     parser.add_argument(
         "--set",
@@ -65,22 +66,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         required=True,
         help="output file: .parquet or .csv for functionals, .npz for logmel",
     )
-    parser.add_argument(
-        "--cache-dir",
-        type=Path,
-        default=None,
-        help="feature cache directory (default: $EMOSHIFT_CACHE or ~/.cache/emoshift)",
-    )
-    parser.add_argument(
-        "--jobs", type=int, default=None, help="worker processes (default: one per CPU)"
-    )
+    add_extraction_options(parser)
     parser.add_argument(
         "--on-error",
         choices=("skip", "raise"),
         default="skip",
         help="skip unusable audio files and list them (default), or stop at the first",
     )
-    parser.set_defaults(func=handle)
 
 
 def _write(result: FeatureResult, out: Path) -> None:

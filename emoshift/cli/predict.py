@@ -1,10 +1,8 @@
 """``emoshift predict MODEL INPUTS... --out predictions.csv``: a saved model on new audio.
 
 Example:
-    >>> import argparse
-    >>> parser = argparse.ArgumentParser(prog="emoshift")
-    >>> register(parser.add_subparsers())
-    >>> args = parser.parse_args(["predict", "model", "a.wav", "clips/", "--out", "p.csv"])
+    >>> from emoshift.cli._parsers import parse
+    >>> args = parse("predict", "model", "a.wav", "clips/", "--out", "p.csv")
     >>> args.inputs, args.jobs, args.batch_size
     (['a.wav', 'clips/'], None, 256)
 """
@@ -14,20 +12,22 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from emoshift.cli._parsers import command_parser
 from emoshift.cli.bundle_options import add_extraction_options
 from emoshift.cli.output import check_writable
+
+HELP = "run a saved model on new audio files"
+DESCRIPTION = (
+    "Predict the emotion of every audio file named: files, folders "
+    "(searched recursively), text lists (one path per line) or corpus tables (.csv, "
+    ".parquet with a 'file' column). Writes one row per file; a file that cannot be "
+    "read keeps its row with the reason in the 'error' column, and the others go on."
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``predict`` sub-command to the ``emoshift`` parser."""
-    parser = subparsers.add_parser(
-        "predict",
-        help="run a saved model on new audio files",
-        description="Predict the emotion of every audio file named: files, folders "
-        "(searched recursively), text lists (one path per line) or corpus tables (.csv, "
-        ".parquet with a 'file' column). Writes one row per file; a file that cannot be "
-        "read keeps its row with the reason in the 'error' column, and the others go on.",
-    )
+    parser = command_parser(subparsers, "predict", HELP, DESCRIPTION, handle)
     parser.add_argument("model", type=Path, help="model bundle folder (emoshift train)")
     parser.add_argument("inputs", nargs="+", help="audio files, folders, lists or tables")
     parser.add_argument(
@@ -53,7 +53,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "that gives the same feature columns, or another scikit-learn version, than the "
         "ones the model was saved with",
     )
-    parser.set_defaults(func=handle)
 
 
 def handle(args: argparse.Namespace) -> int:

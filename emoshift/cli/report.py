@@ -5,6 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
+from emoshift.cli._parsers import command_parser
+
+HELP = "write the report of an 'emoshift run' folder"
+DESCRIPTION = (
+    "Read RUN_DIR/results.jsonl and config.yaml and write results.md, "
+    "results.csv, results.json (mean ± std per variant, pair and condition; paired "
+    "test against the baseline) and a self-contained report.html with the figures."
+)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``report`` sub-command.
@@ -15,16 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         >>> parser.parse_args(["report", "runs/demo", "--out", "r"]).out
         'r'
     """
-    parser = subparsers.add_parser(
-        "report",
-        help="write the report of an 'emoshift run' folder",
-        description="Read RUN_DIR/results.jsonl and config.yaml and write results.md, "
-        "results.csv, results.json (mean ± std per variant, pair and condition; paired "
-        "test against the baseline) and a self-contained report.html with the figures.",
-    )
+    parser = command_parser(subparsers, "report", HELP, DESCRIPTION, _report)
     parser.add_argument("run_dir", metavar="RUN_DIR", help="folder written by 'emoshift run'")
     parser.add_argument("--out", default=None, help="report folder (default: RUN_DIR/report)")
-    parser.set_defaults(func=_report)
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -6,16 +6,19 @@ import argparse
 import importlib.util
 import sys
 
+from emoshift.cli._parsers import command_parser
+
+HELP = "run the trials of an experiment config (resumable)"
+DESCRIPTION = (
+    "Run every trial of an experiment YAML (methods x pairs x protocol "
+    "conditions x trials). Finished trials are skipped, so running the same command "
+    "again resumes an interrupted run. Results go to OUTPUT/results.jsonl and a "
+    "report to OUTPUT/report/."
+)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "run",
-        help="run the trials of an experiment config (resumable)",
-        description="Run every trial of an experiment YAML (methods x pairs x protocol "
-        "conditions x trials). Finished trials are skipped, so running the same command "
-        "again resumes an interrupted run. Results go to OUTPUT/results.jsonl and a "
-        "report to OUTPUT/report/.",
-    )
+    parser = command_parser(subparsers, "run", HELP, DESCRIPTION, _run)
     parser.add_argument("config", help="experiment YAML file")
     parser.add_argument(
         "--dry-run", action="store_true", help="print the trials that would run, and run none"
@@ -34,7 +37,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--output", default=None, help="run folder (default: the config's)")
     parser.add_argument("--no-report", action="store_true", help="skip writing the report")
-    parser.set_defaults(func=_run)
 
 
 def _dry_run(args: argparse.Namespace) -> int:

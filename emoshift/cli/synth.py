@@ -14,20 +14,22 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from emoshift.cli._parsers import command_parser
 from emoshift.data.synthetic import DOMAINS, PRESETS, TABLE_NAME, generate_corpus
+
+HELP = "generate the synthetic emotional-speech corpus"
+DESCRIPTION = (
+    "Generate the embedded synthetic corpus: a source-filter voice whose "
+    "prosody follows the emotion, recorded in several domains (speakers, channel, "
+    "elicitation style). Writes WAV files under OUT_DIR/wav and the corpus table "
+    f"OUT_DIR/{TABLE_NAME}; a folder already holding the same corpus is reused. "
+    "Every file is synthetic, not real speech."
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``synth`` sub-command to ``subparsers``."""
-    parser = subparsers.add_parser(
-        "synth",
-        help="generate the synthetic emotional-speech corpus",
-        description="Generate the embedded synthetic corpus: a source-filter voice whose "
-        "prosody follows the emotion, recorded in several domains (speakers, channel, "
-        "elicitation style). Writes WAV files under OUT_DIR/wav and the corpus table "
-        f"OUT_DIR/{TABLE_NAME}; a folder already holding the same corpus is reused. "
-        "Every file is synthetic, not real speech.",
-    )
+    parser = command_parser(subparsers, "synth", HELP, DESCRIPTION, handler)
     parser.add_argument("out_dir", metavar="OUT_DIR", type=Path, help="folder to write into")
     parser.add_argument(
         "--seed", type=int, default=0, help="random seed; the same seed gives identical files"
@@ -61,7 +63,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="emotions to express (default anger happiness sadness neutral)",
     )
     parser.add_argument("--no-progress", action="store_true", help="do not draw a progress bar")
-    parser.set_defaults(func=handler)
     return parser
 
 

@@ -1,10 +1,8 @@
 """``emoshift train CONFIG --method NAME --pair NAME --out model/``: a model that ships.
 
 Example:
-    >>> import argparse
-    >>> parser = argparse.ArgumentParser(prog="emoshift")
-    >>> register(parser.add_subparsers())
-    >>> args = parser.parse_args(["train", "x.yaml", "--method", "dann", "--out", "model"])
+    >>> from emoshift.cli._parsers import parse
+    >>> args = parse("train", "x.yaml", "--method", "dann", "--out", "model")
     >>> args.method, args.pair, args.overwrite
     ('dann', None, False)
 """
@@ -13,27 +11,28 @@ from __future__ import annotations
 
 import argparse
 
+from emoshift.cli._parsers import command_parser
 from emoshift.cli.bundle_options import add_bundle_out, check_bundle_out
+
+HELP = "train one method of an experiment config and save it as a model bundle"
+DESCRIPTION = (
+    "Fit one method of an experiment YAML on one of its source/target "
+    "pairs, on all the data the config's protocol allows (no held-out test set), and "
+    "save the model (weights, normalisation, labels, config) to a bundle folder that "
+    "'emoshift predict' runs on new audio. The config is checked as 'emoshift run' "
+    "checks it."
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``train`` sub-command to the ``emoshift`` parser."""
-    parser = subparsers.add_parser(
-        "train",
-        help="train one method of an experiment config and save it as a model bundle",
-        description="Fit one method of an experiment YAML on one of its source/target "
-        "pairs, on all the data the config's protocol allows (no held-out test set), and "
-        "save the model (weights, normalisation, labels, config) to a bundle folder that "
-        "'emoshift predict' runs on new audio. The config is checked as 'emoshift run' "
-        "checks it.",
-    )
+    parser = command_parser(subparsers, "train", HELP, DESCRIPTION, handle)
     parser.add_argument("config", help="experiment YAML file")
     parser.add_argument("--method", required=True, help="a method of the config")
     parser.add_argument(
         "--pair", default=None, help="the pair's name or 'source -> target' (if several)"
     )
     add_bundle_out(parser, "bundle folder to write")
-    parser.set_defaults(func=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
