@@ -13,18 +13,10 @@ normalisation statistics are those the experiment normalised each domain with.
 
 Example:
     >>> import tempfile
-    >>> from emoshift.experiment.config import parse_config
-    >>> folder = tempfile.mkdtemp()
-    >>> config = parse_config({
-    ...     "name": "doc", "corpora": {"synth": {"loader": "synthetic", "path": "corpus",
-    ...                                           "options": {"preset": "tiny"}}},
-    ...     "features": {"domain": "elicitation", "jobs": 1, "cache_dir": "cache"},
-    ...     "labels": {"space": None, "column": "emotion"},
-    ...     "pairs": [{"name": "a->s", "source": "elicitation == 'acted'",
-    ...                "target": "elicitation == 'spontaneous'"}],
-    ...     "methods": {"dann": {"max_epochs": 2, "warmup_epochs": 0}}, "baseline": None},
-    ...     base_dir=folder)
-    >>> model = train_model(config, "dann", progress=False)
+    >>> from emoshift.demo import demo_config
+    >>> config = demo_config(tempfile.mkdtemp(), preset="tiny", methods=["coral"],
+    ...                      max_epochs=2, n_jobs=1)
+    >>> model = train_model(config, "coral", progress=False)
     >>> model.normalisation["target_domain"], model.training["rows"]["labelled_target"]
     ('spontaneous', 0)
 """

@@ -14,15 +14,9 @@ worker processes.
 
 Example:
     >>> import tempfile
-    >>> from emoshift.experiment.config import parse_config
-    >>> folder = tempfile.mkdtemp()
-    >>> config = parse_config({
-    ...     "name": "doc", "corpora": {"synth": {"loader": "synthetic", "path": "corpus",
-    ...                                           "options": {"preset": "tiny"}}},
-    ...     "features": {"domain": "elicitation", "jobs": 1, "cache_dir": "cache"},
-    ...     "pairs": [{"source": "elicitation == 'acted'",
-    ...                "target": "elicitation == 'spontaneous'"}],
-    ...     "methods": {"source_only": {"max_epochs": 2}}, "trials": 2}, base_dir=folder)
+    >>> from emoshift.demo import demo_config
+    >>> config = demo_config(tempfile.mkdtemp(), preset="tiny", n_trials=2,
+    ...                      methods=["source_only"], max_epochs=2, n_jobs=1)
     >>> summary = run_experiment(config, progress=False)
     >>> summary.n_done, summary.n_failed, summary.n_skipped
     (2, 0, 0)
