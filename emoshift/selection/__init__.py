@@ -4,6 +4,7 @@
 - :mod:`emoshift.selection.scorers`: the scorers by name (:data:`SCORERS`: source
   development UAR, IWV, DEV, SND, circular validation, prediction entropy), each
   higher-is-better, reading only source development rows and unlabelled target rows.
+- :mod:`emoshift.selection.grid`: :class:`GridSelector`, what the two selectors share.
 - :mod:`emoshift.selection.selector`: :class:`UnsupervisedGridSelector`, a grid search
   inside one trial scored by one of them.
 - :mod:`emoshift.selection.few_shot`: :class:`FewShotCVSelector`, a grid search by

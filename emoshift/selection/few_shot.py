@@ -33,10 +33,10 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import numpy as np
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator
 from sklearn.model_selection import (
     LeaveOneGroupOut,
     LeaveOneOut,
@@ -46,6 +46,7 @@ from sklearn.model_selection import (
 )
 
 from emoshift.metrics import uar
+from emoshift.selection.grid import GridSelector, ParamGrid
 
 Folds = list[tuple[np.ndarray, np.ndarray]]
 
@@ -101,7 +102,7 @@ def few_shot_folds(
     return folds, f"{n_splits}-fold stratified{note}"
 
 
-class FewShotCVSelector(BaseEstimator):
+class FewShotCVSelector(GridSelector):
     """Grid search by cross-validation on the few labelled target examples.
 
     Args:
@@ -125,23 +126,14 @@ class FewShotCVSelector(BaseEstimator):
     def __init__(
         self,
         estimator: BaseEstimator,
-        param_grid: Mapping[str, Sequence[object]] | Sequence[Mapping[str, Sequence[object]]],
+        param_grid: ParamGrid,
         *,
         cv: int | str = 5,
         keep_models: bool = False,
         random_state: int = 0,
     ) -> None:
-        self.estimator = estimator
-        self.param_grid = param_grid
+        super().__init__(estimator, param_grid, keep_models=keep_models, random_state=random_state)
         self.cv = cv
-        self.keep_models = keep_models
-        self.random_state = random_state
-
-    def _candidate(self, params: Mapping[str, object]) -> BaseEstimator:
-        model = clone(self.estimator).set_params(**params)
-        if model.get_params().get("random_state", 0) is None:
-            model.set_params(random_state=self.random_state)
-        return model
 
     def _cv_score(
         self,
@@ -186,8 +178,7 @@ class FewShotCVSelector(BaseEstimator):
         """
         X_labelled, y_labelled = np.asarray(X_target_labelled), np.asarray(y_target_labelled)
         folds, self.cv_ = few_shot_folds(y_labelled, groups, self.cv, self.random_state)
-        grids = [self.param_grid] if isinstance(self.param_grid, Mapping) else self.param_grid
-        grid = list(ParameterGrid([dict(g) for g in grids] or [{}]))
+        grid = list(ParameterGrid(self._grids()))
         self.scores_: list[dict[str, object]] = []
         best = -math.inf
         for i, params in enumerate(grid):
@@ -209,9 +200,3 @@ class FewShotCVSelector(BaseEstimator):
         )
         self.classes_ = getattr(self.best_estimator_, "classes_", None)
         return self
-
-    def predict(self, X: object) -> np.ndarray:
-        """The chosen model's predictions."""
-        if not hasattr(self, "best_estimator_"):
-            raise RuntimeError("FewShotCVSelector is not fitted yet: call fit first")
-        return self.best_estimator_.predict(X)

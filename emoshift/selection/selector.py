@@ -30,13 +30,14 @@ import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator
 from sklearn.model_selection import ParameterGrid, train_test_split
 
+from emoshift.selection.grid import GridSelector, ParamGrid
 from emoshift.selection.scorers import Scorer, SelectionData, get_scorer
 
 
-class UnsupervisedGridSelector(BaseEstimator):
+class UnsupervisedGridSelector(GridSelector):
     """Grid search scored by an unsupervised scorer, for one trial.
 
     ``fit`` holds out ``dev_fraction`` of the labelled source rows as the development
@@ -85,7 +86,7 @@ class UnsupervisedGridSelector(BaseEstimator):
     def __init__(
         self,
         estimator: BaseEstimator,
-        param_grid: Mapping[str, Sequence[object]] | Sequence[Mapping[str, Sequence[object]]],
+        param_grid: ParamGrid,
         scorer: str | Scorer = "dev",
         *,
         epochs: Sequence[int] | None = None,
@@ -95,19 +96,15 @@ class UnsupervisedGridSelector(BaseEstimator):
         scorer_params: Mapping[str, object] | None = None,
         random_state: int = 0,
     ) -> None:
-        self.estimator = estimator
-        self.param_grid = param_grid
+        super().__init__(estimator, param_grid, keep_models=keep_models, random_state=random_state)
         self.scorer = scorer
         self.epochs = epochs
         self.dev_fraction = dev_fraction
         self.refit = refit
-        self.keep_models = keep_models
         self.scorer_params = scorer_params
-        self.random_state = random_state
 
     def _grid(self) -> list[dict[str, object]]:
-        grids = [self.param_grid] if isinstance(self.param_grid, Mapping) else self.param_grid
-        grids = [dict(g) for g in grids] or [{}]
+        grids = self._grids()
         valid = self.estimator.get_params()
         if self.epochs is not None:
             if "max_epochs" not in valid:
@@ -151,12 +148,6 @@ class UnsupervisedGridSelector(BaseEstimator):
                 f" ({error}); pass eval_set=(X_dev, y_dev) or change dev_fraction"
             ) from None
         return X[train], y[train], X[held], y[held]
-
-    def _candidate(self, params: Mapping[str, object]) -> BaseEstimator:
-        model = clone(self.estimator).set_params(**params)
-        if "random_state" in model.get_params() and model.get_params()["random_state"] is None:
-            model.set_params(random_state=self.random_state)
-        return model
 
     def fit(
         self,
@@ -209,24 +200,3 @@ class UnsupervisedGridSelector(BaseEstimator):
         self.best_estimator_ = best_model
         self.classes_ = getattr(best_model, "classes_", None)
         return self
-
-    def _fitted(self) -> BaseEstimator:
-        if not hasattr(self, "best_estimator_"):
-            raise RuntimeError("UnsupervisedGridSelector is not fitted yet: call fit first")
-        return self.best_estimator_
-
-    def predict(self, X: object) -> np.ndarray:
-        """The chosen model's predictions."""
-        return self._fitted().predict(X)
-
-    def predict_proba(self, X: object) -> np.ndarray:
-        """The chosen model's class probabilities."""
-        return self._fitted().predict_proba(X)
-
-    def transform(self, X: object, **options: object) -> np.ndarray:
-        """The chosen model's learned representation (``options`` such as ``layer``)."""
-        return self._fitted().transform(X, **options)
-
-    def score(self, X: object, y: object) -> float:
-        """The chosen model's own score (UAR for emoshift classifiers)."""
-        return self._fitted().score(X, y)

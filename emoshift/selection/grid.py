@@ -1,0 +1,76 @@
+"""What the grid-search selectors share: their common parameters, the candidate models
+they fit, and delegating to the chosen one.
+
+Example:
+    >>> from emoshift.methods import get_method
+    >>> selector = GridSelector(get_method("source_only"), {"dropout": [0.0, 0.3]})
+    >>> selector._grids(), selector._candidate({"dropout": 0.3}).get_params()["random_state"]
+    ([{'dropout': [0.0, 0.3]}], 0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from sklearn.base import BaseEstimator, clone
+
+ParamGrid = Mapping[str, Sequence[object]] | Sequence[Mapping[str, Sequence[object]]]
+
+
+class GridSelector(BaseEstimator):
+    """A grid search over an estimator's parameters; subclasses score the points in ``fit``
+    and set ``best_estimator_``.
+
+    Args:
+        estimator: an unfitted emoshift estimator (the shared ``fit`` signature).
+        param_grid: ``{parameter: [values]}`` or a list of such dicts.
+        keep_models: keep every grid point's fitted model in ``models_``.
+        random_state: the selector's seed, also given to estimators whose seed is ``None``.
+    """
+
+    def __init__(
+        self,
+        estimator: BaseEstimator,
+        param_grid: ParamGrid,
+        *,
+        keep_models: bool = False,
+        random_state: int = 0,
+    ) -> None:
+        self.estimator = estimator
+        self.param_grid = param_grid
+        self.keep_models = keep_models
+        self.random_state = random_state
+
+    def _grids(self) -> list[dict[str, Sequence[object]]]:
+        """``param_grid`` as a list of dicts (``[{}]`` for an empty one)."""
+        grids = [self.param_grid] if isinstance(self.param_grid, Mapping) else self.param_grid
+        return [dict(g) for g in grids] or [{}]
+
+    def _candidate(self, params: Mapping[str, object]) -> BaseEstimator:
+        """An unfitted copy of ``estimator`` with ``params``, seeded when it has no seed."""
+        model = clone(self.estimator).set_params(**params)
+        if model.get_params().get("random_state", 0) is None:
+            model.set_params(random_state=self.random_state)
+        return model
+
+    def _fitted(self) -> BaseEstimator:
+        if not hasattr(self, "best_estimator_"):
+            raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit first")
+        return self.best_estimator_
+
+    def predict(self, X: object) -> np.ndarray:
+        """The chosen model's predictions."""
+        return self._fitted().predict(X)
+
+    def predict_proba(self, X: object) -> np.ndarray:
+        """The chosen model's class probabilities."""
+        return self._fitted().predict_proba(X)
+
+    def transform(self, X: object, **options: object) -> np.ndarray:
+        """The chosen model's learned representation (``options`` such as ``layer``)."""
+        return self._fitted().transform(X, **options)
+
+    def score(self, X: object, y: object) -> float:
+        """The chosen model's own score (UAR for emoshift classifiers)."""
+        return self._fitted().score(X, y)
