@@ -14,24 +14,17 @@ data together, which needs the labelled source data a bundle does not hold; to a
 them that way, run ``emoshift train`` with the new domain as the pair's target.
 
 Example:
-    >>> import tempfile, numpy as np, soundfile as sf
-    >>> from emoshift.features import DomainNormaliser
-    >>> from emoshift.methods import get_method
+    >>> import tempfile
+    >>> from emoshift.bundle.training import train_model
+    >>> from emoshift.demo import demo_config
     >>> folder = tempfile.mkdtemp()
-    >>> t = np.arange(16000) / 16000
-    >>> for i in range(4):
-    ...     sf.write(f"{folder}/{i}.wav", 0.3 * np.sin(2 * np.pi * (120 + 40 * i) * t), 16000)
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.normal(size=(40, 88)); y = np.where(X[:, 0] > 0, "anger", "neutral")
-    >>> normaliser = DomainNormaliser().fit(X, ["studio"] * 40)
-    >>> estimator = get_method("source_only", hidden_sizes=(8,), max_epochs=2,
-    ...                        random_state=0).fit(normaliser.transform(X, ["studio"] * 40), y)
-    >>> model = Model.from_parts(estimator, "source_only", "egemaps", normaliser,
-    ...                          target_domain="studio")
-    >>> adapted, report = adapt_model(model, [folder], domain="phone", min_files=4,
+    >>> config = demo_config(folder, preset="tiny", methods=["source_only"], max_epochs=2,
+    ...                      n_jobs=1)
+    >>> model = train_model(config, "source_only", progress=False)
+    >>> adapted, report = adapt_model(model, [f"{folder}/corpus/wav"], domain="phone",
     ...                               cache_dir=f"{folder}/cache", n_jobs=1, progress=False)
-    >>> adapted.normalisation["target_domain"], adapted.domains(), report["files"]
-    ('phone', ['studio', 'phone'], 4)
+    >>> adapted.normalisation["target_domain"], adapted.domains()
+    ('phone', ['acted', 'spontaneous', 'phone'])
 """
 
 from __future__ import annotations
