@@ -31,6 +31,11 @@ def command_parser(
     return parser
 
 
+def add_config(parser: argparse.ArgumentParser) -> None:
+    """The positional ``config`` of the commands that read an experiment YAML."""
+    parser.add_argument("config", help="experiment YAML file")
+
+
 def parse(*argv: str) -> argparse.Namespace:
     """The arguments of ``emoshift ARGV...`` as sub-command ``argv[0]``'s module
     (``emoshift.cli.<argv[0]>``) alone parses them: the examples' shorthand."""

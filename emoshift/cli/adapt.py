@@ -10,10 +10,15 @@ Example:
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from emoshift.cli._parsers import command_parser
-from emoshift.cli.bundle_options import add_bundle_out, add_extraction_options, check_bundle_out
+from emoshift.cli.bundle_options import (
+    add_bundle_out,
+    add_extraction_options,
+    add_model_and_audio,
+    check_bundle_out,
+    extraction_options,
+)
 
 HELP = "give a saved model the normalisation of a new domain from unlabelled audio"
 DESCRIPTION = (
@@ -29,8 +34,7 @@ DESCRIPTION = (
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``adapt`` sub-command to the ``emoshift`` parser."""
     parser = command_parser(subparsers, "adapt", HELP, DESCRIPTION, handle)
-    parser.add_argument("model", type=Path, help="model bundle folder")
-    parser.add_argument("audio", nargs="+", help="unlabelled audio of the new domain")
+    add_model_and_audio(parser, "audio", "unlabelled audio of the new domain")
     add_bundle_out(parser, "the adapted model's bundle folder")
     parser.add_argument(
         "--domain", default=None, help="name of the new domain (default: the first input's name)"
@@ -58,9 +62,8 @@ def handle(args: argparse.Namespace) -> int:
         args.audio,
         domain=args.domain,
         min_files=args.min_files,
-        cache_dir=args.cache_dir,
-        n_jobs=args.jobs,
         batch_norm=args.batch_norm,
+        **extraction_options(args),
     )
     folder = adapted.save(out, overwrite=args.overwrite)
     print(

@@ -7,6 +7,8 @@ Example:
     >>> args = parser.parse_args(["--out", "m", "--jobs", "2"])
     >>> args.jobs, args.cache_dir, args.overwrite
     (2, None, False)
+    >>> extraction_options(args)
+    {'cache_dir': None, 'n_jobs': 2}
 """
 
 from __future__ import annotations
@@ -26,6 +28,19 @@ def add_extraction_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--jobs", type=int, default=None, help="feature worker processes (default: one per CPU)"
     )
+
+
+def extraction_options(args: argparse.Namespace) -> dict[str, object]:
+    """The keyword arguments of feature extraction that :func:`add_extraction_options`
+    options give (``cache_dir``, ``n_jobs``)."""
+    return {"cache_dir": args.cache_dir, "n_jobs": args.jobs}
+
+
+def add_model_and_audio(parser: argparse.ArgumentParser, audio: str, help: str) -> None:
+    """The positional ``model`` (a bundle folder) and ``audio`` inputs (one or more files,
+    folders, lists or tables) of the commands that run a saved model on new audio."""
+    parser.add_argument("model", type=Path, help="model bundle folder (emoshift train)")
+    parser.add_argument(audio, nargs="+", help=help)
 
 
 def add_bundle_out(parser: argparse.ArgumentParser, what: str) -> None:

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from emoshift.cli._parsers import command_parser
-from emoshift.cli.bundle_options import add_extraction_options
+from emoshift.cli.bundle_options import add_extraction_options, extraction_options
 from emoshift.cli.output import check_writable
 from emoshift.data.table import CorpusTableError, read_table
 from emoshift.features.extract import (
@@ -164,9 +164,8 @@ def handle(args: argparse.Namespace) -> int:
         result = extract_features(
             table,
             extractor,
-            cache_dir=args.cache_dir,
-            n_jobs=args.jobs,
             on_error=args.on_error,
+            **extraction_options(args),
         )
     print(result.summary())
     if not result.files:

@@ -13,7 +13,11 @@ import argparse
 from pathlib import Path
 
 from emoshift.cli._parsers import command_parser
-from emoshift.cli.bundle_options import add_extraction_options
+from emoshift.cli.bundle_options import (
+    add_extraction_options,
+    add_model_and_audio,
+    extraction_options,
+)
 from emoshift.cli.output import check_writable
 
 HELP = "run a saved model on new audio files"
@@ -28,8 +32,7 @@ DESCRIPTION = (
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``predict`` sub-command to the ``emoshift`` parser."""
     parser = command_parser(subparsers, "predict", HELP, DESCRIPTION, handle)
-    parser.add_argument("model", type=Path, help="model bundle folder (emoshift train)")
-    parser.add_argument("inputs", nargs="+", help="audio files, folders, lists or tables")
+    add_model_and_audio(parser, "inputs", "audio files, folders, lists or tables")
     parser.add_argument(
         "--out", type=Path, required=True, help="predictions table (.csv, or .parquet)"
     )
@@ -68,9 +71,8 @@ def handle(args: argparse.Namespace) -> int:
         args.inputs,
         out=out,
         domain=args.domain,
-        cache_dir=args.cache_dir,
-        n_jobs=args.jobs,
         batch_size=args.batch_size,
+        **extraction_options(args),
     )
     print(run.summary())
     print(f"predictions: {out}")

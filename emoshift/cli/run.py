@@ -6,7 +6,7 @@ import argparse
 import importlib.util
 import sys
 
-from emoshift.cli._parsers import command_parser
+from emoshift.cli._parsers import add_config, command_parser
 
 HELP = "run the trials of an experiment config (resumable)"
 DESCRIPTION = (
@@ -19,7 +19,7 @@ DESCRIPTION = (
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = command_parser(subparsers, "run", HELP, DESCRIPTION, _run)
-    parser.add_argument("config", help="experiment YAML file")
+    add_config(parser)
     parser.add_argument(
         "--dry-run", action="store_true", help="print the trials that would run, and run none"
     )

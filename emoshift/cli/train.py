@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from emoshift.cli._parsers import command_parser
+from emoshift.cli._parsers import add_config, command_parser
 from emoshift.cli.bundle_options import add_bundle_out, check_bundle_out
 
 HELP = "train one method of an experiment config and save it as a model bundle"
@@ -27,7 +27,7 @@ DESCRIPTION = (
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``train`` sub-command to the ``emoshift`` parser."""
     parser = command_parser(subparsers, "train", HELP, DESCRIPTION, handle)
-    parser.add_argument("config", help="experiment YAML file")
+    add_config(parser)
     parser.add_argument("--method", required=True, help="a method of the config")
     parser.add_argument(
         "--pair", default=None, help="the pair's name or 'source -> target' (if several)"
