@@ -8,6 +8,9 @@ Example:
     True
     >>> parse("run", "x.yaml", "--dry-run").dry_run
     True
+    >>> from emoshift.cli import run
+    >>> described(run.__doc__).startswith("Run every trial of an experiment YAML")
+    True
 """
 
 from __future__ import annotations
@@ -29,6 +32,13 @@ def command_parser(
     parser = subparsers.add_parser(name, help=help, description=description)
     parser.set_defaults(func=handler)
     return parser
+
+
+def described(doc: str | None) -> str:
+    """A module docstring's paragraphs after its summary line and before its ``Example:``
+    section: the ``--help`` description of the command the module adds, written once."""
+    body = (doc or "").partition("\n\n")[2]
+    return body.partition("\nExample:")[0].strip()
 
 
 def add_config(parser: argparse.ArgumentParser) -> None:

@@ -1,5 +1,11 @@
 """``emoshift adapt MODEL AUDIO... --out NEW_MODEL``: a new domain's normalisation.
 
+Compute the per-domain feature normalisation of a new domain from unlabelled recordings of
+it (files, folders, lists or tables) and save a copy of the model that normalises new audio
+with it by default; with --batch-norm, also the networks' batch-normalisation statistics.
+The weights are not retrained (that needs the labelled source data: use 'emoshift train'
+with the new domain as the target).
+
 Example:
     >>> from emoshift.cli._parsers import parse
     >>> args = parse("adapt", "model", "calls/", "--out", "model-calls")
@@ -11,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 
-from emoshift.cli._parsers import command_parser
+from emoshift.cli._parsers import command_parser, described
 from emoshift.cli.bundle_options import (
     add_bundle_out,
     add_extraction_options,
@@ -21,19 +27,11 @@ from emoshift.cli.bundle_options import (
 )
 
 HELP = "give a saved model the normalisation of a new domain from unlabelled audio"
-DESCRIPTION = (
-    "Compute the per-domain feature normalisation of a new domain from "
-    "unlabelled recordings of it (files, folders, lists or tables) and save a copy of "
-    "the model that normalises new audio with it by default; with --batch-norm, also "
-    "the networks' batch-normalisation statistics. The weights are not retrained "
-    "(that needs the labelled source data: use 'emoshift train' with the new domain "
-    "as the target)."
-)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``adapt`` sub-command to the ``emoshift`` parser."""
-    parser = command_parser(subparsers, "adapt", HELP, DESCRIPTION, handle)
+    parser = command_parser(subparsers, "adapt", HELP, described(__doc__), handle)
     add_model_and_audio(parser, "audio", "unlabelled audio of the new domain")
     add_bundle_out(parser, "the adapted model's bundle folder")
     parser.add_argument(

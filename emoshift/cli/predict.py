@@ -1,5 +1,10 @@
 """``emoshift predict MODEL INPUTS... --out predictions.csv``: a saved model on new audio.
 
+Predict the emotion of every audio file named: files, folders (searched recursively), text
+lists (one path per line) or corpus tables (.csv, .parquet with a 'file' column). Writes one
+row per file; a file that cannot be read keeps its row with the reason in the 'error'
+column, and the others go on.
+
 Example:
     >>> from emoshift.cli._parsers import parse
     >>> args = parse("predict", "model", "a.wav", "clips/", "--out", "p.csv")
@@ -12,7 +17,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from emoshift.cli._parsers import command_parser
+from emoshift.cli._parsers import command_parser, described
 from emoshift.cli.bundle_options import (
     add_extraction_options,
     add_model_and_audio,
@@ -21,17 +26,11 @@ from emoshift.cli.bundle_options import (
 from emoshift.cli.output import check_writable
 
 HELP = "run a saved model on new audio files"
-DESCRIPTION = (
-    "Predict the emotion of every audio file named: files, folders "
-    "(searched recursively), text lists (one path per line) or corpus tables (.csv, "
-    ".parquet with a 'file' column). Writes one row per file; a file that cannot be "
-    "read keeps its row with the reason in the 'error' column, and the others go on."
-)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``predict`` sub-command to the ``emoshift`` parser."""
-    parser = command_parser(subparsers, "predict", HELP, DESCRIPTION, handle)
+    parser = command_parser(subparsers, "predict", HELP, described(__doc__), handle)
     add_model_and_audio(parser, "inputs", "audio files, folders, lists or tables")
     parser.add_argument(
         "--out", type=Path, required=True, help="predictions table (.csv, or .parquet)"

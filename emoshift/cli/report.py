@@ -1,18 +1,18 @@
-"""``emoshift report RUN_DIR``: tables, significance, figures and an HTML page of a run."""
+"""``emoshift report RUN_DIR``: tables, significance, figures and an HTML page of a run.
+
+Read RUN_DIR/results.jsonl and config.yaml and write results.md, results.csv, results.json
+(mean ± std per variant, pair and condition; paired test against the baseline) and a
+self-contained report.html with the figures.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from emoshift.cli._parsers import command_parser
+from emoshift.cli._parsers import command_parser, described
 
 HELP = "write the report of an 'emoshift run' folder"
-DESCRIPTION = (
-    "Read RUN_DIR/results.jsonl and config.yaml and write results.md, "
-    "results.csv, results.json (mean ± std per variant, pair and condition; paired "
-    "test against the baseline) and a self-contained report.html with the figures."
-)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         >>> parser.parse_args(["report", "runs/demo", "--out", "r"]).out
         'r'
     """
-    parser = command_parser(subparsers, "report", HELP, DESCRIPTION, _report)
+    parser = command_parser(subparsers, "report", HELP, described(__doc__), _report)
     parser.add_argument("run_dir", metavar="RUN_DIR", help="folder written by 'emoshift run'")
     parser.add_argument("--out", default=None, help="report folder (default: RUN_DIR/report)")
 

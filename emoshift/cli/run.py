@@ -1,4 +1,9 @@
-"""``emoshift run CONFIG``: run an experiment grid, resumable, then write its report."""
+"""``emoshift run CONFIG``: run an experiment grid, resumable, then write its report.
+
+Run every trial of an experiment YAML (methods x pairs x protocol conditions x trials).
+Finished trials are skipped, so running the same command again resumes an interrupted run.
+Results go to OUTPUT/results.jsonl and a report to OUTPUT/report/.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +11,13 @@ import argparse
 import importlib.util
 import sys
 
-from emoshift.cli._parsers import add_config, command_parser
+from emoshift.cli._parsers import add_config, command_parser, described
 
 HELP = "run the trials of an experiment config (resumable)"
-DESCRIPTION = (
-    "Run every trial of an experiment YAML (methods x pairs x protocol "
-    "conditions x trials). Finished trials are skipped, so running the same command "
-    "again resumes an interrupted run. Results go to OUTPUT/results.jsonl and a "
-    "report to OUTPUT/report/."
-)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = command_parser(subparsers, "run", HELP, DESCRIPTION, _run)
+    parser = command_parser(subparsers, "run", HELP, described(__doc__), _run)
     add_config(parser)
     parser.add_argument(
         "--dry-run", action="store_true", help="print the trials that would run, and run none"

@@ -1,5 +1,10 @@
 """``emoshift train CONFIG --method NAME --pair NAME --out model/``: a model that ships.
 
+Fit one method of an experiment YAML on one of its source/target pairs, on all the data the
+config's protocol allows (no held-out test set), and save the model (weights, normalisation,
+labels, config) to a bundle folder that 'emoshift predict' runs on new audio. The config is
+checked as 'emoshift run' checks it.
+
 Example:
     >>> from emoshift.cli._parsers import parse
     >>> args = parse("train", "x.yaml", "--method", "dann", "--out", "model")
@@ -11,22 +16,15 @@ from __future__ import annotations
 
 import argparse
 
-from emoshift.cli._parsers import add_config, command_parser
+from emoshift.cli._parsers import add_config, command_parser, described
 from emoshift.cli.bundle_options import add_bundle_out, check_bundle_out
 
 HELP = "train one method of an experiment config and save it as a model bundle"
-DESCRIPTION = (
-    "Fit one method of an experiment YAML on one of its source/target "
-    "pairs, on all the data the config's protocol allows (no held-out test set), and "
-    "save the model (weights, normalisation, labels, config) to a bundle folder that "
-    "'emoshift predict' runs on new audio. The config is checked as 'emoshift run' "
-    "checks it."
-)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``train`` sub-command to the ``emoshift`` parser."""
-    parser = command_parser(subparsers, "train", HELP, DESCRIPTION, handle)
+    parser = command_parser(subparsers, "train", HELP, described(__doc__), handle)
     add_config(parser)
     parser.add_argument("--method", required=True, help="a method of the config")
     parser.add_argument(
