@@ -20,8 +20,7 @@ import argparse
 from emoshift.cli._parsers import command_parser, described
 from emoshift.cli.bundle_options import (
     add_bundle_out,
-    add_extraction_options,
-    add_model_and_audio,
+    add_model_on_audio,
     check_bundle_out,
     extraction_options,
 )
@@ -32,7 +31,6 @@ HELP = "give a saved model the normalisation of a new domain from unlabelled aud
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``adapt`` sub-command to the ``emoshift`` parser."""
     parser = command_parser(subparsers, "adapt", HELP, described(__doc__), handle)
-    add_model_and_audio(parser, "audio", "unlabelled audio of the new domain")
     add_bundle_out(parser, "the adapted model's bundle folder")
     parser.add_argument(
         "--domain", default=None, help="name of the new domain (default: the first input's name)"
@@ -46,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="also recompute the networks' batch-normalisation statistics on the new "
         "domain (AdaBN; neural models on feature matrices; no weight changes)",
     )
-    add_extraction_options(parser)
+    add_model_on_audio(parser, "audio", "unlabelled audio of the new domain")
 
 
 def handle(args: argparse.Namespace) -> int:

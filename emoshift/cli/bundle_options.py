@@ -36,11 +36,13 @@ def extraction_options(args: argparse.Namespace) -> dict[str, object]:
     return {"cache_dir": args.cache_dir, "n_jobs": args.jobs}
 
 
-def add_model_and_audio(parser: argparse.ArgumentParser, audio: str, help: str) -> None:
-    """The positional ``model`` (a bundle folder) and ``audio`` inputs (one or more files,
-    folders, lists or tables) of the commands that run a saved model on new audio."""
+def add_model_on_audio(parser: argparse.ArgumentParser, audio: str, help: str) -> None:
+    """What the commands that run a saved model on new audio take: the positional
+    ``model`` (a bundle folder) and ``audio`` inputs (one or more files, folders, lists or
+    tables), and the extraction options (:func:`add_extraction_options`)."""
     parser.add_argument("model", type=Path, help="model bundle folder (emoshift train)")
     parser.add_argument(audio, nargs="+", help=help)
+    add_extraction_options(parser)
 
 
 def add_bundle_out(parser: argparse.ArgumentParser, what: str) -> None:

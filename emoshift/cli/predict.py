@@ -19,8 +19,7 @@ from pathlib import Path
 
 from emoshift.cli._parsers import command_parser, described
 from emoshift.cli.bundle_options import (
-    add_extraction_options,
-    add_model_and_audio,
+    add_model_on_audio,
     extraction_options,
 )
 from emoshift.cli.output import check_writable
@@ -31,7 +30,6 @@ HELP = "run a saved model on new audio files"
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``predict`` sub-command to the ``emoshift`` parser."""
     parser = command_parser(subparsers, "predict", HELP, described(__doc__), handle)
-    add_model_and_audio(parser, "inputs", "audio files, folders, lists or tables")
     parser.add_argument(
         "--out", type=Path, required=True, help="predictions table (.csv, or .parquet)"
     )
@@ -41,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="whose normalisation statistics the audio gets (default: the model's target "
         "domain; see 'emoshift adapt' for a new one)",
     )
-    add_extraction_options(parser)
+    add_model_on_audio(parser, "inputs", "audio files, folders, lists or tables")
     parser.add_argument(
         "--batch-size", type=int, default=256, help="files per network batch (default: 256)"
     )
