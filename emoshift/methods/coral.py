@@ -35,7 +35,7 @@ import torch
 
 from emoshift.methods.alignment import coral_loss, per_source_coral_loss
 from emoshift.methods.base import Batch, FitData, NeuralEstimator
-from emoshift.methods.needs import MethodNeeds, NeedsBy
+from emoshift.methods.needs import UNSUPERVISED_MULTI_SOURCE
 from emoshift.methods.params import NON_NEGATIVE, Integral, Interval
 from emoshift.methods.shared_params import SHARED_CONSTRAINTS
 
@@ -56,13 +56,7 @@ class DeepCORAL(NeuralEstimator):
         **shared: the parameters of :class:`~emoshift.methods.base.NeuralEstimator`.
     """
 
-    needs = NeedsBy(
-        "multi_source",
-        {
-            False: MethodNeeds(unlabelled_target=True, development_set=True),
-            True: MethodNeeds(unlabelled_target=True, development_set=True, source_domains=True),
-        },
-    )
+    needs = UNSUPERVISED_MULTI_SOURCE
     _saved_attributes = (*NeuralEstimator._saved_attributes, "source_domains_")
     _parameter_constraints = {
         **SHARED_CONSTRAINTS,

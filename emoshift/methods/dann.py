@@ -47,7 +47,7 @@ from sklearn.exceptions import NotFittedError
 from torch import nn
 
 from emoshift.methods.base import Batch, FitData, NeuralEstimator
-from emoshift.methods.needs import MethodNeeds, NeedsBy
+from emoshift.methods.needs import UNSUPERVISED_MULTI_SOURCE
 from emoshift.methods.networks import MLPHead, reverse_gradient
 from emoshift.methods.optim import Adam
 from emoshift.methods.params import NON_NEGATIVE, POSITIVE, Integral, Interval, Rule, StrOptions
@@ -146,13 +146,7 @@ class DANN(NeuralEstimator):
             :class:`~emoshift.methods.base.NeuralEstimator`.
     """
 
-    needs = NeedsBy(
-        "multi_source",
-        {
-            False: MethodNeeds(unlabelled_target=True, development_set=True),
-            True: MethodNeeds(unlabelled_target=True, development_set=True, source_domains=True),
-        },
-    )
+    needs = UNSUPERVISED_MULTI_SOURCE
     _saved_attributes = (*NeuralEstimator._saved_attributes, "source_domains_")
     _parameter_constraints = {
         **SHARED_CONSTRAINTS,

@@ -67,3 +67,14 @@ class NeedsBy:
                 f"{self.param}={value!r}; choose one of {sorted(self.by_value, key=str)}"
             )
         return self.by_value[value]
+
+
+#: an unsupervised method whose ``multi_source=True`` also reads each source row's domain
+#: (DANN's K-way domain head, per-source CORAL)
+UNSUPERVISED_MULTI_SOURCE = NeedsBy(
+    "multi_source",
+    {
+        False: MethodNeeds(unlabelled_target=True, development_set=True),
+        True: MethodNeeds(unlabelled_target=True, development_set=True, source_domains=True),
+    },
+)
