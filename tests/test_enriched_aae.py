@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import sklearn
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.feature_selection import SelectKBest
@@ -235,14 +236,17 @@ def test_no_learned_step_sees_a_test_fold_speaker(fit_log):
 
     # the same inside scikit-learn's cross-validation, out-of-context data as fit params
     fit_log.clear()
-    scores = cross_val_score(
-        make_model(),
-        X,
-        y,
-        groups=speakers,
-        cv=LeaveOneGroupOut(),
-        params={"X_out": X_out, "y_out": y_out},
-    )
+    # skada (imported by other tests) turns scikit-learn's metadata routing on for the
+    # whole process; this check is of the plain, unrouted call
+    with sklearn.config_context(enable_metadata_routing=False):
+        scores = cross_val_score(
+            make_model(),
+            X,
+            y,
+            groups=speakers,
+            cv=LeaveOneGroupOut(),
+            params={"X_out": X_out, "y_out": y_out},
+        )
     assert len(scores) == len(fit_log) == 4
     for entry in fit_log:
         _check_fold(entry, X, speakers, len(X_out))
