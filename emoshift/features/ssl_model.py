@@ -6,8 +6,8 @@ conformer / data2vec / UniSpeech relatives: a convolutional waveform encoder fol
 a Transformer), its weights (``model.safetensors``, ``pytorch_model.bin`` or shards of
 either) and the ``preprocessor_config.json`` of its feature extractor (sample rate,
 whether to normalise the waveform). A hub name such as ``facebook/wav2vec2-base`` is
-resolved to its folder in the local Hugging Face cache; whether that may download is up
-to ``huggingface_hub`` (``HF_HUB_OFFLINE=1`` forbids it; emoshift's tests set it).
+resolved to its folder in the local Hugging Face cache only: emoshift never downloads it
+(``snapshot_download(..., local_files_only=True)``).
 
 The ``transformers`` package is an optional extra: ``pip install 'emoshift[ssl]'``.
 
@@ -92,7 +92,7 @@ def resolve_model(model: str | os.PathLike) -> Path:
     from huggingface_hub import snapshot_download
 
     try:
-        return Path(snapshot_download(text))
+        return Path(snapshot_download(text, local_files_only=True))
     except Exception as error:  # noqa: BLE001 - any hub failure means the same to the user
         raise ModelError(
             f"{text}: not a local folder and not a model found in the Hugging Face cache "
