@@ -29,10 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_features import write_corpus  # noqa: E402
 from bench_training import run_one  # noqa: E402
-
-from emoshift.features import extract_features  # noqa: E402
 
 
 def exponent(sizes: list[float], costs: list[float]) -> float:
@@ -42,19 +39,31 @@ def exponent(sizes: list[float], costs: list[float]) -> float:
 
 def training(args: argparse.Namespace) -> None:
     print(
-        f"training: DANN, {args.epochs} epoch(s), batch 64+64, warmed-up process; "
+        f"training: DANN, {args.epochs} epoch(s), batch 64+64, device {args.device}; "
         f"load {os.getloadavg()[0]:.1f}"
     )
-    print(f"{'rows/domain':>12} {'fit s':>9} {'s per 1k rows':>14} {'peak MiB':>9} {'fit +MiB':>9}")
+    print(
+        f"{'rows/domain':>12} {'fit s':>9} {'s per 1k rows':>14} {'peak MiB':>9} "
+        f"{'fit +MiB':>9} {'GPU MiB':>8}"
+    )
     times, peaks = [], []
     for rows in args.rows:
-        options = argparse.Namespace(epochs=args.epochs, batch=64, seed=0, source=rows, target=rows)
+        options = argparse.Namespace(
+            epochs=args.epochs,
+            batch=64,
+            seed=0,
+            source=rows,
+            target=rows,
+            device=args.device,
+            warm=True,
+        )
         result = run_one("emoshift", "dann", options)
         times.append(result["seconds"])
         peaks.append(result["fit_growth_mib"])
         print(
             f"{rows:>12} {result['seconds']:>9.2f} {1000 * result['seconds'] / rows:>14.3f} "
-            f"{result['peak_mib']:>9.0f} {result['fit_growth_mib']:>9.1f}",
+            f"{result['peak_mib']:>9.0f} {result['fit_growth_mib']:>9.1f} "
+            f"{result['cuda_peak_mib'] or 0.0:>8.1f}",
             flush=True,
         )
     large = [i for i, rows in enumerate(args.rows) if rows >= 10_000]
@@ -71,6 +80,10 @@ def training(args: argparse.Namespace) -> None:
 
 
 def extraction(args: argparse.Namespace) -> None:
+    from bench_features import write_corpus
+
+    from emoshift.features import extract_features
+
     print(f"extraction: eGeMAPS, {args.jobs} jobs, 4 s files; load {os.getloadavg()[0]:.1f}")
     print(f"{'audio min':>10} {'files':>6} {'wall s':>8} {'audio s/s':>10}")
     seconds, walls = [], []
@@ -103,6 +116,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--minutes", type=float, nargs="*", default=[2, 8, 32])
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     args = parser.parse_args()
     if args.rows:
         training(args)

@@ -17,6 +17,7 @@ Usage:
     python benchmarks/bench_training.py --epochs 30 --repeats 3
     python benchmarks/bench_training.py --one emoshift dann --epochs 30   # one measurement
     python benchmarks/bench_training.py --profile emoshift dann --epochs 5  # cProfile
+    python benchmarks/bench_training.py --device cuda --warm   # on a GPU (nothing needs one)
 
 SKADA's deep methods need ``skada`` and ``skorch`` (the ``bench`` extra).
 """
@@ -69,7 +70,7 @@ def uar(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(np.mean([np.mean(y_pred[y_true == c] == c) for c in classes]))
 
 
-def emoshift_model(method: str, epochs: int, batch: int, seed: int):
+def emoshift_model(method: str, epochs: int, batch: int, seed: int, device: str = "cpu"):
     from emoshift.methods.coral import DeepCORAL
     from emoshift.methods.dann import DANN
 
@@ -85,7 +86,7 @@ def emoshift_model(method: str, epochs: int, batch: int, seed: int):
         validation_fraction=0.0,
         grad_clip=None,
         max_norm=None,
-        device="cpu",
+        device=device,
         random_state=seed,
     )
     if method == "dann":
@@ -93,7 +94,7 @@ def emoshift_model(method: str, epochs: int, batch: int, seed: int):
     return DeepCORAL(coral_weight=1.0, **shared)
 
 
-def skada_model(method: str, epochs: int, batch: int, seed: int):
+def skada_model(method: str, epochs: int, batch: int, seed: int, device: str = "cpu"):
     import torch
     from skada.deep import DANN, DeepCoral
     from torch import nn
@@ -131,11 +132,84 @@ def skada_model(method: str, epochs: int, batch: int, seed: int):
         max_epochs=epochs,
         train_split=None,
         verbose=0,
-        device="cpu",
+        device=device,
     )
     if method == "dann":
         return DANN(network, "encoder", reg=1.0, domain_classifier=DomainClassifier(), **common)
     return DeepCoral(network, "encoder", reg=1.0, **common)
+
+
+class TorchLoop:
+    """The floor: a bare PyTorch loop doing a fit's arithmetic and nothing else.
+
+    The same network and loss as the two toolkits (encoder, emotion head, and the
+    domain head behind gradient reversal for DANN or the CORAL loss), ``torch.optim.Adam``
+    at 1e-3, ``batch`` source and ``batch`` target rows per step drawn by a shuffled
+    index from tensors already on the device; no validation, logging, early stopping or
+    input checks. What a toolkit spends beyond this is its own overhead.
+    """
+
+    def __init__(self, method: str, epochs: int, batch: int, seed: int, device: str) -> None:
+        self.method, self.epochs, self.batch, self.seed = method, epochs, batch, seed
+        self.device = torch_device(device)
+
+    def fit(self, xs: np.ndarray, ys: np.ndarray, X_target: np.ndarray) -> TorchLoop:
+        import torch
+        from torch import nn
+
+        from emoshift.methods.alignment import coral_loss
+        from emoshift.methods.networks import MLPEncoder, MLPHead, reverse_gradient
+
+        torch.manual_seed(self.seed)
+        self.encoder = MLPEncoder(N_FEATURES, HIDDEN, dropout=0.5, input_dropout=0.2)
+        self.head = MLPHead(HIDDEN[-1], N_CLASSES, HEAD_HIDDEN)
+        domain = MLPHead(HIDDEN[-1], 1, DOMAIN_HIDDEN)
+        modules = nn.ModuleList([self.encoder, self.head, domain]).to(self.device)
+        optimizer = torch.optim.Adam(modules.parameters(), lr=1e-3)
+        x, y = torch.as_tensor(xs, device=self.device), torch.as_tensor(ys, device=self.device)
+        xt = torch.as_tensor(X_target, device=self.device)
+        is_target = torch.cat([torch.zeros(self.batch), torch.ones(self.batch)]).to(self.device)
+        modules.train()
+        for _ in range(self.epochs):
+            order = torch.randperm(len(x))
+            for i in range(0, len(x) - self.batch + 1, self.batch):
+                idx = order[i : i + self.batch].to(self.device)
+                idx_t = torch.randint(len(xt), (self.batch,)).to(self.device)
+                features = self.encoder(torch.cat([x[idx], xt[idx_t]]))
+                loss = nn.functional.cross_entropy(self.head(features[: self.batch]), y[idx])
+                if self.method == "dann":
+                    logits = domain(reverse_gradient(features, 1.0)).squeeze(1)
+                    loss = loss + nn.functional.binary_cross_entropy_with_logits(logits, is_target)
+                else:
+                    loss = loss + coral_loss(features[: self.batch], features[self.batch :])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+        modules.eval()
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            logits = self.head(self.encoder(torch.as_tensor(X, device=self.device)))
+        return logits.argmax(1).cpu().numpy()
+
+
+def torch_device(name: str):
+    """``name`` as a ``torch.device``, with a clear error when CUDA is asked for and absent."""
+    import torch
+
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: torch sees no CUDA device here")
+    return torch.device(name)
+
+
+def torch_model(method: str, epochs: int, batch: int, seed: int, device: str = "cpu"):
+    return TorchLoop(method, epochs, batch, seed, device)
+
+
+BUILDERS = {"emoshift": emoshift_model, "skada": skada_model, "torch": torch_model}
 
 
 def _status_mib(field: str) -> float | None:
@@ -172,15 +246,19 @@ def _peak_rss() -> float:
 
 def _fit(toolkit: str, model, data: tuple) -> float:
     """Seconds to fit ``model`` on ``(xs, ys, xt, yt)`` (target labels are not used)."""
+    import torch
+
     xs, ys, xt, _ = data
     start = time.perf_counter()
-    if toolkit == "emoshift":
+    if toolkit != "skada":
         model.fit(xs, ys, X_target=xt)
     else:
         x = np.concatenate([xs, xt])
         y = np.concatenate([ys, np.full(len(xt), -1)])
         domain = np.concatenate([np.ones(len(xs), int), -np.ones(len(xt), int)])
         model.fit(x, y, sample_domain=domain)
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()  # device work is asynchronous: stop the clock after it
     return time.perf_counter() - start
 
 
@@ -194,15 +272,22 @@ def measure(toolkit: str, method: str, args: argparse.Namespace) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    build = emoshift_model if toolkit == "emoshift" else skada_model
+    device = getattr(args, "device", "cpu")
+    torch_device(device)
+
+    def build(epochs: int):
+        return BUILDERS[toolkit](method, epochs, args.batch, args.seed, device)
+
     if getattr(args, "warm", False):
-        _fit(toolkit, build(method, 2, args.batch, args.seed), make_data(256, 256, args.seed))
+        _fit(toolkit, build(2), make_data(256, 256, args.seed))
     data = make_data(args.source, args.target, seed=args.seed)
-    model = build(method, args.epochs, args.batch, args.seed)  # imports the toolkit
+    model = build(args.epochs)  # imports the toolkit
     before_mib = _reset_peak_rss()
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
     seconds = _fit(toolkit, model, data)
     xt, yt = data[2], data[3]
-    if toolkit == "emoshift":
+    if toolkit != "skada":
         predicted = model.predict(xt)
     else:
         predicted = model.predict(xt, sample_domain=-np.ones(len(xt), int))
@@ -213,6 +298,8 @@ def measure(toolkit: str, method: str, args: argparse.Namespace) -> dict:
         "seconds": seconds,
         "peak_mib": peak_mib,
         "fit_growth_mib": peak_mib - before_mib,
+        "device": device,
+        "cuda_peak_mib": torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else None,
         "target_uar": uar(yt, np.asarray(predicted)),
     }
 
@@ -228,40 +315,51 @@ def run_one(toolkit: str, method: str, args: argparse.Namespace) -> dict:
         *("--epochs", str(args.epochs), "--batch", str(args.batch), "--seed", str(args.seed)),
         *("--source", str(args.source), "--target", str(args.target)),
         *(["--warm"] if getattr(args, "warm", False) else []),
+        *("--device", getattr(args, "device", "cpu")),
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def compare(args: argparse.Namespace) -> None:
-    """Alternate the toolkits ``--repeats`` times per method; print medians and ratios."""
+    """Alternate the toolkits ``--repeats`` times per method; print medians and ratios.
+
+    With ``--json FILE`` every single measurement is also appended to FILE as a line.
+    """
     print(
         f"{args.source} source + {args.target} target rows, {N_FEATURES} features, "
         f"{args.epochs} epochs, batch {args.batch}+{args.batch}, "
-        f"{'warm' if args.warm else 'fresh'} process per fit; load "
+        f"{'warm' if args.warm else 'fresh'} process per fit, device {args.device}; load "
         f"{os.getloadavg()[0]:.1f}"
     )
     print(
         f"{'method':<8} {'toolkit':<9} {'median s':>9} {'runs s':>24} {'peak MiB':>9} "
-        f"{'fit +MiB':>9} {'UAR':>6}"
+        f"{'fit +MiB':>9} {'GPU MiB':>8} {'UAR':>6}"
     )
     for method in args.methods:
-        results: dict[str, list[dict]] = {"emoshift": [], "skada": []}
+        results: dict[str, list[dict]] = {toolkit: [] for toolkit in args.toolkits}
         for _ in range(args.repeats):
             for toolkit in results:
                 results[toolkit].append(run_one(toolkit, method, args))
+                if args.json:
+                    with open(args.json, "a", encoding="utf-8") as out:
+                        out.write(json.dumps(results[toolkit][-1]) + "\n")
         medians = {}
         for toolkit, runs in results.items():
             medians[toolkit] = statistics.median(r["seconds"] for r in runs)
             times = ", ".join(f"{r['seconds']:.1f}" for r in runs)
+            gpu = max((r["cuda_peak_mib"] or 0.0) for r in runs)
             print(
                 f"{method:<8} {toolkit:<9} {medians[toolkit]:>9.2f} {times:>24} "
                 f"{max(r['peak_mib'] for r in runs):>9.0f} "
-                f"{max(r['fit_growth_mib'] for r in runs):>9.1f} "
-                f"{statistics.median(r['target_uar'] for r in runs):>6.3f}"
+                f"{max(r['fit_growth_mib'] for r in runs):>9.1f} {gpu:>8.1f} "
+                f"{statistics.median(r['target_uar'] for r in runs):>6.3f}",
+                flush=True,
             )
-        ratio = medians["emoshift"] / medians["skada"]
-        print(f"{method:<8} emoshift / skada wall time: {ratio:.2f}")
+        for peer in ("skada", "torch"):
+            if "emoshift" in medians and peer in medians:
+                ratio = medians["emoshift"] / medians[peer]
+                print(f"{method:<8} emoshift / {peer} wall time: {ratio:.2f}", flush=True)
     print(f"load after: {os.getloadavg()[0]:.1f}")
 
 
@@ -291,6 +389,15 @@ def main() -> None:
     parser.add_argument(
         "--warm", action="store_true", help="time the fit in a warmed-up process (see measure)"
     )
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument(
+        "--toolkits",
+        nargs="+",
+        choices=sorted(BUILDERS),
+        default=["emoshift", "skada", "torch"],
+        help="torch: a bare PyTorch loop doing the same arithmetic (the floor)",
+    )
+    parser.add_argument("--json", help="append every measurement to this file as a line")
     args = parser.parse_args()
     if args.one:
         print(json.dumps(measure(*args.one, args)))
