@@ -76,7 +76,9 @@ def training(args: argparse.Namespace) -> None:
             f"{exponent([args.rows[i] for i in large], growth):.2f}",
             end="; ",
         )
-    print(f"time exponent (all): {exponent(args.rows, times):.2f}; load {os.getloadavg()[0]:.1f}")
+    if len(args.rows) >= 2:
+        print(f"time exponent (all): {exponent(args.rows, times):.2f}", end="; ")
+    print(f"load {os.getloadavg()[0]:.1f}")
 
 
 def extraction(args: argparse.Namespace) -> None:

@@ -399,6 +399,7 @@ def main() -> None:
     )
     parser.add_argument("--json", help="append every measurement to this file as a line")
     args = parser.parse_args()
+    torch_device(args.device)  # a clear error, not a child's traceback, when CUDA is absent
     if args.one:
         print(json.dumps(measure(*args.one, args)))
     elif args.profile:
