@@ -58,6 +58,8 @@ def training(args: argparse.Namespace) -> None:
             warm=True,
         )
         result = run_one("emoshift", "dann", options)
+        if result is None:
+            raise SystemExit(f"the fit on {rows} rows failed (see above)")
         times.append(result["seconds"])
         peaks.append(result["fit_growth_mib"])
         print(

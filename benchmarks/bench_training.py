@@ -304,8 +304,9 @@ def measure(toolkit: str, method: str, args: argparse.Namespace) -> dict:
     }
 
 
-def run_one(toolkit: str, method: str, args: argparse.Namespace) -> dict:
-    """One measurement in a fresh Python process (so peak memory is this fit's own)."""
+def run_one(toolkit: str, method: str, args: argparse.Namespace) -> dict | None:
+    """One measurement in a fresh Python process (so peak memory is this fit's own);
+    ``None``, with the child's error printed, when it fails."""
     command = [
         sys.executable,
         __file__,
@@ -317,7 +318,10 @@ def run_one(toolkit: str, method: str, args: argparse.Namespace) -> dict:
         *(["--warm"] if getattr(args, "warm", False) else []),
         *("--device", getattr(args, "device", "cpu")),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        print(f"{toolkit} {method} failed:\n{done.stderr[-3000:]}", file=sys.stderr, flush=True)
+        return None
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -340,12 +344,18 @@ def compare(args: argparse.Namespace) -> None:
         results: dict[str, list[dict]] = {toolkit: [] for toolkit in args.toolkits}
         for _ in range(args.repeats):
             for toolkit in results:
-                results[toolkit].append(run_one(toolkit, method, args))
+                result = run_one(toolkit, method, args)
+                if result is None:
+                    continue
+                results[toolkit].append(result)
                 if args.json:
                     with open(args.json, "a", encoding="utf-8") as out:
-                        out.write(json.dumps(results[toolkit][-1]) + "\n")
+                        out.write(json.dumps(result) + "\n")
         medians = {}
         for toolkit, runs in results.items():
+            if not runs:
+                print(f"{method:<8} {toolkit:<9} failed (see above)")
+                continue
             medians[toolkit] = statistics.median(r["seconds"] for r in runs)
             times = ", ".join(f"{r['seconds']:.1f}" for r in runs)
             gpu = max((r["cuda_peak_mib"] or 0.0) for r in runs)

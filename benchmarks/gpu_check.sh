@@ -33,7 +33,7 @@ timeout 90 python3 -m pytest -q -p no:cacheprovider -rf tests/test_method_contra
     tests/test_cada.py tests/test_fada.py tests/test_max_entropy.py tests/test_fine_tune.py \
     tests/test_sequence_encoder.py tests/test_ensemble.py tests/test_methods_base.py \
     tests/test_selection_scorers.py tests/test_selection_selector.py \
-    tests/test_bundle_roundtrip.py tests/test_features_ssl.py 2>&1 \
+    tests/test_bundle_roundtrip.py tests/test_features_ssl.py tests/test_cuda_path.py 2>&1 \
     | tail -40 | tee "$OUT/tests_cuda.txt"
 timeout 80 python3 $B/bench_training.py --device cpu --warm --repeats 2 --epochs 30 \
     --methods dann --json "$OUT/training_cpu.jsonl" 2>&1 | tee "$OUT/training_cpu.txt"

@@ -16,7 +16,8 @@ from emoshift.methods.baselines import SourceOnly
 from emoshift.methods.cada import CADA
 from emoshift.methods.estimator import FitArguments
 
-FAST = dict(hidden_sizes=(16,), batch_size=32, lr=1e-2, max_epochs=15, random_state=0)
+# device: the tests read the networks with CPU tensors; test_cuda_path covers CUDA
+FAST = dict(hidden_sizes=(16,), batch_size=32, lr=1e-2, max_epochs=15, random_state=0, device="cpu")
 
 
 def _class_gap(Zs, ys, Zt, yt) -> float:

@@ -31,6 +31,7 @@ def _two_domains(n: int, seed: int, shift: float = 5.0):
 
 # plain small networks: no dropout or max-norm, so that what is measured is the adversary
 PLAIN = dict(
+    device="cpu",  # the test reads the networks with CPU tensors; test_cuda_path covers CUDA
     hidden_sizes=(16,),
     head_hidden_sizes=(16,),
     input_dropout=0.0,

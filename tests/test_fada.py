@@ -15,6 +15,7 @@ from emoshift.methods import get_method
 from emoshift.methods.fada import FADA, GROUPS, make_pairs
 
 FAST = dict(
+    device="cpu",  # the test reads the networks with CPU tensors; test_cuda_path covers CUDA
     hidden_sizes=(16,),
     batch_size=32,
     lr=1e-2,

@@ -15,7 +15,8 @@ from emoshift.methods import get_method
 from emoshift.methods.baselines import SourceOnly, TargetOnly
 from emoshift.methods.fine_tune import FineTune
 
-FAST = dict(hidden_sizes=(16,), batch_size=32, lr=1e-2, max_epochs=15, random_state=0)
+# device: the tests read the networks with CPU tensors; test_cuda_path covers CUDA
+FAST = dict(hidden_sizes=(16,), batch_size=32, lr=1e-2, max_epochs=15, random_state=0, device="cpu")
 
 
 class Recording(FineTune):
@@ -25,6 +26,8 @@ class Recording(FineTune):
         if kwargs["phase"] == "fine_tune":
             self.pretrained_ = copy.deepcopy(self.modules_.state_dict())
             self.tune_pool_ = (data.X_train.clone(), data.X_dev)
+            encoder = self.modules_["encoder"].parameters()
+            self.encoder_trainable_ = [p.requires_grad for p in encoder]
         super()._train_loop(data, epochs, **kwargs)
 
 
@@ -41,8 +44,13 @@ def test_head_only_leaves_the_encoder_unchanged_and_all_changes_it():
     final = head.modules_.state_dict()
     assert _states_equal(head.pretrained_, final, "encoder.")  # weights and BN statistics
     assert not _states_equal(head.pretrained_, final, "head.")
+    # the frozen encoder gets no gradients at all (on CUDA a recurrent encoder in
+    # evaluation mode cannot be backpropagated through), and is trainable again after
+    assert head.encoder_trainable_ and not any(head.encoder_trainable_)
+    assert all(p.requires_grad for p in head.modules_.parameters())
     whole = Recording(tune="all", fine_tune_epochs=10, **FAST)
     whole.fit(Xs, ys, X_target_labelled=Xt, y_target_labelled=yt)
+    assert all(whole.encoder_trainable_)
     changed = [k for k in whole.pretrained_ if k.startswith("encoder.") and k.endswith("weight")]
     assert changed and all(
         not torch.equal(whole.pretrained_[k], whole.modules_.state_dict()[k]) for k in changed

@@ -17,7 +17,13 @@ from emoshift.methods.max_entropy import MaxEntropySoftLabel
 
 CLASSES = np.array(["anger", "happiness", "neutral", "sadness"])
 FAST = dict(
-    hidden_sizes=(16,), batch_size=32, lr=1e-2, pretrain_epochs=5, max_epochs=20, random_state=0
+    hidden_sizes=(16,),
+    batch_size=32,
+    lr=1e-2,
+    pretrain_epochs=5,
+    max_epochs=20,
+    random_state=0,
+    device="cpu",  # the tests read the networks with CPU tensors; test_cuda_path covers CUDA
 )
 
 

@@ -23,6 +23,7 @@ from emoshift.methods.sequence import Sequences
 from emoshift.metrics import ccc
 
 SMALL = dict(
+    device="cpu",  # the test reads the networks with CPU tensors; test_cuda_path covers CUDA
     hidden_sizes=(16,),
     regressor_width=16,
     batch_size=64,

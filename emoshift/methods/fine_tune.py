@@ -33,10 +33,12 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 from emoshift.methods.base import FitData, NeuralEstimator
 from emoshift.methods.needs import MethodNeeds
+from emoshift.methods.networks import frozen
 from emoshift.methods.params import AT_LEAST_ONE, POSITIVE, StrOptions
 from emoshift.methods.shared_params import SHARED_CONSTRAINTS
 from emoshift.methods.source_weight import SOURCE_WEIGHT_CONSTRAINT, pretrain_on_source
@@ -105,9 +107,13 @@ class FineTune(NeuralEstimator):
         head_only = self.tune == "head"
         module = self.modules_["head"] if head_only else self.modules_
         self._optimizers = {"all": self._adam(module.parameters(), lr=self.fine_tune_lr)}
-        self._train_loop(
-            tune_data,
-            self.fine_tune_epochs,
-            phase="fine_tune",
-            eval_modules=("encoder",) if head_only else (),  # a frozen encoder stays frozen
-        )
+        # A frozen encoder gets no gradients at all: none would be used, and a recurrent
+        # encoder in evaluation mode cannot be backpropagated through on CUDA (cuDNN).
+        encoder_frozen = frozen(self.modules_["encoder"]) if head_only else contextlib.nullcontext()
+        with encoder_frozen:
+            self._train_loop(
+                tune_data,
+                self.fine_tune_epochs,
+                phase="fine_tune",
+                eval_modules=("encoder",) if head_only else (),  # a frozen encoder stays frozen
+            )
