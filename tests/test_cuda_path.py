@@ -28,8 +28,9 @@ def test_fit_and_predict_on_cuda(name):
     (X, y), kwargs = _fit_arguments(name)
     Xt, _ = _domain(5, 1.0, 3)
     model = _model(name, device="cuda").fit(X, y, **kwargs)
-    assert model.device_.type == "cuda"
-    assert all(p.is_cuda for p in model.modules_.parameters())
+    networks = getattr(model, "aae_", model)  # the enriched AAE holds its networks in aae_
+    assert networks.device_.type == "cuda"
+    assert all(p.is_cuda for p in networks.modules_.parameters())
     predicted = model.predict(Xt)
     assert isinstance(predicted, np.ndarray) and set(predicted) <= set(CLASSES)
     if hasattr(model, "predict_proba"):
