@@ -70,6 +70,21 @@ def _msp_improv(base: Path, rng: np.random.Generator) -> None:
         noise(folder / f"MSP-{clip}.wav", "SNHA".index(emotion) / 3)
     base.mkdir(parents=True, exist_ok=True)
     (base / "Evalution.txt").write_text("\n".join(lines) + "\n")
+    _faces(base)
+
+
+def _faces(base: Path, width: int = 8) -> None:
+    """A face-embedding stream for MSP-IMPROV (the max-entropy preset's second stream):
+    ``faces/<clip>.npy`` of (frames x ``width``) per audio file, and ``faces.csv``
+    naming each (``file``, ``face_npy``, both relative to the corpus folder)."""
+    rows = ["file,face_npy"]
+    for wav in sorted(base.glob("Audio/**/*.wav")):
+        rng = np.random.default_rng(zlib.crc32(wav.name.encode()))
+        face = Path("faces") / f"{wav.stem}.npy"
+        (base / face).parent.mkdir(exist_ok=True)
+        np.save(base / face, rng.normal(size=(int(rng.integers(4, 11)), width)).astype(np.float32))
+        rows.append(f"{wav.relative_to(base).as_posix()},{face.as_posix()}")
+    (base / "faces.csv").write_text("\n".join(rows) + "\n")
 
 
 def _msp_podcast(base: Path, rng: np.random.Generator) -> None:

@@ -86,6 +86,11 @@ def _target_labels(
 
 
 def _split(config: ExperimentConfig, data: ExperimentData, pair: PairConfig) -> DomainSplit:
+    if data.X2 is not None:
+        raise ValueError(
+            "features.second_stream: a bundle predicts from audio alone, so it cannot "
+            "ship a model that reads a second stream; train it with emoshift run"
+        )
     source, target = data.rows(pair.source), data.rows(pair.target)
     overlap = np.intersect1d(source, target)
     if len(overlap):

@@ -33,6 +33,7 @@ from sklearn.model_selection import ParameterGrid
 
 from emoshift.data.query import QueryError, parse_query
 from emoshift.experiment.schema import ConfigError, _build, _check_choice, _suggest
+from emoshift.experiment.streams import check_second_stream
 from emoshift.features.normalise import LEVELS
 from emoshift.methods import check_method_params, method_class, method_needs
 from emoshift.metrics import METRICS
@@ -48,12 +49,37 @@ SELECTION_SCORERS = (*SCORERS, "few_shot_cv")
 
 @dataclass
 class CorpusConfig:
-    """One corpus: a loader name (or ``synthetic``), its folder and loader options."""
+    """One corpus: a loader name (or ``synthetic``), its folder and loader options.
+
+    ``extra_columns``: a CSV/TSV file (relative to the config's folder) with a ``file``
+    column (audio paths, absolute or relative to the corpus folder) whose other columns
+    are joined onto the loaded corpus table by audio file, e.g. the ``face_npy`` column
+    a second stream reads (:class:`SecondStreamConfig`).
+    """
 
     loader: str
     path: str
     options: dict = field(default_factory=dict)
     query: str | None = None
+    extra_columns: str | None = None
+
+
+@dataclass
+class SecondStreamConfig:
+    """A second per-frame stream next to the audio frames (``features.second_stream``).
+
+    ``column`` of the corpus table names one ``.npy`` file per utterance, a float array
+    of ``(T', D)`` frames (e.g. face embeddings per video frame), read with
+    ``allow_pickle=False``; relative paths start at ``root`` (itself relative to the
+    config's folder; default: the config's folder). ``normalisation`` (``none``,
+    ``robust_z`` or ``minmax``) is computed over all frames of each normalisation
+    domain, as for the audio frames. The CNN-GRU reads the stream with a GRU of its own
+    (:mod:`emoshift.methods.sequence`), so every method must use ``encoder: cnn_gru``.
+    """
+
+    column: str
+    root: str | None = None
+    normalisation: str = "none"
 
 
 @dataclass
@@ -63,6 +89,8 @@ class FeaturesConfig:
 
     ``model`` .. ``chunk_seconds`` apply to ``set: ssl`` only (``None``: its defaults;
     see :class:`emoshift.features.ssl.SSLFeatures`; ``chunk_seconds: 0``: whole files).
+    ``second_stream``: per-utterance ``.npy`` frames read next to a frame-level set
+    (:class:`SecondStreamConfig`).
     """
 
     set: str = "egemaps"
@@ -77,6 +105,7 @@ class FeaturesConfig:
     combine: str | None = None
     pooling: str | None = None
     chunk_seconds: float | None = None
+    second_stream: SecondStreamConfig | None = None
 
 
 @dataclass
@@ -402,6 +431,7 @@ def parse_config(data: object, base_dir: str | os.PathLike = ".") -> ExperimentC
         expand_method_grid(method, params or {}, f"config.methods.{method}", config.task)
     _check_protocol(config, data.get("protocol"))
     _check_selection(config)
+    check_second_stream(config)
     _check_labels(config)
     _check_comparison(config)
     _check_metrics(config)

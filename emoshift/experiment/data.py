@@ -25,15 +25,29 @@ from emoshift.data.synthetic import generate_corpus, generate_preset
 from emoshift.data.table import select_domain
 from emoshift.experiment.config import ExperimentConfig
 from emoshift.experiment.features import extractor_options, table_features
+from emoshift.experiment.streams import join_extra_columns, read_stream
+from emoshift.methods.sequence import Sequences
 
 
 @dataclass
 class ExperimentData:
-    """Rows (corpus table with a ``label`` column), features and targets, aligned."""
+    """Rows (corpus table with a ``label`` column), features and targets, aligned.
+
+    ``X2``: a second per-frame stream (an object array of ``(T', D)`` arrays, one per
+    row; ``features.second_stream``) or ``None``; :meth:`inputs` pairs it with ``X``.
+    """
 
     table: pd.DataFrame
     X: np.ndarray
     y: np.ndarray
+    X2: np.ndarray | None = None
+
+    def inputs(self, rows: np.ndarray) -> np.ndarray | Sequences:
+        """The method inputs of ``rows``: ``X[rows]``, or with a second stream the
+        two-stream :class:`~emoshift.methods.sequence.Sequences` of both."""
+        if self.X2 is None:
+            return self.X[rows]
+        return Sequences(list(self.X[rows]), list(self.X2[rows]))
 
     def rows(self, query: str) -> np.ndarray:
         """Positions of the rows a domain query selects."""
@@ -51,20 +65,26 @@ class ExperimentData:
         digest.update(np.asarray(self.y).astype(str).tobytes())
         for values in self.X if self.X.dtype == object else [self.X]:
             digest.update(np.ascontiguousarray(values, dtype=np.float32).tobytes())
+        if self.X2 is not None:  # only then, so one-stream fingerprints stay as they were
+            digest.update(b"second stream")
+            for values in self.X2:
+                digest.update(np.ascontiguousarray(values, dtype=np.float32).tobytes())
         return digest.hexdigest()
 
     def save(self, folder: str | os.PathLike) -> Path:
         """Write the data to ``folder`` for worker processes, without pickles.
 
-        ``table.parquet``; each of ``X`` and ``y`` as ``<name>.npy``, or, when it holds
-        sequences (an object array of ``(T_i, F)`` arrays), as ``<name>.values.npy`` (the
-        frames, concatenated) and ``<name>.offsets.npy`` (where each sequence starts).
+        ``table.parquet``; each of ``X``, ``y`` (and ``X2``) as ``<name>.npy``, or, when
+        it holds sequences (an object array of ``(T_i, F)`` arrays), as
+        ``<name>.values.npy`` (the frames, concatenated) and ``<name>.offsets.npy``
+        (where each sequence starts).
         """
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.table.to_parquet(folder / "table.parquet", index=False)
         _save_array(folder, "X", self.X)
         _save_array(folder, "y", self.y)
+        _save_array(folder, "X2", self.X2)
         return folder
 
     @classmethod
@@ -75,16 +95,20 @@ class ExperimentData:
             table=pd.read_parquet(folder / "table.parquet"),
             X=_load_array(folder, "X"),
             y=_load_array(folder, "y"),
+            X2=_load_array(folder, "X2") if (folder / "X2.offsets.npy").is_file() else None,
         )
 
 
 _SEQUENCE_FILES = (".values.npy", ".offsets.npy")
 
 
-def _save_array(folder: Path, name: str, array: np.ndarray) -> None:
-    """``array`` as plain ``.npy`` files: one, or values and offsets for sequences."""
+def _save_array(folder: Path, name: str, array: np.ndarray | None) -> None:
+    """``array`` as plain ``.npy`` files: one, or values and offsets for sequences
+    (``None``: none)."""
     for suffix in (".npy", *_SEQUENCE_FILES):  # no stale file of another layout stays
         (folder / f"{name}{suffix}").unlink(missing_ok=True)
+    if array is None:
+        return
     if array.dtype != object:
         np.save(folder / f"{name}.npy", array, allow_pickle=False)
         return
@@ -144,6 +168,9 @@ def load_corpora(config: ExperimentConfig, progress: bool | None = None) -> pd.D
                     f"your copy of the corpus (relative paths start at {config.base_dir})"
                 )
             table = load_corpus(path, corpus.loader, **options)
+        if corpus.extra_columns:
+            extra = _resolve(corpus.extra_columns, config.base_dir)
+            table = join_extra_columns(table, extra, path, name)
         if corpus.query:
             table = select_domain(table, corpus.query, f"corpora.{name}.query")
         tables.append(table)
@@ -197,6 +224,7 @@ def load_experiment_data(config: ExperimentConfig, progress: bool | None = None)
         options=extractor_options(features, config.base_dir),
     )
     table = table.reset_index(drop=True)
+    X2 = _second_stream(config, table, X)
     if config.task == "classification":
         y = table["label"].to_numpy(dtype=object).astype(str)
     else:
@@ -204,4 +232,25 @@ def load_experiment_data(config: ExperimentConfig, progress: bool | None = None)
         if labels.scale is not None:  # normalised [-1, 1] onto the paper's scale
             low, high = labels.scale
             y = (low + (y + 1) * (high - low) / 2).astype(np.float32)
-    return ExperimentData(table=table, X=X, y=y)
+    return ExperimentData(table=table, X=X, y=y, X2=X2)
+
+
+def _second_stream(
+    config: ExperimentConfig, table: pd.DataFrame, X: np.ndarray
+) -> np.ndarray | None:
+    """The ``features.second_stream`` frames of the rows that have audio features."""
+    stream = config.features.second_stream
+    if stream is None:
+        return None
+    if X.dtype != object:
+        raise ValueError(
+            f"features.second_stream goes with a frame-level feature set (logmel), not "
+            f"features.set: {config.features.set}, whose features are one row per utterance"
+        )
+    return read_stream(
+        table,
+        stream.column,
+        _resolve(stream.root or ".", config.base_dir),
+        domains=table[config.features.domain].to_numpy(dtype=object),
+        normalisation=stream.normalisation,
+    )

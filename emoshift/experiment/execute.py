@@ -19,6 +19,7 @@ from emoshift.experiment.data import ExperimentData
 from emoshift.experiment.plan import TrialSpec
 from emoshift.experiment.protocols import make_split
 from emoshift.experiment.trial import DomainSplit, run_trial, torch_threads
+from emoshift.methods.inputs import concat_inputs
 from emoshift.runfolder import RunFolder
 
 EMBEDDING_ROWS = 400
@@ -46,7 +47,7 @@ def _embeddings(model: object, split: DomainSplit, seed: int) -> dict[str, np.nd
     half = EMBEDDING_ROWS // 2
     source = rng.permutation(len(split.X_source))[:half]
     target = rng.permutation(len(split.X_test))[:half]
-    X = np.concatenate([split.X_source[source], split.X_test[target]])
+    X = concat_inputs([split.X_source[source], split.X_test[target]])
     labels = np.concatenate([split.y_source[source], split.y_test[target]])
     if labels.ndim > 1:
         labels = labels[:, 0]

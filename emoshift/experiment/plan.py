@@ -92,7 +92,10 @@ LATER_DEFAULTS = {"level": "domain"}
 
 def _data_spec(config: ExperimentConfig) -> dict:
     return {
-        "corpora": {n: dataclasses.asdict(c) for n, c in config.corpora.items()},
+        "corpora": {
+            n: {k: v for k, v in dataclasses.asdict(c).items() if (k, v) != ("extra_columns", None)}
+            for n, c in config.corpora.items()
+        },
         "features": {
             k: v
             for k, v in dataclasses.asdict(config.features).items()

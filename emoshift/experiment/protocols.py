@@ -112,14 +112,14 @@ def make_split(
     cut = get_protocol(protocol).split(_target(data, target, settings), draw)
     train, test = target[cut.train], target[cut.test]
     return DomainSplit(
-        X_source=data.X[source],
+        X_source=data.inputs(source),
         y_source=data.y[source],
-        X_target=data.X[train],
+        X_target=data.inputs(train),
         y_target=data.y[train],
-        X_test=data.X[test],
+        X_test=data.inputs(test),
         y_test=data.y[test],
         labelled=cut.labelled,
-        X_dev=None if cut.dev is None else data.X[target[cut.dev]],
+        X_dev=None if cut.dev is None else data.inputs(target[cut.dev]),
         y_dev=None if cut.dev is None else data.y[target[cut.dev]],
         target_speakers=data.table["speaker"].to_numpy(dtype=object)[train],
         source_domains=(

@@ -1,0 +1,173 @@
+"""A second per-frame stream read from per-utterance ``.npy`` files a table column names.
+
+The audio-visual model of the max-entropy paper (Li et al., Interspeech 2021; see
+docs/papers.md, section 2) reads a second frame-level stream, e.g. face embeddings per
+video frame, through a GRU of its own (:class:`emoshift.methods.sequence.CNNGRUEncoder`).
+A config names it with ``features.second_stream: {column: face_npy}``; the column holds
+one ``.npy`` path per utterance (a ``(T', D)`` float array, ``D`` the same for every
+file). A corpus loader that has no such column gets it from a CSV joined by audio file
+(``corpora.<name>.extra_columns``, :func:`join_extra_columns`).
+
+Files are read with ``allow_pickle=False``: nothing read here can run code. A missing,
+pickled, non-numeric, empty, non-2-D, wrongly wide or non-finite file is a ``ValueError``
+that names the file and the audio file it belongs to.
+
+Example:
+    >>> import tempfile, numpy as np, pandas as pd
+    >>> from pathlib import Path
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> np.save(folder / "a.npy", np.ones((3, 4), dtype=np.float32))
+    >>> np.save(folder / "b.npy", np.zeros((5, 4), dtype=np.float32))
+    >>> table = pd.DataFrame({"file": ["a.wav", "b.wav"], "face": ["a.npy", "b.npy"]})
+    >>> frames = read_stream(table, "face", folder)
+    >>> [f.shape for f in frames]
+    [(3, 4), (5, 4)]
+    >>> np.save(folder / "c.npy", np.zeros((5, 2)))
+    >>> try:
+    ...     read_stream(table.assign(face=["a.npy", "c.npy"]), "face", folder)
+    ... except ValueError as error:
+    ...     print(str(error).split(": ", 1)[1][:47])
+    has 2 features per frame, expected 4 (the width
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from emoshift.experiment.features import NORMALISATIONS, _normalise_frames
+from emoshift.experiment.schema import ConfigError, _check_choice
+
+
+def check_second_stream(config: object) -> None:
+    """``features.second_stream`` of an :class:`~emoshift.experiment.config.ExperimentConfig`:
+    a known normalisation, every method on the CNN-GRU, no selection block (selectors
+    read one-stream inputs). Raises :class:`ConfigError`."""
+    from emoshift.experiment.config import expand_method_grid  # config imports this module
+    from emoshift.methods import method_class
+
+    stream = config.features.second_stream
+    if stream is None:
+        return
+    where = "config.features.second_stream"
+    _check_choice(stream.normalisation, NORMALISATIONS, f"{where}.normalisation")
+    if not stream.column:
+        raise ConfigError(f"{where}.column: name the corpus-table column of .npy paths")
+    if config.selection:
+        raise ConfigError(
+            f"{where}: hyper-parameter selection (config.selection) reads one-stream "
+            "inputs; drop the selection block or the second stream"
+        )
+    for method, params in config.methods.items():
+        defaults = method_class(method)().get_params()
+        for point in expand_method_grid(method, params or {}, f"config.methods.{method}"):
+            encoder = point.get("encoder", defaults.get("encoder"))
+            if encoder != "cnn_gru":
+                raise ConfigError(
+                    f"config.methods.{method}: a second stream is read by the CNN-GRU "
+                    f"only; set encoder: cnn_gru (got {encoder!r}) or drop {where}"
+                )
+
+
+def join_extra_columns(
+    table: pd.DataFrame, path: str | os.PathLike, corpus_dir: str | os.PathLike, name: str
+) -> pd.DataFrame:
+    """``table`` with the columns of the CSV/TSV ``path`` joined by audio file.
+
+    The file's ``file`` column holds audio paths, absolute or relative to
+    ``corpus_dir``; every table row must have a row there (a column a second stream
+    reads must name a file for every utterance). Columns the table already has are
+    refused, as are duplicate files. ``name`` (the corpus) is used in error messages.
+    """
+    path = Path(path)
+    where = f"corpora.{name}.extra_columns"
+    if not path.is_file():
+        raise FileNotFoundError(f"{where}: {path} does not exist")
+    sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
+    extra = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+    if "file" not in extra:
+        raise ValueError(f"{where}: {path} has no 'file' column (columns: {list(extra.columns)})")
+    clash = sorted(set(extra.columns) - {"file"} & set(table.columns))
+    if clash:
+        raise ValueError(f"{where}: {path} repeats corpus-table column(s) {clash}")
+    extra["file"] = [_absolute(f, corpus_dir) for f in extra["file"]]
+    duplicated = extra["file"][extra["file"].duplicated()].tolist()
+    if duplicated:
+        raise ValueError(f"{where}: {path} lists {duplicated[:3]} more than once")
+    files = table["file"].map(lambda f: os.path.normpath(str(f)))
+    missing = files[~files.isin(extra["file"])].tolist()
+    if missing:
+        raise ValueError(
+            f"{where}: {path} has no row for {len(missing)} of the corpus's {len(table)} "
+            f"audio files (first: {missing[:3]}); give one row per audio file"
+        )
+    joined = extra.set_index("file").loc[files.to_numpy()]
+    out = table.copy()
+    for column in joined.columns:
+        out[column] = joined[column].to_numpy()
+    return out
+
+
+def _absolute(file: str, folder: str | os.PathLike) -> str:
+    path = Path(os.path.expanduser(file))
+    return os.path.normpath(path if path.is_absolute() else Path(folder) / path)
+
+
+def read_stream(
+    table: pd.DataFrame,
+    column: str,
+    root: str | os.PathLike,
+    *,
+    domains: np.ndarray | None = None,
+    normalisation: str = "none",
+) -> np.ndarray:
+    """The ``(T', D)`` float32 frames each row's ``column`` names, as a 1-D object array.
+
+    Relative paths start at ``root``. With ``normalisation`` other than ``none``, the
+    frames are normalised over all frames of each of ``domains`` (one per row).
+    """
+    if column not in table:
+        raise ValueError(
+            f"features.second_stream.column {column!r} is not a corpus-table column "
+            f"(columns: {list(table.columns)}); add it with corpora.<name>.extra_columns"
+        )
+    sequences: list[np.ndarray] = []
+    for audio, name in zip(table["file"].astype(str), table[column]):
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"second stream: no {column!r} file for audio {audio}")
+        path = Path(_absolute(name.strip(), root))
+        width = sequences[0].shape[1] if sequences else None
+        sequences.append(_read_frames(path, audio, width))
+    if normalisation != "none":
+        if domains is None:
+            raise ValueError("second stream: normalisation needs each row's domain")
+        return _normalise_frames(sequences, np.asarray(domains), normalisation)
+    out = np.empty(len(sequences), dtype=object)
+    out[:] = sequences
+    return out
+
+
+def _read_frames(path: Path, audio: str, width: int | None) -> np.ndarray:
+    """One file's frames, checked; ``ValueError`` naming the file and its audio."""
+    where = f"second stream file {path} (audio {audio})"
+    try:
+        array = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise ValueError(f"{where}: does not exist") from None
+    except (ValueError, OSError, EOFError) as error:
+        raise ValueError(f"{where}: not a plain .npy array ({error})") from None
+    if not isinstance(array, np.ndarray) or array.dtype.kind not in "fiu":
+        raise ValueError(f"{where}: holds {getattr(array, 'dtype', type(array))}, not numbers")
+    if array.ndim != 2 or array.shape[0] == 0:
+        raise ValueError(f"{where}: shape {array.shape}, expected (frames >= 1, features)")
+    if width is not None and array.shape[1] != width:
+        raise ValueError(
+            f"{where}: has {array.shape[1]} features per frame, expected {width} "
+            "(the width of the first file)"
+        )
+    if not np.isfinite(array).all():
+        raise ValueError(f"{where}: has NaN or infinite values")
+    return array.astype(np.float32)
