@@ -80,7 +80,8 @@ def join_extra_columns(
     The file's ``file`` column holds audio paths, absolute or relative to
     ``corpus_dir``; every table row must have a row there (a column a second stream
     reads must name a file for every utterance). Columns the table already has are
-    refused, as are duplicate files. ``name`` (the corpus) is used in error messages.
+    refused, as are duplicate files. Cells are read as text (a column used in a numeric
+    query must be compared as a string). ``name`` (the corpus) is used in error messages.
     """
     path = Path(path)
     where = f"corpora.{name}.extra_columns"
