@@ -149,13 +149,18 @@ def test_a_bad_file_is_an_error_naming_it(corpus, tmp_path, write, match):
 
 
 @pytest.mark.bad_input
-def test_an_extra_columns_file_without_a_row_for_every_utterance_is_an_error(corpus, tmp_path):
-    faces = pd.read_csv(corpus / "corpus" / "faces.csv").iloc[1:]
-    faces.to_csv(tmp_path / "faces.csv", index=False)
+def test_an_utterance_without_a_stream_file_is_named_or_left_out_by_a_query(corpus, tmp_path):
+    faces = pd.read_csv(corpus / "corpus" / "faces.csv")
+    faces.iloc[1:].to_csv(tmp_path / "faces.csv", index=False)
     raw = _raw(corpus)
     raw["corpora"]["synthetic"]["extra_columns"] = str(tmp_path / "faces.csv")
-    with pytest.raises(ValueError, match="has no row for 1 of the corpus's 48 audio files"):
-        load_experiment_data(parse_config(raw, base_dir=corpus), progress=False)
+    with pytest.warns(UserWarning, match="has no row for 1 of the corpus's 48 audio files"):
+        with pytest.raises(ValueError, match=f"no 'face_npy' file for audio .*{faces.file[0]}"):
+            load_experiment_data(parse_config(raw, base_dir=corpus), progress=False)
+    raw["corpora"]["synthetic"]["query"] = "face_npy != ''"
+    with pytest.warns(UserWarning, match="has no row for 1"):
+        data = load_experiment_data(parse_config(raw, base_dir=corpus), progress=False)
+    assert len(data.X2) == len(data.table) == 47
 
 
 @pytest.mark.bad_input

@@ -33,6 +33,7 @@ Example:
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -78,9 +79,12 @@ def join_extra_columns(
     """``table`` with the columns of the CSV/TSV ``path`` joined by audio file.
 
     The file's ``file`` column holds audio paths, absolute or relative to
-    ``corpus_dir``; every table row must have a row there (a column a second stream
-    reads must name a file for every utterance). Columns the table already has are
-    refused, as are duplicate files. ``name`` (the corpus) is used in error messages.
+    ``corpus_dir``. A table row without a row there gets empty cells, with a warning
+    that counts them (a second stream then refuses such a row, unless
+    ``corpora.<name>.query`` leaves it out, e.g. ``"face_npy != ''"``). Columns the
+    table already has are refused, as are duplicate files. Cells are read as text (a
+    column used in a numeric query must be compared as a string). ``name`` (the
+    corpus) is used in error messages.
     """
     path = Path(path)
     where = f"corpora.{name}.extra_columns"
@@ -100,11 +104,12 @@ def join_extra_columns(
     files = table["file"].map(lambda f: os.path.normpath(str(f)))
     missing = files[~files.isin(extra["file"])].tolist()
     if missing:
-        raise ValueError(
+        warnings.warn(
             f"{where}: {path} has no row for {len(missing)} of the corpus's {len(table)} "
-            f"audio files (first: {missing[:3]}); give one row per audio file"
+            f"audio files (first: {missing[:3]}); their extra columns are empty",
+            stacklevel=2,
         )
-    joined = extra.set_index("file").loc[files.to_numpy()]
+    joined = extra.set_index("file").reindex(files.to_numpy(), fill_value="")
     out = table.copy()
     for column in joined.columns:
         out[column] = joined[column].to_numpy()
@@ -137,7 +142,10 @@ def read_stream(
     sequences: list[np.ndarray] = []
     for audio, name in zip(table["file"].astype(str), table[column]):
         if not isinstance(name, str) or not name.strip():
-            raise ValueError(f"second stream: no {column!r} file for audio {audio}")
+            raise ValueError(
+                f"second stream: no {column!r} file for audio {audio}; name one, or leave "
+                f"such rows out with corpora.<name>.query: \"{column} != ''\""
+            )
         path = Path(_absolute(name.strip(), root))
         width = sequences[0].shape[1] if sequences else None
         sequences.append(_read_frames(path, audio, width))
