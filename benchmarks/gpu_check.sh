@@ -3,7 +3,8 @@
 #   1. training: emoshift, SKADA and a bare PyTorch loop on the GPU, then the same on the
 #      machine's CPU (one torch thread), warmed-up processes;
 #   2. the 1M-rows-per-domain DANN epoch on the GPU;
-#   3. the GPU path: the method, selection and bundle tests with device "auto" (= CUDA);
+#   3. the GPU path: tests/test_cuda_path.py (every neural method on CUDA, Adam's CUDA
+#      path) and the tests that keep device "auto" (= CUDA there: sequences, SSL, bundles);
 #   4. eGeMAPS extraction with 1 and 2 processes on an otherwise idle many-core machine.
 # Results go to $OUT (default /tmp/emoshift-gpu). Wheels in .whl/ (the bench extra and the
 # audio packages the device image lacks) are installed first when present.

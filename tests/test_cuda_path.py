@@ -15,14 +15,18 @@ import numpy as np
 import pytest
 import torch
 from test_method_contract import CLASSES, NAMES, _domain, _fit_arguments, _model
+from test_optim import _ForeachAdam, _network
 
-pytestmark = pytest.mark.skipif(
+from emoshift.methods.optim import Adam
+
+needs_cuda = pytest.mark.skipif(
     not torch.cuda.is_available(), reason="no CUDA device: the GPU path is checked on a GPU"
 )
 
 NEURAL = [name for name in NAMES if "device" in _model(name).get_params()]
 
 
+@needs_cuda
 @pytest.mark.parametrize("name", NEURAL)
 def test_fit_and_predict_on_cuda(name):
     (X, y), kwargs = _fit_arguments(name)
@@ -41,3 +45,29 @@ def test_fit_and_predict_on_cuda(name):
 
 def test_neural_methods_are_found():
     assert {"dann", "coral", "mrd", "fine_tune", "cada"} <= set(NEURAL)
+
+
+@needs_cuda
+def test_adam_on_cuda_takes_the_foreach_path_with_the_bits_of_the_single_tensor_loop():
+    def train(optimizer_class) -> torch.nn.Module:
+        network = _network(0).cuda()
+        optimizer = optimizer_class(network.parameters(), lr=1e-2, weight_decay=1e-3)
+        generator = torch.Generator().manual_seed(1)
+        for _ in range(25):
+            x = torch.randn(32, 6, generator=generator).cuda()
+            y = torch.randint(0, 3, (32,), generator=generator).cuda()
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(network(x), y).backward()
+            optimizer.step()
+        return network
+
+    class SingleTensorAdam(Adam):
+        @torch.no_grad()
+        def step(self) -> None:
+            for group in self.param_groups:
+                self._single_tensor_step(group, [p for p in group["params"] if p.grad is not None])
+
+    ours, forced, single = train(Adam), train(_ForeachAdam), train(SingleTensorAdam)
+    for name, value in ours.state_dict().items():
+        assert torch.equal(value, forced.state_dict()[name]), name  # Adam chose foreach
+        assert torch.equal(value, single.state_dict()[name]), name

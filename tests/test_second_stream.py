@@ -125,11 +125,30 @@ def test_trial_keys_do_not_change_for_configs_without_a_stream(corpus):
         (lambda p: np.save(p, np.array([{"a": 1}], dtype=object)), "not a plain .npy array"),
         (lambda p: np.save(p, np.zeros((4, FACE_WIDTH + 1))), "7 features per frame, expected 6"),
         (lambda p: np.save(p, np.zeros((0, FACE_WIDTH))), r"shape \(0, 6\)"),
+        (lambda p: np.save(p, np.zeros((3, 0))), r"shape \(3, 0\)"),
         (lambda p: np.save(p, np.full((3, FACE_WIDTH), np.nan)), "NaN or infinite"),
+        (lambda p: np.save(p, np.full((3, FACE_WIDTH), 1e39)), "NaN or infinite"),
+        (
+            lambda p: (
+                np.savez(p.with_suffix(".npz"), np.zeros(3)) or p.with_suffix(".npz").rename(p)
+            ),
+            "an .npz archive",
+        ),
         (lambda p: np.save(p, np.array(["a", "b"])), "not numbers"),
         (lambda p: p.write_bytes(b"not a numpy file"), "not a plain .npy array"),
     ],
-    ids=["missing", "pickled", "width", "empty", "nan", "strings", "garbage"],
+    ids=[
+        "missing",
+        "pickled",
+        "width",
+        "empty",
+        "no-features",
+        "nan",
+        "float32-overflow",
+        "npz",
+        "strings",
+        "garbage",
+    ],  # fmt: skip
 )
 def test_a_bad_file_is_an_error_naming_it(corpus, tmp_path, write, match):
     root = tmp_path / "copy"
@@ -139,7 +158,7 @@ def test_a_bad_file_is_an_error_naming_it(corpus, tmp_path, write, match):
     bad = root / "bad.npy"
     np.save(bad, np.zeros((3, FACE_WIDTH)))
     write(bad)
-    faces.loc[len(faces) // 2, "face_npy"] = str(bad)  # an absolute path, the last row's
+    faces.loc[len(faces) // 2, "face_npy"] = str(bad)  # an absolute path, a middle row's
     faces.to_csv(root / "faces.csv", index=False)
     raw = _raw(corpus)
     raw["corpora"]["synthetic"]["extra_columns"] = str(root / "faces.csv")
@@ -172,9 +191,11 @@ def test_a_column_the_table_lacks_is_named(corpus):
 
 @pytest.mark.bad_input
 def test_a_second_stream_needs_frames_the_cnn_gru_and_no_selection(corpus):
-    raw = _raw(corpus, set="egemaps")
-    with pytest.raises(ValueError, match="frame-level feature set"):
-        load_experiment_data(parse_config(raw, base_dir=corpus), progress=False)
+    # refused when the config is read, before any extraction
+    with pytest.raises(ConfigError, match="frame-level features .* not set: egemaps"):
+        parse_config(_raw(corpus, set="egemaps"), base_dir=corpus)
+    with pytest.raises(ConfigError, match="not set: ssl with pooling: mean"):
+        parse_config(_raw(corpus, set="ssl", model="m", pooling="mean"), base_dir=corpus)
     raw = _raw(corpus)
     raw["methods"]["dann"] = {}
     with pytest.raises(ConfigError, match=r"methods.dann: a second stream is read by the CNN"):
@@ -193,3 +214,37 @@ def test_the_published_max_entropy_preset_reads_the_face_stream():
     config = parse_config(copy.deepcopy(raw), base_dir=CONFIGS)
     assert config.features.second_stream.column == "face_npy"
     assert config.corpora["msp_improv"].extra_columns
+
+
+def test_a_corpus_reached_through_a_symbolic_link_joins_its_extra_columns(corpus, tmp_path):
+    # loaders store resolved audio paths; the config may name the corpus through a link
+    (tmp_path / "linked").symlink_to(corpus / "corpus")
+    raw = _raw(corpus)
+    raw["corpora"]["synthetic"]["path"] = str(tmp_path / "linked")
+    raw["corpora"]["synthetic"]["extra_columns"] = str(tmp_path / "linked" / "faces.csv")
+    raw["features"]["second_stream"]["root"] = str(tmp_path / "linked")
+    data = load_experiment_data(parse_config(raw, base_dir=corpus), progress=False)
+    assert data.X2 is not None and (data.table["face_npy"] != "").all()
+
+
+@pytest.mark.bad_input
+def test_a_malformed_extra_columns_file_is_named(corpus, tmp_path):
+    bad = tmp_path / "faces.csv"
+    bad.write_bytes(b"\xff\xfe\x00bad")
+    raw = _raw(corpus)
+    raw["corpora"]["synthetic"]["extra_columns"] = str(bad)
+    with pytest.raises(ValueError, match="corpora.synthetic.extra_columns: .* not a readable"):
+        load_experiment_data(parse_config(raw, base_dir=corpus), progress=False)
+
+
+@pytest.mark.bad_input
+def test_a_bundle_refuses_a_second_stream_before_reading_anything(corpus):
+    from emoshift.bundle.training import train_model
+
+    raw = _raw(corpus)
+    raw["corpora"]["synthetic"]["path"] = "does-not-exist"  # never reached
+    raw["corpora"]["synthetic"]["options"] = {}
+    raw["corpora"]["synthetic"]["loader"] = "emodb"
+    config = parse_config(raw, base_dir=corpus)
+    with pytest.raises(ValueError, match="bundle predicts from audio alone"):
+        train_model(config, "source_only")

@@ -86,11 +86,6 @@ def _target_labels(
 
 
 def _split(config: ExperimentConfig, data: ExperimentData, pair: PairConfig) -> DomainSplit:
-    if data.X2 is not None:
-        raise ValueError(
-            "features.second_stream: a bundle predicts from audio alone, so it cannot "
-            "ship a model that reads a second stream; train it with emoshift run"
-        )
     source, target = data.rows(pair.source), data.rows(pair.target)
     overlap = np.intersect1d(source, target)
     if len(overlap):
@@ -153,6 +148,11 @@ def train_model(
     progress: bool | None = None,
 ) -> Model:
     """Fit ``method`` (with its hyper-parameters in ``config``) on ``pair``'s data."""
+    if config.features.second_stream is not None:  # before any extraction or file read
+        raise ValueError(
+            "features.second_stream: a bundle predicts from audio alone, so it cannot "
+            "ship a model that reads a second stream; train it with emoshift run"
+        )
     chosen = choose_pair(config, pair)
     params = choose_params(config, method)
     data = load_experiment_data(config, progress=progress)

@@ -73,7 +73,8 @@ class SecondStreamConfig:
     ``allow_pickle=False``; relative paths start at ``root`` (itself relative to the
     config's folder; default: the config's folder). ``normalisation`` (``none``,
     ``robust_z`` or ``minmax``) is computed over all frames of each normalisation
-    domain, as for the audio frames. The CNN-GRU reads the stream with a GRU of its own
+    domain (``features.domain``; per domain even where ``features.level: speaker``
+    normalises the audio per speaker). The CNN-GRU reads the stream with a GRU of its own
     (:mod:`emoshift.methods.sequence`), so every method must use ``encoder: cnn_gru``.
     """
 

@@ -67,7 +67,8 @@ class ExperimentData:
             digest.update(np.ascontiguousarray(values, dtype=np.float32).tobytes())
         if self.X2 is not None:  # only then, so one-stream fingerprints stay as they were
             digest.update(b"second stream")
-            for values in self.X2:
+            for values in self.X2:  # shapes too: the same bytes can hold other frames
+                digest.update(np.asarray(values.shape, dtype=np.int64).tobytes())
                 digest.update(np.ascontiguousarray(values, dtype=np.float32).tobytes())
         return digest.hexdigest()
 
@@ -244,8 +245,9 @@ def _second_stream(
         return None
     if X.dtype != object:
         raise ValueError(
-            f"features.second_stream goes with a frame-level feature set (logmel), not "
-            f"features.set: {config.features.set}, whose features are one row per utterance"
+            f"features.second_stream goes with frame-level features (set: logmel, or ssl "
+            f"with pooling: none), not features.set: {config.features.set}, whose features "
+            "are one row per utterance"
         )
     return read_stream(
         table,

@@ -57,6 +57,7 @@ def check_second_stream(config: object) -> None:
     _check_choice(stream.normalisation, NORMALISATIONS, f"{where}.normalisation")
     if not stream.column:
         raise ConfigError(f"{where}.column: name the corpus-table column of .npy paths")
+    _check_frame_level(config.features, where)
     if config.selection:
         raise ConfigError(
             f"{where}: hyper-parameter selection (config.selection) reads one-stream "
@@ -71,6 +72,20 @@ def check_second_stream(config: object) -> None:
                     f"config.methods.{method}: a second stream is read by the CNN-GRU "
                     f"only; set encoder: cnn_gru (got {encoder!r}) or drop {where}"
                 )
+
+
+def _check_frame_level(features: object, where: str) -> None:
+    """Refuse, before any extraction, a built-in feature set with one row per utterance
+    (a custom extractor is checked once its features exist)."""
+    from emoshift.features.functionals import ALIASES
+
+    pooled = features.set == "ssl" and features.pooling != "none"
+    if pooled or features.set.lower() in ALIASES:
+        raise ConfigError(
+            f"{where}: goes with frame-level features (set: logmel, or set: ssl with "
+            f"pooling: none), not set: {features.set}"
+            + (f" with pooling: {features.pooling}" if pooled else "")
+        )
 
 
 def join_extra_columns(
@@ -91,17 +106,22 @@ def join_extra_columns(
     if not path.is_file():
         raise FileNotFoundError(f"{where}: {path} does not exist")
     sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
-    extra = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+    try:
+        extra = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise ValueError(f"{where}: {path} is not a readable CSV/TSV table ({error})") from None
     if "file" not in extra:
         raise ValueError(f"{where}: {path} has no 'file' column (columns: {list(extra.columns)})")
     clash = sorted(set(extra.columns) - {"file"} & set(table.columns))
     if clash:
         raise ValueError(f"{where}: {path} repeats corpus-table column(s) {clash}")
-    extra["file"] = [_absolute(f, corpus_dir) for f in extra["file"]]
+    # both sides resolved: loaders store resolved paths, a config may reach the corpus
+    # through a symbolic link
+    extra["file"] = [os.path.realpath(_absolute(f, corpus_dir)) for f in extra["file"]]
     duplicated = extra["file"][extra["file"].duplicated()].tolist()
     if duplicated:
         raise ValueError(f"{where}: {path} lists {duplicated[:3]} more than once")
-    files = table["file"].map(lambda f: os.path.normpath(str(f)))
+    files = table["file"].map(lambda f: os.path.realpath(str(f)))
     missing = files[~files.isin(extra["file"])].tolist()
     if missing:
         warnings.warn(
@@ -167,15 +187,20 @@ def _read_frames(path: Path, audio: str, width: int | None) -> np.ndarray:
         raise ValueError(f"{where}: does not exist") from None
     except (ValueError, OSError, EOFError) as error:
         raise ValueError(f"{where}: not a plain .npy array ({error})") from None
+    if isinstance(array, np.lib.npyio.NpzFile):
+        array.close()
+        raise ValueError(f"{where}: an .npz archive; save one array per file with np.save")
     if not isinstance(array, np.ndarray) or array.dtype.kind not in "fiu":
         raise ValueError(f"{where}: holds {getattr(array, 'dtype', type(array))}, not numbers")
-    if array.ndim != 2 or array.shape[0] == 0:
-        raise ValueError(f"{where}: shape {array.shape}, expected (frames >= 1, features)")
+    if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(f"{where}: shape {array.shape}, expected (frames >= 1, features >= 1)")
     if width is not None and array.shape[1] != width:
         raise ValueError(
             f"{where}: has {array.shape[1]} features per frame, expected {width} "
             "(the width of the first file)"
         )
-    if not np.isfinite(array).all():
-        raise ValueError(f"{where}: has NaN or infinite values")
-    return array.astype(np.float32)
+    with np.errstate(over="ignore"):  # an overflow is reported below, naming the file
+        frames = array.astype(np.float32)
+    if not np.isfinite(frames).all():  # after the cast: 1e39 becomes inf in float32
+        raise ValueError(f"{where}: has NaN or infinite values (as float32)")
+    return frames

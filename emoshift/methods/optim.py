@@ -81,7 +81,7 @@ class Adam:
         """One update of every parameter that has a gradient."""
         for group in self.param_groups:
             with_grad = [param for param in group["params"] if param.grad is not None]
-            if with_grad and with_grad[0].is_cuda:
+            if with_grad and all(param.is_cuda for param in with_grad):
                 self._foreach_step(group, with_grad)
             else:
                 self._single_tensor_step(group, with_grad)
