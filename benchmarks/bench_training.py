@@ -287,11 +287,13 @@ def measure(toolkit: str, method: str, args: argparse.Namespace) -> dict:
         torch.cuda.reset_peak_memory_stats()
     seconds = _fit(toolkit, model, data)
     xt, yt = data[2], data[3]
+    peak_mib = _peak_rss()
     if toolkit != "skada":
         predicted = model.predict(xt)
+    elif device == "cuda":  # SKADA 0.6.0's predict hands a CUDA tensor to check_array
+        predicted = None
     else:
         predicted = model.predict(xt, sample_domain=-np.ones(len(xt), int))
-    peak_mib = _peak_rss()
     return {
         "toolkit": toolkit,
         "method": method,
@@ -300,7 +302,7 @@ def measure(toolkit: str, method: str, args: argparse.Namespace) -> dict:
         "fit_growth_mib": peak_mib - before_mib,
         "device": device,
         "cuda_peak_mib": torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else None,
-        "target_uar": uar(yt, np.asarray(predicted)),
+        "target_uar": None if predicted is None else uar(yt, np.asarray(predicted)),
     }
 
 
@@ -323,6 +325,12 @@ def run_one(toolkit: str, method: str, args: argparse.Namespace) -> dict | None:
         print(f"{toolkit} {method} failed:\n{done.stderr[-3000:]}", file=sys.stderr, flush=True)
         return None
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _median_uar(runs: list[dict]) -> str:
+    """The median target UAR of ``runs``, or ``n/a`` where the toolkit could not predict."""
+    scores = [r["target_uar"] for r in runs if r["target_uar"] is not None]
+    return f"{statistics.median(scores):.3f}" if scores else "n/a"
 
 
 def compare(args: argparse.Namespace) -> None:
@@ -363,7 +371,7 @@ def compare(args: argparse.Namespace) -> None:
                 f"{method:<8} {toolkit:<9} {medians[toolkit]:>9.2f} {times:>24} "
                 f"{max(r['peak_mib'] for r in runs):>9.0f} "
                 f"{max(r['fit_growth_mib'] for r in runs):>9.1f} {gpu:>8.1f} "
-                f"{statistics.median(r['target_uar'] for r in runs):>6.3f}",
+                f"{_median_uar(runs):>6}",
                 flush=True,
             )
         for peer in ("skada", "torch"):
