@@ -31,6 +31,7 @@ def _script(name: str):
 
 real = _script("accuracy_real")
 tables = _script("accuracy_tables")
+checks = _script("accuracy_checks")
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
@@ -264,5 +265,72 @@ def test_the_markdown_holds_the_defaults_the_grids_and_the_target_check(tmp_path
     )
     assert "| c | a->b | dann | 53.0 |" in text
     # dev picks 0.5 (trial 0) and 0.7 (trial 1) against source-only 0.40 and 0.50
-    assert "recommended configuration: +15.0 UAR points over source-only" in text
+    assert "configuration fixed in advance: +15.0 UAR points over source-only" in text
     assert "against SKADA's best row (DANN + snd): +10.0 UAR points" in text
+
+
+def _runs(rows):
+    """A run frame from ``(config, pair, trial, method, uar)`` rows."""
+    return pd.DataFrame(rows, columns=["config", "pair", "trial", "method", "uar"])
+
+
+def test_the_recommended_check_pools_trials_for_the_test_and_averages_pairs_for_the_gain():
+    rows = []
+    # pair p: gains +0.10, +0.20 (mean +0.15); pair q: -0.05 on its one trial
+    for trial, (base, mine) in enumerate([(0.5, 0.6), (0.4, 0.6)]):
+        rows += [("c", "p", trial, "base", base), ("c", "p", trial, "m", mine)]
+    rows += [("c", "q", 0, "base", 0.7), ("c", "q", 0, "m", 0.65), ("c", "q", 1, "m", 0.9)]
+    check = checks.recommended_check(_runs(rows), "m", "base")
+    assert check["gain"] == pytest.approx((0.15 - 0.05) / 2)  # pairs weigh the same
+    assert check["worst_pair"] == pytest.approx(-0.05) and check["worst"] == "c/q"
+    assert check["below"] == 1 and check["pairs"] == 2 and check["trials"] == 3  # q/1 unmatched
+    assert check["test"].startswith("wilcoxon p=")  # forced, even with 3 trials
+    held = checks.recommended_check(_runs(rows), "m", "base", keep={("c", "p", 1)})
+    assert held["gain"] == pytest.approx(0.2) and held["trials"] == 1 and held["test"] == "n<2"
+    assert checks.recommended_check(_runs(rows), "m", "base", keep=set()) == {}
+
+
+def test_the_recommended_table_marks_the_trials_seen_when_the_method_was_chosen():
+    rows = [("c", "p", t, m, u) for t in range(3) for m, u in (("base", 0.5), ("m", 0.6 + t / 10))]
+    text = checks.recommended_markdown(_runs(rows), "m", "base", {("c", "p", 0)})
+    assert "| c | p | 70.0 | 50.0 | +20.0 |" in text and "| 3 | 1 of 3 |" in text
+    assert "held out (trials not seen when it was chosen): +25.0 UAR points" in text
+
+
+def test_the_skada_check_compares_the_best_skada_row_on_the_trials_both_have():
+    runs = _runs([("c", "p", t, "m", u) for t, u in enumerate([0.6, 0.7, 0.8])])
+    chosen = pd.DataFrame(
+        {"suite": "skada", "config": "c", "pair": "p", "trial": [0, 1, 0, 1, 0, 1],
+         "method": ["A", "A", "B", "B", "A", "A"],
+         "scorer": ["dev", "dev", "snd", "snd"] + [tables.ORACLE] * 2,
+         "uar": [0.5, 0.6, 0.66, 0.62, 0.9, 0.9]}
+    )  # fmt: skip
+    best = checks.skada_check(runs, chosen, "m")
+    assert best["row"] == "B + snd"  # 0.64 > 0.55; the oracle rows are not candidates
+    assert best["trials"] == 2 and best["pairs"] == 1  # trial 2 has no SKADA row
+    assert best["mine"] == pytest.approx(0.65) and best["difference"] == pytest.approx(0.01)
+
+
+def test_the_multi_source_check_puts_k_way_one_domain_and_the_best_single_source_side_by_side():
+    runs = _runs(
+        [("a", "x->t", 0, "dann", 0.5), ("a", "x->t", 1, "dann", 0.7),
+         ("a", "y->t", 0, "dann", 0.6), ("a", "y->t", 1, "dann", 0.4),
+         ("a", "x+y->t", 0, "dann", 0.55)]
+    )  # fmt: skip
+    k_way = _runs([("k", "x+y->t", 0, "dann", 0.65)])
+    check = checks.multi_source_check(runs, k_way, ["dann", "coral"])
+    row = check.iloc[0]  # trial 0 only: x 0.5, y 0.6
+    assert len(check) == 1 and row.best_single == "y" and row.single == pytest.approx(0.6)
+    assert row.one_domain == pytest.approx(0.55) and row.k_way == pytest.approx(0.65)
+    text = checks.multi_source_markdown(check)
+    assert "| t | dann | 65.0 | 55.0 | y | 60.0 | +5.0 | +10.0 | 1 |" in text
+
+
+def test_selection_counts_count_each_picked_source_weight():
+    few = pd.DataFrame(
+        {"pair": "p", "k": 10, "method": "f[select=few_shot_cv]", "trial": [0, 1, 2, 3],
+         "picked": [{"source_weight": 0.0}, {"source_weight": 1.0}, {"source_weight": 0.0}, None]}
+    )  # fmt: skip
+    counts = checks.selection_counts(few)
+    assert counts.loc[("p", 10, "f[select=few_shot_cv]"), 0.0] == 2
+    assert counts.loc[("p", 10, "f[select=few_shot_cv]"), 1.0] == 1
