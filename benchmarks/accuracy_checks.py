@@ -217,3 +217,18 @@ def recommended_markdown(
         ),
     ]
     return "\n".join(lines)
+
+
+def cv_choice(few: pd.DataFrame, candidates: tuple[str, ...], name: str) -> pd.DataFrame:
+    """Per pair, k and trial: the candidate variant with the best few-shot cross-validation
+    score (``cv_score``: the pooled out-of-fold UAR on the k labelled examples, the same
+    folds for every candidate; ties go to the first candidate), as rows of method ``name``
+    whose ``chosen`` column names the variant. The target test rows play no part."""
+    rows = []
+    pool = few[few.method.isin(candidates) & few.cv_score.notna()]
+    rank = {method: i for i, method in enumerate(candidates)}
+    for _, group in pool.groupby(["pair", "k", "trial"], sort=False):
+        group = group.assign(rank=group.method.map(rank))
+        best = group.sort_values(["cv_score", "rank"], ascending=[False, True]).iloc[0]
+        rows.append({**best.drop("rank").to_dict(), "method": name, "chosen": best.method})
+    return pd.DataFrame(rows)

@@ -33,9 +33,15 @@ ORACLE = "oracle (target test labels)"
 KEYS = ["suite", "config", "pair", "trial"]
 
 
+def _best_score(selection: dict | None) -> float:
+    """The score of the grid point a selection picked (NaN without a selection)."""
+    scores = [s["score"] for s in (selection or {}).get("scores", []) if s["score"] is not None]
+    return max(scores) if scores else float("nan")
+
+
 def run_frame(run_dir: Path) -> pd.DataFrame:
     """One row per finished trial of an ``emoshift run`` folder: config, pair, k, method,
-    uar, and what an in-trial selection picked (``None`` without one)."""
+    uar, what an in-trial selection picked (``None`` without one) and its score."""
     results = read_run(run_dir)
     rows = [
         {
@@ -46,6 +52,7 @@ def run_frame(run_dir: Path) -> pd.DataFrame:
             "trial": r["trial"],
             "uar": r["metrics"]["uar"],
             "picked": (r.get("selection") or {}).get("picked"),
+            "cv_score": _best_score(r.get("selection")),
         }
         for r in results.trials
     ]
@@ -338,6 +345,27 @@ def _recommended_parts(
     return parts, lines
 
 
+#: the few-shot rows that choose the method by cross-validation on the k labelled examples
+CV_CHOSEN = "method chosen by few_shot_cv"
+
+
+def _few_shot_parts(
+    few: pd.DataFrame, few_shot: str, selected: tuple[str, ...], candidates: tuple[str, ...]
+) -> tuple[list[str], list[str]]:
+    """Few-shot tables (with the method chosen by cross-validation) and target lines."""
+    chosen = checks.cv_choice(few, candidates, CV_CHOSEN) if candidates else pd.DataFrame()
+    rows = pd.concat([few, chosen], ignore_index=True) if len(chosen) else few
+    parts = ["### Few-shot", few_shot_table(rows, "label_target")]
+    if few.picked.notna().any():
+        counts = checks.selection_counts(few)
+        parts += ["### Source weights picked by few-shot selection", counts.to_markdown()]
+    if len(chosen):
+        counts = chosen.groupby(["pair", "k", "chosen"]).size().unstack("chosen", fill_value=0)
+        parts += [f"### Methods picked by the '{CV_CHOSEN}' rows", counts.to_markdown()]
+    methods = (few_shot, *selected, *([CV_CHOSEN] if len(chosen) else []))
+    return parts, _few_lines({m: few_shot_check(rows, m) for m in methods})
+
+
 def _unsupervised_parts(unsupervised: pd.DataFrame, baseline: str) -> list[str]:
     """The defaults table and the multi-source tables."""
     k_way_rows = unsupervised.config.str.endswith("multi-source").to_numpy()
@@ -366,13 +394,16 @@ def markdown(
     default_method: str | None = None,
     seen: frozenset | set = frozenset(),
     selected: tuple[str, ...] = (),
+    cv_candidates: tuple[str, ...] = (),
 ) -> str:
     """Every table the runs and grid records allow, as one Markdown text.
 
     ``recommended`` is the grid selection fixed in advance (suite, method, scorer);
     ``default_method`` the recommended method at its defaults, checked over every pair
     and separately on the trials not in ``seen`` (those not seen when it was chosen);
-    ``few_shot`` and ``selected`` the few-shot variants checked against label-target.
+    ``few_shot`` and ``selected`` the few-shot variants checked against label-target;
+    ``cv_candidates`` the selected variants among which :data:`CV_CHOSEN` takes the one
+    with the best cross-validation score on the k labelled examples.
     Run folders whose config name ends in ``multi-source`` hold the K-way multi-source runs.
     """
     frames = [run_frame(d) for d in run_dirs]
@@ -396,10 +427,8 @@ def markdown(
             per_pair_table(chosen, single, *recommended, baseline),
         ]
     if len(few):
-        parts += ["### Few-shot", few_shot_table(few, "label_target")]
-        if few.picked.notna().any():
-            counts = checks.selection_counts(few)
-            parts += ["### Source weights picked by few-shot selection", counts.to_markdown()]
-        lines += _few_lines({m: few_shot_check(few, m) for m in (few_shot, *selected)})
+        more, few_lines = _few_shot_parts(few, few_shot, selected, cv_candidates)
+        parts += more
+        lines += few_lines
     parts += ["### Targets", "\n".join(lines)]
     return "\n\n".join(parts)

@@ -334,3 +334,31 @@ def test_selection_counts_count_each_picked_source_weight():
     counts = checks.selection_counts(few)
     assert counts.loc[("p", 10, "f[select=few_shot_cv]"), 0.0] == 2
     assert counts.loc[("p", 10, "f[select=few_shot_cv]"), 1.0] == 1
+
+
+def test_the_cv_choice_takes_the_best_cross_validation_score_ties_to_the_first_candidate():
+    few = pd.DataFrame(
+        {"pair": "p", "k": 10, "trial": [0, 0, 1, 1, 1],
+         "method": ["a[select]", "b[select]", "a[select]", "b[select]", "c"],
+         "uar": [0.6, 0.7, 0.5, 0.8, 0.9], "cv_score": [0.55, 0.65, 0.6, 0.6, np.nan],
+         "picked": None}
+    )  # fmt: skip
+    chosen = checks.cv_choice(few, ("a[select]", "b[select]", "c"), "by cv")
+    assert chosen.chosen.tolist() == ["b[select]", "a[select]"]  # trial 1: a tie, a first
+    assert chosen.uar.tolist() == [0.7, 0.5] and set(chosen.method) == {"by cv"}
+    assert checks.cv_choice(few, ("c",), "by cv").empty  # no cross-validation score
+
+
+def test_a_selection_record_gives_the_run_frame_its_pick_and_score(tmp_path):
+    scores = [
+        {"params": {"source_weight": 1.0}, "score": 0.4},
+        {"params": {"source_weight": 0.0}, "score": 0.6},
+        {"params": {"source_weight": 0.5}, "score": None},  # NaN is stored as null
+    ]
+    record = {"key": "k1", "status": "ok", "experiment": "c", "variant": "f[select=few_shot_cv]",
+              "method": "f", "pair": "p", "trial": 0, "k": 10, "metrics": {"uar": 0.5},
+              "selection": {"scorer": "few_shot_cv", "picked": {"source_weight": 0.0},
+                            "scores": scores}}  # fmt: skip
+    (tmp_path / "results.jsonl").write_text(json.dumps(record) + "\n")
+    row = tables.run_frame(tmp_path).iloc[0]
+    assert row.picked == {"source_weight": 0.0} and row.cv_score == 0.6
