@@ -103,7 +103,8 @@ def _test(a: np.ndarray, b: np.ndarray) -> str:
         return "n<2"
     result = paired_test(a, b)
     star = "*" if result["significant"] else ""
-    return f"{result['test']} p={result['p_value']:.3f}{star}"
+    p = result["p_value"]
+    return f"{result['test']} {'p<0.001' if p < 0.001 else f'p={p:.3f}'}{star}"
 
 
 def _cell(value: object) -> str:
