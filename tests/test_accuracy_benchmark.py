@@ -65,6 +65,31 @@ def test_the_unsupervised_configs_cover_every_pair_and_the_methods_of_issue_13()
     assert four.trials >= 5 and arousal.trials >= 5
 
 
+def test_the_multi_source_config_reruns_the_pooled_pairs_of_arousal_on_the_same_splits():
+    arousal = load_config(ROOT / "benchmarks" / "accuracy" / "arousal.yaml")
+    multi = load_config(ROOT / "benchmarks" / "accuracy" / "arousal_multi_source.yaml")
+    pooled = [p for p in arousal.pairs if "+" in p.label()]
+    assert [(p.label(), p.source, p.target) for p in multi.pairs] == [
+        (p.label(), p.source, p.target) for p in pooled
+    ]
+    for field in ("protocol", "features", "labels", "corpora", "seed", "trials"):
+        assert getattr(multi, field) == getattr(arousal, field), field
+    assert multi.methods == {
+        "source_only": {}, "dann": {"multi_source": True}, "coral": {"multi_source": True}
+    }  # fmt: skip
+
+
+def test_the_few_shot_configs_select_the_source_weight_of_every_few_shot_method():
+    names = ("few_shot_four_class", "few_shot_arousal", "few_shot_arousal_urdu")
+    for name in names:
+        config = load_config(ROOT / "benchmarks" / "accuracy" / f"{name}.yaml")
+        assert set(config.selection) == set(config.methods)
+        for method, spec in config.selection.items():
+            assert spec.scorer == ["few_shot_cv"] and spec.cv == 3 and not spec.oracle
+            weights = [] if method == "label_target" else [1.0, 0.5, 0.0]
+            assert spec.grid.get("source_weight", []) == weights
+
+
 def _tiny_config(tmp_path):
     return parse_config(
         {
