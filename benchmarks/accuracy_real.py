@@ -60,9 +60,51 @@ EMOSHIFT_GRIDS: dict[str, tuple[str, tuple]] = {
 }
 SKADA_METHODS = ("DANN", "DeepCoral", "CDAN", "MDD")
 SKADA_SCORERS = ("iwv", "dev", "snd", "entropy", "circular")
-#: the recommended unsupervised configuration, fixed before any number was seen (the
-#: issue's own example): emoshift's DANN, lambda_max chosen by DEV
-RECOMMENDED = ("emoshift", "dann", "dev")
+#: the unsupervised configuration fixed before any number was seen (the issue's own
+#: example): emoshift's DANN, lambda_max chosen by DEV; it missed its targets
+IN_ADVANCE = ("emoshift", "dann", "dev")
+#: the recommended unsupervised configuration: MRD at its defaults (its one scorer is
+#: early stopping on a source development split, ``source_dev``). Chosen AFTER seeing
+#: the trials of :data:`SEEN_WHEN_CHOSEN`, so only the other trials are a held-out check.
+RECOMMENDED = "mrd"
+#: the (config, pair, trials) of MRD's results when it was chosen (the 140-trial state
+#: of arousal.yaml: URDU <-> BAVED and EmoDB+URDU -> BAVED not run, EmoDB+BAVED -> URDU
+#: with trials 0 and 1)
+SEEN_WHEN_CHOSEN = frozenset(
+    [
+        (config, pair, trial)
+        for config, pairs in (
+            ("accuracy-four-class", ("emodb->urdu", "urdu->emodb")),
+            (
+                "accuracy-arousal",
+                ("emodb->urdu", "urdu->emodb", "emodb->baved", "baved->emodb", "urdu+baved->emodb"),
+            ),
+        )
+        for pair in pairs
+        for trial in range(5)
+    ]
+    + [("accuracy-arousal", "emodb+baved->urdu", trial) for trial in (0, 1)]
+)
+#: few-shot variants with few-shot selection (source weight by CV on the k examples),
+#: checked against label-target at k=10 like the recommended one
+FEW_SHOT_SELECTED = (
+    "source_target[select=few_shot_cv]",
+    "fine_tune[select=few_shot_cv]",
+    "cada[select=few_shot_cv]",
+    "fada[select=few_shot_cv]",
+    "max_entropy[select=few_shot_cv]",
+    "cada",
+)
+#: the variants among which the tables choose the method by its cross-validation score
+#: on the k labelled examples (label_target first: ties go to it)
+FEW_SHOT_CV_CANDIDATES = (
+    "label_target[select=few_shot_cv]",
+    "source_target[select=few_shot_cv]",
+    "fine_tune[select=few_shot_cv]",
+    "cada[select=few_shot_cv]",
+    "fada[select=few_shot_cv]",
+    "max_entropy[select=few_shot_cv]",
+)
 #: the recommended few-shot configuration, fixed before any number was seen: fine-tuning
 #: at its defaults (the closest to label-target in the issue's earlier measurements)
 RECOMMENDED_FEW_SHOT = "fine_tune"
@@ -364,9 +406,17 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "table":
         from accuracy_tables import markdown  # noqa: PLC0415 (beside this script)
 
-        print(
-            markdown(args.runs, args.grid, recommended=RECOMMENDED, few_shot=RECOMMENDED_FEW_SHOT)
+        text = markdown(
+            args.runs,
+            args.grid,
+            recommended=IN_ADVANCE,
+            few_shot=RECOMMENDED_FEW_SHOT,
+            default_method=RECOMMENDED,
+            seen=SEEN_WHEN_CHOSEN,
+            selected=FEW_SHOT_SELECTED,
+            cv_candidates=FEW_SHOT_CV_CANDIDATES,
         )
+        print(text)
     else:
         run_suite(
             args.command,

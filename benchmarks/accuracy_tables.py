@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import accuracy_checks as checks  # beside this module (benchmarks/)
 import numpy as np
 import pandas as pd
 
@@ -32,8 +33,15 @@ ORACLE = "oracle (target test labels)"
 KEYS = ["suite", "config", "pair", "trial"]
 
 
+def _best_score(selection: dict | None) -> float:
+    """The score of the grid point a selection picked (NaN without a selection)."""
+    scores = [s["score"] for s in (selection or {}).get("scores", []) if s["score"] is not None]
+    return max(scores) if scores else float("nan")
+
+
 def run_frame(run_dir: Path) -> pd.DataFrame:
-    """One row per finished trial of an ``emoshift run`` folder: config, pair, k, method, uar."""
+    """One row per finished trial of an ``emoshift run`` folder: config, pair, k, method,
+    uar, what an in-trial selection picked (``None`` without one) and its score."""
     results = read_run(run_dir)
     rows = [
         {
@@ -43,6 +51,8 @@ def run_frame(run_dir: Path) -> pd.DataFrame:
             "method": r["variant"],
             "trial": r["trial"],
             "uar": r["metrics"]["uar"],
+            "picked": (r.get("selection") or {}).get("picked"),
+            "cv_score": _best_score(r.get("selection")),
         }
         for r in results.trials
     ]
@@ -93,7 +103,8 @@ def _test(a: np.ndarray, b: np.ndarray) -> str:
         return "n<2"
     result = paired_test(a, b)
     star = "*" if result["significant"] else ""
-    return f"{result['test']} p={result['p_value']:.3f}{star}"
+    p = result["p_value"]
+    return f"{result['test']} {'p<0.001' if p < 0.001 else f'p={p:.3f}'}{star}"
 
 
 def _cell(value: object) -> str:
@@ -262,25 +273,116 @@ def few_shot_check(runs: pd.DataFrame, method: str, k: int = 10) -> dict[str, ob
     }
 
 
-def _targets_text(check: dict, few: dict) -> str:
+def _pct_line(name: str, value: float, rest: str = "", indent: str = "") -> str:
+    return f"{indent}- {name}: {100 * value:+.1f} UAR points{rest}"
+
+
+def _in_advance_lines(check: dict) -> list[str]:
+    """The configuration fixed in advance (a grid selection) against its targets."""
+    if not check:
+        return []
+    lines = [
+        _pct_line(
+            "configuration fixed in advance",
+            check["gain"],
+            f" over source-only on average over {check['pairs']} pairs ({check['trials']} "
+            f"matched trials, {check['test']}); worst pair {100 * check['worst_pair']:+.1f}",
+        )
+    ]
+    if check["skada_best"] is not None:
+        lines.append(
+            _pct_line(
+                f"against SKADA's best row ({check['skada_best']})",
+                check["over_skada"],
+                indent="  ",
+            )
+        )
+    return lines
+
+
+def _few_lines(few_checks: dict[str, dict]) -> list[str]:
+    return [
+        _pct_line(
+            f"few-shot k=10, {method}",
+            few["gain"],
+            f" over label-target on average over {few['pairs']} pairs ({few['test']}); "
+            f"worst pair {100 * few['worst_pair']:+.1f}",
+        )
+        for method, few in few_checks.items()
+        if few
+    ]
+
+
+def _recommended_parts(
+    single: pd.DataFrame, chosen: pd.DataFrame | None, method: str, seen: set, baseline: str
+) -> tuple[list[str], list[str]]:
+    """Tables and target lines of the recommended method at its defaults."""
+    parts = [
+        f"### The recommended configuration ({method} at its defaults) per pair",
+        checks.recommended_markdown(single, method, baseline, seen),
+    ]
     lines = []
+    check = checks.recommended_check(single, method, baseline)
     if check:
         lines.append(
-            f"- recommended configuration: {100 * check['gain']:+.1f} UAR points over source-only "
-            f"on average over {check['pairs']} pairs ({check['trials']} matched trials, "
-            f"{check['test']}); worst pair {100 * check['worst_pair']:+.1f}"
-        )
-        if check["skada_best"] is not None:
-            lines.append(
-                f"- against SKADA's best row ({check['skada_best']}): "
-                f"{100 * check['over_skada']:+.1f} UAR points"
+            _pct_line(
+                f"recommended configuration ({method} at its defaults)",
+                check["gain"],
+                f" over {baseline} on average over {check['pairs']} pairs ({check['trials']} "
+                f"matched trials, {check['test']}); worst pair {100 * check['worst_pair']:+.1f}",
             )
-    if few:
-        lines.append(
-            f"- few-shot k=10: {100 * few['gain']:+.1f} UAR points over label-target on average "
-            f"over {few['pairs']} pairs ({few['test']}); worst pair {100 * few['worst_pair']:+.1f}"
         )
-    return "\n".join(lines)
+    skada = checks.skada_check(single, chosen, method) if chosen is not None else {}
+    if skada:
+        lines.append(
+            _pct_line(
+                f"against SKADA's best row ({skada['row']}, {100 * skada['skada']:.1f} UAR)",
+                skada["difference"],
+                f" ({method} {100 * skada['mine']:.1f}; same {skada['pairs']} pairs and "
+                f"{skada['trials']} trials, {skada['test']})",
+                indent="  ",
+            )
+        )
+    return parts, lines
+
+
+#: the few-shot rows that choose the method by cross-validation on the k labelled examples
+CV_CHOSEN = "method chosen by few_shot_cv"
+
+
+def _few_shot_parts(
+    few: pd.DataFrame, few_shot: str, selected: tuple[str, ...], candidates: tuple[str, ...]
+) -> tuple[list[str], list[str]]:
+    """Few-shot tables (with the method chosen by cross-validation) and target lines."""
+    chosen = checks.cv_choice(few, candidates, CV_CHOSEN) if candidates else pd.DataFrame()
+    rows = pd.concat([few, chosen], ignore_index=True) if len(chosen) else few
+    parts = ["### Few-shot", few_shot_table(rows, "label_target")]
+    if few.picked.notna().any():
+        counts = checks.selection_counts(few)
+        parts += ["### Source weights picked by few-shot selection", counts.to_markdown()]
+    if len(chosen):
+        counts = chosen.groupby(["pair", "k", "chosen"]).size().unstack("chosen", fill_value=0)
+        parts += [f"### Methods picked by the '{CV_CHOSEN}' rows", counts.to_markdown()]
+    methods = (few_shot, *selected, *([CV_CHOSEN] if len(chosen) else []))
+    return parts, _few_lines({m: few_shot_check(rows, m) for m in methods})
+
+
+def _unsupervised_parts(unsupervised: pd.DataFrame, baseline: str) -> list[str]:
+    """The defaults table and the multi-source tables."""
+    k_way_rows = unsupervised.config.str.endswith("multi-source").to_numpy()
+    single, k_way = unsupervised[~k_way_rows], unsupervised[k_way_rows]
+    methods = ["source_only", "dann", "coral", "mrd"]
+    parts = ["### Every method at its defaults", defaults_table(unsupervised, baseline)]
+    parts += [
+        "### Multi-source (pooled as one domain) against the best single source",
+        multi_source_table(single, methods),
+    ]
+    if len(k_way):
+        parts += [
+            "### Multi-source with the K-way domain head / per-source CORAL",
+            checks.multi_source_markdown(checks.multi_source_check(single, k_way, methods)),
+        ]
+    return parts
 
 
 def markdown(
@@ -290,29 +392,44 @@ def markdown(
     recommended: tuple[str, str, str],
     few_shot: str,
     baseline: str = "source_only",
+    default_method: str | None = None,
+    seen: frozenset | set = frozenset(),
+    selected: tuple[str, ...] = (),
+    cv_candidates: tuple[str, ...] = (),
 ) -> str:
-    """Every table the runs and grid records allow, as one Markdown text."""
+    """Every table the runs and grid records allow, as one Markdown text.
+
+    ``recommended`` is the grid selection fixed in advance (suite, method, scorer);
+    ``default_method`` the recommended method at its defaults, checked over every pair
+    and separately on the trials not in ``seen`` (those not seen when it was chosen);
+    ``few_shot`` and ``selected`` the few-shot variants checked against label-target;
+    ``cv_candidates`` the selected variants among which :data:`CV_CHOSEN` takes the one
+    with the best cross-validation score on the k labelled examples.
+    Run folders whose config name ends in ``multi-source`` hold the K-way multi-source runs.
+    """
     frames = [run_frame(d) for d in run_dirs]
-    runs = pd.concat(frames) if frames else pd.DataFrame(columns=["k"])
+    runs = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["k"])
     unsupervised, few = runs[runs.k.isna()], runs[runs.k.notna()]
-    parts, check, few_check = [], {}, {}
+    single = unsupervised[~unsupervised.config.str.endswith("multi-source").to_numpy()]
+    parts: list[str] = []
+    lines: list[str] = []
     if len(unsupervised):
-        parts += ["### Every method at its defaults", defaults_table(unsupervised, baseline)]
-        parts += [
-            "### Multi-source against the best single source",
-            multi_source_table(unsupervised, ["source_only", "dann", "coral", "mrd"]),
-        ]
-    if grid_paths and len(unsupervised):
-        chosen = picks(grid_frame(grid_paths))
-        summary = selection_summary(chosen, unsupervised, baseline)
-        check = target_check(summary, recommended)
+        parts += _unsupervised_parts(unsupervised, baseline)
+    chosen = picks(grid_frame(grid_paths)) if grid_paths else None
+    if default_method and default_method in set(single.method):
+        more, lines = _recommended_parts(single, chosen, default_method, set(seen), baseline)
+        parts += more
+    if chosen is not None and len(single):
+        summary = selection_summary(chosen, single, baseline)
+        lines += _in_advance_lines(target_check(summary, recommended))
         parts += ["### Grids chosen by unsupervised scorers", summary_table(summary, baseline)]
         parts += [
-            f"### The recommended configuration per pair ({' '.join(recommended)})",
-            per_pair_table(chosen, unsupervised, *recommended, baseline),
+            f"### The configuration fixed in advance per pair ({' '.join(recommended)})",
+            per_pair_table(chosen, single, *recommended, baseline),
         ]
     if len(few):
-        few_check = few_shot_check(few, few_shot)
-        parts += ["### Few-shot", few_shot_table(few, "label_target")]
-    parts += ["### Targets", _targets_text(check, few_check)]
+        more, few_lines = _few_shot_parts(few, few_shot, selected, cv_candidates)
+        parts += more
+        lines += few_lines
+    parts += ["### Targets", "\n".join(lines)]
     return "\n\n".join(parts)

@@ -31,6 +31,7 @@ def _script(name: str):
 
 real = _script("accuracy_real")
 tables = _script("accuracy_tables")
+checks = _script("accuracy_checks")
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
@@ -62,6 +63,31 @@ def test_the_unsupervised_configs_cover_every_pair_and_the_methods_of_issue_13()
     labels = {p.label() for p in arousal.pairs}
     assert single <= labels and len(labels - single) == 3  # each target from the other two
     assert four.trials >= 5 and arousal.trials >= 5
+
+
+def test_the_multi_source_config_reruns_the_pooled_pairs_of_arousal_on_the_same_splits():
+    arousal = load_config(ROOT / "benchmarks" / "accuracy" / "arousal.yaml")
+    multi = load_config(ROOT / "benchmarks" / "accuracy" / "arousal_multi_source.yaml")
+    pooled = [p for p in arousal.pairs if "+" in p.label()]
+    assert [(p.label(), p.source, p.target) for p in multi.pairs] == [
+        (p.label(), p.source, p.target) for p in pooled
+    ]
+    for field in ("protocol", "features", "labels", "corpora", "seed", "trials"):
+        assert getattr(multi, field) == getattr(arousal, field), field
+    assert multi.methods == {
+        "source_only": {}, "dann": {"multi_source": True}, "coral": {"multi_source": True}
+    }  # fmt: skip
+
+
+def test_the_few_shot_configs_select_the_source_weight_of_every_few_shot_method():
+    names = ("few_shot_four_class", "few_shot_arousal", "few_shot_arousal_urdu")
+    for name in names:
+        config = load_config(ROOT / "benchmarks" / "accuracy" / f"{name}.yaml")
+        assert set(config.selection) == set(config.methods)
+        for method, spec in config.selection.items():
+            assert spec.scorer == ["few_shot_cv"] and spec.cv == 3 and not spec.oracle
+            weights = [] if method == "label_target" else [1.0, 0.5, 0.0]
+            assert spec.grid.get("source_weight", []) == weights
 
 
 def _tiny_config(tmp_path):
@@ -264,5 +290,100 @@ def test_the_markdown_holds_the_defaults_the_grids_and_the_target_check(tmp_path
     )
     assert "| c | a->b | dann | 53.0 |" in text
     # dev picks 0.5 (trial 0) and 0.7 (trial 1) against source-only 0.40 and 0.50
-    assert "recommended configuration: +15.0 UAR points over source-only" in text
+    assert "configuration fixed in advance: +15.0 UAR points over source-only" in text
     assert "against SKADA's best row (DANN + snd): +10.0 UAR points" in text
+
+
+def _runs(rows):
+    """A run frame from ``(config, pair, trial, method, uar)`` rows."""
+    return pd.DataFrame(rows, columns=["config", "pair", "trial", "method", "uar"])
+
+
+def test_the_recommended_check_pools_trials_for_the_test_and_averages_pairs_for_the_gain():
+    rows = []
+    # pair p: gains +0.10, +0.20 (mean +0.15); pair q: -0.05 on its one trial
+    for trial, (base, mine) in enumerate([(0.5, 0.6), (0.4, 0.6)]):
+        rows += [("c", "p", trial, "base", base), ("c", "p", trial, "m", mine)]
+    rows += [("c", "q", 0, "base", 0.7), ("c", "q", 0, "m", 0.65), ("c", "q", 1, "m", 0.9)]
+    check = checks.recommended_check(_runs(rows), "m", "base")
+    assert check["gain"] == pytest.approx((0.15 - 0.05) / 2)  # pairs weigh the same
+    assert check["worst_pair"] == pytest.approx(-0.05) and check["worst"] == "c/q"
+    assert check["below"] == 1 and check["pairs"] == 2 and check["trials"] == 3  # q/1 unmatched
+    assert check["test"].startswith("wilcoxon p=")  # forced, even with 3 trials
+    held = checks.recommended_check(_runs(rows), "m", "base", keep={("c", "p", 1)})
+    assert held["gain"] == pytest.approx(0.2) and held["trials"] == 1 and held["test"] == "n<2"
+    assert checks.recommended_check(_runs(rows), "m", "base", keep=set()) == {}
+
+
+def test_the_recommended_table_marks_the_trials_seen_when_the_method_was_chosen():
+    rows = [("c", "p", t, m, u) for t in range(3) for m, u in (("base", 0.5), ("m", 0.6 + t / 10))]
+    text = checks.recommended_markdown(_runs(rows), "m", "base", {("c", "p", 0)})
+    assert "| c | p | 70.0 | 50.0 | +20.0 |" in text and "| 3 | 1 of 3 |" in text
+    assert "held out (trials not seen when it was chosen): +25.0 UAR points" in text
+
+
+def test_the_skada_check_compares_the_best_skada_row_on_the_trials_both_have():
+    runs = _runs([("c", "p", t, "m", u) for t, u in enumerate([0.6, 0.7, 0.8])])
+    chosen = pd.DataFrame(
+        {"suite": "skada", "config": "c", "pair": "p", "trial": [0, 1, 0, 1, 0, 1],
+         "method": ["A", "A", "B", "B", "A", "A"],
+         "scorer": ["dev", "dev", "snd", "snd"] + [tables.ORACLE] * 2,
+         "uar": [0.5, 0.6, 0.66, 0.62, 0.9, 0.9]}
+    )  # fmt: skip
+    best = checks.skada_check(runs, chosen, "m")
+    assert best["row"] == "B + snd"  # 0.64 > 0.55; the oracle rows are not candidates
+    assert best["trials"] == 2 and best["pairs"] == 1  # trial 2 has no SKADA row
+    assert best["mine"] == pytest.approx(0.65) and best["difference"] == pytest.approx(0.01)
+
+
+def test_the_multi_source_check_puts_k_way_one_domain_and_the_best_single_source_side_by_side():
+    runs = _runs(
+        [("a", "x->t", 0, "dann", 0.5), ("a", "x->t", 1, "dann", 0.7),
+         ("a", "y->t", 0, "dann", 0.6), ("a", "y->t", 1, "dann", 0.4),
+         ("a", "x+y->t", 0, "dann", 0.55)]
+    )  # fmt: skip
+    k_way = _runs([("k", "x+y->t", 0, "dann", 0.65)])
+    check = checks.multi_source_check(runs, k_way, ["dann", "coral"])
+    row = check.iloc[0]  # trial 0 only: x 0.5, y 0.6
+    assert len(check) == 1 and row.best_single == "y" and row.single == pytest.approx(0.6)
+    assert row.one_domain == pytest.approx(0.55) and row.k_way == pytest.approx(0.65)
+    text = checks.multi_source_markdown(check)
+    assert "| t | dann | 65.0 | 55.0 | y | 60.0 | +5.0 | +10.0 | 1 |" in text
+
+
+def test_selection_counts_count_each_picked_source_weight():
+    few = pd.DataFrame(
+        {"pair": "p", "k": 10, "method": "f[select=few_shot_cv]", "trial": [0, 1, 2, 3],
+         "picked": [{"source_weight": 0.0}, {"source_weight": 1.0}, {"source_weight": 0.0}, None]}
+    )  # fmt: skip
+    counts = checks.selection_counts(few)
+    assert counts.loc[("p", 10, "f[select=few_shot_cv]"), 0.0] == 2
+    assert counts.loc[("p", 10, "f[select=few_shot_cv]"), 1.0] == 1
+
+
+def test_the_cv_choice_takes_the_best_cross_validation_score_ties_to_the_first_candidate():
+    few = pd.DataFrame(
+        {"pair": "p", "k": 10, "trial": [0, 0, 1, 1, 1],
+         "method": ["a[select]", "b[select]", "a[select]", "b[select]", "c"],
+         "uar": [0.6, 0.7, 0.5, 0.8, 0.9], "cv_score": [0.55, 0.65, 0.6, 0.6, np.nan],
+         "picked": None}
+    )  # fmt: skip
+    chosen = checks.cv_choice(few, ("a[select]", "b[select]", "c"), "by cv")
+    assert chosen.chosen.tolist() == ["b[select]", "a[select]"]  # trial 1: a tie, a first
+    assert chosen.uar.tolist() == [0.7, 0.5] and set(chosen.method) == {"by cv"}
+    assert checks.cv_choice(few, ("c",), "by cv").empty  # no cross-validation score
+
+
+def test_a_selection_record_gives_the_run_frame_its_pick_and_score(tmp_path):
+    scores = [
+        {"params": {"source_weight": 1.0}, "score": 0.4},
+        {"params": {"source_weight": 0.0}, "score": 0.6},
+        {"params": {"source_weight": 0.5}, "score": None},  # NaN is stored as null
+    ]
+    record = {"key": "k1", "status": "ok", "experiment": "c", "variant": "f[select=few_shot_cv]",
+              "method": "f", "pair": "p", "trial": 0, "k": 10, "metrics": {"uar": 0.5},
+              "selection": {"scorer": "few_shot_cv", "picked": {"source_weight": 0.0},
+                            "scores": scores}}  # fmt: skip
+    (tmp_path / "results.jsonl").write_text(json.dumps(record) + "\n")
+    row = tables.run_frame(tmp_path).iloc[0]
+    assert row.picked == {"source_weight": 0.0} and row.cv_score == 0.6
