@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from emoshift.data.loaders.csv_table import table_separator
 from emoshift.experiment.features import NORMALISATIONS, _normalise_frames
 from emoshift.experiment.schema import ConfigError, _check_choice
 
@@ -105,9 +106,8 @@ def join_extra_columns(
     where = f"corpora.{name}.extra_columns"
     if not path.is_file():
         raise FileNotFoundError(f"{where}: {path} does not exist")
-    sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
     try:
-        extra = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+        extra = pd.read_csv(path, sep=table_separator(path), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise ValueError(f"{where}: {path} is not a readable CSV/TSV table ({error})") from None
     if "file" not in extra:

@@ -34,7 +34,8 @@ from emoshift.data.table import COLUMNS, DIMENSIONS, EMOTIONS
 LAYOUT = "a CSV/TSV file with a column of audio paths (relative to the file's folder)"
 
 
-def _separator(path: Path, sep: str | None) -> str:
+def table_separator(path: Path, sep: str | None = None) -> str:
+    """``sep``, or the separator its suffix implies: tab for .tsv/.tab, else a comma."""
     if sep is not None:
         return sep
     return "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
@@ -137,7 +138,7 @@ def load(
     context = LoaderContext(
         corpus, strict, report or LoadReport(), layout=LAYOUT, directory=path, duration=duration
     )
-    frame = pd.read_csv(path, sep=_separator(path, sep), dtype=str, keep_default_na=False)
+    frame = pd.read_csv(path, sep=table_separator(path, sep), dtype=str, keep_default_na=False)
     mapping = _mapping(frame, columns, path)
     extra = [c for c in frame.columns if c not in mapping.values()]
     reader = _Reader(path, corpus, mapping, extra, dict(label_map or {}), dimension_range)
