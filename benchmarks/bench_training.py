@@ -272,8 +272,7 @@ def measure(toolkit: str, method: str, args: argparse.Namespace) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    device = getattr(args, "device", "cpu")
-    torch_device(device)
+    device = getattr(args, "device", "cpu")  # checked by main() in every process
 
     def build(epochs: int):
         return BUILDERS[toolkit](method, epochs, args.batch, args.seed, device)
