@@ -9,10 +9,13 @@ A bundle holds three kinds of files:
 - ``SHA256SUMS``: one ``<sha256>  <name>`` line per file, the manifest included, in the
   format of ``sha256sum -c``.
 
-:func:`write_bundle` writes into a temporary sibling folder and renames it into place, so
-an interrupted save leaves no half-written bundle. :func:`read_bundle` checks every file
-before it parses any of them: a missing, truncated or altered file raises
-:class:`BundleError` naming the file; nothing is unpickled.
+:func:`write_bundle` writes into a hidden sibling folder and puts it in place only when it
+is complete (:mod:`emoshift.bundle.replace`): a kill at any moment leaves ``folder``
+holding the complete old bundle or the complete new one, never a half-written one or
+none. ``overwrite`` replaces only a bundle or an empty folder, never other files.
+
+:func:`read_bundle` checks every file before it parses any of them: a missing, truncated
+or altered file raises :class:`BundleError` naming the file; nothing is unpickled.
 
 Example:
     >>> import tempfile, numpy as np
@@ -25,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -36,6 +40,8 @@ from pathlib import Path
 import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
+
+from emoshift.bundle.replace import leftover_prefix, pause_point, recover, swap_in
 
 MANIFEST = "manifest.json"
 CHECKSUMS = "SHA256SUMS"
@@ -72,12 +78,11 @@ def write_bundle(
     An existing ``folder`` is replaced only with ``overwrite=True``.
     """
     folder = Path(folder)
-    if folder.exists() and not overwrite:
-        raise FileExistsError(
-            f"{folder} already exists; choose another --out folder or remove it first"
-        )
     folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    recover(folder)
+    if folder.exists() or folder.is_symlink():
+        _check_replaceable(folder, overwrite)
+    staging = Path(tempfile.mkdtemp(prefix=leftover_prefix(folder), dir=folder.parent))
     try:
         files = {}
         for group, named in arrays.items():
@@ -92,13 +97,31 @@ def write_bundle(
         sums = [f"{sha256_of(staging / name)}  {name}" for name in [MANIFEST, *files]]
         (staging / CHECKSUMS).write_text("\n".join(sums) + "\n", encoding="utf-8")
         _open_permissions(staging)
-        if folder.exists():
-            shutil.rmtree(folder)
-        staging.rename(folder)
+        pause_point("staged")
+        swap_in(staging, folder)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return folder
+
+
+def _check_replaceable(folder: Path, overwrite: bool) -> None:
+    """``overwrite`` replaces a bundle folder or an empty folder, nothing else."""
+    if not overwrite:
+        raise FileExistsError(
+            f"{folder} already exists; choose another --out folder or remove it first"
+        )
+    if folder.is_symlink() or not folder.is_dir():
+        raise FileExistsError(
+            f"{folder} is not a folder; --overwrite replaces only a model bundle folder: "
+            "choose another --out"
+        )
+    if any(folder.iterdir()) and not (folder / CHECKSUMS).is_file():
+        raise FileExistsError(
+            f"{folder} holds files but no {CHECKSUMS}: it is not a model bundle, and "
+            "--overwrite replaces only a model bundle (or an empty folder); choose another "
+            "--out"
+        )
 
 
 def _open_permissions(folder: Path) -> None:
@@ -157,6 +180,25 @@ def _read_manifest(folder: Path) -> dict:
     return manifest
 
 
+def is_bundle(folder: Path) -> bool:
+    """Whether ``folder`` looks like a model bundle (holds ``SHA256SUMS``, or an emoshift
+    manifest), complete or not: a place no other output may be written into."""
+    if (folder / CHECKSUMS).is_file():
+        return True
+    try:
+        with open(folder / MANIFEST, "rb") as handle:
+            return b'"emoshift-model"' in handle.read(4096)
+    except OSError:
+        return False
+
+
+def _recover_for_reading(folder: Path) -> None:
+    """Put back a bundle that a killed ``--overwrite`` left aside (see
+    :func:`~emoshift.bundle.replace.recover`); a read-only place keeps it as it is."""
+    with contextlib.suppress(OSError):
+        recover(folder)
+
+
 def read_bundle(folder: str | os.PathLike) -> tuple[dict, dict[str, dict[str, np.ndarray]]]:
     """The manifest and the array groups of the bundle in ``folder``, every file checked.
 
@@ -164,6 +206,8 @@ def read_bundle(folder: str | os.PathLike) -> tuple[dict, dict[str, dict[str, np
     or not listed in both the manifest and ``SHA256SUMS``.
     """
     folder = Path(folder)
+    if not folder.exists():
+        _recover_for_reading(folder)
     if not folder.is_dir():
         raise BundleError(f"{folder} is not a model bundle folder (it does not exist)")
     sums = _read_checksums(folder)

@@ -3,7 +3,8 @@
 Predict the emotion of every audio file named: files, folders (searched recursively), text
 lists (one path per line) or corpus tables (.csv, .parquet with a 'file' column). Writes one
 row per file; a file that cannot be read keeps its row with the reason in the 'error'
-column, and the others go on.
+column, and the others go on. The table replaces an existing --out only with --overwrite,
+and is never written into a model bundle or over an input.
 
 Example:
     >>> from emoshift.cli._parsers import parse
@@ -33,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--out", type=Path, required=True, help="predictions table (.csv, or .parquet)"
     )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     parser.add_argument(
         "--domain",
         default=None,
@@ -57,16 +59,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from emoshift.bundle import load  # noqa: PLC0415 (fast --help)
-    from emoshift.bundle.predict import predict_inputs  # noqa: PLC0415
+    from emoshift.bundle.predict import check_table_out, predict_inputs  # noqa: PLC0415
 
     if args.batch_size < 1:
         raise ValueError(f"--batch-size {args.batch_size} must be at least 1")
-    out = check_writable(args.out, "--out")
+    out = check_table_out(args.out, [args.model, *args.inputs], overwrite=args.overwrite)
+    check_writable(out, "--out")
     model = load(args.model, device=args.device, strict=not args.allow_version_change)
     run = predict_inputs(
         model,
         args.inputs,
         out=out,
+        overwrite=args.overwrite,
         domain=args.domain,
         batch_size=args.batch_size,
         **extraction_options(args),

@@ -110,7 +110,11 @@ class SavedState:
 class NetworkState(SavedState):
     """The saved state of an estimator whose networks are ``modules_``: their weights are
     kept as ``modules.*`` arrays; loading rebuilds the networks from the restored
-    attributes (:meth:`_new_networks`, no training data) and loads the weights."""
+    attributes (:meth:`_new_networks`, no training data) and loads the weights.
+
+    The networks are first built on torch's ``meta`` device (shapes only, no memory) and
+    their shapes compared with the saved arrays, so that sizes in a manifest that the
+    arrays do not have are refused before any real network is allocated."""
 
     def _new_networks(self) -> nn.ModuleDict:
         """Freshly initialised networks for the fitted sizes."""
@@ -123,6 +127,8 @@ class NetworkState(SavedState):
     def _set_state(self, meta: dict, arrays: Mapping[str, np.ndarray]) -> None:
         super()._set_state(meta, arrays)
         self.device_ = device_for(self.device)
+        with torch.device("meta"):
+            check_network_shapes(self._new_networks(), arrays)
         self.modules_ = self._new_networks()
         load_networks(self.modules_, arrays, self.device_)
 
@@ -140,6 +146,32 @@ def network_arrays(modules: nn.Module, prefix: str = "modules") -> dict[str, np.
         f"{prefix}.{name}": tensor.detach().cpu().numpy()
         for name, tensor in modules.state_dict().items()
     }
+
+
+def check_network_shapes(modules: nn.Module, arrays: Mapping[str, np.ndarray]) -> None:
+    """Raise ``ValueError`` unless the ``modules.*`` arrays have exactly the weights of
+    ``modules`` (built on any device, ``meta`` included), each with its shape."""
+    expected = {f"modules.{name}": _shape(t) for name, t in modules.state_dict().items()}
+    saved = {name: _shape(a) for name, a in arrays.items() if name.startswith("modules.")}
+    if expected == saved:
+        return
+    missing, extra = sorted(set(expected) - set(saved)), sorted(set(saved) - set(expected))
+    if missing or extra:
+        raise ValueError(
+            f"the saved weights do not fit the networks its settings describe: missing "
+            f"{missing[:5]} ({len(missing)}), unexpected {extra[:5]} ({len(extra)})"
+        )
+    name = next(n for n in expected if expected[n] != saved[n])
+    raise ValueError(
+        f"the saved weight {name!r} has shape {saved[name]}, the settings describe "
+        f"{expected[name]} (e.g. hidden_sizes differ from the weights)"
+    )
+
+
+def _shape(array: np.ndarray | torch.Tensor) -> tuple[int, ...]:
+    """An array's shape as torch compares it on loading (a scalar may be saved as (1,))."""
+    shape = tuple(array.shape)
+    return () if shape == (1,) else shape
 
 
 def load_networks(
