@@ -46,6 +46,8 @@ from emoshift.bundle.replace import leftover_prefix, pause_point, recover, swap_
 MANIFEST = "manifest.json"
 CHECKSUMS = "SHA256SUMS"
 ARRAY_SUFFIX = ".safetensors"
+#: the largest manifest read (a real one is a few kilobytes to a few megabytes)
+MAX_MANIFEST_BYTES = 64 << 20
 
 
 class BundleError(ValueError):
@@ -171,6 +173,12 @@ def _check_file(folder: Path, name: str, digest: str, size: int | None = None) -
 
 
 def _read_manifest(folder: Path) -> dict:
+    size = (folder / MANIFEST).stat().st_size
+    if size > MAX_MANIFEST_BYTES:
+        raise BundleError(
+            f"{folder / MANIFEST} is {size} bytes, more than the {MAX_MANIFEST_BYTES} a "
+            "model manifest may have; it is not an emoshift model manifest"
+        )
     try:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:

@@ -37,6 +37,7 @@ from sklearn.base import BaseEstimator
 
 from emoshift import __version__
 from emoshift.bundle import manifest as mf
+from emoshift.bundle.consistency import check_estimator_labels, check_finite, check_labels
 from emoshift.bundle.io import MANIFEST, BundleError, read_bundle, write_bundle
 from emoshift.bundle.state import estimator_state, restore_estimator
 from emoshift.features import (
@@ -189,11 +190,11 @@ class Model:
         one column per regression dimension."""
         if self.task == "regression":
             values = np.asarray(self.estimator.predict(X), dtype=np.float64)
-            values = values.reshape(len(values), -1)
+            values = _finite(values.reshape(len(values), -1))
             return pd.DataFrame(values, columns=self.labels["dimensions"])
         frame = pd.DataFrame({"prediction": self.estimator.predict(X)})
         if _has_proba(self.estimator):
-            proba = self.estimator.predict_proba(X)
+            proba = _finite(np.asarray(self.estimator.predict_proba(X)))
             for i, label in enumerate(self.labels["classes"]):
                 frame[f"p_{label}"] = proba[:, i]
         return frame
@@ -272,6 +273,17 @@ class Model:
         )
 
 
+def _finite(outputs: np.ndarray) -> np.ndarray:
+    """``outputs``, unless some are NaN or infinite (damaged or altered weights)."""
+    bad = ~np.isfinite(outputs)
+    if bad.any():
+        raise ValueError(
+            f"the model gives NaN or infinite outputs for {int(bad.any(axis=-1).sum())} of "
+            f"{len(outputs)} input(s); its weights are damaged or altered: train it again"
+        )
+    return outputs
+
+
 def _has_proba(estimator: BaseEstimator) -> bool:
     try:
         return callable(estimator.predict_proba) and getattr(estimator, "probability", True)
@@ -313,6 +325,8 @@ def load(
     where = str(folder / MANIFEST)
     mf.check_format(manifest, where)
     mf.check_sections(manifest, where)
+    check_labels(manifest, where)
+    check_finite(arrays, str(folder))
     mf.check_features(manifest["features"], where, requested=feature_set, strict=strict)
     mf.check_libraries(manifest, where, strict=strict)
     method = manifest["method"]
@@ -331,6 +345,7 @@ def load(
             normaliser = DomainNormaliser.from_state(settings, arrays["normalisation"])
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise BundleError(f"{where}: the saved model cannot be rebuilt: {error!r}") from None
+    check_estimator_labels(estimator, manifest, where)
     return Model(
         estimator=estimator,
         method=method["name"],

@@ -85,12 +85,6 @@ def check_table_out(
     """``out``, if a prediction table may be written there (see the module doc); raises
     ``ValueError`` naming ``--out`` and what to do otherwise."""
     out = Path(out)
-    if out.suffix.lower() not in TABLE_WRITERS:
-        raise ValueError(
-            f"--out {out}: a prediction table is written as "
-            f"{' or '.join(TABLE_WRITERS)}, not {out.suffix or 'a name without a suffix'}; "
-            "end the file name with one of these"
-        )
     resolved = out.resolve()
     if any(resolved == Path(item).resolve() for item in inputs):
         raise ValueError(f"--out {out} is also an input; write the predictions to another file")
@@ -100,6 +94,12 @@ def check_table_out(
                 f"--out {out} lies inside the model bundle {folder}; writing there would "
                 "damage the bundle: write the predictions outside it"
             )
+    if out.suffix.lower() not in TABLE_WRITERS:
+        raise ValueError(
+            f"--out {out}: a prediction table is written as "
+            f"{' or '.join(TABLE_WRITERS)}, not {out.suffix or 'a name without a suffix'}; "
+            "end the file name with one of these"
+        )
     if out.exists() and not overwrite:
         raise ValueError(f"--out {out} already exists; pass --overwrite or another file")
     return out

@@ -41,6 +41,22 @@ def _plain(value: object, name: str) -> object:
     raise TypeError(f"hyper-parameter {name}={value!r} cannot be saved as JSON")
 
 
+def _ensemble_message(who: str, ensemble: object) -> str:
+    return (
+        f"{who}(ensemble={ensemble}) cannot be saved yet: a bundle holds one network, and "
+        "saving only the first member would predict differently; train with ensemble: 1 "
+        "to ship the model"
+    )
+
+
+def check_savable(method: str, params: dict) -> None:
+    """Raise ``ValueError`` before training when ``params`` make an estimator that a
+    bundle cannot hold (a seed ensemble, for now)."""
+    ensemble = params.get("ensemble", 1)
+    if isinstance(ensemble, int) and ensemble > 1:
+        raise ValueError(_ensemble_message(method, ensemble))
+
+
 def estimator_state(estimator: BaseEstimator) -> tuple[dict, dict, dict[str, np.ndarray]]:
     """``(params, meta, arrays)``: hyper-parameters (plain JSON), fitted state (JSON) and
     named arrays of ``estimator``. Raises ``TypeError`` for a class that declares none."""
@@ -50,11 +66,7 @@ def estimator_state(estimator: BaseEstimator) -> tuple[dict, dict, dict[str, np.
             "(emoshift.methods.state.SavedState)"
         )
     if getattr(estimator, "ensemble", 1) > 1:
-        raise TypeError(
-            f"{type(estimator).__name__}(ensemble={estimator.ensemble}) cannot be saved yet: a "
-            "bundle holds one network, and saving only the first member would predict "
-            "differently; train with ensemble: 1 to ship the model"
-        )
+        raise TypeError(_ensemble_message(f"{type(estimator).__name__}", estimator.ensemble))
     meta, arrays = estimator._get_state()
     params = {k: _plain(v, k) for k, v in estimator.get_params(deep=False).items()}
     return params, meta, arrays

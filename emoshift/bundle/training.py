@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from emoshift.bundle.model import Model
+from emoshift.bundle.state import check_savable
 from emoshift.experiment.config import ExperimentConfig, PairConfig, expand_method_grid
 from emoshift.experiment.data import ExperimentData, _resolve, load_experiment_data
 from emoshift.experiment.features import extractor_options
@@ -153,8 +154,15 @@ def train_model(
             "features.second_stream: a bundle predicts from audio alone, so it cannot "
             "ship a model that reads a second stream; train it with emoshift run"
         )
+    if method in config.selection:  # before any extraction or file read
+        raise ValueError(
+            f"config.selection.{method}: train fits the one setting of config.methods."
+            f"{method} and does not choose among a selection grid; remove "
+            f"selection.{method} (put the setting an emoshift run chose in methods.{method})"
+        )
     chosen = choose_pair(config, pair)
     params = choose_params(config, method)
+    check_savable(method, params)
     data = load_experiment_data(config, progress=progress)
     check_data(config, data)
     split = _split(config, data, chosen)

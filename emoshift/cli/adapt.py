@@ -36,6 +36,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--domain", default=None, help="name of the new domain (default: the first input's name)"
     )
     parser.add_argument(
+        "--replace-domain",
+        action="store_true",
+        help="replace the statistics of a domain the model already holds (--domain)",
+    )
+    parser.add_argument(
         "--min-files", type=int, default=10, help="fewest usable files (default: 10)"
     )
     parser.add_argument(
@@ -59,6 +64,7 @@ def handle(args: argparse.Namespace) -> int:
         domain=args.domain,
         min_files=args.min_files,
         batch_norm=args.batch_norm,
+        replace_domain=args.replace_domain,
         **extraction_options(args),
     )
     folder = adapted.save(out, overwrite=args.overwrite)
