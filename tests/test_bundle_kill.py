@@ -17,6 +17,7 @@ from bundle_parts import kill_at, small_model, voice_clips
 from test_bundle import CONFIG
 
 from emoshift.bundle import load
+from emoshift.bundle.predict import check_table_out
 from emoshift.bundle.replace import RecoveredWarning
 from emoshift.cli import main
 
@@ -110,6 +111,10 @@ def test_overwrite_replaces_only_a_bundle(parts: Path, tmp_path: Path) -> None:
     with pytest.raises(FileExistsError, match="not a model bundle.*choose another --out"):
         model.save(precious, overwrite=True)
     assert (precious / "chapter1.tex").read_text() == "years of work"
+    (tmp_path / "notes.txt").write_text("a file")
+    with pytest.raises(FileExistsError, match="is not a folder; --overwrite replaces only"):
+        model.save(tmp_path / "notes.txt", overwrite=True)
+    assert (tmp_path / "notes.txt").read_text() == "a file"
     empty = tmp_path / "empty"
     empty.mkdir()
     assert load(model.save(empty, overwrite=True)).method == "source_only"
@@ -149,6 +154,9 @@ def test_predict_refuses_to_write_into_its_bundle(parts: Path, tmp_path: Path, c
         assert f"lies inside the model bundle {bundle}" in capsys.readouterr().err
     assert (bundle / "manifest.json").read_bytes() == manifest and load(bundle)
     assert not (bundle / "p.csv").exists()
+    (bundle / "SHA256SUMS").unlink()  # a damaged bundle is still known by its manifest
+    with pytest.raises(ValueError, match="lies inside the model bundle"):
+        check_table_out(bundle / "p.csv", [])
 
 
 @pytest.mark.bad_input
