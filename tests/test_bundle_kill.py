@@ -111,6 +111,12 @@ def test_overwrite_replaces_only_a_bundle(parts: Path, tmp_path: Path) -> None:
     with pytest.raises(FileExistsError, match="not a model bundle.*choose another --out"):
         model.save(precious, overwrite=True)
     assert (precious / "chapter1.tex").read_text() == "years of work"
+    (precious / "SHA256SUMS").write_text("checksums of a download\n")
+    with pytest.raises(FileExistsError, match="not a model bundle"):
+        model.save(precious, overwrite=True)
+    args = ["adapt", str(parts / "model"), str(parts / "clips"), "--out", str(precious)]
+    assert main([*args, "--overwrite", "--domain", "x"]) == 2  # refused before extraction
+    assert sorted(p.name for p in precious.iterdir()) == ["SHA256SUMS", "chapter1.tex"]
     (tmp_path / "notes.txt").write_text("a file")
     with pytest.raises(FileExistsError, match="is not a folder; --overwrite replaces only"):
         model.save(tmp_path / "notes.txt", overwrite=True)

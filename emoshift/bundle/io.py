@@ -82,8 +82,7 @@ def write_bundle(
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     recover(folder)
-    if folder.exists() or folder.is_symlink():
-        _check_replaceable(folder, overwrite)
+    check_replaceable(folder, overwrite)
     staging = Path(tempfile.mkdtemp(prefix=leftover_prefix(folder), dir=folder.parent))
     try:
         files = {}
@@ -107,8 +106,11 @@ def write_bundle(
     return folder
 
 
-def _check_replaceable(folder: Path, overwrite: bool) -> None:
-    """``overwrite`` replaces a bundle folder or an empty folder, nothing else."""
+def check_replaceable(folder: Path, overwrite: bool) -> None:
+    """Raise ``FileExistsError`` unless a bundle may be written at ``folder``: a new
+    path, or with ``overwrite`` an emoshift model bundle or an empty folder, nothing else."""
+    if not (folder.exists() or folder.is_symlink()):
+        return
     if not overwrite:
         raise FileExistsError(
             f"{folder} already exists; choose another --out folder or remove it first"
@@ -118,9 +120,9 @@ def _check_replaceable(folder: Path, overwrite: bool) -> None:
             f"{folder} is not a folder; --overwrite replaces only a model bundle folder: "
             "choose another --out"
         )
-    if any(folder.iterdir()) and not (folder / CHECKSUMS).is_file():
+    if any(folder.iterdir()) and not _holds_manifest(folder):
         raise FileExistsError(
-            f"{folder} holds files but no {CHECKSUMS}: it is not a model bundle, and "
+            f"{folder} holds files but no emoshift {MANIFEST}: it is not a model bundle, and "
             "--overwrite replaces only a model bundle (or an empty folder); choose another "
             "--out"
         )
@@ -188,16 +190,19 @@ def _read_manifest(folder: Path) -> dict:
     return manifest
 
 
-def is_bundle(folder: Path) -> bool:
-    """Whether ``folder`` looks like a model bundle (holds ``SHA256SUMS``, or an emoshift
-    manifest), complete or not: a place no other output may be written into."""
-    if (folder / CHECKSUMS).is_file():
-        return True
+def _holds_manifest(folder: Path) -> bool:
+    """Whether ``folder`` holds an emoshift model manifest (its format, near the top)."""
     try:
         with open(folder / MANIFEST, "rb") as handle:
             return b'"emoshift-model"' in handle.read(4096)
     except OSError:
         return False
+
+
+def is_bundle(folder: Path) -> bool:
+    """Whether ``folder`` looks like a model bundle (holds ``SHA256SUMS``, or an emoshift
+    manifest), complete or not: a place no other output may be written into."""
+    return (folder / CHECKSUMS).is_file() or _holds_manifest(folder)
 
 
 def _recover_for_reading(folder: Path) -> None:

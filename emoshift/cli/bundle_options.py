@@ -52,8 +52,14 @@ def add_bundle_out(parser: argparse.ArgumentParser, what: str) -> None:
 
 
 def check_bundle_out(args: argparse.Namespace) -> Path:
-    """``args.out``, unless it exists and ``--overwrite`` is not given (checked before
-    the work starts)."""
+    """``args.out``, unless it exists and ``--overwrite`` is not given, or it is not a
+    bundle that ``--overwrite`` may replace (checked before the work starts)."""
+    from emoshift.bundle.io import check_replaceable  # noqa: PLC0415 (fast --help)
+
     if args.out.exists() and not args.overwrite:
         raise ValueError(f"--out {args.out} already exists; pass --overwrite or another folder")
+    try:
+        check_replaceable(args.out, args.overwrite)
+    except FileExistsError as error:
+        raise ValueError(f"--out {error}") from None
     return args.out
