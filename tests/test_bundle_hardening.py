@@ -31,7 +31,7 @@ from emoshift.methods.base import NeuralEstimator
 
 @pytest.fixture(scope="module")
 def parts(tmp_path_factory) -> Path:
-    """model/ (a small bundle), clips/ (12 voice-like clips) and a warm feature cache."""
+    """model/ (a small bundle) and clips/ (12 voice-like clips)."""
     folder = tmp_path_factory.mktemp("hardening")
     small_model(folder / "model")
     voice_clips(folder / "clips")
