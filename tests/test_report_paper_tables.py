@@ -129,8 +129,8 @@ def test_latex_escapes_every_special_character():
     assert r"coral\_x\&y & 0.500 $\pm$ 0.100 \\" in lines
     assert lines[-3:] == [
         r"\bottomrule",
-        r"\multicolumn{2}{l}{\footnotesize \textsuperscript{\dag} few} \\",
         r"\end{tabular}",
+        r"\par{\footnotesize \textsuperscript{\dag} few\par}",
     ]
 
 
@@ -184,6 +184,7 @@ def test_report_writes_each_table_in_every_format_with_marks(tmp_path, projectio
         "†" in (out / "wide.md").read_text() and "few_matched" in (out / "results.md").read_text()
     )
     assert r"\textsuperscript{\dag}" in (out / "wide.tex").read_text()
+    assert r"\begin{tabular}{lrr}" in (out / "wide.tex").read_text()  # scores to the right
     assert "Holm-corrected" in (out / "wide.tex").read_text()
     page = report.html.read_text()
     assert "<h2>Variants x pairs (UAR)</h2>" in page

@@ -246,7 +246,8 @@ def draw_figures(
     axis = next((c for c in conditions if len({t.get(c) for t in ordered}) > 1), None)
     if axis is not None:
         _curve_figures(in_scope, metric, axis, figures, f"{metric.upper()} against {axis}")
-    panels = [t for t in in_scope if t["variant"] in chosen_variants or t["variant"] == reference]
+    drawn = chosen_variants | ({reference} if chosen_variants else set())
+    panels = [t for t in in_scope if t["variant"] in drawn]
     _confusion_figures(
         [t for t in panels if t["variant"] in chosen_variants],
         conditions,

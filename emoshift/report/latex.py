@@ -1,7 +1,8 @@
 """LaTeX tables to paste into a paper: booktabs rules, every cell escaped.
 
 The output needs ``\\usepackage{booktabs}`` in the preamble (the first line says so); it
-is a bare ``tabular`` so that the paper chooses its own ``table`` float and caption.
+is a bare ``tabular`` (and its legend) so that the paper chooses its own ``table`` float
+and caption.
 
 Example:
     >>> import pandas as pd
@@ -16,8 +17,8 @@ Example:
     \\midrule
     dann[lambda\\_max=0.5] & 0.600 $\\pm$ 0.010 \\\\
     \\bottomrule
-    \\multicolumn{2}{l}{\\footnotesize * p \\textless{} 0.05} \\\\
     \\end{tabular}
+    \\par{\\footnotesize * p \\textless{} 0.05\\par}
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def latex_escape(text: object) -> str:
 def to_latex(table: pd.DataFrame, digits: int = 3, legend: str | None = None) -> str:
     """A booktabs ``tabular`` of :func:`~emoshift.report.tables.format_table`: numeric
     columns right-aligned, the others left; ``legend`` (what marks and columns mean) as a
-    last full-width row under the bottom rule."""
+    footnote-size paragraph right under it, which wraps to the width of the float."""
     text = format_table(table, digits)
     numeric = numeric_columns(table)
     spec = "".join("r" if column in numeric else "l" for column in text.columns)
@@ -74,9 +75,7 @@ def to_latex(table: pd.DataFrame, digits: int = 3, legend: str | None = None) ->
         " & ".join(latex_escape(value) for value in row) + " \\\\"
         for row in text.itertuples(index=False)
     ]
-    lines.append("\\bottomrule")
-    if legend:
-        width = len(text.columns)
-        lines.append(f"\\multicolumn{{{width}}}{{l}}{{\\footnotesize {latex_escape(legend)}}} \\\\")
-    lines.append("\\end{tabular}")
+    lines += ["\\bottomrule", "\\end{tabular}"]
+    if legend:  # a note under the table, wrapped to the width of the float
+        lines.append(f"\\par{{\\footnotesize {latex_escape(legend)}\\par}}")
     return "\n".join(lines)

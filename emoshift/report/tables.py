@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from numbers import Integral, Real
 from pathlib import Path
@@ -139,19 +140,33 @@ def format_table(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     return pd.DataFrame(columns, index=table.index)
 
 
+SCORE_TEXT = re.compile(r"-?\d+\.\d+( ± \d+\.\d+)?\W*")
+"""A cell that is already formatted as a score ("0.587 ± 0.008*"), e.g. in a wide table."""
+
+
 def numeric_columns(table: pd.DataFrame) -> set[str]:
-    """Columns of ``format_table(table)`` that hold numbers, to right-align them.
+    """Columns of ``format_table(table)`` that hold numbers (or scores already formatted
+    as text, see :data:`SCORE_TEXT`), to right-align them.
 
     Example:
         >>> sorted(numeric_columns(pd.DataFrame({"m": ["a"], "uar_mean": [0.5], "uar_std": [0.1]})))
         ['uar', 'uar_std']
+        >>> numeric_columns(pd.DataFrame({"a->b": ["0.587 ± 0.008*†", ""], "v": ["x", ""]}))
+        {'a->b'}
     """
     numeric = {
         str(c)
         for c in table.columns
-        if pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])
+        if (pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c]))
+        or _holds_scores(table[c])
     }
     return {c[:-5] if c.endswith("_mean") else c for c in numeric}
+
+
+def _holds_scores(column: pd.Series) -> bool:
+    """Whether every non-empty cell of a text column is a formatted score."""
+    cells = [str(v) for v in column if isinstance(v, str) and v]
+    return bool(cells) and all(SCORE_TEXT.fullmatch(cell) for cell in cells)
 
 
 def to_markdown(table: pd.DataFrame, digits: int = 3) -> str:
