@@ -229,6 +229,13 @@ def test_projections_use_a_sample_and_are_cached_in_the_run_folder(tmp_path, pro
     assert second.html.read_bytes() == first.html.read_bytes()
     write_experiment_report(tmp_path, scope=FigureScope(points=60))  # another sample: computed
     assert projection.shapes == [(60, 6)] * 3
+    for cached in (tmp_path / "projections").glob("*.npz"):
+        cached.write_bytes(b"not an npz")  # a damaged cache is computed again, no error
+    assert write_experiment_report(tmp_path, scope=scope).projections == {
+        "computed": 3,
+        "cached": 0,
+    }
+    assert write_experiment_report(tmp_path, scope=scope).projections["cached"] == 3
 
 
 def test_a_changed_artifact_is_projected_again(tmp_path, projection):
