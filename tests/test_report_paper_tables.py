@@ -281,3 +281,14 @@ def test_cli_report_options(tmp_path, capsys, projection):
     assert projection.shapes == [(40, 6)] * 2
     assert main([*args[:2], "--figure-pairs", "nowhere"]) == 2
     assert "['nowhere'] are not in this run" in capsys.readouterr().err
+
+
+def test_a_cache_that_cannot_be_written_warns_once_and_the_report_goes_on(tmp_path, capsys):
+    from emoshift.report.projection_cache import ProjectionCache  # noqa: PLC0415
+
+    (tmp_path / "projections").write_text("a file where the cache folder should be")
+    cache = ProjectionCache(tmp_path / "projections")
+    cache.save("a", np.zeros((3, 2)), np.arange(3))
+    cache.save("b", np.zeros((3, 2)), np.arange(3))
+    assert capsys.readouterr().err.count("cannot keep projections in") == 1
+    assert cache.load("a") is None

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from emoshift.report.embeddings import TSNE_ITERATIONS
+from emoshift.runfolder import warn
 
 FORMAT = 1
 """Bumped when what a cached projection holds, or how it is computed, changes."""
@@ -55,6 +56,7 @@ class ProjectionCache:
         self.directory = directory
         self.hits = 0
         self.misses = 0
+        self.unwritable = False
         self._digests: dict[Path, str] = {}
 
     def key(self, artifact: Path, layer: str, method: str, points: int) -> str:
@@ -82,8 +84,19 @@ class ProjectionCache:
         return points, rows
 
     def save(self, key: str, points: np.ndarray, rows: np.ndarray) -> None:
-        """Store a projection atomically (a killed report leaves no half-written file)."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        """Store a projection atomically (a killed report leaves no half-written file).
+        A run folder that cannot be written (read-only, full) gets one warning and the
+        report goes on without the cache."""
+        if self.unwritable:
+            return
         temporary = self.directory / f".{key}.{os.getpid()}.npz"
-        np.savez(temporary, points=np.asarray(points, dtype=np.float32), rows=rows)
-        os.replace(temporary, self.directory / f"{key}.npz")
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            np.savez(temporary, points=np.asarray(points, dtype=np.float32), rows=rows)
+            os.replace(temporary, self.directory / f"{key}.npz")
+        except OSError as error:
+            self.unwritable = True
+            warn(
+                f"cannot keep projections in {self.directory} ({error}); the next report "
+                "computes them again"
+            )
