@@ -10,6 +10,7 @@ the other)::
       timings.jsonl    {"key", "seconds"} per finished trial (kept out of the results)
       data/            the run's data for worker processes (``--executor processes``)
       artifacts/       <key>.npz: representations of trial 0 for the report
+      projections/     <hash>.npz: 2-D projections the report drew of them (a cache)
       report/          what ``emoshift report`` writes
 
 Rules of the JSON-lines files:
@@ -54,6 +55,7 @@ TIMINGS = "timings.jsonl"
 CONFIG = "config.yaml"
 DATA = "data"
 ARTIFACTS = "artifacts"
+PROJECTIONS = "projections"
 REPORT = "report"
 
 
@@ -197,6 +199,7 @@ class RunFolder:
         self.config = self.path / CONFIG
         self.data = self.path / DATA
         self.artifacts = self.path / ARTIFACTS
+        self.projections = self.path / PROJECTIONS
         self.report = self.path / REPORT
 
     @staticmethod

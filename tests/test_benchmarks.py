@@ -80,3 +80,16 @@ def test_domain_probe_separates_shifted_domains_only(tmp_path):
     table = _script("domain_probe").probe_table(tmp_path).set_index("variant")
     assert table.loc["source_only", "domain_acc"] > 0.95
     assert abs(table.loc["dann", "domain_acc"] - 0.5) < 0.15
+
+
+def test_bench_report_writes_a_run_the_report_reads(tmp_path):
+    from emoshift.report.experiment import read_run  # noqa: PLC0415
+
+    script = _script("bench_report")
+    assert script.make_run(tmp_path, pairs=2, trials=3) == 2 * len(script.METHODS) * 3
+    run = read_run(tmp_path)
+    assert len(run.trials) == 30 and not run.failures
+    artifacts = sorted((tmp_path / "artifacts").glob("*.npz"))
+    assert len(artifacts) == 2 * len(script.METHODS)  # trial 0 of each method and pair
+    with np.load(artifacts[0]) as stored:
+        assert stored["domain"].shape == (script.ROWS,)

@@ -166,10 +166,24 @@ def test_table_means_and_stds_match_numpy(run):
     assert table.loc[(table["variant"] == "dann") & (table["k"] == 8)]["n_trials"].item() == 3
 
 
+def _holm_by_hand(p_values: list[float]) -> list[float]:
+    """Holm over a family of 2: the smaller p doubled, the larger at least that."""
+    small, large = sorted(p_values)
+    adjusted = {small: min(1.0, 2 * small), large: max(min(1.0, 2 * small), large)}
+    return [adjusted[p] for p in p_values]
+
+
 def test_paired_tests_match_scipy(run):
     _, latest, report = run
     tested = report.table[report.table["variant"] != "source_only"]
     assert report.table.loc[report.table["variant"] == "source_only", "p_value"].isna().all()
+    for k in TRIALS:  # the family: the 2 variants tested against the baseline at this k
+        family = tested[tested["k"] == k]
+        expected = _holm_by_hand(family["p_value"].astype(float).tolist())
+        assert family["p_holm"].astype(float).tolist() == pytest.approx(expected)
+        assert family["significant"].tolist() == [p < 0.05 for p in expected]
+        assert family["few_matched"].tolist() == [n < 5 for n in family["n_matched"]]
+    assert tested["few_matched"].any() and not tested["few_matched"].all()
     for row in tested.itertuples(index=False):
 
         def scores(variant, k=row.k):
@@ -186,7 +200,7 @@ def test_paired_tests_match_scipy(run):
         assert row.test == ("wilcoxon" if len(shared) >= 6 else "ttest")
         assert row.n_matched == len(shared)
         assert row.p_value == pytest.approx(expected.pvalue)
-        assert row.significant == (expected.pvalue < 0.05)
+        assert row.p_holm >= row.p_value
         assert row.uar_diff == pytest.approx(np.mean(np.subtract(a, b)))
         assert row.baseline == "source_only"
     assert set(tested["test"]) == {"wilcoxon", "ttest"}
@@ -195,7 +209,11 @@ def test_paired_tests_match_scipy(run):
 def test_table_files(run):
     directory, _, report = run
     out = directory / "report"
-    assert report.tables == {s: out / f"results.{s}" for s in ("md", "csv", "json")}
+    suffixes = ("md", "csv", "json", "tex", "html")
+    assert report.tables == {
+        stem: {s: out / f"{stem}.{s}" for s in suffixes}
+        for stem in ("results", "wide", "per_class")
+    }
     rows = json.loads((out / "results.json").read_text())
     assert rows[0]["variant"] == "source_only" and rows[0]["p_value"] is None
     assert {"uar_mean", "uar_std", "uar_diff", "p_value", "significant"} <= rows[1].keys()
@@ -203,7 +221,8 @@ def test_table_files(run):
     assert csv["uar_mean"].tolist() == pytest.approx(report.table["uar_mean"].tolist())
     markdown = (out / "results.md").read_text()
     assert markdown.startswith("| pair | k | variant | n_trials | uar |")
-    assert markdown.count("\n") == 2 + len(report.table)
+    assert markdown.count("\n| ") == 1 + len(report.table)  # the legend follows the table
+    assert "p_holm < 0.05" in markdown and "few_matched" in markdown
 
 
 def test_failed_trials_are_listed(run):

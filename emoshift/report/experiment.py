@@ -3,15 +3,20 @@
 ``emoshift run`` writes a run folder: ``results.jsonl`` (one line per finished trial,
 append-only; when a trial is re-run the last line for its key counts), ``config.yaml``
 and ``artifacts/<key>.npz`` (representations of each shared layer for trial 0 of each
-variant, pair and condition). :func:`write_experiment_report` turns it into
-``report/results.{md,csv,json}`` (one row per variant x pair x condition: mean and std
-of every metric over trials, and a paired test against the config's baseline) and a
-self-contained ``report/report.html`` (plus ``report.md``) with the table, the metric
-against the number of labelled target examples, confusion matrices, domain-classifier
-accuracy over epochs, t-SNE (and UMAP when installed) of each shared layer for the
-baseline and each adapted model side by side, the failed trials, and how models were
-selected. The tables are built in :mod:`emoshift.report.trial_tables`, the figures drawn
-in :mod:`emoshift.report.experiment_figures`; this module reads the run and assembles.
+variant, pair and condition). :func:`write_experiment_report` turns it into three
+tables, each as ``.md``, ``.csv``, ``.json``, ``.tex`` and ``.html`` in ``report/``:
+``results`` (one row per variant x pair x condition: mean and std of every metric over
+trials, and a paired test against the config's baseline, Holm-corrected), ``wide``
+(variants x pairs, marked for significance) and ``per_class`` (recall and F1 of each
+class); and a self-contained ``report/report.html`` (plus ``report.md``) with the
+tables, the metric against the number of labelled target examples, confusion matrices,
+domain-classifier accuracy over epochs, t-SNE (and UMAP when installed) of each shared
+layer for the baseline and each adapted model side by side (for the pairs and variants
+of a :class:`~emoshift.report.figure_scope.FigureScope`; projections cached in
+``projections/``), the failed trials, and how models were selected. The tables are built
+in :mod:`emoshift.report.trial_tables` and :mod:`emoshift.report.paper_tables`, the
+figures drawn in :mod:`emoshift.report.experiment_figures`; this module reads the run
+and assembles.
 
 Example:
     >>> import json, tempfile, pathlib
@@ -39,13 +44,17 @@ import pandas as pd
 
 from emoshift.protocols import get_protocol
 from emoshift.report.experiment_figures import FigureSet, draw_figures
+from emoshift.report.figure_scope import FigureScope
 from emoshift.report.html import write_report
+from emoshift.report.paper_tables import legend, per_class_table, wide_table
+from emoshift.report.projection_cache import ProjectionCache
 from emoshift.report.selection_tables import selection_notes, selection_table
 from emoshift.report.stats import WILCOXON_MIN_N
-from emoshift.report.tables import write_tables
+from emoshift.report.table_files import write_table_files
 from emoshift.report.trial_tables import (
     ALPHA,
     CONDITIONS,
+    FEW_MATCHED,
     TEST_COLUMNS,
     Comparison,
     baseline_variant,
@@ -80,16 +89,20 @@ class RunResults:
 class ExperimentReport:
     """What :func:`write_experiment_report` wrote: the results ``table`` (one row per
     variant x pair x condition), the ``failures`` table, the ``html`` and ``markdown``
-    pages, the ``tables`` files (``md``, ``csv``, ``json``), the ``figures`` (caption ->
-    PNG path) and the ``notes`` shown on the page."""
+    pages, the ``tables`` files (table name -> suffix -> path: ``results``, ``wide``,
+    ``per_class``, each ``md``, ``csv``, ``json``, ``tex``, ``html``), the ``figures``
+    (caption -> PNG path), the ``notes`` shown on the page and the ``projections``
+    (``computed`` and ``cached``: how many t-SNE/UMAP projections were computed and how
+    many read back from the run folder)."""
 
     table: pd.DataFrame
     failures: pd.DataFrame
     html: Path
     markdown: Path
-    tables: dict[str, Path]
+    tables: dict[str, dict[str, Path]]
     figures: dict[str, Path]
     notes: list[str]
+    projections: dict[str, int] = field(default_factory=dict)
 
 
 def read_run(run_dir: str | os.PathLike) -> RunResults:
@@ -188,14 +201,25 @@ def _baseline_sections(
         return {}, ["The config names no baseline: no significance tests."]
     conditions = [c for c in CONDITIONS if c in table]
     tested = table[table["baseline"].notna()]
-    columns = ["n_matched", f"{metric}_diff", "test", "p_value", "significant"]
+    columns = [
+        "n_matched",
+        "few_matched",
+        f"{metric}_diff",
+        "test",
+        "p_value",
+        "p_holm",
+        "significant",
+    ]
     shown = baseline if comparison.match else reference
     title = f"Against the baseline {shown} ({metric.upper()})"
     notes = [
         f"Each variant is compared with the baseline {shown} on {metric.upper()} "
         "over trials matched by pair, condition and trial (and LOSO fold): "
-        f"{_test_text(comparison)}; significant means p < {ALPHA}; {metric}_diff = "
-        "variant - baseline. results.csv and results.json hold both tables in one."
+        f"{_test_text(comparison)}; {metric}_diff = variant - baseline. p_value is "
+        "uncorrected; p_holm is Holm-corrected over the variants compared with the "
+        f"baseline in the same pair and condition, and significant means p_holm < {ALPHA}. "
+        f"few_matched marks a test on fewer than {FEW_MATCHED} matched trials. "
+        "results.csv and results.json hold both tables in one."
     ]
     untested = int(tested["p_value"].isna().sum())
     if untested:
@@ -206,11 +230,22 @@ def _baseline_sections(
     return {title: tested[["pair", *conditions, "variant", *columns]]}, notes
 
 
+@dataclass
+class _Analysis:
+    """The tables of the finished trials: ``table`` (long), ``sections`` of the page,
+    ``files`` to write (stem -> (table, legend)) and ``notes``."""
+
+    table: pd.DataFrame
+    sections: dict[str, pd.DataFrame]
+    files: dict[str, tuple[pd.DataFrame, str | None]]
+    notes: list[str]
+    projections: dict[str, int] = field(default_factory=dict)
+
+
 def _analyse(
-    results: RunResults, baseline: str | None, figures: FigureSet
-) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], list[str]]:
-    """The results table, the baseline-comparison table and the notes of the finished
-    trials; draws their figures into ``figures``."""
+    results: RunResults, baseline: str | None, figures: FigureSet, scope: FigureScope
+) -> _Analysis:
+    """The tables and notes of the finished trials; draws their figures into ``figures``."""
     trials = results.trials
     comparison = Comparison.from_config(results.config.get("comparison"))
     table = experiment_table(
@@ -218,17 +253,38 @@ def _analyse(
     )
     reference = baseline_variant(trials, baseline)
     metric = primary_metric(trials)
-    sections, tests = _baseline_sections(table, reference, baseline, metric, comparison)
-    notes = ["Scores on target test data: mean ± sample standard deviation over trials."]
-    notes += tests
+    tests, notes = _baseline_sections(table, reference, baseline, metric, comparison)
+    notes.insert(0, "Scores on target test data: mean ± sample standard deviation over trials.")
+    shown = None if reference is None else (baseline if comparison.match else reference)
+    marks = legend(metric, shown, ALPHA)
+    wide = wide_table(table, metric)
+    sections = {f"Variants x pairs ({metric.upper()})": wide, **tests}
+    files = {"results": (table, marks), "wide": (wide, marks)}
+    notes.append(f"Variants x pairs: {marks}")
+    ordered = order_trials(trials, reference)
+    per_class = per_class_table(ordered)
+    if per_class is not None:
+        sections["Per-class recall and F1 on target test data"] = per_class
+        files["per_class"] = (per_class, _PER_CLASS_LEGEND)
+        notes.append(f"Per-class table: {_PER_CLASS_LEGEND}")
     selections = selection_table(trials)
     if selections is not None:
         sections["Model selection inside trials"] = selections
         notes += selection_notes(selections)
-    ordered = order_trials(trials, reference)
     conditions = condition_columns(trials)
-    draw_figures(ordered, results.run_dir, reference, metric, conditions, figures, notes)
-    return table, sections, notes
+    cache = ProjectionCache(RunFolder(results.run_dir).projections)
+    draw_figures(
+        ordered, results.run_dir, reference, metric, conditions, figures, notes, scope, cache
+    )
+    projections = {"computed": cache.misses, "cached": cache.hits}
+    return _Analysis(table, sections, files, notes, projections)
+
+
+_PER_CLASS_LEGEND = (
+    "recall and F1 of each class from each trial's confusion matrix, mean ± std over "
+    "trials (a trial where the class has no test example and is never predicted does not "
+    "count)."
+)
 
 
 def _intro(results: RunResults, baseline: str | None) -> list[str]:
@@ -252,24 +308,31 @@ def _intro(results: RunResults, baseline: str | None) -> list[str]:
 
 
 def write_experiment_report(
-    run_dir: str | os.PathLike, out_dir: str | os.PathLike | None = None
+    run_dir: str | os.PathLike,
+    out_dir: str | os.PathLike | None = None,
+    scope: FigureScope | None = None,
 ) -> ExperimentReport:
     """Write the report of a run folder into ``out_dir`` (default ``RUN_DIR/report``).
 
-    Files: ``results.md``, ``results.csv``, ``results.json`` (see
-    :func:`~emoshift.report.trial_tables.experiment_table`), ``report.md``,
-    ``report.html`` (self-contained) and ``figures/*.png``. Raises ``FileNotFoundError``
-    / ``ValueError`` when the run folder has no (valid) results.
+    Files: ``results``, ``wide`` and ``per_class`` tables as ``.md``, ``.csv``,
+    ``.json``, ``.tex`` and ``.html`` (see :func:`~emoshift.report.trial_tables.experiment_table`
+    and :mod:`emoshift.report.paper_tables`), ``report.md``, ``report.html``
+    (self-contained) and ``figures/*.png`` for the pairs and variants of ``scope``
+    (default: :class:`FigureScope`, the first pair). Raises ``FileNotFoundError`` /
+    ``ValueError`` when the run folder has no (valid) results, ``ValueError`` when
+    ``scope`` names a pair or variant the run does not have.
     """
     results = read_run(run_dir)
     out = Path(out_dir) if out_dir is not None else RunFolder(results.run_dir).report
     baseline = results.config.get("baseline")
     figures = FigureSet(out / "figures")
     if results.trials:
-        table, sections, notes = _analyse(results, baseline, figures)
+        analysis = _analyse(results, baseline, figures, scope or FigureScope())
     else:
-        table, sections = pd.DataFrame({"variant": [], "pair": [], "n_trials": []}), {}
+        empty = pd.DataFrame({"variant": [], "pair": [], "n_trials": []})
         notes = ["Every trial failed: there is nothing to score."]
+        analysis = _Analysis(empty, {}, {"results": (empty, None)}, notes)
+    table, sections, notes = analysis.table, analysis.sections, analysis.notes
     failures = failures_table(results.failures)
     if results.failures:
         sections["Failed trials"] = failures
@@ -280,7 +343,10 @@ def write_experiment_report(
             f"{len(results.rerun)} trial(s) appear more than once in results.jsonl "
             "(re-run); only the last line of each counts."
         )
-    paths = write_tables(table, out, stem="results")
+    paths = {
+        stem: write_table_files(frame, out, stem, legend=text)
+        for stem, (frame, text) in analysis.files.items()
+    }
     scores = table.drop(columns=[c for c in table if c in TEST_COLUMNS or c.endswith("_diff")])
     first = (results.trials + results.failures)[0]
     name = results.config.get("name") or first.get("experiment") or results.run_dir.name
@@ -302,4 +368,5 @@ def write_experiment_report(
         tables=paths,
         figures={c: p for group in figures.groups.values() for c, p in group.items()},
         notes=notes,
+        projections=analysis.projections,
     )

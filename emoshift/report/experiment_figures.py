@@ -2,9 +2,11 @@
 
 Per pair: the primary metric against the protocol's condition (k or size), confusion
 matrices summed over trials, domain-classifier accuracy over epochs, and t-SNE (and UMAP
-when installed) of each shared layer of the baseline beside each adapted model. Each
-figure is a PNG in the report's ``figures`` folder, collected by section in a
-:class:`FigureSet`.
+when installed) of each shared layer of the baseline beside each adapted model, for the
+pairs and variants of a :class:`~emoshift.report.figure_scope.FigureScope`. Projections
+come from a :class:`~emoshift.report.projection_cache.ProjectionCache` when an earlier
+report computed them. Each figure is a PNG in the report's ``figures`` folder, collected
+by section in a :class:`FigureSet`.
 """
 
 from __future__ import annotations
@@ -16,19 +18,20 @@ from pathlib import Path
 import numpy as np
 
 from emoshift.report.embeddings import (
-    MAX_POINTS,
     PROJECTION_NAMES,
     Embeddings,
     load_embeddings,
     project,
     projection_methods,
 )
+from emoshift.report.figure_scope import FigureScope
 from emoshift.report.figures import (
     confusion_matrix_figure,
     domain_accuracy_figure,
     embedding_scatter_figure,
     metric_curve_figure,
 )
+from emoshift.report.projection_cache import ProjectionCache, sample_rows
 from emoshift.report.trial_tables import condition_text, first_condition
 
 CONDITION_AXES = {
@@ -126,11 +129,13 @@ def _domain_figures(
 
 
 class _StoredEmbeddings:
-    """The embedding files of a run, each read once, and their 2-D projections, each
-    computed once (at most :data:`MAX_POINTS` rows, drawn with seed 0)."""
+    """The embedding files of a run, each read once, and their 2-D projections on a sample
+    of ``points`` rows (drawn with seed 0), each computed once and kept in ``cache``."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, cache: ProjectionCache, points: int) -> None:
         self.run_dir = run_dir
+        self.cache = cache
+        self.sample_size = points
         self.loaded: dict[str, Embeddings] = {}
         self.missing: list[str] = []
         self._projected: dict[tuple[str, str, str], tuple] = {}
@@ -152,11 +157,15 @@ class _StoredEmbeddings:
         if layer not in stored.layers:
             return None
         if (relative, layer, method) not in self._projected:
-            rows = np.arange(len(stored.domain))
-            if len(rows) > MAX_POINTS:
-                rows = np.sort(np.random.default_rng(0).choice(rows, MAX_POINTS, replace=False))
+            key = self.cache.key(self.run_dir / relative, layer, method, self.sample_size)
+            cached = self.cache.load(key)
+            if cached is None:
+                rows = sample_rows(len(stored.domain), self.sample_size)
+                cached = np.float32(project(stored.layers[layer][rows], method)), rows
+                self.cache.save(key, *cached)
+            points, rows = cached
             self._projected[relative, layer, method] = (
-                project(stored.layers[layer][rows], method),
+                points,
                 stored.domain[rows],
                 stored.label[rows],
             )
@@ -167,8 +176,8 @@ def _panels(
     chosen: Sequence[dict], reference: str | None, stored: _StoredEmbeddings
 ) -> tuple[dict[str, dict], list[list[str]]]:
     """The first trial with embeddings of each variant, and the figures to draw: each
-    adapted variant beside the baseline (or alone without one; the baseline alone when it
-    is the only variant)."""
+    adapted variant of ``chosen`` beside the baseline (or alone without one; the baseline
+    alone when it is the only variant)."""
     first_trial: dict[str, dict] = {}
     for t in sorted(chosen, key=lambda t: t["trial"]):
         if t["variant"] not in first_trial and stored.load(t) is not None:
@@ -181,17 +190,15 @@ def _panels(
 
 def _embedding_figures(
     trials: Sequence[dict],
-    run_dir: Path,
+    stored: _StoredEmbeddings,
     reference: str | None,
     conditions: Sequence[str],
     figures: FigureSet,
-    notes: list[str],
 ) -> None:
     """Per pair (first condition with artifacts): each adapted variant beside the baseline,
     one figure per shared layer and projection."""
     classification = trials[0].get("task", "classification") == "classification"
     label_name = "emotion" if classification else "label (first dimension)"
-    stored = _StoredEmbeddings(run_dir)
     with_artifacts = [t for t in trials if t.get("embeddings")]
     for pair in dict.fromkeys(t["pair"] for t in with_artifacts):
         chosen = first_condition(with_artifacts, pair)
@@ -216,10 +223,6 @@ def _embedding_figures(
                         title=f"{layer}, {pair}",
                     )
                     figures.add(f"Representations ({name})", caption, path)
-    if stored.missing:
-        notes.append(
-            f"Embedding files listed in results.jsonl but missing: {', '.join(stored.missing)}."
-        )
 
 
 def draw_figures(
@@ -230,23 +233,59 @@ def draw_figures(
     conditions: Sequence[str],
     figures: FigureSet,
     notes: list[str],
+    scope: FigureScope,
+    cache: ProjectionCache,
 ) -> None:
-    """Every figure of the report of ``ordered`` trials (see
-    :func:`~emoshift.report.trial_tables.order_trials`) into ``figures``; notes on the
-    projections go to ``notes``."""
+    """The figures of ``ordered`` trials (see
+    :func:`~emoshift.report.trial_tables.order_trials`) that ``scope`` asks for into
+    ``figures``; notes on what was drawn go to ``notes``."""
+    pairs = list(dict.fromkeys(t["pair"] for t in ordered))
+    chosen_pairs = scope.chosen_pairs(pairs)
+    chosen_variants = set(scope.chosen_variants(list(dict.fromkeys(t["variant"] for t in ordered))))
+    in_scope = [t for t in ordered if t["pair"] in chosen_pairs]
     axis = next((c for c in conditions if len({t.get(c) for t in ordered}) > 1), None)
     if axis is not None:
-        _curve_figures(ordered, metric, axis, figures, f"{metric.upper()} against {axis}")
-    _confusion_figures(ordered, conditions, figures, "Confusion matrices")
-    _domain_figures(ordered, conditions, figures, "Domain-classifier accuracy")
-    _embedding_figures(ordered, run_dir, reference, conditions, figures, notes)
-    if any(t.get("embeddings") for t in ordered):
+        _curve_figures(in_scope, metric, axis, figures, f"{metric.upper()} against {axis}")
+    drawn = chosen_variants | ({reference} if chosen_variants else set())
+    panels = [t for t in in_scope if t["variant"] in drawn]
+    _confusion_figures(
+        [t for t in panels if t["variant"] in chosen_variants],
+        conditions,
+        figures,
+        "Confusion matrices",
+    )
+    _domain_figures(in_scope, conditions, figures, "Domain-classifier accuracy")
+    notes.append(_scope_note(chosen_pairs, pairs, scope))
+    if not scope.embeddings or not any(t.get("embeddings") for t in panels):
+        return
+    stored = _StoredEmbeddings(run_dir, cache, scope.points)
+    _embedding_figures(panels, stored, reference, conditions, figures)
+    _embedding_notes(stored, notes)
+
+
+def _scope_note(chosen: Sequence[str], pairs: Sequence[str], scope: FigureScope) -> str:
+    """Which pairs have figures, and how to ask for others."""
+    drawn = f"{len(chosen)} of {len(pairs)} pair(s) ({', '.join(chosen) or 'none'})"
+    variants = "all" if scope.variants == ("all",) else ", ".join(scope.variants) or "none"
+    return (
+        f"Per-pair figures are drawn for {drawn}; confusion matrices and embeddings for "
+        f"variants: {variants}. The tables cover every pair. 'emoshift report RUN_DIR "
+        "--figure-pairs all' (or pair names, and --figure-variants) draws others."
+    )
+
+
+def _embedding_notes(stored: _StoredEmbeddings, notes: list[str]) -> None:
+    """What the projections show and where they came from."""
+    if stored.missing:
         notes.append(
-            "t-SNE: each model's layer projected on its own (PCA initialisation, "
-            "perplexity min(30, (n - 1) / 3), random_state 0), so axes are not comparable "
-            "between panels; only the grouping of points is."
+            f"Embedding files listed in results.jsonl but missing: {', '.join(stored.missing)}."
         )
-        if "umap" not in projection_methods():
-            notes.append(
-                "UMAP skipped: umap-learn is not installed (pip install 'emoshift[umap]')."
-            )
+    notes.append(
+        f"t-SNE: each model's layer projected on its own, on at most {stored.sample_size} of "
+        "its stored source and target rows (drawn with seed 0; PCA initialisation, "
+        "perplexity min(30, (n - 1) / 3), random_state 0), so axes are not comparable "
+        "between panels; only the grouping of points is. Projections are kept in the run "
+        "folder's projections/ and read back by the next report."
+    )
+    if "umap" not in projection_methods():
+        notes.append("UMAP skipped: umap-learn is not installed (pip install 'emoshift[umap]').")

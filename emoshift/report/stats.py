@@ -8,10 +8,13 @@ Example:
     >>> result = paired_test(dann, baseline)
     >>> result["test"], result["p_value"], result["significant"]
     ('wilcoxon', 0.03125, True)
+    >>> holm([0.01, 0.04, 0.03])
+    [0.03, 0.06, 0.06]
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -126,3 +129,25 @@ def paired_test(
         "alpha": alpha,
         "alternative": alternative,
     }
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment of a family of p-values, in the order given.
+
+    The i-th smallest of m p-values becomes ``max over j <= i of min(1, (m - j + 1) p_(j))``
+    (Holm 1979), which keeps the family-wise error rate at alpha. NaN entries (comparisons
+    that were not tested) stay NaN and do not count in m.
+
+    Example:
+        >>> holm([0.02, float("nan")])
+        [0.02, nan]
+    """
+    p = np.asarray(p_values, dtype=float)
+    adjusted = np.full(p.shape, np.nan)
+    tested = np.flatnonzero(~np.isnan(p))
+    order = tested[np.argsort(p[tested], kind="stable")]
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (len(order) - rank) * float(p[index])))
+        adjusted[index] = running
+    return adjusted.tolist()

@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from numbers import Integral, Real
 from pathlib import Path
@@ -91,30 +92,35 @@ def results_table(
     return pd.DataFrame(rows)
 
 
-def _format_number(value: object, digits: int) -> str:
-    """Integers as such, reals with ``digits`` decimals (scientific when they would round
-    to zero, e.g. a small p-value), missing values (None, NA, NaN) as empty text, anything
-    else as text."""
+def format_number(value: object, digits: int, scientific: bool = False) -> str:
+    """Integers as such, reals with ``digits`` decimals, missing values (None, NA, NaN) as
+    empty text, anything else as text. A real that rounds to zero prints unsigned
+    (``-1.9e-17`` -> ``0.000``), or in scientific notation when ``scientific`` (a small
+    p-value)."""
     if value is None or value is pd.NA or (isinstance(value, float) and value != value):
         return ""
     if isinstance(value, bool | Integral) or not isinstance(value, Real):
         return str(value)
     number = float(value)
-    if 0 < abs(number) < 0.5 * 10**-digits:
+    if scientific and 0 < abs(number) < 0.5 * 10**-digits:
         return f"{number:.1e}"
-    return f"{number:.{digits}f}"
+    text = f"{number:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
 def format_table(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     """Text rendering of a table: each ``<m>_mean``/``<m>_std`` pair becomes ``m`` = "mean ± std".
 
     A NaN std (single trial) shows the mean alone. Other columns keep their name; numbers
-    are rounded to ``digits`` decimals, integers printed as such.
+    are rounded to ``digits`` decimals (p-values, columns named ``p_...``, in scientific
+    notation when they would round to zero), integers printed as such.
 
     Example:
         >>> frame = pd.DataFrame({"method": ["a"], "uar_mean": [0.61234], "uar_std": [0.01]})
         >>> format_table(frame).to_dict("records")
         [{'method': 'a', 'uar': '0.612 ± 0.010'}]
+        >>> format_table(pd.DataFrame({"uar_diff": [-1.9e-17], "p_value": [2e-5]})).values.tolist()
+        [['0.000', '2.0e-05']]
     """
     columns: dict[str, list[str]] = {}
     for column in table.columns:
@@ -124,28 +130,43 @@ def format_table(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
         if name.endswith("_mean") and f"{name[:-5]}_std" in table.columns:
             means, stds = table[column], table[f"{name[:-5]}_std"]
             columns[name[:-5]] = [
-                _format_number(m, digits)
-                + ("" if pd.isna(s) else f" ± {_format_number(float(s), digits)}")
+                format_number(m, digits)
+                + ("" if pd.isna(s) else f" ± {format_number(float(s), digits)}")
                 for m, s in zip(means, stds, strict=True)
             ]
         else:
-            columns[name] = [_format_number(v, digits) for v in table[column].tolist()]
+            scientific = name.startswith("p_")
+            columns[name] = [format_number(v, digits, scientific) for v in table[column].tolist()]
     return pd.DataFrame(columns, index=table.index)
 
 
+SCORE_TEXT = re.compile(r"-?\d+\.\d+( ± \d+\.\d+)?\W*")
+"""A cell that is already formatted as a score ("0.587 ± 0.008*"), e.g. in a wide table."""
+
+
 def numeric_columns(table: pd.DataFrame) -> set[str]:
-    """Columns of ``format_table(table)`` that hold numbers, to right-align them.
+    """Columns of ``format_table(table)`` that hold numbers (or scores already formatted
+    as text, see :data:`SCORE_TEXT`), to right-align them.
 
     Example:
         >>> sorted(numeric_columns(pd.DataFrame({"m": ["a"], "uar_mean": [0.5], "uar_std": [0.1]})))
         ['uar', 'uar_std']
+        >>> numeric_columns(pd.DataFrame({"a->b": ["0.587 ± 0.008*†", ""], "v": ["x", ""]}))
+        {'a->b'}
     """
     numeric = {
         str(c)
         for c in table.columns
-        if pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])
+        if (pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c]))
+        or _holds_scores(table[c])
     }
     return {c[:-5] if c.endswith("_mean") else c for c in numeric}
+
+
+def _holds_scores(column: pd.Series) -> bool:
+    """Whether every non-empty cell of a text column is a formatted score."""
+    cells = [str(v) for v in column if isinstance(v, str) and v]
+    return bool(cells) and all(SCORE_TEXT.fullmatch(cell) for cell in cells)
 
 
 def to_markdown(table: pd.DataFrame, digits: int = 3) -> str:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from emoshift.metrics import METRICS
-from emoshift.report.stats import ALTERNATIVES, Alternative, TestName, paired_test
+from emoshift.report.stats import ALTERNATIVES, Alternative, TestName, holm, paired_test
 from emoshift.report.tables import results_table
 
 CONDITIONS = ("k", "size")
@@ -34,7 +34,18 @@ PRIMARY_METRICS = ("uar", "ccc")
 
 ALPHA = 0.05
 
-TEST_COLUMNS = ("baseline", "n_matched", "test", "p_value", "significant")
+FEW_MATCHED = 5
+"""A test on fewer matched trials than this is flagged (``few_matched``) in every table."""
+
+TEST_COLUMNS = (
+    "baseline",
+    "n_matched",
+    "few_matched",
+    "test",
+    "p_value",
+    "p_holm",
+    "significant",
+)
 """Columns of the paired test in :func:`experiment_table`, besides ``<metric>_diff``."""
 
 
@@ -82,7 +93,7 @@ def baseline_variant(trials: Sequence[Mapping[str, object]], baseline: str | Non
     return baseline if baseline in variants else variants[0]
 
 
-def _replicate(trial: Mapping[str, object]) -> object:
+def replicate(trial: Mapping[str, object]) -> object:
     """What pairs a trial with the baseline's inside a cell: the trial, and the LOSO fold."""
     return trial["trial"] if trial.get("fold") is None else f"{trial['fold']}/{trial['trial']}"
 
@@ -103,7 +114,7 @@ def order_trials(trials: Sequence[Mapping[str, object]], first: str | None) -> l
 
     def key(trial: Mapping[str, object]) -> tuple:
         pair, variant = pairs.index(trial["pair"]), variants.index(trial["variant"])
-        return (pair, _condition_key(trial), variant, str(_replicate(trial)))
+        return (pair, _condition_key(trial), variant, str(replicate(trial)))
 
     return sorted(trials, key=key)
 
@@ -184,8 +195,11 @@ def experiment_table(
     ``<metric>_std`` of every metric, and, when ``baseline`` (a method name) has results,
     a paired test of the primary metric against its variant in the same pair and
     condition over matched trials: ``baseline``, ``<metric>_diff`` (mean of variant -
-    baseline), ``n_matched``, ``test``, ``p_value`` and ``significant`` (p < alpha).
-    Cells with fewer than two matched trials are left untested (empty). Metric columns
+    baseline), ``n_matched``, ``few_matched`` (fewer than :data:`FEW_MATCHED`), ``test``,
+    ``p_value``, ``p_holm`` (Holm-corrected over the variants tested against the baseline
+    in the same pair and condition, see :func:`~emoshift.report.stats.holm`) and
+    ``significant`` (``p_holm`` < alpha). Cells with fewer than two matched trials are
+    left untested (empty). Metric columns
     follow ``metrics`` (the config's list), see :func:`metric_names`. ``comparison``
     chooses the test, its sidedness and the baseline variant of each variant.
 
@@ -205,7 +219,7 @@ def experiment_table(
     rows = [
         {
             **{key: t.get(key) for key in by},
-            "replicate": _replicate(t),
+            "replicate": replicate(t),
             **{name: float(value) for name, value in t["metrics"].items()},
         }
         for t in ordered
@@ -236,8 +250,10 @@ def _test_dtypes(metric: str) -> dict[str, str]:
         "baseline": "string",
         f"{metric}_diff": "Float64",
         "n_matched": "Int64",
+        "few_matched": "boolean",
         "test": "string",
         "p_value": "Float64",
+        "p_holm": "Float64",
         "significant": "boolean",
     }
 
@@ -252,8 +268,8 @@ def _baseline_tests(
     comparison: Comparison,
 ) -> pd.DataFrame:
     """The paired test of each cell of ``table`` against its variant's ``reference``
-    variant in the same pair and condition, over the replicates both have; aligned with
-    ``table``'s rows."""
+    variant in the same pair and condition, over the replicates both have, Holm-corrected
+    within each pair and condition; aligned with ``table``'s rows."""
     values: dict[tuple, dict[object, float]] = {}
     for row in rows:
         cell = tuple(row[key] for key in by)
@@ -280,9 +296,26 @@ def _baseline_tests(
                 alternative=comparison.alternative,
             )
             test[f"{metric}_diff"] = outcome["mean_difference"]
-            test.update({k: outcome[k] for k in ("test", "p_value", "significant")})
+            test.update({k: outcome[k] for k in ("test", "p_value")})
             test["n_matched"] = outcome["n"]
-    return pd.DataFrame(tests, columns=list(dtypes), index=table.index).astype(dtypes)
+            test["few_matched"] = outcome["n"] < FEW_MATCHED
+    frame = pd.DataFrame(tests, columns=list(dtypes), index=table.index).astype(dtypes)
+    return _holm_by_family(frame, table[list(by[:-1])], alpha)
+
+
+def _holm_by_family(tests: pd.DataFrame, families: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """``tests`` with ``p_holm`` and ``significant`` filled: Holm over the rows that share
+    a family (pair and condition)."""
+    keys = [tuple(row) for row in families.astype(str).itertuples(index=False, name=None)]
+    p_values = tests["p_value"].astype(float).to_numpy()
+    for family in dict.fromkeys(keys):
+        rows = [i for i, key in enumerate(keys) if key == family]
+        adjusted = holm(p_values[rows])
+        tests.iloc[rows, tests.columns.get_loc("p_holm")] = adjusted
+    tests["p_holm"] = tests["p_holm"].astype("Float64")
+    tested = tests["p_holm"].notna()
+    tests.loc[tested, "significant"] = tests.loc[tested, "p_holm"] < alpha
+    return tests
 
 
 def failures_table(failures: Sequence[Mapping[str, object]]) -> pd.DataFrame:
