@@ -408,14 +408,20 @@ def _check_metrics(config: ExperimentConfig) -> None:
             )
 
 
-def parse_config(data: object, base_dir: str | os.PathLike = ".") -> ExperimentConfig:
+def parse_config(
+    data: object, base_dir: str | os.PathLike = ".", *, for_training: bool = False
+) -> ExperimentConfig:
     """Validate a config mapping (as loaded from YAML) and return the typed config.
 
     Everything that needs no data is checked here; what needs the data is checked by
     :func:`emoshift.experiment.protocols.check_data` before any training.
+    ``for_training`` (``emoshift train``: one model, nothing to compare) sets ``baseline``
+    to ``None``, so a config need not list its baseline method.
     """
     config = _build(ExperimentConfig, data, "config")
     config.base_dir = str(base_dir)
+    if for_training:
+        config.baseline = None
     _check_choice(config.task, TASKS, "config.task")
     _check_choice(config.executor, EXECUTORS, "config.executor")
     _check_choice(config.features.level, LEVELS, "config.features.level")
@@ -444,8 +450,9 @@ def parse_config(data: object, base_dir: str | os.PathLike = ".") -> ExperimentC
     return config
 
 
-def load_config(path: str | os.PathLike) -> ExperimentConfig:
-    """Read and validate a YAML experiment config; relative paths resolve from its folder."""
+def load_config(path: str | os.PathLike, *, for_training: bool = False) -> ExperimentConfig:
+    """Read and validate a YAML experiment config; relative paths resolve from its folder
+    (``for_training``: see :func:`parse_config`)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"experiment config {path} does not exist")
@@ -454,6 +461,6 @@ def load_config(path: str | os.PathLike) -> ExperimentConfig:
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from error
     try:
-        return parse_config(data, base_dir=path.resolve().parent)
+        return parse_config(data, base_dir=path.resolve().parent, for_training=for_training)
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
