@@ -21,7 +21,7 @@ import argparse
 from pathlib import Path
 
 from emoshift.cli._parsers import command_parser, described
-from emoshift.cli.bundle_options import add_extraction_options, extraction_options
+from emoshift.cli.bundle_options import add_model_on_audio, extraction_options
 from emoshift.cli.output import check_writable
 
 HELP = "score a saved model on labelled audio (corpus tables or folders)"
@@ -30,10 +30,7 @@ HELP = "score a saved model on labelled audio (corpus tables or folders)"
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``evaluate`` sub-command to the ``emoshift`` parser."""
     parser = command_parser(subparsers, "evaluate", HELP, described(__doc__), handle)
-    parser.add_argument("model", type=Path, help="model bundle folder (emoshift train)")
-    parser.add_argument(
-        "inputs", nargs="+", help="labelled corpus tables (or folders with --format)"
-    )
+    add_model_on_audio(parser, "inputs", "labelled corpus tables (or folders with --format)")
     parser.add_argument("--out", type=Path, required=True, help="folder for the CSV files")
     parser.add_argument(
         "--format", default=None, help="read the inputs as corpus folders with this loader"
@@ -50,7 +47,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--device", default="auto", help="auto (a GPU when torch sees one), cpu or cuda"
     )
-    add_extraction_options(parser)
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -60,7 +56,7 @@ def handle(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise ValueError(f"--batch-size {args.batch_size} must be at least 1")
     check_writable(args.out / "predictions.csv", "--out")
-    model = load(args.model, device=args.device)
+    model = load(args.model, device=args.device, ssl_model=args.ssl_model)
     result = evaluate_model(
         model,
         args.inputs,

@@ -62,7 +62,12 @@ def handle(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise ValueError(f"--batch-size {args.batch_size} must be at least 1")
     out = check_writable(args.out, "--out")
-    model = load(args.model, device=args.device, strict=not args.allow_version_change)
+    model = load(
+        args.model,
+        device=args.device,
+        strict=not args.allow_version_change,
+        ssl_model=args.ssl_model,
+    )
     run = predict_inputs(
         model,
         args.inputs,

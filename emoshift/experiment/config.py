@@ -88,8 +88,10 @@ class FeaturesConfig:
     """Feature set and normalisation (per ``domain`` column, e.g. corpus, or with
     ``level: speaker`` per speaker within it).
 
-    ``model`` .. ``chunk_seconds`` apply to ``set: ssl`` only (``None``: its defaults;
-    see :class:`emoshift.features.ssl.SSLFeatures`; ``chunk_seconds: 0``: whole files).
+    ``model`` .. ``batch_size`` apply to ``set: ssl`` only (``None``: its defaults;
+    see :class:`emoshift.features.ssl.SSLFeatures`; ``chunk_seconds: 0``: whole files;
+    ``device`` and ``batch_size`` say where and how many windows at a time the checkpoint
+    runs, not what it computes, so a model bundle does not keep them).
     ``second_stream``: per-utterance ``.npy`` frames read next to a frame-level set
     (:class:`SecondStreamConfig`).
     """
@@ -106,6 +108,8 @@ class FeaturesConfig:
     combine: str | None = None
     pooling: str | None = None
     chunk_seconds: float | None = None
+    device: str | None = None
+    batch_size: int | None = None
     second_stream: SecondStreamConfig | None = None
 
 
