@@ -10,12 +10,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
 import yaml
 
 from emoshift.bundle import load
+from emoshift.bundle.adapt import recompute_batch_norm
 from emoshift.bundle.training import train_model
 from emoshift.cli import main
 from emoshift.experiment.config import ConfigError, load_config, parse_config
@@ -189,3 +191,28 @@ def test_train_on_target_reads_only_the_labelled_target_rows(folder: Path, tmp_p
     model = train_model(parse_config(config, tmp_path), "train_on_target")
     assert model.training["rows"]["labelled_target"] == 12
     assert model.labels["classes"] == ["anger", "happiness", "neutral", "sadness"]
+
+
+def test_adabn_recomputes_statistics_on_one_thread(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``adapt --batch-norm`` runs its forward pass as training does: on one thread, so
+    the recomputed statistics do not depend on the machine's cores either."""
+    model = train_model(load_config(folder / "exp.yaml"), "dann", progress=False)
+    seen = []
+    forward = type(model.estimator)._forward
+
+    def recording_forward(self, *args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(model.estimator), "_forward", recording_forward)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        X = np.random.default_rng(0).normal(size=(30, 88)).astype(np.float32)
+        assert recompute_batch_norm(model.estimator, X) > 0
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [1]
