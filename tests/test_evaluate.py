@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,7 @@ import pytest
 import yaml
 
 from emoshift.bundle import load
-from emoshift.bundle.evaluate import evaluate_model
+from emoshift.bundle.evaluate import evaluate_model, reference_labels, score_predictions
 from emoshift.cli import main
 from emoshift.metrics import confusion_matrix, score
 
@@ -129,3 +130,29 @@ def test_evaluate_refuses_unlabelled_inputs(trained: Path, tmp_path: Path, capsy
     folder.mkdir()
     assert main(["evaluate", str(trained / "model"), str(folder), "--out", str(tmp_path)]) == 2
     assert "labelled corpus tables" in capsys.readouterr().err
+
+
+def test_regression_references_are_put_on_the_training_scale() -> None:
+    """A model trained on ``scale: [1, 5]`` is scored against references on that scale
+    (the table's dimensions are the normalised [-1, 1] copies); CCC, PCC, RMSE per
+    dimension and their mean."""
+    model = SimpleNamespace(
+        task="regression",
+        labels={"dimensions": ["arousal", "valence"]},
+        training={"config": {"labels": {"scale": [1.0, 5.0]}}},
+    )
+    table = pd.DataFrame(
+        {"file": list("abcd"), "arousal": [-1.0, 0.0, 1.0, np.nan], "valence": [0.5, -0.5, 0, 1]}
+    )
+    reference, notes = reference_labels(model, table)
+    assert reference["true_arousal"].tolist() == [1.0, 3.0, 5.0]
+    assert reference["true_valence"].tolist() == [4.0, 2.0, 3.0]
+    assert notes == ["left out 1 row(s) without every dimension scored"]
+    predicted = reference.assign(arousal=[1.5, 3.0, 4.5], valence=[4.0, 2.0, 3.0], error="")
+    result = score_predictions(predicted, "regression")
+    assert result.metrics["rmse_valence"] == 0.0
+    assert result.metrics["rmse_arousal"] == pytest.approx(np.sqrt((0.25 + 0 + 0.25) / 3))
+    assert result.metrics["ccc"] == pytest.approx(
+        (result.metrics["ccc_arousal"] + result.metrics["ccc_valence"]) / 2
+    )
+    assert result.confusion is None and result.per_class is None
