@@ -85,15 +85,15 @@ def _target_labels(
     """``(labelled, dev)``: positions in ``target`` of the labelled rows and of the
     development rows the protocol allows for a shipped model (see the module doc), drawn
     from the target rows that have a label; the others stay unlabelled training rows."""
+    protocol = get_protocol(config.protocol.name)
     with_label = np.flatnonzero(_has_label(data.y[target]))
-    if len(with_label) == 0 and get_protocol(config.protocol.name).labelled_target:
+    if len(with_label) == 0 and protocol.labelled_target:
         raise ValueError(
             f"protocol {config.protocol.name!r} reads target labels, but no target row has "
             "one; label some target rows, or use protocol cross_domain"
         )
     speakers = data.table["speaker"].iloc[target[with_label]].to_numpy()
     rows = Target(speakers=speakers, y=data.y[target[with_label]])
-    protocol = get_protocol(config.protocol.name)
     labelled, dev = protocol.deployment(rows, config.protocol, config.seed)
     return (
         None if labelled is None else with_label[labelled],

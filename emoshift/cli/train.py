@@ -46,7 +46,8 @@ def handle(args: argparse.Namespace) -> int:
     rows = model.training["rows"]
     print(
         f"trained {args.method} on {rows['source']} source and {rows['target']} target "
-        f"row(s) ({rows['labelled_target']} labelled) in {model.training['fit_seconds']:.0f} s;"
+        f"row(s) ({rows['labelled_target']} labelled, {rows['unlabelled_target']} without a "
+        f"label) in {model.training['fit_seconds']:.0f} s;"
         f" target domain {model.normalisation['target_domain']!r}"
     )
     print(f"model: {folder}")
