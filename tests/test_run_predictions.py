@@ -15,7 +15,7 @@ from emoshift.experiment.data import load_experiment_data
 from emoshift.experiment.runner import run_experiment
 from emoshift.experiment.store import ResultStore
 from emoshift.metrics import confusion_matrix, score
-from emoshift.runfolder import PREDICTIONS
+from emoshift.runfolder import PREDICTIONS, prediction_table
 
 
 def _run(folder: Path, run_dir: Path):
@@ -72,3 +72,15 @@ def test_predictions_are_byte_reproducible_and_kept_on_resume(
     assert [f.name for f in again] == [f.name for f in files]
     assert [f.read_bytes() for f in again] == [f.read_bytes() for f in files]
     assert not list((run_dir / PREDICTIONS).glob(".*"))  # no partial file left behind
+
+
+def test_a_regression_table_holds_each_dimensions_reference_and_prediction() -> None:
+    table = prediction_table(
+        ["a.wav", "b.wav"],
+        np.array([[0.5, -0.25], [1.0, 0.0]], dtype=np.float32),
+        np.array([[0.25, 0.0], [0.75, 0.5]], dtype=np.float32),
+        dimensions=["arousal", "valence"],
+    )
+    assert list(table.columns) == ["file", "true_arousal", "true_valence", "arousal", "valence"]
+    assert table["true_valence"].tolist() == [-0.25, 0.0]
+    assert table["arousal"].tolist() == [0.25, 0.75]

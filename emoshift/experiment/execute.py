@@ -135,15 +135,16 @@ def execute_trial(
         )
         if result.selection is not None:
             record["selection"] = result.selection
-        predictions = prediction_table(
-            split.test_files,
-            result.y_true,
-            result.y_pred,
-            classes=[str(c) for c in result.classes],
-            proba=result.proba,
-            dimensions=dimensions if spec.task == "regression" else None,
-        )
-        record["predictions"] = RunFolder.predictions_name(spec.key)
+        if split.test_files is not None:  # a corpus table names each row's file
+            predictions = prediction_table(
+                split.test_files,
+                result.y_true,
+                result.y_pred,
+                classes=[str(c) for c in result.classes],
+                proba=result.proba,
+                dimensions=dimensions if spec.task == "regression" else None,
+            )
+            record["predictions"] = RunFolder.predictions_name(spec.key)
         if spec.trial == 0 and result.model is not None:
             embeddings = _embeddings(result.model, split, spec.seed)
             if embeddings is not None:
