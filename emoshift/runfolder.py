@@ -11,6 +11,7 @@ the other)::
       data/            the run's data for worker processes (``--executor processes``)
       artifacts/       <key>.npz: representations of trial 0 for the report
       projections/     <hash>.npz: 2-D projections the report drew of them (a cache)
+      predictions/     <key>.csv: each trial's per-file test predictions (below)
       report/          what ``emoshift report`` writes
 
 Rules of the JSON-lines files:
@@ -22,6 +23,13 @@ Rules of the JSON-lines files:
   skipped with a warning that names the file and line;
 - the last line of a key wins (a failed trial that is run again appends its new outcome);
 - only the keys of ``plan.json`` belong to the current config (:func:`current`).
+
+A predictions table (:func:`prediction_table`; ``emoshift evaluate`` writes the same
+layout) has one row per test file: ``file``, the reference (``true``; for regression
+``true_<dimension>`` per dimension), the prediction (``prediction``; for regression one
+column per dimension) and, when the model gives them, ``p_<class>`` probabilities. It is
+written whole (to a temporary name, then renamed) before the trial's record is appended,
+so a record never names a missing or half-written table.
 
 Example:
     >>> import tempfile
@@ -47,6 +55,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import yaml
 
 RESULTS = "results.jsonl"
@@ -56,7 +66,10 @@ CONFIG = "config.yaml"
 DATA = "data"
 ARTIFACTS = "artifacts"
 PROJECTIONS = "projections"
+PREDICTIONS = "predictions"
 REPORT = "report"
+#: the column of a predictions table that holds the reference label
+TRUE_COLUMN = "true"
 
 
 def warn(message: str) -> None:
@@ -73,6 +86,50 @@ def append_line(path: str | os.PathLike, record: Mapping) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def prediction_table(
+    files: Iterable[str],
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    *,
+    classes: list[str] | None = None,
+    proba: np.ndarray | None = None,
+    dimensions: list[str] | None = None,
+) -> pd.DataFrame:
+    """The predictions table of ``files`` (see the module doc): class labels with
+    ``classes`` (and their ``proba`` columns), else regression values per ``dimensions``.
+
+    Example:
+        >>> prediction_table(["a.wav"], np.array(["anger"]), np.array(["sadness"]),
+        ...                  classes=["anger", "sadness"], proba=np.array([[0.25, 0.75]]))
+            file   true prediction  p_anger  p_sadness
+        0  a.wav  anger    sadness     0.25       0.75
+    """
+    table = pd.DataFrame({"file": [str(f) for f in files]})
+    if dimensions is None:
+        table[TRUE_COLUMN] = np.asarray(y_true).astype(str)
+        table["prediction"] = np.asarray(y_pred).astype(str)
+        if proba is not None:
+            for i, label in enumerate(classes or []):
+                table[f"p_{label}"] = np.asarray(proba)[:, i]
+        return table
+    true = np.asarray(y_true, dtype=np.float64).reshape(len(table), -1)
+    predicted = np.asarray(y_pred, dtype=np.float64).reshape(len(table), -1)
+    for i, dimension in enumerate(dimensions):
+        table[f"{TRUE_COLUMN}_{dimension}"] = true[:, i]
+    for i, dimension in enumerate(dimensions):
+        table[dimension] = predicted[:, i]
+    return table
+
+
+def write_csv_whole(path: str | os.PathLike, table: pd.DataFrame) -> None:
+    """Write ``table`` as CSV at ``path`` whole: to a temporary name, then renamed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    table.to_csv(partial, index=False)
+    os.replace(partial, path)
 
 
 def repair_torn_tail(path: str | os.PathLike) -> Path | None:
@@ -206,6 +263,12 @@ class RunFolder:
     def artifact_name(key: str) -> str:
         """Where a trial's artifacts go, relative to the run folder (as results record it)."""
         return f"{ARTIFACTS}/{key}.npz"
+
+    @staticmethod
+    def predictions_name(key: str) -> str:
+        """Where a trial's predictions table goes, relative to the run folder (as results
+        record it)."""
+        return f"{PREDICTIONS}/{key}.csv"
 
     def write_plan(self, keys: list[str]) -> None:
         """Record the trial keys of the config being run."""

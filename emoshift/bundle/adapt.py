@@ -51,6 +51,7 @@ from torch import nn
 from emoshift.bundle.inputs import audio_files
 from emoshift.bundle.manifest import extractor
 from emoshift.bundle.model import Model  # noqa: F401 (the doctest)
+from emoshift.experiment.trial import torch_threads
 from emoshift.features import DomainNormaliser, SkippedFilesWarning, extract_features
 
 #: the largest share of the model's varying features that may be flat in a new domain
@@ -186,7 +187,7 @@ def recompute_batch_norm(estimator: object, X: np.ndarray) -> int:
         layer.momentum = None  # a cumulative average: one pass gives the statistics of X
         layer.train()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), torch_threads(1):  # the statistics do not depend on the cores
             estimator._forward(torch.as_tensor(X, device=estimator.device_))
     finally:
         for layer, momentum in zip(layers, momenta):

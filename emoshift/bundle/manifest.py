@@ -7,7 +7,10 @@
   (the arrays live in ``estimator.safetensors``);
 - ``task`` and ``labels``: the class order (classification) or the target dimensions;
 - ``features``: the feature set, the extractor's full configuration (openSMILE version,
-  sample rate, ...), the number of features and a sha256 of their names;
+  sample rate, ...), the number of features and a sha256 of their names; for SSL
+  features the ``checkpoint``'s identity (architecture, weights sha256), so that a
+  bundle moved to another machine is pointed at its checkpoint's new place
+  (:func:`locate_checkpoint`) and refuses any other checkpoint;
 - ``normalisation``: method, settings, the domains whose statistics are stored (arrays in
   ``normalisation.safetensors``), the domain column and the domain that new audio is
   normalised with by default;
@@ -26,10 +29,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 
 from emoshift.bundle.io import BundleError
 from emoshift.features.extract import Extractor, get_extractor
+from emoshift.features.ssl import RUNTIME_OPTIONS
+from emoshift.features.ssl_model import ModelError, resolve_model, weights_sha256
 
 FORMAT = "emoshift-model"
 #: the bundle layout this code writes; it reads this and every older version
@@ -44,11 +50,12 @@ def names_sha256(names: list[str]) -> str:
 
 def feature_section(feature_set: str, options: Mapping | None = None) -> dict:
     """The ``features`` section for the extractor of ``feature_set`` with ``options``
-    (e.g. the ``ssl`` model folder and layers; see :func:`extractor`)."""
-    options = dict(options or {})
+    (e.g. the ``ssl`` model folder and layers; see :func:`extractor`). Options that only
+    say where the extractor runs (``device``, ``batch_size``) are not kept."""
+    options = {k: v for k, v in dict(options or {}).items() if k not in RUNTIME_OPTIONS}
     extractor = get_extractor(feature_set, **options)
     names = list(extractor.feature_names)
-    return {
+    section = {
         "set": feature_set,
         "options": options,
         "name": extractor.name,
@@ -58,6 +65,39 @@ def feature_section(feature_set: str, options: Mapping | None = None) -> dict:
         "n_features": len(names),
         "names_sha256": names_sha256(names),
     }
+    if hasattr(extractor, "checkpoint"):
+        section["checkpoint"] = extractor.checkpoint()
+    return section
+
+
+def locate_checkpoint(section: dict, where: str, ssl_model: str | os.PathLike | None) -> None:
+    """Point an SSL ``features`` section at its checkpoint: ``ssl_model`` when given, else
+    the place it was trained at; raise :class:`BundleError` when that holds no checkpoint
+    or one whose weights differ from the model's (``section`` is updated in place)."""
+    if section["set"] != "ssl":
+        if ssl_model is not None:
+            raise BundleError(
+                f"{where}: the model reads {section['name']} features, not ssl; it needs no "
+                "checkpoint (drop ssl_model / --ssl-model)"
+            )
+        return
+    saved = section["extractor"]
+    identity = f"a {saved['model_type']} checkpoint with weights sha256 {saved['weights_sha256']}"
+    folder = ssl_model if ssl_model is not None else section["options"].get("model")
+    try:
+        found = weights_sha256(str(resolve_model(folder)))
+    except ModelError as error:
+        raise BundleError(
+            f"{where}: the model reads features of {identity}, last at "
+            f"{section['options'].get('model')}; {error}. Pass its folder on this machine "
+            "(--ssl-model PATH, or ssl_model=PATH)"
+        ) from None
+    if found != saved["weights_sha256"]:
+        raise BundleError(
+            f"{where}: the checkpoint at {folder} has weights sha256 {found}, but the model "
+            f"was trained on {identity}; point --ssl-model (ssl_model=) at that checkpoint"
+        )
+    section["options"] = {**section["options"], "model": str(resolve_model(folder))}
 
 
 def extractor(section: Mapping) -> Extractor:

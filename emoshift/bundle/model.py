@@ -306,6 +306,7 @@ def load(
     feature_set: str | None = None,
     device: str | None = "auto",
     strict: bool = True,
+    ssl_model: str | os.PathLike | None = None,
 ) -> Model:
     """The model saved at ``path``, after checking every file and setting.
 
@@ -315,6 +316,8 @@ def load(
         strict: the installed feature extractor must equal the saved one (openSMILE
             version, sample rate, ...); ``False`` accepts differences that keep the
             feature columns.
+        ssl_model: for a model on SSL features, the folder of its checkpoint here (by
+            default the place it was trained at); one with other weights is refused.
 
     Raises:
         BundleError: naming the file, when a file is missing, truncated or altered, the
@@ -325,6 +328,7 @@ def load(
     where = str(folder / MANIFEST)
     mf.check_format(manifest, where)
     mf.check_sections(manifest, where)
+    mf.locate_checkpoint(manifest["features"], where, ssl_model)
     check_labels(manifest, where)
     check_finite(arrays, str(folder))
     mf.check_features(manifest["features"], where, requested=feature_set, strict=strict)

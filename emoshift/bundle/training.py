@@ -1,15 +1,21 @@
 """Train one method of an experiment config on all the data its protocol allows.
 
 ``emoshift run`` measures a method on held-out target data; a model that ships keeps no
-test set back. :func:`train_model` loads the config's data (with the same checks as
-``run``), takes the pair's source rows as labelled training data and every target row as
+test set back. :func:`train_model` loads the data of the normalisation domains the pair's
+queries select (no other corpus is featurised, and only their statistics are stored),
+takes the pair's source rows as labelled training data and every target row as
 unlabelled target data, and gives the method the target labels the protocol lets it read
 (each protocol object's ``deployment`` cut, in :mod:`emoshift.protocols.catalog`: none for
 ``cross_domain``, the largest ``k`` per class for ``few_shot``, everything but the
-development part for ``split_10_40_50``, ...).
+development part for ``split_10_40_50``, ...), drawn from the target rows that have a
+label. Target rows with an empty label (a folder of unlabelled target audio next to a few
+labelled clips) are unlabelled target data; nothing is held back as a test share, so
+``k`` may equal the number of labelled clips per class.
 
-A method that reads all target labels (``train_on_target``) reads them all. The model's
-normalisation statistics are those the experiment normalised each domain with.
+A method that reads all target labels (``train_on_target``) reads every one there is.
+The model's normalisation statistics are those the experiment normalised each domain
+with. Training runs torch on one thread, as a trial does, so the same config and seed
+give the same weights on any machine.
 
 Example:
     >>> import tempfile
@@ -34,10 +40,9 @@ from emoshift.bundle.state import check_savable
 from emoshift.experiment.config import ExperimentConfig, PairConfig, expand_method_grid
 from emoshift.experiment.data import ExperimentData, _resolve, load_experiment_data
 from emoshift.experiment.features import extractor_options
-from emoshift.experiment.protocols import check_data
-from emoshift.experiment.trial import DomainSplit, fit_arguments
+from emoshift.experiment.trial import DomainSplit, fit_arguments, torch_threads
 from emoshift.features import DomainNormaliser, extract_features, get_extractor
-from emoshift.methods import get_method, method_class
+from emoshift.methods import get_method, method_class, method_needs
 from emoshift.protocols import Target, get_protocol
 
 
@@ -79,15 +84,34 @@ def _target_labels(
     config: ExperimentConfig, data: ExperimentData, target: np.ndarray
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """``(labelled, dev)``: positions in ``target`` of the labelled rows and of the
-    development rows the protocol allows for a shipped model (see the module doc)."""
-    speakers = data.table["speaker"].iloc[target].to_numpy()
-    rows = Target(speakers=speakers, y=data.y[target])
+    development rows the protocol allows for a shipped model (see the module doc), drawn
+    from the target rows that have a label; the others stay unlabelled training rows."""
     protocol = get_protocol(config.protocol.name)
-    return protocol.deployment(rows, config.protocol, config.seed)
+    with_label = np.flatnonzero(_has_label(data.y[target]))
+    if len(with_label) == 0 and protocol.labelled_target:
+        raise ValueError(
+            f"protocol {config.protocol.name!r} reads target labels, but no target row has "
+            "one; label some target rows, or use protocol cross_domain"
+        )
+    speakers = data.table["speaker"].iloc[target[with_label]].to_numpy()
+    rows = Target(speakers=speakers, y=data.y[target[with_label]])
+    labelled, dev = protocol.deployment(rows, config.protocol, config.seed)
+    return (
+        None if labelled is None else with_label[labelled],
+        None if dev is None else with_label[dev],
+    )
+
+
+def _has_label(y: np.ndarray) -> np.ndarray:
+    """Whether each row has its label (unlabelled target rows hold ``None`` or NaN)."""
+    if y.dtype.kind in "OUS":
+        return pd.notna(y)
+    return np.isfinite(y.astype(float)).reshape(len(y), -1).all(1)
 
 
 def _split(config: ExperimentConfig, data: ExperimentData, pair: PairConfig) -> DomainSplit:
     source, target = data.rows(pair.source), data.rows(pair.target)
+    source = source[_has_label(data.y[source])]
     overlap = np.intersect1d(source, target)
     if len(overlap):
         raise ValueError(
@@ -97,7 +121,10 @@ def _split(config: ExperimentConfig, data: ExperimentData, pair: PairConfig) -> 
     for side, rows in (("source", source), ("target", target)):
         if len(rows) == 0:
             raise ValueError(f"pair {pair.label()!r}: the {side} query selects no rows")
-    labelled, dev = _target_labels(config, data, target)
+    try:
+        labelled, dev = _target_labels(config, data, target)
+    except ValueError as error:
+        raise ValueError(f"pair {pair.label()!r}: {error}") from None
     train = target if dev is None else np.delete(target, dev)
     if dev is not None:
         kept = np.setdiff1d(np.arange(len(target)), dev)
@@ -114,6 +141,17 @@ def _split(config: ExperimentConfig, data: ExperimentData, pair: PairConfig) -> 
         X_dev=None if dev is None else data.X[target[dev]],
         y_dev=None if dev is None else data.y[target[dev]],
     )
+
+
+def _fit_arguments(method: str, split: DomainSplit, params: dict) -> dict[str, object]:
+    """The ``fit`` arguments of a shipped model: as in a trial, but a method that reads
+    every target label reads those of the target rows that have one."""
+    kwargs = fit_arguments(method, split, params)
+    if method_needs(method, params).all_target_labels:
+        known = _has_label(split.y_target)
+        kwargs["X_target_labelled"] = split.X_target[known]
+        kwargs["y_target_labelled"] = split.y_target[known]
+    return kwargs
 
 
 def fit_normaliser(config: ExperimentConfig, table: pd.DataFrame) -> DomainNormaliser | None:
@@ -163,13 +201,13 @@ def train_model(
     chosen = choose_pair(config, pair)
     params = choose_params(config, method)
     check_savable(method, params)
-    data = load_experiment_data(config, progress=progress)
-    check_data(config, data)
+    data = load_experiment_data(config, progress=progress, pair=chosen)
     split = _split(config, data, chosen)
-    kwargs = fit_arguments(method, split, params)
+    kwargs = _fit_arguments(method, split, params)
     estimator = get_method(method, **params)
     started = time.perf_counter()
-    estimator.fit(split.X_source, split.y_source, **kwargs)
+    with torch_threads(1):  # as a trial: the weights do not depend on the machine's cores
+        estimator.fit(split.X_source, split.y_source, **kwargs)
     seconds = time.perf_counter() - started
     target_rows = data.rows(chosen.target)
     domains = data.table[config.features.domain].iloc[target_rows].astype(str).unique()
@@ -182,6 +220,7 @@ def train_model(
         "rows": {
             "source": len(split.X_source),
             "target": len(target_rows),
+            "unlabelled_target": int((~_has_label(data.y[target_rows])).sum()),
             "labelled_target": len(kwargs.get("y_target_labelled", [])),
             "development": 0 if split.X_dev is None else len(split.X_dev),
         },

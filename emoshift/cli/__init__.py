@@ -28,6 +28,7 @@ SUBCOMMANDS = (
     "report",
     "train",
     "predict",
+    "evaluate",
     "adapt",
 )
 

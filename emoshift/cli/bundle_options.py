@@ -39,10 +39,18 @@ def extraction_options(args: argparse.Namespace) -> dict[str, object]:
 def add_model_on_audio(parser: argparse.ArgumentParser, audio: str, help: str) -> None:
     """What the commands that run a saved model on new audio take: the positional
     ``model`` (a bundle folder) and ``audio`` inputs (one or more files, folders, lists or
-    tables), and the extraction options (:func:`add_extraction_options`)."""
+    tables), the extraction options (:func:`add_extraction_options`) and ``--ssl-model``
+    (where the checkpoint of a model on SSL features is on this machine)."""
     parser.add_argument("model", type=Path, help="model bundle folder (emoshift train)")
     parser.add_argument(audio, nargs="+", help=help)
     add_extraction_options(parser)
+    parser.add_argument(
+        "--ssl-model",
+        type=Path,
+        default=None,
+        help="for a model on SSL features: its checkpoint folder here (default: where it "
+        "was trained); a checkpoint with other weights is refused",
+    )
 
 
 def add_bundle_out(parser: argparse.ArgumentParser, what: str) -> None:

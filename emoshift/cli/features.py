@@ -60,6 +60,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     ssl.add_argument("--combine", choices=("mean", "concat"), default=None)
     ssl.add_argument("--pooling", choices=("mean", "mean_std", "attentive", "none"), default=None)
+    ssl.add_argument("--device", default=None, help="auto (default), cpu or cuda")
+    ssl.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="windows run together (default: 1 on a CPU, 8 on a GPU)",
+    )
     parser.add_argument(
         "--out",
         type=Path,
@@ -125,7 +132,8 @@ def read_feature_table(path: Path) -> pd.DataFrame:
 
 
 def ssl_options(args: argparse.Namespace) -> dict[str, object]:
-    """The ``--model/--layers/--combine/--pooling`` options given, as extractor options.
+    """The ``--model/--layers/--combine/--pooling/--device/--batch-size`` options given,
+    as extractor options.
 
     Example:
         >>> ssl_options(argparse.Namespace(model="m", layers="6,12", combine=None, pooling=None))
@@ -133,7 +141,7 @@ def ssl_options(args: argparse.Namespace) -> dict[str, object]:
     """
     given = {
         name: getattr(args, name)
-        for name in ("model", "layers", "combine", "pooling")
+        for name in ("model", "layers", "combine", "pooling", "device", "batch_size")
         if getattr(args, name, None) is not None
     }
     layers = given.get("layers")

@@ -65,7 +65,12 @@ def handle(args: argparse.Namespace) -> int:
         raise ValueError(f"--batch-size {args.batch_size} must be at least 1")
     out = check_table_out(args.out, [args.model, *args.inputs], overwrite=args.overwrite)
     check_writable(out, "--out")
-    model = load(args.model, device=args.device, strict=not args.allow_version_change)
+    model = load(
+        args.model,
+        device=args.device,
+        strict=not args.allow_version_change,
+        ssl_model=args.ssl_model,
+    )
     run = predict_inputs(
         model,
         args.inputs,

@@ -3,7 +3,9 @@
 Fit one method of an experiment YAML on one of its source/target pairs, on all the data the
 config's protocol allows (no held-out test set), and save the model (weights, normalisation,
 labels, config) to a bundle folder that 'emoshift predict' runs on new audio. The config is
-checked as 'emoshift run' checks it.
+checked as 'emoshift run' checks it, except that its baseline need not be among its methods
+(one model is trained; nothing is compared). Only the corpora the pair's queries select are
+featurised. Target rows with an empty label are unlabelled target data.
 
 Example:
     >>> from emoshift.cli._parsers import parse
@@ -38,13 +40,14 @@ def handle(args: argparse.Namespace) -> int:
     from emoshift.experiment.config import load_config  # noqa: PLC0415
 
     out = check_bundle_out(args)
-    config = load_config(args.config)
+    config = load_config(args.config, for_training=True)
     model = train_model(config, args.method, args.pair)
     folder = model.save(out, overwrite=args.overwrite)
     rows = model.training["rows"]
     print(
         f"trained {args.method} on {rows['source']} source and {rows['target']} target "
-        f"row(s) ({rows['labelled_target']} labelled) in {model.training['fit_seconds']:.0f} s;"
+        f"row(s) ({rows['labelled_target']} labelled, {rows['unlabelled_target']} without a "
+        f"label) in {model.training['fit_seconds']:.0f} s;"
         f" target domain {model.normalisation['target_domain']!r}"
     )
     print(f"model: {folder}")

@@ -88,8 +88,10 @@ class FeaturesConfig:
     """Feature set and normalisation (per ``domain`` column, e.g. corpus, or with
     ``level: speaker`` per speaker within it).
 
-    ``model`` .. ``chunk_seconds`` apply to ``set: ssl`` only (``None``: its defaults;
-    see :class:`emoshift.features.ssl.SSLFeatures`; ``chunk_seconds: 0``: whole files).
+    ``model`` .. ``batch_size`` apply to ``set: ssl`` only (``None``: its defaults;
+    see :class:`emoshift.features.ssl.SSLFeatures`; ``chunk_seconds: 0``: whole files;
+    ``device`` and ``batch_size`` say where and how many windows at a time the checkpoint
+    runs, not what it computes, so a model bundle does not keep them).
     ``second_stream``: per-utterance ``.npy`` frames read next to a frame-level set
     (:class:`SecondStreamConfig`).
     """
@@ -106,6 +108,8 @@ class FeaturesConfig:
     combine: str | None = None
     pooling: str | None = None
     chunk_seconds: float | None = None
+    device: str | None = None
+    batch_size: int | None = None
     second_stream: SecondStreamConfig | None = None
 
 
@@ -408,14 +412,20 @@ def _check_metrics(config: ExperimentConfig) -> None:
             )
 
 
-def parse_config(data: object, base_dir: str | os.PathLike = ".") -> ExperimentConfig:
+def parse_config(
+    data: object, base_dir: str | os.PathLike = ".", *, for_training: bool = False
+) -> ExperimentConfig:
     """Validate a config mapping (as loaded from YAML) and return the typed config.
 
     Everything that needs no data is checked here; what needs the data is checked by
     :func:`emoshift.experiment.protocols.check_data` before any training.
+    ``for_training`` (``emoshift train``: one model, nothing to compare) sets ``baseline``
+    to ``None``, so a config need not list its baseline method.
     """
     config = _build(ExperimentConfig, data, "config")
     config.base_dir = str(base_dir)
+    if for_training:
+        config.baseline = None
     _check_choice(config.task, TASKS, "config.task")
     _check_choice(config.executor, EXECUTORS, "config.executor")
     _check_choice(config.features.level, LEVELS, "config.features.level")
@@ -444,8 +454,9 @@ def parse_config(data: object, base_dir: str | os.PathLike = ".") -> ExperimentC
     return config
 
 
-def load_config(path: str | os.PathLike) -> ExperimentConfig:
-    """Read and validate a YAML experiment config; relative paths resolve from its folder."""
+def load_config(path: str | os.PathLike, *, for_training: bool = False) -> ExperimentConfig:
+    """Read and validate a YAML experiment config; relative paths resolve from its folder
+    (``for_training``: see :func:`parse_config`)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"experiment config {path} does not exist")
@@ -454,6 +465,6 @@ def load_config(path: str | os.PathLike) -> ExperimentConfig:
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from error
     try:
-        return parse_config(data, base_dir=path.resolve().parent)
+        return parse_config(data, base_dir=path.resolve().parent, for_training=for_training)
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None

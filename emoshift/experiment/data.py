@@ -21,9 +21,10 @@ import pandas as pd
 
 from emoshift.data.labels import apply_label_space
 from emoshift.data.loaders import load_corpus
+from emoshift.data.query import query_mask
 from emoshift.data.synthetic import generate_corpus, generate_preset
 from emoshift.data.table import select_domain
-from emoshift.experiment.config import ExperimentConfig
+from emoshift.experiment.config import ExperimentConfig, PairConfig
 from emoshift.experiment.features import extractor_options, table_features
 from emoshift.experiment.streams import join_extra_columns, read_stream
 from emoshift.methods.sequence import Sequences
@@ -191,9 +192,50 @@ def _regression_rows(table: pd.DataFrame, config: ExperimentConfig) -> np.ndarra
     return keep
 
 
-def load_experiment_data(config: ExperimentConfig, progress: bool | None = None) -> ExperimentData:
-    """Load the corpora, apply the label space (or pick the dimensions), extract features."""
-    table = load_corpora(config, progress)
+def _label_source(config: ExperimentConfig) -> list[str]:
+    """The columns a row's label is read from: a row with all of them empty has none."""
+    labels = config.labels
+    if config.task == "regression":
+        return list(labels.dimensions)
+    if labels.space in ("binarised_arousal", "binarised_valence"):
+        return [labels.space.removeprefix("binarised_")]
+    return [labels.column if not labels.space else "emotion"]
+
+
+def _unlabelled(table: pd.DataFrame, config: ExperimentConfig, query: str) -> np.ndarray:
+    """Which rows ``query`` selects and that have no label at all (empty or blank cells in
+    every label column): unlabelled target data."""
+    empty = np.ones(len(table), dtype=bool)
+    for column in _label_source(config):
+        values = table[column] if column in table else pd.Series(pd.NA, index=table.index)
+        blank = values.astype("string").str.strip().fillna("") == ""
+        empty &= blank.to_numpy()
+    selected = query_mask(table, query, f"the target query {query!r}")
+    return empty & np.asarray(selected, dtype=bool)
+
+
+def _deployment_rows(table: pd.DataFrame, pair: PairConfig, domain: str) -> pd.DataFrame:
+    """The rows of the normalisation domains (``domain`` values) that ``pair``'s source
+    or target query selects: what a model shipped for the pair is trained and normalised
+    on (each domain whole, so its statistics are those ``run`` computes)."""
+    used = pd.concat(
+        [
+            select_domain(table, query, f"the pair's {side}")
+            for side, query in (("source", pair.source), ("target", pair.target))
+        ]
+    )
+    keep = table[domain].isin(used[domain].unique())
+    return table[keep.to_numpy()]
+
+
+def _labelled(
+    table: pd.DataFrame, config: ExperimentConfig, unlabelled: np.ndarray | None
+) -> pd.DataFrame:
+    """``table``'s rows with a label in the config's label space (a ``label`` column for
+    classification), plus the ``unlabelled`` rows kept without one (label missing)."""
+    kept = table[unlabelled] if unlabelled is not None else table.iloc[:0]
+    if unlabelled is not None:
+        table = table[~unlabelled]
     labels = config.labels
     if config.task == "classification":
         if labels.space:
@@ -210,7 +252,31 @@ def load_experiment_data(config: ExperimentConfig, progress: bool | None = None)
         if missing:
             raise ValueError(f"labels.dimensions {missing} are not columns of the corpus table")
         table = table[_regression_rows(table, config)]
+    if len(kept) == 0:
+        return table
+    if config.task == "classification":
+        kept = kept.assign(label=None)
+    return pd.concat([table, kept], ignore_index=True)
+
+
+def load_experiment_data(
+    config: ExperimentConfig, progress: bool | None = None, *, pair: PairConfig | None = None
+) -> ExperimentData:
+    """Load the corpora, apply the label space (or pick the dimensions), extract features.
+
+    With ``pair`` (a model trained to ship for that pair, :mod:`emoshift.bundle.training`),
+    only the rows of the normalisation domains the pair's queries select are featurised,
+    and the pair's target rows without any label are kept as unlabelled target data (their
+    ``y`` is ``None``, or NaN for regression).
+    """
+    table = load_corpora(config, progress)
+    labels = config.labels
     features = config.features
+    unlabelled = None
+    if pair is not None:
+        table = _deployment_rows(table, pair, features.domain).reset_index(drop=True)
+        unlabelled = _unlabelled(table, config, pair.target)
+    table = _labelled(table, config, unlabelled)
     cache_dir = _resolve(features.cache_dir, config.base_dir) if features.cache_dir else None
     table, X = table_features(
         table.reset_index(drop=True),
@@ -227,7 +293,9 @@ def load_experiment_data(config: ExperimentConfig, progress: bool | None = None)
     table = table.reset_index(drop=True)
     X2 = _second_stream(config, table, X)
     if config.task == "classification":
-        y = table["label"].to_numpy(dtype=object).astype(str)
+        y = table["label"].to_numpy(dtype=object)
+        has_label = pd.notna(y)
+        y = y.astype(str) if has_label.all() else np.where(has_label, y.astype(str), None)
     else:
         y = table[list(labels.dimensions)].to_numpy(dtype=np.float32)
         if labels.scale is not None:  # normalised [-1, 1] onto the paper's scale

@@ -3,8 +3,9 @@
 :func:`execute_trial` is what every executor calls (in this process, in a worker
 process, or in a Ray task): it builds the trial's split, fits the method with torch
 limited to one thread (so the numbers do not depend on the executor), scores it and
-returns the record, plus embeddings for the report on trial 0. A trial that raises
-returns an error record with its traceback instead.
+returns the record, its per-file test predictions (:func:`emoshift.runfolder.prediction_table`)
+and embeddings for the report on trial 0. A trial that raises returns an error record
+with its traceback instead.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ import time
 import traceback
 
 import numpy as np
+import pandas as pd
 
 from emoshift.experiment.data import ExperimentData
 from emoshift.experiment.plan import TrialSpec
 from emoshift.experiment.protocols import make_split
 from emoshift.experiment.trial import DomainSplit, run_trial, torch_threads
 from emoshift.methods.inputs import concat_inputs
-from emoshift.runfolder import RunFolder
+from emoshift.runfolder import RunFolder, prediction_table
 
 EMBEDDING_ROWS = 400
 
@@ -70,8 +72,8 @@ def _embeddings(model: object, split: DomainSplit, seed: int) -> dict[str, np.nd
 @torch_threads(1)
 def execute_trial(
     spec: TrialSpec, data: ExperimentData
-) -> tuple[dict, dict[str, np.ndarray] | None, float]:
-    """Run one trial; returns ``(record, embeddings or None, seconds)``."""
+) -> tuple[dict, dict[str, np.ndarray] | None, pd.DataFrame | None, float]:
+    """Run one trial; returns ``(record, embeddings or None, predictions or None, seconds)``."""
     started = time.perf_counter()
     record = {
         key: value
@@ -91,7 +93,7 @@ def execute_trial(
     record.update(
         status="ok", error=None, metrics={}, labels=[], confusion=None, history=[], embeddings=None
     )
-    embeddings = None
+    embeddings = predictions = None
     try:
         split = make_split(
             data,
@@ -133,10 +135,20 @@ def execute_trial(
         )
         if result.selection is not None:
             record["selection"] = result.selection
+        if split.test_files is not None:  # a corpus table names each row's file
+            predictions = prediction_table(
+                split.test_files,
+                result.y_true,
+                result.y_pred,
+                classes=[str(c) for c in result.classes],
+                proba=result.proba,
+                dimensions=dimensions if spec.task == "regression" else None,
+            )
+            record["predictions"] = RunFolder.predictions_name(spec.key)
         if spec.trial == 0 and result.model is not None:
             embeddings = _embeddings(result.model, split, spec.seed)
             if embeddings is not None:
                 record["embeddings"] = RunFolder.artifact_name(spec.key)
     except Exception:  # a failing trial is recorded, the others go on
         record.update(status="error", error=traceback.format_exc())
-    return record, embeddings, time.perf_counter() - started
+    return record, embeddings, predictions, time.perf_counter() - started

@@ -1,7 +1,7 @@
 """Where trials run: in this process, in local worker processes, or on Ray.
 
 Each executor takes the trial specs and the run's data and yields one
-``(record, embeddings, seconds)`` outcome per trial as it finishes (in any order);
+``(record, embeddings, predictions, seconds)`` outcome per trial as it finishes (in any order);
 :func:`emoshift.experiment.execute.execute_trial` computes each, so the numbers are the
 same whichever executor ran them.
 
@@ -28,11 +28,13 @@ from multiprocessing import get_context
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+import pandas as pd
+
 from emoshift.experiment.data import ExperimentData
 from emoshift.experiment.execute import execute_trial
 from emoshift.experiment.plan import TrialSpec
 
-Outcome = tuple[dict, dict | None, float]
+Outcome = tuple[dict, dict | None, pd.DataFrame | None, float]
 
 _WORKER_DATA: ExperimentData | None = None
 

@@ -26,7 +26,7 @@ from emoshift.features.normalise import LEVELS, normalise_by_group, speaker_grou
 NORMALISATIONS = ("robust_z", "minmax", "none")
 
 #: FeaturesConfig fields that configure the ``ssl`` set, by SSLFeatures argument name
-SSL_OPTIONS = ("model", "layers", "combine", "pooling", "chunk_seconds")
+SSL_OPTIONS = ("model", "layers", "combine", "pooling", "chunk_seconds", "device", "batch_size")
 
 
 def extractor_options(features: object, base_dir: str | os.PathLike = ".") -> dict:

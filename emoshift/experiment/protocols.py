@@ -122,6 +122,9 @@ def make_split(
         X_dev=None if cut.dev is None else data.inputs(target[cut.dev]),
         y_dev=None if cut.dev is None else data.y[target[cut.dev]],
         target_speakers=data.table["speaker"].to_numpy(dtype=object)[train],
+        test_files=data.table["file"].to_numpy(dtype=object)[test]
+        if "file" in data.table
+        else None,
         source_domains=(
             None
             if domain_column is None

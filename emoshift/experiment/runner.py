@@ -48,6 +48,7 @@ from emoshift.experiment.protocols import check_data, target_speakers
 from emoshift.experiment.store import ResultStore
 from emoshift.progress import progress_enabled
 from emoshift.protocols import get_protocol
+from emoshift.runfolder import write_csv_whole
 
 
 @dataclass
@@ -153,7 +154,9 @@ def run_experiment(
     failures: Counter[str] = Counter()
     n_finished = 0
     with _sigterm_stops_the_run(), closing(outcomes), bar:
-        for record, embeddings, seconds in outcomes:
+        for record, embeddings, predictions, seconds in outcomes:
+            if predictions is not None:  # whole, before the record that names it
+                write_csv_whole(store.folder.path / record["predictions"], predictions)
             if embeddings is not None:
                 store.folder.artifacts.mkdir(exist_ok=True)
                 np.savez_compressed(store.folder.path / record["embeddings"], **embeddings)

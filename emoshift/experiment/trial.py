@@ -67,6 +67,8 @@ class DomainSplit:
             selection keeps a speaker's labelled examples in one fold).
         source_domains: each source row's domain (e.g. its corpus), passed to the
             methods that read it (multi-source training), or ``None``.
+        test_files: the audio file of each test row (for the predictions table), or
+            ``None``.
     """
 
     X_source: np.ndarray
@@ -80,6 +82,7 @@ class DomainSplit:
     y_dev: np.ndarray | None = None
     target_speakers: np.ndarray | None = None
     source_domains: np.ndarray | None = None
+    test_files: np.ndarray | None = None
 
 
 @dataclass
@@ -96,6 +99,9 @@ class TrialResult:
     fit_seconds: float = 0.0
     model: object = None
     selection: dict | None = None
+    proba: np.ndarray | None = None
+    """Class probabilities of the test rows (columns: ``classes``), when the model gives them."""
+    classes: list = field(default_factory=list)
 
 
 def fit_arguments(
@@ -167,7 +173,10 @@ def run_trial(
     predicted = model.predict(split.X_test)
     labels: list = []
     confusion = None
+    proba, classes = None, []
     if task == "classification":
+        if _gives_probabilities(model):
+            proba, classes = model.predict_proba(split.X_test), list(model.classes_)
         labels = sorted(set(np.asarray(split.y_source).tolist()) | set(split.y_test.tolist()))
         confusion = confusion_matrix(split.y_test, predicted, labels=labels)
         values = score(split.y_test, predicted, task, metrics, labels=labels)
@@ -190,7 +199,15 @@ def run_trial(
         fit_seconds=fit_seconds,
         model=model if keep_model else None,
         selection=None if chosen is None else record,
+        proba=proba,
+        classes=classes,
     )
+
+
+def _gives_probabilities(model: object) -> bool:
+    """Whether ``model.predict_proba`` answers (an SVM fitted without ``probability``
+    does not)."""
+    return callable(getattr(model, "predict_proba", None)) and getattr(model, "probability", True)
 
 
 def _labelled_speakers(split: DomainSplit, kwargs: dict[str, object]) -> np.ndarray | None:

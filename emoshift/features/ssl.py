@@ -70,6 +70,9 @@ POOLINGS: tuple[str, ...] = ("mean", "mean_std", "attentive", "none")
 COMBINES: tuple[str, ...] = ("concat", "mean")
 SSL_FORMAT = 1
 """Bumped when this module changes how the features are computed (part of the cache key)."""
+RUNTIME_OPTIONS: tuple[str, ...] = ("device", "batch_size")
+"""Options that say where and how many windows at a time the model runs, not what it
+computes: neither part of the cache key nor kept in a model bundle."""
 
 
 def resolve_layers(layers: int | str | list[int], n_hidden_states: int) -> list[int]:
@@ -236,6 +239,15 @@ class SSLFeatures:
             "do_normalize": self.info.do_normalize,
             "chunk_frames": self.chunk_frames,
             "context_frames": self.context_frames,
+        }
+
+    def checkpoint(self) -> dict[str, Any]:
+        """The checkpoint's identity, not its place: architecture and weights hash."""
+        return {
+            "model_type": self.info.model_type,
+            "hidden_size": self.info.hidden_size,
+            "n_hidden_states": self.info.n_hidden_states,
+            "weights_sha256": weights_sha256(self.info.folder),
         }
 
     @property

@@ -119,7 +119,12 @@ def checkpoint_files(folder: str | os.PathLike) -> list[Path]:
     if not (folder / "preprocessor_config.json").is_file():
         raise ModelError(
             f"{folder}: no preprocessor_config.json (the feature extractor's sample rate and "
-            "normalisation); copy it from the model's hub page into the folder"
+            "normalisation); copy it from the model's hub page into the folder, or write "
+            'one offline: python -c "from transformers import Wav2Vec2FeatureExtractor; '
+            "Wav2Vec2FeatureExtractor(sampling_rate=16000, do_normalize=True)"
+            f".save_pretrained('{folder}')\" (set sampling_rate and do_normalize as the "
+            "model card says: do_normalize is whether the model was trained on waveforms "
+            "scaled to zero mean and unit variance)"
         )
     return [folder / "config.json", folder / "preprocessor_config.json", *weights]
 
