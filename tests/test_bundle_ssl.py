@@ -85,7 +85,7 @@ def test_a_moved_bundle_predicts_once_pointed_at_the_checkpoint(
         out = tmp_path / "predictions.csv"
         argv = ["predict", str(machine / "model"), *_files(trained), "--out", str(out)]
         assert main([*argv, "--jobs", "1", "--ssl-model", str(machine / "wav2vec2-tiny")]) == 0
-        assert main([*argv, "--jobs", "1"]) == 2
+        assert main([*argv, "--jobs", "1", "--overwrite"]) == 2
         assert "--ssl-model" in capsys.readouterr().err
     finally:
         moved.rename(trained / "checkpoint")
