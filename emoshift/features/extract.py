@@ -52,6 +52,7 @@ from emoshift.features.cache import FeatureCache, hash_config
 from emoshift.features.functionals import ALIASES, FEATURE_SETS, SHORT_NAMES, Functionals
 from emoshift.features.hash_memo import FileHashMemo
 from emoshift.features.logmel import LogMel
+from emoshift.features.ssl_model import ModelError
 from emoshift.features.workers import resolve_jobs, unguarded_main_call, worker_context
 from emoshift.progress import progress as progress_bar
 
@@ -267,6 +268,8 @@ class _FileJob:
             features = np.asarray(self.extractor(signal, self.extractor.sample_rate))
         except AudioError as error:
             raise AudioError(f"{path}: {error}") from error
+        except ModelError:
+            raise  # the model, not this file, is at fault; the message names its folder
         except Exception as error:
             raise ExtractionError(f"{path}: extractor {name} failed: {error!r}") from error
         problem = _shape_problem(features, self.n_features, self.extractor.frame_level)
