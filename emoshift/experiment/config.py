@@ -38,6 +38,7 @@ from emoshift.features.normalise import LEVELS
 from emoshift.methods import check_method_params, method_class, method_needs
 from emoshift.metrics import METRICS
 from emoshift.protocols import PROTOCOLS, ProtocolSettings
+from emoshift.safe_yaml import load_yaml
 from emoshift.selection import SCORERS
 
 TASKS = ("classification", "regression")
@@ -450,7 +451,7 @@ def load_config(path: str | os.PathLike) -> ExperimentConfig:
     if not path.is_file():
         raise FileNotFoundError(f"experiment config {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = load_yaml(path.read_text())
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from error
     try:

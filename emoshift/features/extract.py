@@ -47,7 +47,7 @@ from typing import Any, Literal, NamedTuple, Protocol
 import numpy as np
 import pandas as pd
 
-from emoshift.features.audio import AudioError, read_audio
+from emoshift.features.audio import AudioError, check_regular_file, read_audio
 from emoshift.features.cache import FeatureCache, hash_config
 from emoshift.features.functionals import ALIASES, FEATURE_SETS, SHORT_NAMES, Functionals
 from emoshift.features.hash_memo import FileHashMemo
@@ -232,7 +232,10 @@ class _FileJob:
         """``cached`` with the features, ``error`` if unreadable, else ``pending`` with
         the cache key to extract into."""
         try:
+            check_regular_file(path)  # a FIFO or /dev/zero would never finish hashing
             file_sha256 = memo.sha256(path)
+        except AudioError as error:
+            return _Outcome("error", str(error))
         except OSError as error:
             reason = error.strerror or str(error)
             message = (
