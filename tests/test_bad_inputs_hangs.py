@@ -149,3 +149,24 @@ def test_aliases_within_the_bound_still_load():
 
     text = "shared: &encoder {hidden_sizes: [8], dropout: 0.1}\nmethods: {dann: *encoder}"
     assert load_yaml(text)["methods"]["dann"] == {"hidden_sizes": [8], "dropout": 0.1}
+
+
+@pytest.mark.bad_input
+def test_a_file_name_that_is_not_utf8_is_named_and_the_others_are_predicted(
+    bundle, tmp_path, capsys
+):
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    tone(clips / "a.wav")
+    with open(os.path.join(os.fsencode(clips), b"b\xff.wav"), "wb") as file:
+        file.write(tone(tmp_path / "b.wav", hz=220).read_bytes())
+    tone(clips / "c.wav", hz=260)
+    out = tmp_path / "p.csv"
+    args = ["predict", str(bundle), str(clips), "--out", str(out), "--jobs", "1"]
+    assert main([*args, "--cache-dir", str(tmp_path / "cache")]) == 0
+    table = pd.read_csv(out, keep_default_na=False, encoding="utf-8")
+    shown = f"{clips}/b\\xff.wav"
+    assert table["file"].tolist() == [str(clips / "a.wav"), shown, str(clips / "c.wav")]
+    assert table["prediction"].tolist()[::2] != ["", ""] and table["prediction"][1] == ""
+    assert table["error"][1].startswith(f"{shown}: the file name is not valid UTF-8")
+    assert "predicted 2 of 3 file(s)" in capsys.readouterr().out
