@@ -138,3 +138,38 @@ def test_device_cuda_without_cuda_is_a_clear_error(bundle, tmp_path, capsys):  #
     err = _error(capsys)
     assert "device 'cuda':" in err and "use --device cpu or auto" in err
     assert not out.exists()
+
+
+SELECTION_BASE = {
+    "name": "sel",
+    "corpora": {"s": {"loader": "synthetic", "path": "corpus", "options": {"preset": "tiny"}}},
+    "pairs": [{"source": "elicitation == 'acted'", "target": "elicitation == 'spontaneous'"}],
+    "methods": {"dann": {"warmup_epochs": 1}},
+    "baseline": None,
+}
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize(
+    ("block", "shown"),
+    [
+        ({"grid": {}}, "{}"),
+        ({"grid": {"lambda_max": [0.3]}}, "{'lambda_max': [0.3]}"),
+        ({"epochs": [20]}, "{'max_epochs': [20]}"),
+    ],
+)
+def test_a_selection_grid_that_selects_nothing_is_refused(block, shown):
+    from emoshift.experiment.config import ConfigError, parse_config  # noqa: PLC0415
+
+    raw = {**SELECTION_BASE, "selection": {"dann": {"scorer": "entropy", **block}}}
+    with pytest.raises(ConfigError, match="select=...]' variant would select nothing") as error:
+        parse_config(raw)
+    assert f"config.selection.dann.grid: {shown} gives 1 point(s)" in str(error.value)
+
+
+def test_a_selection_block_without_a_grid_still_records_the_score():
+    """The accuracy benchmarks' label_target block has no grid on purpose."""
+    from emoshift.experiment.config import parse_config, selection_grid  # noqa: PLC0415
+
+    config = parse_config({**SELECTION_BASE, "selection": {"dann": {"scorer": "entropy"}}})
+    assert selection_grid(config, "dann", {"warmup_epochs": 1}) == [{}]
