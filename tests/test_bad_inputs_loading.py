@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import soundfile as sf
 import torch
@@ -173,3 +174,36 @@ def test_a_selection_block_without_a_grid_still_records_the_score():
 
     config = parse_config({**SELECTION_BASE, "selection": {"dann": {"scorer": "entropy"}}})
     assert selection_grid(config, "dann", {"warmup_epochs": 1}) == [{}]
+
+
+@pytest.fixture(scope="module")
+def twelve_clips(tmp_path_factory) -> list[str]:
+    folder = tmp_path_factory.mktemp("clips")
+    return [str(tone(folder / f"{i}.wav", hz=150 + 15 * i)) for i in range(12)]
+
+
+@pytest.mark.bad_input
+def test_speaker_level_without_any_usable_speaker_is_refused(twelve_clips, tmp_path):
+    from emoshift.experiment.features import table_features  # noqa: PLC0415
+
+    table = pd.DataFrame({"file": twelve_clips, "corpus": "c", "speaker": [None] * 6 + ["a"] * 6})
+    with pytest.raises(ValueError, match="features.level: speaker, but no speaker has 10") as error:
+        table_features(table, "egemaps", level="speaker", cache_dir=tmp_path, n_jobs=1)
+    assert "12 of 12 rows (6 without a speaker; speakers with fewer than 10 rows in their " in (
+        str(error.value)
+    )
+    assert "domain: a)" in str(error.value) and "features.level: domain" in str(error.value)
+
+
+@pytest.mark.bad_input
+def test_rows_that_fall_back_to_their_domain_are_counted_in_a_warning(twelve_clips, tmp_path):
+    from emoshift.experiment.features import (  # noqa: PLC0415
+        SpeakerFallbackWarning,
+        table_features,
+    )
+
+    table = pd.DataFrame({"file": twelve_clips, "corpus": "c", "speaker": ["a"] * 10 + ["b"] * 2})
+    with pytest.warns(SpeakerFallbackWarning, match=r"2 of 12 rows \(0 without a speaker") as seen:
+        kept, X = table_features(table, "egemaps", level="speaker", cache_dir=tmp_path, n_jobs=1)
+    assert "fewer than 10 rows in their domain: b)" in str(seen[0].message)
+    assert X.shape == (12, 88)
