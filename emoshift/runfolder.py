@@ -59,6 +59,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from emoshift.safe_yaml import load_yaml
+
 RESULTS = "results.jsonl"
 PLAN = "plan.json"
 TIMINGS = "timings.jsonl"
@@ -299,7 +301,7 @@ class RunFolder:
         """``config.yaml`` as a mapping (empty when absent)."""
         if not self.config.is_file():
             return {}
-        config = yaml.safe_load(self.config.read_text(encoding="utf-8"))
+        config = load_yaml(self.config.read_text(encoding="utf-8"))
         if not isinstance(config, dict):
             raise ValueError(f"{self.config} must hold a YAML mapping (name, baseline, ...)")
         return config

@@ -405,7 +405,7 @@ def test_predict_when_no_file_can_be_read(trained: Path, tmp_path: Path) -> None
         load(trained / "model"), [tmp_path / "empty.wav", missing], cache_dir=tmp_path / "c"
     )
     assert len(run.table) == 2 and run.table["prediction"].isna().all()
-    assert run.table["error"].str.contains("empty|cannot be read").all()
+    assert run.table["error"].str.contains("empty|does not exist").all()
     summary = run.summary()
     assert "predicted 0 of 2 file(s)" in summary and "missing.wav" in summary
 

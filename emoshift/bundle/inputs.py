@@ -58,6 +58,22 @@ def _folder(path: Path) -> list[str]:
     return sorted(files)
 
 
+def non_utf8_name(path: str) -> str | None:
+    """``path`` with its bytes that are not UTF-8 escaped (``\\xff``), or ``None`` when
+    it is valid UTF-8. Such a name cannot be stored in a table (pandas, CSV, Parquet all
+    want text), so the file is reported under this name instead.
+
+    Example:
+        >>> non_utf8_name("clips/a.wav") is None, non_utf8_name(os.fsdecode(b"b\\xff.wav"))
+        (True, 'b\\\\xff.wav')
+    """
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+    return None
+
+
 def audio_files(inputs: Iterable[str | os.PathLike]) -> list[str]:
     """The audio paths ``inputs`` name (see the module doc), in order, each once."""
     files: list[str] = []

@@ -236,7 +236,13 @@ def read_bundle(folder: str | os.PathLike) -> tuple[dict, dict[str, dict[str, np
     for name, entry in manifest["files"].items():
         if not name.endswith(ARRAY_SUFFIX):
             raise BundleError(f"{folder / MANIFEST}: {name!r} is not a {ARRAY_SUFFIX} file")
-        _check_file(folder, name, sums[name], int(entry.get("bytes", -1)))
+        size = entry.get("bytes") if isinstance(entry, dict) else None
+        if type(size) is not int:
+            raise BundleError(
+                f"{folder / MANIFEST}: files.{name}.bytes is {size!r}, not a whole number of "
+                "bytes; the bundle is damaged, copy it again from its source"
+            )
+        _check_file(folder, name, sums[name], size)
         if entry.get("sha256") != sums[name]:
             raise BundleError(
                 f"{folder / name}: its sha256 in {MANIFEST} differs from {CHECKSUMS}; "

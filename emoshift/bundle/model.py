@@ -38,6 +38,7 @@ from sklearn.base import BaseEstimator
 from emoshift import __version__
 from emoshift.bundle import manifest as mf
 from emoshift.bundle.consistency import check_estimator_labels, check_finite, check_labels
+from emoshift.bundle.inputs import non_utf8_name
 from emoshift.bundle.io import MANIFEST, BundleError, read_bundle, write_bundle
 from emoshift.bundle.state import estimator_state, restore_estimator
 from emoshift.features import (
@@ -49,6 +50,11 @@ from emoshift.progress import progress as progress_bar
 
 #: the column of a prediction table that says why a file has no prediction
 ERROR_COLUMN = "error"
+NON_UTF8_NAME = (
+    "{}: the file name is not valid UTF-8 (shown with its bytes escaped), so no table can "
+    "hold it; rename the file (e.g. `convmv -f latin1 -t utf8 --notest FILE`) and predict again"
+)
+"""The error of a file whose name is not UTF-8; the other files are predicted."""
 
 
 @dataclass
@@ -223,10 +229,11 @@ class Model:
         if self.normaliser is not None:
             domain = self._domain(domain)
         paths = [str(f) for f in (files["file"] if isinstance(files, pd.DataFrame) else files)]
+        escaped = {p: name for p in paths if (name := non_utf8_name(p)) is not None}
         with warnings.catch_warnings():  # skipped files are rows of the result, with reasons
             warnings.simplefilter("ignore", SkippedFilesWarning)
             result = extract_features(
-                paths,
+                [p for p in paths if p not in escaped],
                 mf.extractor(self.features),
                 cache_dir=cache_dir,
                 n_jobs=n_jobs,
@@ -243,8 +250,9 @@ class Model:
         done = pd.concat(parts, ignore_index=True) if parts else self._empty_predictions()
         done.insert(0, "file", result.files)
         by_file = done.drop_duplicates("file").set_index("file")
-        table = by_file.reindex(list(dict.fromkeys(paths)))
-        table[ERROR_COLUMN] = [result.errors.get(p, "") for p in table.index]
+        errors = result.errors | {name: NON_UTF8_NAME.format(name) for name in escaped.values()}
+        table = by_file.reindex([escaped.get(p, p) for p in dict.fromkeys(paths)])
+        table[ERROR_COLUMN] = [errors.get(p, "") for p in table.index]
         return table.reset_index(names="file")
 
     def _empty_predictions(self) -> pd.DataFrame:

@@ -31,6 +31,7 @@ from emoshift.data.inspect import corpus_info, format_corpus_info
 from emoshift.data.loaders import LOADERS, LoadReport, load_corpus
 from emoshift.data.loaders.base import CorpusWarning
 from emoshift.data.table import write_table
+from emoshift.safe_yaml import load_yaml
 
 TABLE_SUFFIXES = (".parquet", ".csv")
 
@@ -42,7 +43,10 @@ def loader_options(pairs: list[str] | None) -> dict[str, object]:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise ValueError(f"--option {pair!r} is not KEY=VALUE")
-        options[key.strip().replace("-", "_")] = yaml.safe_load(value)
+        try:
+            options[key.strip().replace("-", "_")] = load_yaml(value)
+        except yaml.YAMLError as error:
+            raise ValueError(f"--option {pair!r}: the value is not plain YAML: {error}") from None
     return options
 
 

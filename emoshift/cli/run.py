@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="{serial,processes,ray}",
         help="where trials run (default: the config's, else serial)",
     )
-    parser.add_argument("--jobs", type=int, default=None, help="parallel trials")
+    parser.add_argument("--jobs", type=int, default=None, help="parallel trials (-1: one per CPU)")
     parser.add_argument(
         "--address",
         default=None,
@@ -40,10 +40,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _dry_run(args: argparse.Namespace) -> int:
     from emoshift.experiment.config import load_config  # noqa: PLC0415 (fast --help)
-    from emoshift.experiment.runner import prepare_run  # noqa: PLC0415
+    from emoshift.experiment.runner import prepare_run, trial_workers  # noqa: PLC0415
     from emoshift.experiment.store import ResultStore  # noqa: PLC0415
 
     config = load_config(args.config)
+    trial_workers(args.jobs, config.jobs)  # what run would refuse, before the data is read
     _, specs = prepare_run(config)
     run_dir = args.output or config.output_dir()
     finished = (

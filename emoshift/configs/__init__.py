@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from importlib.resources import files
 
-import yaml
+from emoshift.safe_yaml import load_yaml
 
 
 def bundled_names() -> list[str]:
@@ -33,7 +33,7 @@ def bundled_config(name: str) -> dict:
     resource = files(__name__) / f"{name}.yaml"
     if not resource.is_file():
         raise FileNotFoundError(f"no bundled config {name!r}; bundled: {bundled_names()}")
-    data = yaml.safe_load(resource.read_text(encoding="utf-8"))
+    data = load_yaml(resource.read_text(encoding="utf-8"))
     if not isinstance(data, dict):
         raise ValueError(f"bundled config {name!r} must hold a YAML mapping")
     return data

@@ -184,6 +184,11 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
             f"corpus table {path} is empty (no header, no rows); export one with "
             "'emoshift corpus export' or write a CSV with a 'file' column of audio paths"
         ) from None
+    except (ValueError, OSError) as error:  # a parser's, a decoder's or pyarrow's error
+        raise CorpusTableError(
+            f"corpus table {path} cannot be read as {path.suffix.lstrip('.') or 'a'} table "
+            f"({str(error).strip()}); export one with 'emoshift corpus export'"
+        ) from None
     if "file" not in frame:
         raise CorpusTableError(
             f"corpus table {path} has no 'file' column (its columns: {list(frame.columns)}); "

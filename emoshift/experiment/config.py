@@ -38,6 +38,7 @@ from emoshift.features.normalise import LEVELS
 from emoshift.methods import check_method_params, method_class, method_needs
 from emoshift.metrics import METRICS
 from emoshift.protocols import PROTOCOLS, ProtocolSettings
+from emoshift.safe_yaml import load_yaml
 from emoshift.selection import SCORERS
 
 TASKS = ("classification", "regression")
@@ -148,7 +149,9 @@ class SelectionConfig:
     """How a method's hyper-parameters are chosen inside every trial (``selection.<method>``).
 
     Each scorer gives a variant of its own (``dann[select=snd]``) next to the method's
-    default variant. ``grid`` is checked like the method's parameters (a list is a grid);
+    default variant. ``grid`` is checked like the method's parameters (a list is a grid)
+    and, when given, must hold two points or more (without it, the block only records the
+    scorer's value of the method's own parameters);
     ``epochs`` adds ``max_epochs`` to it; ``oracle`` also records each grid point's
     target-test score, which the report shows only as not a valid choice. ``cv`` (folds
     or ``"loo"``) is for ``few_shot_cv``, ``dev_fraction`` and ``scorer_params`` for the
@@ -156,7 +159,7 @@ class SelectionConfig:
     """
 
     scorer: list[str]
-    grid: dict = field(default_factory=dict)
+    grid: dict | None = None
     epochs: list[int] | None = None
     oracle: bool = False
     cv: int | str = 5
@@ -299,18 +302,27 @@ def selection_grid(config: ExperimentConfig, method: str, params: dict) -> list[
     variants ``params`` (each point checked with them, for the config's task)."""
     spec = config.selection[method]
     where = f"config.selection.{method}"
-    chosen = set(spec.grid) | ({"max_epochs"} if spec.epochs else set())
+    given = spec.grid or {}
+    chosen = set(given) | ({"max_epochs"} if spec.epochs else set())
     fixed = sorted(chosen & set(config.methods.get(method) or {}))
     if fixed:
         raise ConfigError(
             f"{where}.grid: {fixed} also set in config.methods.{method}; set each parameter "
             "in one place (the grid chooses among its values)"
         )
-    grid = {**spec.grid, "max_epochs": list(spec.epochs)} if spec.epochs else spec.grid
-    if spec.epochs and "max_epochs" in spec.grid:
+    grid = {**given, "max_epochs": list(spec.epochs)} if spec.epochs else given
+    if spec.epochs and "max_epochs" in given:
         raise ConfigError(f"{where}: give max_epochs in grid or as epochs, not both")
     expand_method_grid(method, {**params, **grid}, f"{where}.grid", config.task)
-    return expand_method_grid(method, grid, f"{where}.grid")
+    points = expand_method_grid(method, grid, f"{where}.grid")
+    if (spec.grid is not None or spec.epochs is not None) and len(points) < 2:
+        raise ConfigError(
+            f"{where}.grid: {grid} gives {len(points)} point(s), so the "
+            f"'{method}[select=...]' variant would select nothing; list two values or more "
+            "for a parameter (e.g. lambda_max: [1.0, 0.1]), or leave grid out to only "
+            "record the scorer's value of the method's own parameters"
+        )
+    return points
 
 
 def _check_scorer(config: ExperimentConfig, method: str, scorer: str, where: str) -> None:
@@ -461,7 +473,7 @@ def load_config(path: str | os.PathLike, *, for_training: bool = False) -> Exper
     if not path.is_file():
         raise FileNotFoundError(f"experiment config {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = load_yaml(path.read_text())
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from error
     try:

@@ -15,13 +15,19 @@ Example:
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from emoshift.features import extract_features, get_extractor, normalise_per_domain
-from emoshift.features.normalise import LEVELS, normalise_by_group, speaker_groups
+from emoshift.features.normalise import (
+    LEVELS,
+    MIN_SPEAKER_ROWS,
+    normalise_by_group,
+    speaker_groups,
+)
 
 NORMALISATIONS = ("robust_z", "minmax", "none")
 
@@ -57,6 +63,38 @@ def extractor_options(features: object, base_dir: str | os.PathLike = ".") -> di
     if given.get("chunk_seconds") == 0:
         given["chunk_seconds"] = None
     return given
+
+
+class SpeakerFallbackWarning(UserWarning):
+    """Under ``features.level: speaker`` some rows use their domain's statistics (unknown
+    or small speakers); the message counts them and names some."""
+
+
+def checked_speaker_groups(speakers: pd.Series, domains: np.ndarray) -> np.ndarray:
+    """:func:`~emoshift.features.normalise.speaker_groups` for ``level="speaker"``, which
+    refuses when every row would fall back to its domain's statistics (the level would
+    change nothing) and warns when some rows do."""
+    groups = speaker_groups(speakers.to_numpy(dtype=object), domains)
+    fallback = groups == -1
+    if not fallback.any():
+        return groups
+    unknown = int(speakers.isna().sum() + (speakers.astype(str).str.strip() == "").sum())
+    named = ", ".join(map(str, speakers[fallback & speakers.notna().to_numpy()].unique()[:5]))
+    detail = (
+        f"{int(fallback.sum())} of {len(groups)} rows ({unknown} without a speaker; "
+        f"speakers with fewer than {MIN_SPEAKER_ROWS} rows in their domain: {named or 'none'})"
+    )
+    if fallback.all():
+        raise ValueError(
+            f"features.level: speaker, but no speaker has {MIN_SPEAKER_ROWS} rows or more in "
+            f"its domain, so every row would use its domain's statistics: {detail}. Fill the "
+            "table's 'speaker' column or set features.level: domain"
+        )
+    warnings.warn(
+        SpeakerFallbackWarning(f"features.level: speaker: {detail} use their domain's statistics"),
+        stacklevel=3,
+    )
+    return groups
 
 
 def table_features(
@@ -114,7 +152,7 @@ def table_features(
     domains = kept[domain_column].to_numpy()
     groups = None
     if level == "speaker":
-        groups = speaker_groups(kept["speaker"].to_numpy(dtype=object), domains)
+        groups = checked_speaker_groups(kept["speaker"], domains)
     features = result.features
     if isinstance(features, pd.DataFrame):
         values = features.to_numpy(dtype=np.float64)

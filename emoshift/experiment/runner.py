@@ -120,6 +120,25 @@ def prepare_run(
 # -------------------------------------------------------------------- run
 
 
+def trial_workers(jobs: int | None, config_jobs: int | None) -> int:
+    """Trials run at once for ``--jobs`` (else the config's ``jobs``): ``None`` or ``-1``
+    is one per CPU; anything else below 1 is a ``ValueError`` (checked before any work).
+
+    >>> trial_workers(-1, 4) == (os.cpu_count() or 1), trial_workers(None, 4)
+    (True, 4)
+    """
+    chosen = jobs if jobs is not None else config_jobs
+    if chosen is None or chosen == -1:
+        return os.cpu_count() or 1
+    if chosen < 1:
+        where = "--jobs" if jobs is not None else "config.jobs"
+        raise ValueError(
+            f"{where} {chosen}: give a positive number of trials to run at once, or -1 for "
+            "one per CPU"
+        )
+    return chosen
+
+
 def run_experiment(
     config: ExperimentConfig,
     *,
@@ -134,7 +153,7 @@ def run_experiment(
     executor = executor or config.executor
     if executor not in EXECUTORS:
         raise ValueError(f"executor {executor!r}; choose one of {list(EXECUTORS)}")
-    jobs = jobs or config.jobs or os.cpu_count() or 1
+    jobs = trial_workers(jobs, config.jobs)
     run_dir = Path(run_dir) if run_dir is not None else config.output_dir()
     store = ResultStore(run_dir)
     store.folder.write_config(_config_record(config))

@@ -2,8 +2,9 @@
 
 Every extractor in :mod:`emoshift.features` works on the signal returned by
 :func:`read_audio`, so resampling and channel mixdown happen here, once, in the same way
-for every feature set. Files that cannot give a usable signal (missing, empty, silent,
-corrupt, shorter than :data:`MIN_DURATION`, non-finite samples) raise :class:`AudioError`,
+for every feature set. Files that cannot give a usable signal (missing, not a regular
+file, empty, silent, corrupt, truncated, shorter than :data:`MIN_DURATION`, non-finite
+samples) raise :class:`AudioError`,
 whose message names the file, the problem and what to do about it; the kinds of problem
 are declared once, in :data:`AUDIO_PROBLEMS`.
 
@@ -20,6 +21,8 @@ Example:
 from __future__ import annotations
 
 import os
+import re
+import stat
 from math import gcd
 from pathlib import Path
 
@@ -35,8 +38,10 @@ functionals (eGeMAPS needs about 60 ms, IS10 80 ms), so every extractor rejects 
 
 AUDIO_PROBLEMS: dict[str, str] = {
     "missing": "audio file(s) that do not exist",
+    "not_a_file": "path(s) that are not regular files (a FIFO, a device, a folder)",
     "empty": "empty audio file(s) (0 bytes)",
     "undecodable": "audio file(s) that cannot be decoded (corrupt or unknown format)",
+    "truncated": "audio file(s) shorter than their header says (truncated)",
     "no_samples": "audio file(s) without samples",
     "too_short": f"audio file(s) shorter than {MIN_DURATION:g} s",
     "non_finite": "audio file(s) with NaN or infinite samples",
@@ -55,6 +60,44 @@ class AudioError(ValueError):
     def __init__(self, message: str, kind: str | None = None) -> None:
         super().__init__(message)
         self.kind = kind
+
+
+def check_regular_file(path: str | os.PathLike) -> None:
+    """Raise :class:`AudioError` unless ``path`` is a regular file (after symlinks).
+
+    Checked before anything opens the file: reading a FIFO waits for a writer and a
+    device such as ``/dev/zero`` never ends, so neither is ever opened as audio.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        raise AudioError(
+            f"{path}: audio file does not exist; check the path or drop the row", "missing"
+        ) from None
+    if not stat.S_ISREG(mode):
+        what = "a folder" if stat.S_ISDIR(mode) else "a FIFO, device or socket"
+        raise AudioError(
+            f"{path}: not a regular file ({what}), so it is not read as audio; name an "
+            "audio file or drop the row",
+            "not_a_file",
+        )
+
+
+_DATA_LOG = re.compile(r"^data\s*:\s*(\d+) \(should be (\d+)\)", re.MULTILINE)
+_STREAMED_SIZE = 0xFFFFFFFF
+"""The data size a streaming WAV writer leaves in the header: unknown, not truncated."""
+
+
+def _truncation(path: Path) -> str | None:
+    """``"N of the M data bytes its header declares"`` for a WAV file cut short, else
+    ``None`` (libsndfile reads what is there and notes the mismatch in its log)."""
+    match = _DATA_LOG.search(sf.info(str(path)).extra_info)
+    if match is None:
+        return None
+    declared, present = int(match[1]), int(match[2])
+    if present >= declared or declared == _STREAMED_SIZE:
+        return None
+    return f"{present} of the {declared} data bytes its header declares"
 
 
 def load_samples(
@@ -77,10 +120,7 @@ def load_samples(
         too_short
     """
     path = Path(path)
-    if not path.is_file():
-        raise AudioError(
-            f"{path}: audio file does not exist; check the path or drop the row", "missing"
-        )
+    check_regular_file(path)
     if path.stat().st_size == 0:
         raise AudioError(
             f"{path}: audio file is empty (0 bytes); re-export it or drop the row", "empty"
@@ -97,6 +137,12 @@ def load_samples(
     if data.shape[0] == 0:
         raise AudioError(
             f"{path}: audio file holds no samples; re-export it or drop the row", "no_samples"
+        )
+    if (cut := _truncation(path)) is not None:
+        raise AudioError(
+            f"{path}: audio file is truncated (it holds {cut}); copy or export it again, "
+            "or drop the row",
+            "truncated",
         )
     if data.shape[0] < MIN_DURATION * native_rate:
         raise AudioError(
@@ -133,10 +179,10 @@ def read_audio(
     of ``n`` samples at rate ``r`` gives ``ceil(n * sample_rate / r)`` samples.
 
     Raises:
-        AudioError: the file does not exist, is empty (zero bytes or zero samples),
-            cannot be decoded, is shorter than :data:`MIN_DURATION`, holds NaN/inf
-            samples, or is silent (peak amplitude below ``silence_peak``); see
-            :func:`load_samples`.
+        AudioError: the file does not exist, is not a regular file, is empty (zero
+            bytes or zero samples), cannot be decoded, is truncated, is shorter than
+            :data:`MIN_DURATION`, holds NaN/inf samples, or is silent (peak amplitude
+            below ``silence_peak``); see :func:`load_samples`.
 
     Example:
         >>> import tempfile, numpy as np, soundfile as sf

@@ -47,11 +47,12 @@ from typing import Any, Literal, NamedTuple, Protocol
 import numpy as np
 import pandas as pd
 
-from emoshift.features.audio import AudioError, read_audio
+from emoshift.features.audio import AudioError, check_regular_file, read_audio
 from emoshift.features.cache import FeatureCache, hash_config
 from emoshift.features.functionals import ALIASES, FEATURE_SETS, SHORT_NAMES, Functionals
 from emoshift.features.hash_memo import FileHashMemo
 from emoshift.features.logmel import LogMel
+from emoshift.features.ssl_model import ModelError
 from emoshift.features.workers import resolve_jobs, unguarded_main_call, worker_context
 from emoshift.progress import progress as progress_bar
 
@@ -231,7 +232,10 @@ class _FileJob:
         """``cached`` with the features, ``error`` if unreadable, else ``pending`` with
         the cache key to extract into."""
         try:
+            check_regular_file(path)  # a FIFO or /dev/zero would never finish hashing
             file_sha256 = memo.sha256(path)
+        except AudioError as error:
+            return _Outcome("error", str(error))
         except OSError as error:
             reason = error.strerror or str(error)
             message = (
@@ -267,6 +271,8 @@ class _FileJob:
             features = np.asarray(self.extractor(signal, self.extractor.sample_rate))
         except AudioError as error:
             raise AudioError(f"{path}: {error}") from error
+        except ModelError:
+            raise  # the model, not this file, is at fault; the message names its folder
         except Exception as error:
             raise ExtractionError(f"{path}: extractor {name} failed: {error!r}") from error
         problem = _shape_problem(features, self.n_features, self.extractor.frame_level)

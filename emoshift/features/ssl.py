@@ -65,6 +65,7 @@ from emoshift.features.ssl_model import (
     resolve_model,
     weights_sha256,
 )
+from emoshift.torch_device import torch_device
 
 POOLINGS: tuple[str, ...] = ("mean", "mean_std", "attentive", "none")
 COMBINES: tuple[str, ...] = ("concat", "mean")
@@ -195,6 +196,7 @@ class SSLFeatures:
             raise ValueError(f"features.context_seconds: {context_seconds}; must be >= 0")
         if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size: {batch_size}; must be at least 1")
+        torch_device(device)  # a device torch cannot use is an error now, not per file
         self.info = read_info(resolve_model(model))
         self.layers = resolve_layers(layers, self.info.n_hidden_states)
         self.combine = combine if len(self.layers) > 1 else "concat"
@@ -268,9 +270,7 @@ class SSLFeatures:
         ``first .. first + n - 1``; windows of equal length run as one batch."""
         import torch
 
-        device = self.device
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = str(torch_device(self.device))
         model = load_model(self.info.folder, device)
         batch_size = self.batch_size or (1 if device == "cpu" else 8)
         field, hop = self.info.receptive_field, self.info.stride

@@ -9,6 +9,13 @@ whether to normalise the waveform). A hub name such as ``facebook/wav2vec2-base`
 resolved to its folder in the local Hugging Face cache only: emoshift never downloads it
 (``snapshot_download(..., local_files_only=True)``).
 
+Loading runs no code from the folder, whatever its configs say or stdin answers: the
+``model_type`` and feature extractor type are read as plain JSON and checked against the
+supported ones first, then transformers' own classes for that type are loaded with
+``trust_remote_code=False`` (an ``auto_map`` to the folder's own Python files is never
+followed), and a ``pytorch_model.bin`` goes through torch's weights-only loader, which
+refuses pickled objects other than tensors.
+
 The ``transformers`` package is an optional extra: ``pip install 'emoshift[ssl]'``.
 
 Example:
@@ -24,8 +31,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import multiprocessing
 import os
+import pickle
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +62,12 @@ HUB_NAME = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
 """What a Hugging Face hub name looks like (``org/name``); other strings are paths."""
 
 EXTRA_HINT = "pip install 'emoshift[ssl]'"
+
+EXTRACTOR_TYPE = "Wav2Vec2FeatureExtractor"
+"""The feature extractor every supported model type uses."""
+
+NO_CODE: dict[str, bool] = {"trust_remote_code": False, "local_files_only": True}
+"""What every ``from_pretrained`` call gets: never run a folder's own code, never download."""
 
 
 class ModelError(ValueError):
@@ -163,30 +178,56 @@ def _conv_geometry(kernels: list[int], strides: list[int]) -> tuple[int, int]:
     return field, hop
 
 
-def read_info(folder: str | os.PathLike) -> ModelInfo:
-    """Read and check a checkpoint folder's configs (no weights loaded)."""
-    folder = Path(folder)
-    checkpoint_files(folder)
-    transformers = require_transformers()
+def _json_file(path: Path) -> dict:
+    """A checkpoint config file as a mapping; :class:`ModelError` naming it otherwise."""
     try:
-        config = transformers.AutoConfig.from_pretrained(folder)
-        extractor = transformers.AutoFeatureExtractor.from_pretrained(folder)
-    except (OSError, ValueError, KeyError) as error:
-        raise ModelError(f"{folder}: transformers cannot read its configs: {error}") from None
-    if type(extractor).__name__ != "Wav2Vec2FeatureExtractor":
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelError(f"{path}: not a readable JSON config ({error})") from None
+    if not isinstance(data, dict):
+        raise ModelError(f"{path}: holds a JSON {type(data).__name__}, not a mapping")
+    return data
+
+
+def checked_model_type(folder: Path) -> str:
+    """The ``model_type`` of ``folder``'s configs once both name supported classes.
+
+    Read as plain JSON before ``transformers`` sees the folder: an unsupported type, or a
+    feature extractor other than ``Wav2Vec2FeatureExtractor``, is refused here, so the
+    code a folder may map to (``auto_map``) is never looked up, let alone run.
+    """
+    model_type = _json_file(folder / "config.json").get("model_type")
+    if model_type not in MODEL_TYPES:
         raise ModelError(
-            f"{folder}: preprocessor_config.json describes a {type(extractor).__name__}, "
-            "not the Wav2Vec2FeatureExtractor of wav2vec 2.0 family models"
-        )
-    if config.model_type not in MODEL_TYPES:
-        raise ModelError(
-            f"{folder}: model type {config.model_type!r} is not a wav2vec 2.0 family model; "
+            f"{folder}: model type {model_type!r} is not a wav2vec 2.0 family model; "
             f"supported: {list(MODEL_TYPES)}"
         )
+    extractor = _json_file(folder / "preprocessor_config.json").get(
+        "feature_extractor_type", EXTRACTOR_TYPE
+    )
+    if extractor != EXTRACTOR_TYPE:
+        raise ModelError(
+            f"{folder}: preprocessor_config.json describes a {extractor}, "
+            f"not the {EXTRACTOR_TYPE} of wav2vec 2.0 family models"
+        )
+    return model_type
+
+
+def read_info(folder: str | os.PathLike) -> ModelInfo:
+    """Read and check a checkpoint folder's configs (no weights loaded, no code run)."""
+    folder = Path(folder)
+    checkpoint_files(folder)
+    model_type = checked_model_type(folder)
+    transformers = require_transformers()
+    try:
+        config = transformers.CONFIG_MAPPING[model_type].from_pretrained(folder, **NO_CODE)
+        extractor = transformers.Wav2Vec2FeatureExtractor.from_pretrained(folder, **NO_CODE)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ModelError(f"{folder}: transformers cannot read its configs: {error}") from None
     field, hop = _conv_geometry(list(config.conv_kernel), list(config.conv_stride))
     return ModelInfo(
         folder=str(folder),
-        model_type=config.model_type,
+        model_type=model_type,
         n_hidden_states=int(config.num_hidden_layers) + 1,
         hidden_size=int(config.hidden_size),
         sample_rate=int(extractor.sampling_rate),
@@ -208,8 +249,18 @@ def load_model(folder: str, device: str) -> Any:
 
     if multiprocessing.parent_process() is not None:
         torch.set_num_threads(1)
+    folder_path = Path(folder)
+    config_class = transformers.CONFIG_MAPPING[checked_model_type(folder_path)]
     try:
-        model = transformers.AutoModel.from_pretrained(folder)
+        model = transformers.MODEL_MAPPING[config_class].from_pretrained(
+            folder, weights_only=True, **NO_CODE
+        )
+    except pickle.UnpicklingError:
+        raise ModelError(
+            f"{folder}: its pytorch_model.bin holds pickled Python objects besides tensors, "
+            "which emoshift refuses to load (torch's weights-only loader stopped at them); "
+            "save the weights as model.safetensors (save_pretrained does by default)"
+        ) from None
     except (OSError, ValueError, RuntimeError) as error:
         raise ModelError(f"{folder}: transformers cannot load the weights: {error}") from None
     return model.to(device).eval()

@@ -64,8 +64,9 @@ from emoshift.methods.networks import MLPHead
 from emoshift.methods.optim import Adam
 from emoshift.methods.params import AT_LEAST_ONE, NON_NEGATIVE, validate_params
 from emoshift.methods.shared_params import SHARED_CONSTRAINTS
-from emoshift.methods.state import NetworkState, device_for
+from emoshift.methods.state import NetworkState
 from emoshift.progress import progress
+from emoshift.torch_device import torch_device
 
 #: ridge added to the code covariance before its log-determinant in ``code_kl``
 KL_RIDGE = 1e-3
@@ -193,7 +194,7 @@ class AdversarialAutoencoder(NetworkState, TransformerMixin, BaseEstimator):
         n = len(X_arr)
         cond = _optional_matrix(condition, n, "condition")
         aux = _optional_matrix(auxiliary, n, "auxiliary")
-        self.device_ = device_for(self.device)
+        self.device_ = torch_device(self.device)
         seed = (
             self.random_state
             if self.random_state is not None

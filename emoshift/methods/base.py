@@ -64,6 +64,7 @@ from emoshift.methods.sequence import CNNGRUEncoder
 from emoshift.methods.shared_params import SHARED_CONSTRAINTS
 from emoshift.methods.state import NetworkState
 from emoshift.progress import progress
+from emoshift.torch_device import torch_device
 
 __all__ = ["Batch", "BatchInputs", "FitData", "Inputs", "NeuralEstimator", "concordance_loss"]
 
@@ -317,11 +318,7 @@ class NeuralEstimator(Predictions, NetworkState, DomainEstimator):
 
     def _prepare(self, given: FitArguments) -> FitData:
         """Check the inputs, learn outputs and widths, and build the fit's data."""
-        self.device_ = torch.device(
-            ("cuda" if torch.cuda.is_available() else "cpu")
-            if self.device == "auto"
-            else self.device
-        )
+        self.device_ = torch_device(self.device)
         spec = Spec(
             owner=type(self).__name__,
             task=self.task,

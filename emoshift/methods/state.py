@@ -44,6 +44,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from torch import nn
 
+from emoshift.torch_device import torch_device
+
 #: the scikit-learn classes whose fitted objects a saved model may hold
 SKLEARN: dict[str, type] = {
     cls.__name__: cls
@@ -126,18 +128,11 @@ class NetworkState(SavedState):
 
     def _set_state(self, meta: dict, arrays: Mapping[str, np.ndarray]) -> None:
         super()._set_state(meta, arrays)
-        self.device_ = device_for(self.device)
+        self.device_ = torch_device(self.device)
         with torch.device("meta"):
             check_network_shapes(self._new_networks(), arrays)
         self.modules_ = self._new_networks()
         load_networks(self.modules_, arrays, self.device_)
-
-
-def device_for(name: str) -> torch.device:
-    """The torch device a ``device`` parameter names (``"auto"``: CUDA when available)."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def network_arrays(modules: nn.Module, prefix: str = "modules") -> dict[str, np.ndarray]:

@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Callable
 
@@ -42,7 +43,7 @@ from emoshift.data.loaders import (
     urdu,
     vam,
 )
-from emoshift.data.loaders.base import CorpusFormatError, CorpusWarning, LoadReport
+from emoshift.data.loaders.base import CorpusFormatError, CorpusWarning, LoadOptions, LoadReport
 
 LOADERS: dict[str, Callable[..., pd.DataFrame]] = {
     "emodb": emodb.load,
@@ -89,13 +90,44 @@ def format_name(name: str) -> str:
     return key
 
 
+def loader_option_names(loader: Callable[..., pd.DataFrame]) -> list[str]:
+    """The keyword options ``loader`` takes: its own, then those of :class:`LoadOptions`
+    when it passes ``**options`` on.
+
+    >>> loader_option_names(LOADERS["ravdess"])
+    ['include_song', 'strict', 'duration', 'report']
+    """
+    own, shared = [], []
+    for name, parameter in list(inspect.signature(loader).parameters.items())[1:]:
+        if parameter.kind is parameter.VAR_KEYWORD:
+            shared = list(LoadOptions.__annotations__)
+        else:
+            own.append(name)
+    return own + shared
+
+
 def load_corpus(path: str | os.PathLike, format: str, **options: object) -> pd.DataFrame:
     """Load the corpus at ``path`` with the loader registered as ``format``.
 
     ``options`` go to the loader (see each module: e.g. ``include_song`` for RAVDESS,
     ``labels`` for the MSP corpora, VAM and FAU Aibo, ``columns`` and ``label_map`` for ``csv``).
+    An option the loader does not take is a ``ValueError`` that lists the ones it takes.
+
+    >>> load_corpus("corpus", "emodb", lables="x")
+    Traceback (most recent call last):
+    ...
+    ValueError: emodb loader: unknown option 'lables'; its options are: strict, duration, report
     """
-    return LOADERS[format_name(format)](path, **options)
+    key = format_name(format)
+    loader = LOADERS[key]
+    accepted = loader_option_names(loader)
+    unknown = [name for name in options if name not in accepted]
+    if unknown:
+        raise ValueError(
+            f"{key} loader: unknown option{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(map(repr, unknown))}; its options are: {', '.join(accepted)}"
+        )
+    return loader(path, **options)
 
 
 __all__ = [

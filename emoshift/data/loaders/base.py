@@ -416,8 +416,9 @@ def finish(
     """Turn loader rows into a validated corpus table sorted by file.
 
     With ``duration`` each file's header is read (``soundfile.info``) for ``duration``
-    (seconds) and ``sample_rate``; files that cannot be read or hold no samples are
-    reported as unreadable and left out. Warnings for the recorded problems are emitted here.
+    (seconds) and ``sample_rate``; files that are not regular files, cannot be read or
+    hold no samples are reported as unreadable and left out. Warnings for the recorded
+    problems are emitted here.
     """
     if not rows:
         context.emit_warnings()
@@ -427,6 +428,9 @@ def finish(
     if duration:
         readable = []
         for row in rows:
+            if not Path(row["file"]).is_file():  # a FIFO or device: reading it never ends
+                context.problem("unreadable", f"{row['file']}: not a regular file")
+                continue
             try:
                 info = sf.info(str(row["file"]))
             except (RuntimeError, OSError) as error:

@@ -41,6 +41,38 @@ def table_separator(path: Path, sep: str | None = None) -> str:
     return "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
 
 
+def read_text_table(path: Path, sep: str) -> pd.DataFrame:
+    """The cells of the CSV/TSV file ``path`` as strings; ``ValueError`` naming the file
+    when it is empty, binary or not a table.
+
+    >>> import tempfile
+    >>> empty = Path(tempfile.mkdtemp()) / "labels.csv"
+    >>> _ = empty.write_text("")
+    >>> read_text_table(empty, ",")
+    Traceback (most recent call last):
+    ...
+    ValueError: ...labels.csv is empty; a corpus CSV needs a header row naming its columns ...
+    """
+    with path.open("rb") as file:
+        if b"\0" in file.read(8192):
+            raise ValueError(
+                f"{path} holds binary data (NUL bytes), not CSV/TSV text; name the corpus's "
+                "label table"
+            )
+    try:
+        return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise ValueError(
+            f"{path} is empty; a corpus CSV needs a header row naming its columns (one of "
+            "them the audio paths) and a row per audio file"
+        ) from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise ValueError(
+            f"{path} is not a readable CSV/TSV table ({str(error).strip()}); save it as "
+            "UTF-8 text with one row per audio file"
+        ) from None
+
+
 def _number(value: str | None) -> float:
     """A CSV cell as a float; empty or non-numeric cells are NaN."""
     return float(pd.to_numeric(value, errors="coerce")) if value else float("nan")
@@ -138,7 +170,7 @@ def load(
     context = LoaderContext(
         corpus, strict, report or LoadReport(), layout=LAYOUT, directory=path, duration=duration
     )
-    frame = pd.read_csv(path, sep=table_separator(path, sep), dtype=str, keep_default_na=False)
+    frame = read_text_table(path, table_separator(path, sep))
     mapping = _mapping(frame, columns, path)
     extra = [c for c in frame.columns if c not in mapping.values()]
     reader = _Reader(path, corpus, mapping, extra, dict(label_map or {}), dimension_range)
