@@ -106,7 +106,13 @@ def loco_trial(
 
 
 def run(
-    config_path: str, out: Path, *, trials: int, pairs: list[str] | None, circular: bool
+    config_path: str,
+    out: Path,
+    *,
+    trials: int,
+    pairs: list[str] | None,
+    methods: list[str],
+    circular: bool,
 ) -> None:
     """Every missing (pair, trial) of the config, one line per model appended to ``out``.
 
@@ -128,7 +134,7 @@ def run(
                 continue
             ((pair, _, split),) = [s for s in trial_splits(config, data, trial + 1, [name])][-1:]
             with torch_threads(1):
-                records = loco_trial(split, config.seed + trial, scorers=scorers)
+                records = loco_trial(split, config.seed + trial, methods, scorers)
             with out.open("a") as file:
                 for record in records:
                     line = {"config": config.name, "pair": pair, "trial": trial, **record}
@@ -325,12 +331,20 @@ def main(argv: list[str] | None = None) -> None:
     command.add_argument("--out", type=Path, required=True)
     command.add_argument("--trials", type=int, default=5)
     command.add_argument("--pairs", nargs="*")
+    command.add_argument("--methods", nargs="*", default=list(METHODS), help="methods to fit")
     command.add_argument("--circular", action="store_true", help="also circular validation")
     table = commands.add_parser("table", help="Markdown tables of the records")
     table.add_argument("records", nargs="+", type=Path)
     args = parser.parse_args(argv)
     if args.command == "run":
-        run(args.config, args.out, trials=args.trials, pairs=args.pairs, circular=args.circular)
+        run(
+            args.config,
+            args.out,
+            trials=args.trials,
+            pairs=args.pairs,
+            methods=args.methods,
+            circular=args.circular,
+        )
     else:
         print(markdown(args.records))
 

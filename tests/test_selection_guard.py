@@ -10,8 +10,14 @@ import numpy as np
 import pytest
 import torch
 
+from emoshift.experiment.config import ConfigError, parse_config
+from emoshift.experiment.plan import plan_trials
+from emoshift.experiment.runner import run_experiment
+from emoshift.experiment.store import read_jsonl
 from emoshift.methods import get_method
 from emoshift.metrics import uar
+from emoshift.report.experiment import write_experiment_report
+from emoshift.report.selection_tables import GUARD_HEADER
 from emoshift.selection import guard
 from emoshift.selection.guard import NegativeTransferGuard, class_balance, guard_decision
 from emoshift.selection.scorers import SelectionData
@@ -188,3 +194,65 @@ def test_the_same_seed_gives_the_same_decision_and_predictions(positive):
 
 def test_module_docstring_example_runs():
     assert doctest.testmod(guard).failed == 0
+
+
+# ---------------------------------------------------------------- experiment wiring
+
+TINY_DANN = {"max_epochs": 3, "warmup_epochs": 1, "hidden_sizes": [8], "head_hidden_sizes": []}
+
+
+def _config(**overrides: object) -> dict:
+    config = {
+        "name": "guard",
+        "output": "run",
+        "corpora": {"s": {"loader": "synthetic", "path": "corpus", "options": {"preset": "tiny"}}},
+        "features": {"domain": "elicitation", "jobs": 1},
+        "pairs": [{"source": "elicitation == 'acted'", "target": "elicitation == 'spontaneous'"}],
+        "methods": {"source_only": {"max_epochs": 3, "hidden_sizes": [8]}, "dann": TINY_DANN},
+        "guard": {"dann": {}},
+        "trials": 2,
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize(
+    ("guard_block", "extra", "message"),
+    [
+        ({"dan": {}}, {}, "did you mean 'dann'?"),
+        ({"dann": {"on_risk": "drop"}}, {}, "config.guard.dann.on_risk: 'drop' is not one of"),
+        ({"dann": {"balance_margin": -0.1}}, {}, "balance_margin: -0.1 must be >= 0"),
+        ({"dann": {"margin": 0.1}}, {}, "unknown key 'margin'"),
+        ({"source_only": {}}, {}, "source_only is not one"),
+    ],
+)
+def test_a_bad_guard_block_is_a_config_error_naming_the_field(guard_block, extra, message):
+
+    with pytest.raises(ConfigError, match="config.guard") as error:
+        parse_config(_config(guard=guard_block, **extra))
+    assert message in str(error.value)
+
+
+def test_the_guard_is_a_variant_whose_decision_reaches_results_and_report(tmp_path):
+
+    config = parse_config(_config(), base_dir=tmp_path)
+    assert [t.variant for t in plan_trials(config) if t.trial == 0] == [
+        "source_only",
+        "dann",
+        "dann[guard]",
+    ]
+    unguarded = parse_config(_config(guard={}), base_dir=tmp_path)
+    keys = {t.variant: t.key for t in plan_trials(unguarded)}
+    assert keys["dann"] == {t.variant: t.key for t in plan_trials(config)}["dann"]
+
+    run_experiment(config, run_dir=tmp_path / "run", progress=False)
+    records = read_jsonl(tmp_path / "run" / "results.jsonl")
+    guarded_records = [r for r in records if r["variant"] == "dann[guard]"]
+    assert len(guarded_records) == 2 and all(r["status"] == "ok" for r in guarded_records)
+    for record in guarded_records:
+        decision = record["selection"]["guard"]
+        assert record["selection"]["picked"] == {"model": decision["action"]}
+        assert decision["action"] in ("keep", "fallback") and decision["reason"]
+    text = write_experiment_report(tmp_path / "run").markdown.read_text()
+    assert GUARD_HEADER in text and "model=" in text

@@ -39,6 +39,7 @@ from emoshift.methods import check_method_params, method_class, method_needs
 from emoshift.metrics import METRICS
 from emoshift.protocols import PROTOCOLS, ProtocolSettings
 from emoshift.selection import SCORERS
+from emoshift.selection.guard import ON_RISK
 
 TASKS = ("classification", "regression")
 EXECUTORS = ("serial", "processes", "ray")
@@ -161,6 +162,21 @@ class SelectionConfig:
 
 
 @dataclass
+class GuardConfig:
+    """The negative-transfer guard around an unsupervised method (``guard.<method>``).
+
+    It gives a variant of its own (``mrd[guard]``) next to the method's default variant:
+    each trial fits the method and a source-only reference, and keeps the adapted model
+    only where :func:`emoshift.selection.guard.guard_decision` sees no harm.
+    """
+
+    balance_margin: float = 0.1
+    source_margin: float = 0.1
+    on_risk: str = "fallback"
+    dev_fraction: float = 0.2
+
+
+@dataclass
 class ExperimentConfig:
     """A whole experiment: a grid of methods x pairs x protocol conditions x trials."""
 
@@ -169,6 +185,7 @@ class ExperimentConfig:
     pairs: list[PairConfig]
     methods: dict[str, dict]
     selection: dict[str, SelectionConfig] = field(default_factory=dict)
+    guard: dict[str, GuardConfig] = field(default_factory=dict)
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
     labels: LabelsConfig = field(default_factory=LabelsConfig)
     protocol: ProtocolSettings = field(default_factory=ProtocolSettings)
@@ -364,6 +381,32 @@ def _check_selection(config: ExperimentConfig) -> None:
             selection_grid(config, method, params)
 
 
+def _check_guard(config: ExperimentConfig) -> None:
+    """Each ``guard:`` block: a listed unsupervised classification method, valid margins."""
+    for method, spec in config.guard.items():
+        where = f"config.guard.{method}"
+        if method not in config.methods:
+            raise ConfigError(
+                f"{where}: {method!r} is not among the methods {list(config.methods)}"
+                f"{_suggest(method, config.methods)}"
+            )
+        if config.task != "classification":
+            raise ConfigError(f"{where}: the guard is for classification, not {config.task}")
+        for params in expand_method_grid(method, config.methods[method] or {}, where):
+            needs = method_needs(method, params)
+            if needs.labelled_target or needs.all_target_labels or not needs.unlabelled_target:
+                raise ConfigError(
+                    f"{where}: the guard wraps unsupervised adaptation (a method that reads "
+                    f"unlabelled target rows and no target label); {method} is not one"
+                )
+        _check_choice(spec.on_risk, ON_RISK, f"{where}.on_risk")
+        for name in ("balance_margin", "source_margin"):
+            if getattr(spec, name) < 0:
+                raise ConfigError(f"{where}.{name}: {getattr(spec, name)} must be >= 0")
+        if not 0 < spec.dev_fraction < 1:
+            raise ConfigError(f"{where}.dev_fraction: {spec.dev_fraction} is not in (0, 1)")
+
+
 def _check_comparison(config: ExperimentConfig) -> None:
     """The ``comparison`` block: test, sidedness and matched parameters (see
     :class:`emoshift.report.trial_tables.Comparison`)."""
@@ -432,6 +475,7 @@ def parse_config(data: object, base_dir: str | os.PathLike = ".") -> ExperimentC
         expand_method_grid(method, params or {}, f"config.methods.{method}", config.task)
     _check_protocol(config, data.get("protocol"))
     _check_selection(config)
+    _check_guard(config)
     check_second_stream(config)
     _check_labels(config)
     _check_comparison(config)
