@@ -7,7 +7,9 @@ and whatever else the caller passes, e.g. unlabelled target rows), and the held-
 is predicted. The out-of-fold predictions of every labelled example are pooled and scored
 by UAR; the best grid point (ties: the first) is refitted on all labelled examples.
 With a ``source_weight`` in the grid the selector can decide that the source corpus
-hurts (``source_weight=0``: the method trains on the target examples alone).
+hurts: the grid point ``source_weight=0`` is ``label_target`` itself (the same network
+and training settings, trained on the target examples alone), whatever the method, so
+the selection's fall-back is exactly the baseline it must not lose to.
 
 Folds (:func:`few_shot_folds`): ``cv="loo"`` leaves one example out (one speaker, when
 speakers are known); an integer asks for that many stratified folds, grouped by speaker
@@ -46,7 +48,7 @@ from sklearn.model_selection import (
 )
 
 from emoshift.metrics import uar
-from emoshift.selection.grid import GridSelector, ParamGrid
+from emoshift.selection.grid import GridSelector, ParamGrid, baseline_like
 
 Folds = list[tuple[np.ndarray, np.ndarray]]
 
@@ -134,6 +136,15 @@ class FewShotCVSelector(GridSelector):
     ) -> None:
         super().__init__(estimator, param_grid, keep_models=keep_models, random_state=random_state)
         self.cv = cv
+
+    def _candidate(self, params: Mapping[str, object]) -> BaseEstimator:
+        """The grid point's model; at ``source_weight=0``, ``label_target`` itself."""
+        if params.get("source_weight", 1.0) != 0:
+            return super()._candidate(params)
+        model = baseline_like("label_target", self.estimator)
+        if model.get_params()["random_state"] is None:
+            model.set_params(random_state=self.random_state)
+        return model
 
     def _cv_score(
         self,

@@ -47,8 +47,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import train_test_split
 
-from emoshift.methods import get_method
 from emoshift.metrics import uar
+from emoshift.selection.grid import baseline_like
 from emoshift.selection.scorers import SelectionData
 
 #: what a flagged adapted model becomes: the reference alone, or the mean of both
@@ -217,9 +217,7 @@ class NegativeTransferGuard(BaseEstimator):
     def _reference(self) -> BaseEstimator:
         if self.reference is not None:
             return self._seeded(self.reference)
-        shared = get_method("source_only").get_params()
-        own = self.estimator.get_params()
-        return self._seeded(get_method("source_only", **{k: own[k] for k in shared if k in own}))
+        return self._seeded(baseline_like("source_only", self.estimator))
 
     def _split(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
         if not 0 < self.dev_fraction < 1:
