@@ -42,3 +42,19 @@ def test_weight_zero_is_label_target_and_scores_as_it(method, few_shot):
     assert selector.scores_[1]["score"] == target_only.best_score_
     # weight 1 is still the method itself
     assert type(selector.models_[0]).__name__ == type(model).__name__
+
+
+def test_repeats_average_the_pooled_uar_of_several_fold_draws(few_shot):
+    Xs, ys, Xt, yt = few_shot
+    model = get_method("label_target", **SHARED)
+
+    def score(repeats: int, seed: int = 0) -> float:
+        selector = FewShotCVSelector(model, {}, cv=3, repeats=repeats, random_state=seed)
+        return selector.fit(Xs, ys, X_target_labelled=Xt, y_target_labelled=yt).best_score_
+
+    singles = [score(1, seed) for seed in range(3)]
+    assert score(3) == pytest.approx(np.mean(singles))
+    with pytest.raises(ValueError, match="repeats=2"):
+        FewShotCVSelector(model, {}, cv="loo", repeats=2).fit(
+            Xs, ys, X_target_labelled=Xt, y_target_labelled=yt
+        )

@@ -148,8 +148,8 @@ class SelectionConfig:
     default variant. ``grid`` is checked like the method's parameters (a list is a grid);
     ``epochs`` adds ``max_epochs`` to it; ``oracle`` also records each grid point's
     target-test score, which the report shows only as not a valid choice. ``cv`` (folds
-    or ``"loo"``) is for ``few_shot_cv``, ``dev_fraction`` and ``scorer_params`` for the
-    unsupervised scorers.
+    or ``"loo"``) and ``repeats`` (fold draws averaged) are for ``few_shot_cv``,
+    ``dev_fraction`` and ``scorer_params`` for the unsupervised scorers.
     """
 
     scorer: list[str]
@@ -157,6 +157,7 @@ class SelectionConfig:
     epochs: list[int] | None = None
     oracle: bool = False
     cv: int | str = 5
+    repeats: int = 1
     dev_fraction: float = 0.2
     scorer_params: dict = field(default_factory=dict)
 
@@ -367,6 +368,10 @@ def _check_selection(config: ExperimentConfig) -> None:
             _check_scorer(config, method, scorer, f"{where}.scorer[{i}]")
         if spec.cv != "loo" and (not isinstance(spec.cv, int) or spec.cv < 2):
             raise ConfigError(f"{where}.cv: {spec.cv!r}; give 2 or more folds or 'loo'")
+        if spec.repeats < 1 or (spec.repeats > 1 and spec.cv == "loo"):
+            raise ConfigError(
+                f"{where}.repeats: {spec.repeats}; give 1 or more fold draws (1 with cv: loo)"
+            )
         for scorer in set(spec.scorer) & set(SCORERS):
             options = list(inspect.signature(SCORERS[scorer]).parameters)[2:]
             unknown = sorted(set(spec.scorer_params) - set(options))

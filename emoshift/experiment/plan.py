@@ -124,6 +124,7 @@ def _selection_spec(config: ExperimentConfig, method: str, params: dict, scorer:
         "grid": selection_grid(config, method, params),
         "oracle": spec.oracle,
         "cv": spec.cv,
+        **({"repeats": spec.repeats} if spec.repeats != 1 else {}),  # keys as before at 1
         "dev_fraction": spec.dev_fraction,
         "scorer_params": dict(spec.scorer_params),
     }

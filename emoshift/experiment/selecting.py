@@ -73,6 +73,7 @@ def select_model(
             estimator,
             _grid(selection),
             cv=selection.get("cv", 5),
+            repeats=int(selection.get("repeats", 1)),
             keep_models=keep,
             random_state=seed,
         )

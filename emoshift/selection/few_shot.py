@@ -112,6 +112,10 @@ class FewShotCVSelector(GridSelector):
         param_grid: ``{parameter: [values]}`` (or a list of such dicts); put the method's
             default first, ties go to the first point.
         cv: number of folds, or ``"loo"`` (see :func:`few_shot_folds`).
+        repeats: with a number of folds, repeat the cross-validation with this many fold
+            draws (seeds ``random_state``, ``random_state + 1``, ...) and score each grid
+            point by the mean of their pooled UARs: on 20-40 examples one draw of 3 folds
+            is noisy. ``"loo"`` has one draw only.
         keep_models: fit every grid point on all labelled examples and keep them in
             ``models_`` (for a target-test oracle column; costs one fit per point).
         random_state: seed of the folds (and of estimators whose seed is ``None``).
@@ -131,11 +135,13 @@ class FewShotCVSelector(GridSelector):
         param_grid: ParamGrid,
         *,
         cv: int | str = 5,
+        repeats: int = 1,
         keep_models: bool = False,
         random_state: int = 0,
     ) -> None:
         super().__init__(estimator, param_grid, keep_models=keep_models, random_state=random_state)
         self.cv = cv
+        self.repeats = repeats
 
     def _candidate(self, params: Mapping[str, object]) -> BaseEstimator:
         """The grid point's model; at ``source_weight=0``, ``label_target`` itself."""
@@ -188,12 +194,25 @@ class FewShotCVSelector(GridSelector):
             **fit_params: passed to every ``fit`` (``X_target``, ``eval_set``).
         """
         X_labelled, y_labelled = np.asarray(X_target_labelled), np.asarray(y_target_labelled)
-        folds, self.cv_ = few_shot_folds(y_labelled, groups, self.cv, self.random_state)
+        if self.repeats < 1 or (self.repeats > 1 and self.cv == "loo"):
+            raise ValueError(f"repeats={self.repeats}: give 1 or more, and 1 with cv='loo'")
+        draws = [
+            few_shot_folds(y_labelled, groups, self.cv, self.random_state + r)
+            for r in range(self.repeats)
+        ]
+        self.cv_ = draws[0][1] + (f", {self.repeats} draws" if self.repeats > 1 else "")
         grid = list(ParameterGrid(self._grids()))
         self.scores_: list[dict[str, object]] = []
         best = -math.inf
         for i, params in enumerate(grid):
-            value = self._cv_score(params, folds, X, y, X_labelled, y_labelled, fit_params)
+            value = float(
+                np.mean(
+                    [
+                        self._cv_score(params, folds, X, y, X_labelled, y_labelled, fit_params)
+                        for folds, _ in draws
+                    ]
+                )
+            )
             self.scores_.append({"params": params, "score": value})
             if value > best:
                 best, self.best_index_ = value, i
