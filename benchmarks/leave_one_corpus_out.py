@@ -186,7 +186,7 @@ def configurations(methods: Iterable[str], scorers: Iterable[str]) -> dict[str, 
             rules[f"{method}: {scorer} picks adapt or not"] = _by_scorer(
                 ("source_only", method), scorer
             )
-    for scorer in scorers:
+    for scorer in scorers if len(methods) > 1 else ():
         rules[f"any: {scorer} picks among all"] = _by_scorer(("source_only", *methods), scorer)
     return rules
 
@@ -217,7 +217,7 @@ def choose_leave_one_out(
 ) -> dict[str, tuple[str, int]]:
     """For each target corpus: the configuration with the highest mean gain over the pairs
     that do not involve it (mean of per-pair means), and how many pairs it was chosen on."""
-    corpora = {c for _, pair in units for c in set.union(*map(_corpus_set, [pair]))}
+    corpora = {c for _, pair in units for c in _corpus_set(pair)}
     chosen = {}
     for corpus in sorted(corpora):
         others = [u for u in units if corpus not in _corpus_set(u[1])]
