@@ -192,19 +192,25 @@ def configurations(methods: Iterable[str], scorers: Iterable[str]) -> dict[str, 
 
 
 def load_trials(paths: Iterable[Path]) -> dict[tuple[str, str], list[dict[str, dict]]]:
-    """``(config, pair) -> [trial's {method: record}]``, trials in order; only trials
-    with every model of the file's first trial."""
+    """``(config, pair) -> [trial's {method: record}]``, trials in order, merged over
+    the files (a method run into a file of its own joins its trials); trials without
+    source-only are left out."""
     grouped: dict[tuple[str, str], dict[int, dict[str, dict]]] = defaultdict(dict)
     for path in paths:
         for line in path.read_text().splitlines():
             record = json.loads(line)
             unit = (record["config"], record["pair"])
             grouped[unit].setdefault(record["trial"], {})[record["method"]] = record
-    complete = {}
-    for unit, trials in grouped.items():
-        width = max(len(models) for models in trials.values())
-        complete[unit] = [trials[t] for t in sorted(trials) if len(trials[t]) == width]
-    return complete
+    return {
+        unit: [trials[t] for t in sorted(trials) if "source_only" in trials[t]]
+        for unit, trials in grouped.items()
+    }
+
+
+def with_method(units: dict, method: str) -> dict:
+    """The units and trials that hold ``method``."""
+    kept = {u: [t for t in trials if method in t] for u, trials in units.items()}
+    return {u: trials for u, trials in kept.items() if trials}
 
 
 def gains(trials: list[dict[str, dict]], rule: Rule) -> list[float]:
@@ -262,8 +268,10 @@ def _guard_check(units: dict, method: str) -> str:
 
 def markdown(paths: Iterable[Path]) -> str:
     """The leave-one-corpus-out tables of BENCHMARKS.md."""
-    units = load_trials(paths)
-    methods = [m for m in METHODS if all(m in t[0] for t in units.values())]
+    every = load_trials(paths)
+    present = [m for m in METHODS if with_method(every, m)]
+    methods = [m for m in present if all(m in t for ts in every.values() for t in ts)]
+    units = {u: ts for u, ts in every.items() if ts}
     scorers = sorted(next(iter(units.values()))[0]["source_only"]["scores"])
     rules = configurations(methods, scorers)
     chosen = choose_leave_one_out(units, rules)
@@ -302,25 +310,38 @@ def markdown(paths: Iterable[Path]) -> str:
         "| method | loss recovered | gain kept | fallbacks (trials) |",
         "| --- | --- | --- | --- |",
     ]
-    for method in methods:
-        actions = [t[method]["guard"]["action"] for ts in units.values() for t in ts]
+    for method in present:
+        held = with_method(every, method)
+        actions = [t[method]["guard"]["action"] for ts in held.values() for t in ts]
         fallback = f"{sum(a != 'keep' for a in actions)} of {len(actions)}"
-        lines.append(f"| {method} | {_guard_check(units, method)} | {fallback} |")
+        lines.append(
+            f"| {method} ({len(held)} pairs) | {_guard_check(held, method)} | {fallback} |"
+        )
     lines += ["", "#### Per pair (mean test UAR %, trials)", ""]
     header = ["pair", "trials", "source-only"]
-    for method in methods:
+    for method in present:
         header += [method, f"{method} + guard (fallbacks)"]
     lines += ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for (config, pair), trials in sorted(units.items()):
         row = [f"{config} {pair}", str(len(trials))]
         row.append(f"{100 * np.mean([t['source_only']['uar'] for t in trials]):.1f}")
-        for method in methods:
-            guarded = _guarded(method)
-            falls = sum(t[method]["guard"]["action"] != "keep" for t in trials)
-            row.append(f"{100 * np.mean([t[method]['uar'] for t in trials]):.1f}")
-            row.append(f"{100 * np.mean([guarded(t) for t in trials]):.1f} ({falls})")
+        for method in present:
+            row += _method_cells([t for t in trials if method in t], method)
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
+
+
+def _method_cells(trials: list[dict[str, dict]], method: str) -> list[str]:
+    """A method's mean test UAR, and behind the guard (its fallbacks): the trials that
+    ran it (their count when not all did), or dashes."""
+    if not trials:
+        return ["-", "-"]
+    guarded = _guarded(method)
+    falls = sum(t[method]["guard"]["action"] != "keep" for t in trials)
+    return [
+        f"{100 * np.mean([t[method]['uar'] for t in trials]):.1f}",
+        f"{100 * np.mean([guarded(t) for t in trials]):.1f} ({falls} of {len(trials)})",
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:

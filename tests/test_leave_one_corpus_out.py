@@ -70,7 +70,7 @@ def test_the_tables_state_the_chosen_configuration_and_the_guard_targets(tmp_pat
                     file.write(json.dumps({**line, **record}) + "\n")
     text = loco.markdown([path])
     assert "| baved | mrd: always adapt | 2 | 2 | -20.0 | 0 / 2 | -20.0 / -20.0 |" in text
-    assert "| mrd | 0% of 40.0 | 100% of 20.0 | 0 of 8 |" in text
+    assert "| mrd (4 pairs) | 0% of 40.0 | 100% of 20.0 | 0 of 8 |" in text
 
 
 def test_a_trial_records_every_model_with_its_guard_decision_and_scores():
