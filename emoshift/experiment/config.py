@@ -40,6 +40,7 @@ from emoshift.metrics import METRICS
 from emoshift.protocols import PROTOCOLS, ProtocolSettings
 from emoshift.safe_yaml import load_yaml
 from emoshift.selection import SCORERS
+from emoshift.selection.guard import ON_RISK
 
 TASKS = ("classification", "regression")
 EXECUTORS = ("serial", "processes", "ray")
@@ -154,8 +155,8 @@ class SelectionConfig:
     scorer's value of the method's own parameters);
     ``epochs`` adds ``max_epochs`` to it; ``oracle`` also records each grid point's
     target-test score, which the report shows only as not a valid choice. ``cv`` (folds
-    or ``"loo"``) is for ``few_shot_cv``, ``dev_fraction`` and ``scorer_params`` for the
-    unsupervised scorers.
+    or ``"loo"``) and ``repeats`` (fold draws averaged) are for ``few_shot_cv``,
+    ``dev_fraction`` and ``scorer_params`` for the unsupervised scorers.
     """
 
     scorer: list[str]
@@ -163,8 +164,24 @@ class SelectionConfig:
     epochs: list[int] | None = None
     oracle: bool = False
     cv: int | str = 5
+    repeats: int = 1
     dev_fraction: float = 0.2
     scorer_params: dict = field(default_factory=dict)
+
+
+@dataclass
+class GuardConfig:
+    """The negative-transfer guard around an unsupervised method (``guard.<method>``).
+
+    It gives a variant of its own (``mrd[guard]``) next to the method's default variant:
+    each trial fits the method and a source-only reference, and keeps the adapted model
+    only where :func:`emoshift.selection.guard.guard_decision` sees no harm.
+    """
+
+    balance_margin: float = 0.1
+    source_margin: float = 0.1
+    on_risk: str = "fallback"
+    dev_fraction: float = 0.2
 
 
 @dataclass
@@ -176,6 +193,7 @@ class ExperimentConfig:
     pairs: list[PairConfig]
     methods: dict[str, dict]
     selection: dict[str, SelectionConfig] = field(default_factory=dict)
+    guard: dict[str, GuardConfig] = field(default_factory=dict)
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
     labels: LabelsConfig = field(default_factory=LabelsConfig)
     protocol: ProtocolSettings = field(default_factory=ProtocolSettings)
@@ -366,6 +384,10 @@ def _check_selection(config: ExperimentConfig) -> None:
             _check_scorer(config, method, scorer, f"{where}.scorer[{i}]")
         if spec.cv != "loo" and (not isinstance(spec.cv, int) or spec.cv < 2):
             raise ConfigError(f"{where}.cv: {spec.cv!r}; give 2 or more folds or 'loo'")
+        if spec.repeats < 1 or (spec.repeats > 1 and spec.cv == "loo"):
+            raise ConfigError(
+                f"{where}.repeats: {spec.repeats}; give 1 or more fold draws (1 with cv: loo)"
+            )
         for scorer in set(spec.scorer) & set(SCORERS):
             options = list(inspect.signature(SCORERS[scorer]).parameters)[2:]
             unknown = sorted(set(spec.scorer_params) - set(options))
@@ -378,6 +400,32 @@ def _check_selection(config: ExperimentConfig) -> None:
             raise ConfigError(f"{where}.dev_fraction: {spec.dev_fraction} is not in (0, 1)")
         for params in expand_method_grid(method, config.methods[method] or {}, where):
             selection_grid(config, method, params)
+
+
+def _check_guard(config: ExperimentConfig) -> None:
+    """Each ``guard:`` block: a listed unsupervised classification method, valid margins."""
+    for method, spec in config.guard.items():
+        where = f"config.guard.{method}"
+        if method not in config.methods:
+            raise ConfigError(
+                f"{where}: {method!r} is not among the methods {list(config.methods)}"
+                f"{_suggest(method, config.methods)}"
+            )
+        if config.task != "classification":
+            raise ConfigError(f"{where}: the guard is for classification, not {config.task}")
+        for params in expand_method_grid(method, config.methods[method] or {}, where):
+            needs = method_needs(method, params)
+            if needs.labelled_target or needs.all_target_labels or not needs.unlabelled_target:
+                raise ConfigError(
+                    f"{where}: the guard wraps unsupervised adaptation (a method that reads "
+                    f"unlabelled target rows and no target label); {method} is not one"
+                )
+        _check_choice(spec.on_risk, ON_RISK, f"{where}.on_risk")
+        for name in ("balance_margin", "source_margin"):
+            if getattr(spec, name) < 0:
+                raise ConfigError(f"{where}.{name}: {getattr(spec, name)} must be >= 0")
+        if not 0 < spec.dev_fraction < 1:
+            raise ConfigError(f"{where}.dev_fraction: {spec.dev_fraction} is not in (0, 1)")
 
 
 def _check_comparison(config: ExperimentConfig) -> None:
@@ -454,6 +502,7 @@ def parse_config(
         expand_method_grid(method, params or {}, f"config.methods.{method}", config.task)
     _check_protocol(config, data.get("protocol"))
     _check_selection(config)
+    _check_guard(config)
     check_second_stream(config)
     _check_labels(config)
     _check_comparison(config)

@@ -124,14 +124,20 @@ def _selection_spec(config: ExperimentConfig, method: str, params: dict, scorer:
         "grid": selection_grid(config, method, params),
         "oracle": spec.oracle,
         "cv": spec.cv,
+        **({"repeats": spec.repeats} if spec.repeats != 1 else {}),  # keys as before at 1
         "dev_fraction": spec.dev_fraction,
         "scorer_params": dict(spec.scorer_params),
     }
 
 
+def _guard_spec(config: ExperimentConfig, method: str) -> dict:
+    """What a trial needs to run ``method`` behind the negative-transfer guard."""
+    return {"scorer": "guard", "grid": [], **dataclasses.asdict(config.guard[method])}
+
+
 def _variants(config: ExperimentConfig) -> list[tuple[str, dict, str, dict | None]]:
     """``(method, params, variant name, selection)`` for every point of every method's
-    grid, and one more per ``selection`` scorer of the method."""
+    grid, one more per ``selection`` scorer of the method, and one behind the ``guard``."""
     variants = []
     for method, params in config.methods.items():
         grid = expand_method_grid(method, params or {}, f"config.methods.{method}")
@@ -148,6 +154,9 @@ def _variants(config: ExperimentConfig) -> list[tuple[str, dict, str, dict | Non
                 (method, point, _selected(name, s), _selection_spec(config, method, point, s))
                 for s in scorers
             ]
+            if method in config.guard:
+                guarded = f"{name[:-1]},guard]" if name.endswith("]") else f"{name}[guard]"
+                variants.append((method, point, guarded, _guard_spec(config, method)))
     return variants
 
 

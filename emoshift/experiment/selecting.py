@@ -30,6 +30,7 @@ from sklearn.base import BaseEstimator
 
 from emoshift.metrics import uar
 from emoshift.selection import FewShotCVSelector, UnsupervisedGridSelector
+from emoshift.selection.guard import NegativeTransferGuard
 
 
 def _number(value: float) -> float | None:
@@ -63,6 +64,8 @@ def select_model(
     """
     scorer = str(selection["scorer"])
     keep = bool(selection.get("oracle", False))
+    if scorer == "guard":
+        return _guarded(estimator, selection, X, y, fit_kwargs, seed)
     if scorer == "few_shot_cv":
         if "X_target_labelled" not in fit_kwargs:
             raise ValueError("few_shot_cv needs labelled target examples; use a few-shot protocol")
@@ -70,6 +73,7 @@ def select_model(
             estimator,
             _grid(selection),
             cv=selection.get("cv", 5),
+            repeats=int(selection.get("repeats", 1)),
             keep_models=keep,
             random_state=seed,
         )
@@ -107,6 +111,39 @@ def select_model(
         **read,
     }
     return selector, record
+
+
+def _guarded(
+    estimator: BaseEstimator,
+    selection: Mapping[str, object],
+    X: object,
+    y: object,
+    fit_kwargs: Mapping[str, object],
+    seed: int,
+) -> tuple[NegativeTransferGuard, dict]:
+    """Fit ``estimator`` behind the negative-transfer guard; the record says what it
+    decided (``picked``) and why (``guard``: the decision with its numbers)."""
+    options = {k: selection[k] for k in ("balance_margin", "source_margin", "on_risk")}
+    guard = NegativeTransferGuard(
+        estimator,
+        dev_fraction=float(selection.get("dev_fraction", 0.2)),
+        random_state=seed,
+        **options,
+    )
+    guard.fit(X, y, **fit_kwargs)
+    dev_set = (
+        "the development split of the protocol"
+        if "eval_set" in fit_kwargs
+        else f"{guard.dev_fraction:g} of the labelled source held out"
+    )
+    record = {
+        "scorer": "guard",
+        "picked": {"model": guard.decision_.action},
+        "scores": [],
+        "guard": guard.decision_.record(),
+        "dev_set": dev_set,
+    }
+    return guard, record
 
 
 def oracle_scores(

@@ -168,7 +168,7 @@ def run_trial(
             seed=seed,
             groups=_labelled_speakers(split, kwargs),
         )
-        model = chosen.best_estimator_
+        model = getattr(chosen, "best_estimator_", chosen)  # the guard predicts itself
     fit_seconds = time.perf_counter() - started
     predicted = model.predict(split.X_test)
     labels: list = []

@@ -28,6 +28,15 @@ from emoshift.report.trial_tables import condition_columns, order_trials
 
 ORACLE_HEADER = "oracle (reads target test labels; not a valid choice)"
 DISTANCE_HEADER = "distance to oracle (UAR points)"
+GUARD_HEADER = "why (guard)"
+
+
+def _why(trial: Mapping[str, object]) -> str:
+    """The kinds of reason a guard decision gave (``collapse``, ``source damage``, or
+    ``no sign of harm``), from its reason sentence."""
+    return " + ".join(
+        part.split(":")[0] for part in trial["selection"]["guard"]["reason"].split("; ")
+    )
 
 
 def _text(params: Mapping[str, object]) -> str:
@@ -64,6 +73,10 @@ def selection_table(trials: Sequence[Mapping[str, object]]) -> pd.DataFrame | No
         row["scorer"] = group[0]["selection"]["scorer"]
         row["n_trials"] = len(group)
         row["picked"] = _counts([t["selection"]["picked"] for t in group])
+        if group[0]["selection"].get("guard"):
+            row[GUARD_HEADER] = "; ".join(
+                f"{why}: {n}" for why, n in sorted(Counter(_why(t) for t in group).items())
+            )
         with_oracle = [t for t in group if t["selection"].get("oracle")]
         if with_oracle:
             picks = [_oracle_pick(t) for t in with_oracle]
@@ -80,6 +93,13 @@ def selection_notes(table: pd.DataFrame) -> list[str]:
         "per trial with the scorer named, without target test data; 'picked' counts the "
         "trials that chose each grid point."
     ]
+    if GUARD_HEADER in table:
+        notes.append(
+            "Variants marked [guard] fitted the method and a source-only model per trial and "
+            "kept the adapted one unless its target predictions collapsed onto few classes or "
+            f"its source development UAR dropped (no target label read); '{GUARD_HEADER}' "
+            "counts the trials by the reason it gave, and results.jsonl holds each reason."
+        )
     if ORACLE_HEADER in table:
         notes.append(
             f"The column '{ORACLE_HEADER}' shows what choosing by target-test UAR would "

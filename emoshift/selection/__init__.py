@@ -8,7 +8,11 @@
 - :mod:`emoshift.selection.selector`: :class:`UnsupervisedGridSelector`, a grid search
   inside one trial scored by one of them.
 - :mod:`emoshift.selection.few_shot`: :class:`FewShotCVSelector`, a grid search by
-  cross-validation on the k labelled target examples of a few-shot protocol.
+  cross-validation on the k labelled target examples of a few-shot protocol (its
+  ``source_weight=0`` point is ``label_target`` itself).
+- :mod:`emoshift.selection.guard`: :class:`NegativeTransferGuard`, any unsupervised
+  method kept only where its target predictions do not collapse and its source accuracy
+  holds against a source-only model (:func:`guard_decision`), else source-only.
 
 Example:
     >>> from emoshift.selection import SCORERS, get_scorer
@@ -19,15 +23,19 @@ Example:
 from __future__ import annotations
 
 from emoshift.selection.few_shot import FewShotCVSelector, few_shot_folds
+from emoshift.selection.guard import GuardDecision, NegativeTransferGuard, guard_decision
 from emoshift.selection.scorers import SCORERS, Scorer, SelectionData, get_scorer
 from emoshift.selection.selector import UnsupervisedGridSelector
 
 __all__ = [
     "SCORERS",
     "FewShotCVSelector",
+    "GuardDecision",
+    "NegativeTransferGuard",
     "Scorer",
     "SelectionData",
     "UnsupervisedGridSelector",
     "few_shot_folds",
     "get_scorer",
+    "guard_decision",
 ]

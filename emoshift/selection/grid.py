@@ -15,7 +15,25 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 
+from emoshift.methods import get_method
+
 ParamGrid = Mapping[str, Sequence[object]] | Sequence[Mapping[str, Sequence[object]]]
+
+
+def baseline_like(name: str, estimator: BaseEstimator) -> BaseEstimator:
+    """An unfitted baseline ``name`` (e.g. ``source_only``, ``label_target``) with the
+    network and training settings it shares with ``estimator`` (widths, epochs, rate,
+    seed, ...), so that the two differ only in what they train on.
+
+    Example:
+        >>> dann = get_method("dann", hidden_sizes=(8,), lr=0.01, random_state=3)
+        >>> params = baseline_like("label_target", dann).get_params()
+        >>> params["hidden_sizes"], params["lr"], params["random_state"]
+        ((8,), 0.01, 3)
+    """
+    own = estimator.get_params()
+    shared = [k for k in get_method(name).get_params() if k in own]
+    return get_method(name, **{k: own[k] for k in shared})
 
 
 class GridSelector(BaseEstimator):

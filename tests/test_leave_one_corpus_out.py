@@ -1,0 +1,97 @@
+"""The leave-one-corpus-out benchmark (issue 21): the choice for a target corpus never
+reads a pair that involves it; each trial's records hold what the tables need."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emoshift.experiment.trial import DomainSplit
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+_spec = importlib.util.spec_from_file_location(
+    "leave_one_corpus_out", ROOT / "benchmarks" / "leave_one_corpus_out.py"
+)
+loco = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(loco)
+
+
+def _models(source: float, mrd: float, action: str = "keep") -> dict[str, dict]:
+    guard = {"action": action}
+    scores = {"entropy": 0.0}
+    return {
+        "source_only": {"uar": source, "combined_uar": source, "guard": guard, "scores": scores},
+        "mrd": {"uar": mrd, "combined_uar": (source + mrd) / 2, "guard": guard, "scores": scores},
+    }
+
+
+def _units(on_baved: float) -> dict:
+    """MRD gains 10 points on every pair without BAVED as target; ``on_baved`` on BAVED's."""
+    units = {}
+    for pair in ("emodb->urdu", "urdu->emodb", "emodb->baved", "urdu->baved"):
+        gain = on_baved if pair.endswith("baved") else 0.10
+        units[("arousal", pair)] = [_models(0.5, 0.5 + gain)] * 2
+    return units
+
+
+def test_the_choice_for_a_corpus_reads_only_pairs_without_it():
+    rules = loco.configurations(["mrd"], ["entropy"])
+    bad, good = (
+        loco.choose_leave_one_out(_units(-0.2), rules),
+        loco.choose_leave_one_out(_units(+0.2), rules),
+    )
+    # BAVED's choice is made on EmoDB <-> URDU alone, whatever happens on BAVED's pairs
+    assert bad["baved"] == good["baved"] == ("mrd: always adapt", 2)
+    # EmoDB's choice reads urdu->baved (mrd -20 there): it falls back to never adapting
+    assert bad["emodb"][0] == "never adapt (source-only)"
+    assert good["emodb"][0] == "mrd: always adapt"
+
+
+def test_the_guard_rule_falls_back_to_source_only_and_combine_to_the_mean():
+    models = _models(0.6, 0.4, action="fallback")
+    assert loco._guarded("mrd")(models) == 0.6
+    assert loco._guarded("mrd", combine=True)(models) == pytest.approx(0.5)
+    assert loco._guarded("mrd")(_models(0.6, 0.4)) == 0.4
+
+
+def test_the_tables_state_the_chosen_configuration_and_the_guard_targets(tmp_path):
+    path = tmp_path / "records.jsonl"
+    with path.open("w") as file:
+        for (config, pair), trials in _units(-0.2).items():
+            for trial, models in enumerate(trials):
+                for method, record in models.items():
+                    line = {"config": config, "pair": pair, "trial": trial, "method": method}
+                    file.write(json.dumps({**line, **record}) + "\n")
+    text = loco.markdown([path])
+    assert "| baved | mrd: always adapt | 2 | 2 | -20.0 | 0 / 2 | -20.0 / -20.0 |" in text
+    assert "| mrd (4 pairs) | 0% of 40.0 | 100% of 20.0 | 0 of 8 |" in text
+
+
+def test_a_trial_records_every_model_with_its_guard_decision_and_scores():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(240, 5)).astype(np.float32)
+    y = np.where(X[:, 0] > 0, "high", "low")
+    X[120:] += 0.5
+    split = DomainSplit(
+        X_source=X[:120],
+        y_source=y[:120],
+        X_target=X[120:180],
+        y_target=y[120:180],
+        X_test=X[180:],
+        y_test=y[180:],
+    )
+    tiny = {"hidden_sizes": (8,), "max_epochs": 3}
+    records = loco.loco_trial(split, 0, ["coral"], ["entropy", "source_dev"], overrides=tiny)
+    assert [r["method"] for r in records] == ["source_only", "coral"]
+    for record in records:
+        assert 0 <= record["uar"] <= 1 and 0 <= record["combined_uar"] <= 1
+        assert record["guard"]["action"] in ("keep", "fallback")
+        assert sorted(record["scores"]) == ["entropy", "source_dev"]
+    assert records[0]["guard"]["action"] == "keep"  # source-only against itself
+    assert records[0]["combined_uar"] == records[0]["uar"]
