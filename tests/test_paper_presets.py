@@ -131,7 +131,15 @@ def test_cada_preset_networks_have_one_hidden_layer_of_256_relu():
 def test_cada_preset_has_fine_tune_and_all_target_baselines_and_k_to_12():
     config = _preset("cada_aibo_emodb")
     assert {"fine_tune", "train_on_target", "fada", "cada"} <= set(config.methods)
-    assert max(config.protocol.k) == 12 and not config.protocol.exclusive
+    assert config.protocol.k == [2, 4, 6, 8, 10, 12] and config.trials == 20
+
+
+def test_cada_preset_cross_validates_the_target_as_the_paper_and_predicts_by_the_top_category():
+    config = _preset("cada_aibo_emodb")
+    protocol = config.protocol
+    assert (protocol.name, protocol.n_folds, protocol.dev_fraction) == ("target_cv", 5, 0.1)
+    assert protocol.k_counts == "total" and not protocol.speaker_independent
+    assert config.methods["cada"]["merge"] == "max"
 
 
 # --- MRD (section 4) --------------------------------------------------------------------
@@ -186,6 +194,8 @@ def _reduced(path: Path, corpora: Path, out: Path, trials: int = 2) -> dict:
     raw["output"] = str(out)
     raw["trials"] = trials
     protocol = raw.setdefault("protocol", {})
+    if protocol.get("name") == "target_cv":  # every fold tested once at least
+        raw["trials"] = max(trials, protocol.get("n_folds", 5))
     if protocol.get("repetitions"):
         protocol["repetitions"] = trials
     for method, params in raw["methods"].items():
