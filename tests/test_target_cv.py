@@ -1,6 +1,8 @@
 """The CADA paper's target protocol (issue 20): ``target_cv``, a k-fold cross-validation of
 the target with a labelled development tenth and ``k`` labelled examples per trial, and
-``k_counts``, which says whether ``k`` counts examples per class or in all."""
+``k_counts``, which says whether ``k`` counts examples per class or in all; and the
+enriched-AAE paper's reduced runs, whose sample is all the in-context training data
+(``unsampled_as_unlabelled: false``)."""
 
 from __future__ import annotations
 
@@ -199,3 +201,15 @@ def test_a_config_with_fewer_trials_than_folds_is_refused_before_training(tmp_pa
     config.trials = 3
     with pytest.raises(ConfigError, match="leave folds untested"):
         check_data(config, _data())
+
+
+@pytest.mark.parametrize("unsampled_as_unlabelled", [True, False])
+def test_reduced_gives_the_unsampled_rows_as_unlabelled_data_only_when_asked(
+    unsampled_as_unlabelled,
+):
+    target = _target(n=100, n_speakers=5)
+    settings = ProtocolSettings("reduced", unsampled_as_unlabelled=unsampled_as_unlabelled)
+    cut = get_protocol("reduced").split(target, Draw(settings, Condition(size=30, fold="s0"), 0, 0))
+    assert len(cut.labelled) == 30 and len(cut.test) == 20
+    assert len(cut.train) == (80 if unsampled_as_unlabelled else 30)
+    assert not set(target.speakers[cut.train]) & {"s0"}

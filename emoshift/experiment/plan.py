@@ -161,6 +161,7 @@ PROTOCOL_OPTIONS = (
     "k_counts",
     "n_folds",
     "dev_fraction",
+    "unsampled_as_unlabelled",
 )
 
 

@@ -55,6 +55,9 @@ class ProtocolSettings:
         n_folds: folds of the target cross-validation (``target_cv``).
         dev_fraction: share of the training folds held out, labelled, as the development
             set for early stopping (``target_cv``); 0 holds none out.
+        unsampled_as_unlabelled: ``reduced`` gives the training-fold rows outside the
+            sample to ``fit`` as unlabelled target data (else the sample is all the
+            target training data there is).
     """
 
     name: str = "cross_domain"
@@ -72,6 +75,7 @@ class ProtocolSettings:
     k_counts: str = "per_class"
     n_folds: int = 5
     dev_fraction: float = 0.1
+    unsampled_as_unlabelled: bool = True
 
     def check(self) -> None:
         """Raise ``ValueError`` naming the first field whose value is out of range.

@@ -16,7 +16,8 @@
 - ``loso``: one target speaker is the test fold, the other target speakers are labelled
   training data; the source is labelled out-of-domain data.
 - ``reduced``: ``loso`` with the labelled target training data cut to ``size`` (a
-  count or a fraction, stratified); the test folds stay the same.
+  count or a fraction, stratified); the test folds stay the same. The rest of the
+  training fold is unlabelled target data unless ``unsampled_as_unlabelled=False``.
 - ``partition``: a corpus's own partition: the target rows ``target_test`` selects are the
   test set, those ``target_unlabelled`` selects (default: the others) unlabelled target
   data; the same cut in every trial (e.g. MSP-Podcast's test set and unlabelled pool).
@@ -410,7 +411,13 @@ class Reduced(LeaveOneSpeakerOut):
     stratified."""
 
     name = "reduced"
-    settings = ("sizes",)
+    settings = ("sizes", "unsampled_as_unlabelled")
+
+    def split(self, target: Target, draw: Draw) -> TargetSplit:
+        cut = super().split(target, draw)
+        if draw.settings.unsampled_as_unlabelled or cut.labelled is None:
+            return cut
+        return TargetSplit(cut.train[cut.labelled], cut.test, np.arange(len(cut.labelled)))
 
     def fold_sizes(self, settings: ProtocolSettings) -> list[float | None]:
         return list(settings.sizes)
