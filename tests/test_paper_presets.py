@@ -213,8 +213,8 @@ def _reduced(path: Path, corpora: Path, out: Path, trials: int = 2) -> dict:
     protocol = raw.setdefault("protocol", {})
     if protocol.get("name") == "target_cv":  # every fold tested once at least
         raw["trials"] = max(trials, protocol.get("n_folds", 5))
-    if protocol.get("name") == "reduced":  # the fixture folds hold a few rows: counts of 2
-        protocol["sizes"] = [s if isinstance(s, float) else 2 for s in protocol["sizes"]]
+    if protocol.get("name") == "reduced":  # the fixture folds hold a few rows: counts of 8
+        protocol["sizes"] = [s if isinstance(s, float) else 8 for s in protocol["sizes"]]
     if protocol.get("repetitions"):
         protocol["repetitions"] = trials
     for method, params in raw["methods"].items():
