@@ -99,6 +99,18 @@ def test_prediction_merges_the_two_categories_of_each_class():
     assert {"stage1_loss", "stage2_loss", "domain_accuracy"} <= set(model.history_[0])
 
 
+def test_max_merge_predicts_the_class_of_the_top_one_of_the_2k_categories():
+    model = _fit(max_epochs=2, merge="max")
+    Xt, _ = _domain(5, True, 3)
+    out = [m for m in model.modules_["head"].modules() if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():  # a case where the two rules disagree: class 0's mass split
+        out.weight.zero_()  # over its two categories, class 1's in one
+        out.bias.copy_(torch.tensor([1.0, -9, -9, -9, 1.0, 1.5, -9, -9]))
+    assert set(model.predict(Xt)) == {model.classes_[1]}  # top category: d6, class 1
+    model.set_params(merge="sum")  # P(class 0) = 2e / (2e + e^1.5) > P(class 1)
+    assert set(model.predict(Xt)) == {model.classes_[0]}
+
+
 def test_same_seed_same_model():
     a, b = _fit(max_epochs=3), _fit(max_epochs=3)
     Xt, _ = _domain(5, True, 3)

@@ -39,6 +39,8 @@ def _reduced(config: dict, tmp_path: Path) -> dict:
         protocol["k"] = [2 if config.get("selection") else 1]  # few_shot_cv holds one out
     if protocol.get("name") == "reduced":
         protocol["sizes"] = [0.5]
+    if protocol.get("name") == "target_cv":  # two folds, each tested by one of 2 trials
+        protocol.update(n_folds=2, k=[2])
     config["protocol"] = protocol
     features = dict(config.get("features", {}))
     features["cache_dir"] = str(tmp_path.parent / "feature-cache")

@@ -166,3 +166,21 @@ def test_class_columns_take_precedence_only_in_their_spaces():
     levels, report = apply_label_space(table, "arousal_level")
     assert levels["label"].tolist() == ["normal"]
     assert report.dropped == {"neutral": 1, "sadness": 1}
+
+
+def test_binarised_midpoint_side_per_corpus():
+    # the enriched-AAE paper (Sec. 2.1): IEMOCAP's 3 is high ([3, 5]), the other corpora's
+    # 0 low ([-1, 0])
+    table = pd.DataFrame(
+        {
+            "file": list("abcd"),
+            "corpus": ["iemocap", "iemocap", "creativeit", "creativeit"],
+            "arousal": [0.0, -0.5, 0.0, 0.5],
+        }
+    )
+    labelled, _ = apply_label_space(table, "binarised_arousal", midpoint={"iemocap": "high"})
+    assert labelled["label"].tolist() == ["high", "low", "low", "high"]
+    with pytest.raises(ValueError, match=r"midpoint\['iemocap'\]='up' is not one of"):
+        apply_label_space(table, "binarised_arousal", midpoint={"iemocap": "up"})
+    with pytest.raises(ValueError, match="needs the table's corpus column"):
+        apply_label_space(table.drop(columns="corpus"), "binarised_arousal", midpoint={})

@@ -131,7 +131,15 @@ def test_cada_preset_networks_have_one_hidden_layer_of_256_relu():
 def test_cada_preset_has_fine_tune_and_all_target_baselines_and_k_to_12():
     config = _preset("cada_aibo_emodb")
     assert {"fine_tune", "train_on_target", "fada", "cada"} <= set(config.methods)
-    assert max(config.protocol.k) == 12 and not config.protocol.exclusive
+    assert config.protocol.k == [2, 4, 6, 8, 10, 12] and config.trials == 20
+
+
+def test_cada_preset_cross_validates_the_target_as_the_paper_and_predicts_by_the_top_category():
+    config = _preset("cada_aibo_emodb")
+    protocol = config.protocol
+    assert (protocol.name, protocol.n_folds, protocol.dev_fraction) == ("target_cv", 5, 0.1)
+    assert protocol.k_counts == "total" and not protocol.speaker_independent
+    assert config.methods["cada"]["merge"] == "max"
 
 
 # --- MRD (section 4) --------------------------------------------------------------------
@@ -160,9 +168,26 @@ def test_enriched_aae_presets_cover_arousal_and_valence_on_the_in_context_loader
         assert all("dimension_range" not in c.options for c in config.corpora.values())
 
 
-def test_enriched_aae_preset_selects_fewer_code_dimensions_than_the_code():
-    points = _grid(_preset("enriched_aae_arousal"), "enriched_aae")
-    assert any(p["n_selected"] != "all" and p["n_selected"] < p["code_size"] for p in points)
+def test_enriched_aae_preset_tunes_the_kept_code_dimensions_on_the_training_folds():
+    config = _preset("enriched_aae_arousal")
+    points = _grid(config, "enriched_aae")
+    assert {p["n_selected"] for p in points} == {"inner_cv"}
+    assert {(p["enrich"], p["code_size"]) for p in points} == {
+        (e, c) for e in (False, True) for c in (64, 10)
+    }
+    assert config.methods["anova_svm"]["n_selected"] == "inner_cv"
+
+
+def test_enriched_aae_preset_has_each_corpus_in_the_papers_role_and_its_reduced_counts():
+    config = _preset("enriched_aae_valence")
+    roles = {(p.source, p.target) for p in config.pairs}
+    assert roles == {
+        (f"corpus == '{out}'", f"corpus == '{inside}'")
+        for out in ("iemocap", "nnime")
+        for inside in ("creativeit", "vam")
+    }
+    assert config.protocol.sizes == [500, 200, 100, 1.0]
+    assert not config.protocol.unsampled_as_unlabelled
 
 
 def test_enriched_aae_preset_binarises_iemocap_midpoint_high_and_keeps_creativeit_scale(corpora):
@@ -186,6 +211,10 @@ def _reduced(path: Path, corpora: Path, out: Path, trials: int = 2) -> dict:
     raw["output"] = str(out)
     raw["trials"] = trials
     protocol = raw.setdefault("protocol", {})
+    if protocol.get("name") == "target_cv":  # every fold tested once at least
+        raw["trials"] = max(trials, protocol.get("n_folds", 5))
+    if protocol.get("name") == "reduced":  # the fixture folds hold a few rows: counts of 8
+        protocol["sizes"] = [s if isinstance(s, float) else 8 for s in protocol["sizes"]]
     if protocol.get("repetitions"):
         protocol["repetitions"] = trials
     for method, params in raw["methods"].items():

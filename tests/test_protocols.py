@@ -324,8 +324,10 @@ def test_every_protocol_declares_itself_and_cuts_what_it_declares(name):
     assert (cut.dev is not None) == protocol.development_set
     if cut.labelled is not None:
         assert 0 < len(cut.labelled) <= len(cut.train) and cut.labelled.max() < len(cut.train)
-    if cut.dev is not None:  # the development rows are target training rows, never test rows
-        assert set(cut.dev.tolist()) <= set(cut.train.tolist())
+    if cut.dev is not None:  # the development rows are never test rows
+        assert not set(cut.dev.tolist()) & set(cut.test.tolist())
+        if name != "target_cv":  # target_cv keeps them apart from the training rows
+            assert set(cut.dev.tolist()) <= set(cut.train.tolist())
     if protocol.uses_folds:
         assert len(set(target.speakers[cut.test].tolist())) == 1
 

@@ -28,8 +28,10 @@ what was dropped per original label. The spaces (:data:`LABEL_SPACES`):
     low/high arousal and negative/positive valence from the normalised dimensional
     scores: above ``threshold`` (default 0, the scale's midpoint) is high / positive.
     Option ``midpoint`` ("low", the default, or "high") names the side of a score exactly
-    at the threshold: IEMOCAP's 3.0 on its 1-5 scale is 0.0 normalised. Rows without a
-    score are dropped.
+    at the threshold: IEMOCAP's 3.0 on its 1-5 scale is 0.0 normalised. A mapping
+    ``{corpus: side}`` sets the side per value of the ``corpus`` column (corpora it does
+    not name: "low"), for papers that cut each corpus its own way. Rows without a score
+    are dropped.
 ``shared``
     the categories of this table shared with ``other`` (another corpus table):
     ``how="intersection"`` (default) keeps the emotions both hold, ``"union"`` those
@@ -147,6 +149,21 @@ def _choice(name: str, value: str, allowed: Iterable[str]) -> str:
     return value
 
 
+def _high_at_midpoint(table: pd.DataFrame, midpoint: object) -> pd.Series:
+    """Whether a score exactly at the threshold is high, per row: option ``midpoint`` is
+    one side for every row or a mapping ``{corpus: side}`` (unnamed corpora: low)."""
+    sides = ("low", "high")
+    if not isinstance(midpoint, dict):
+        side = _choice("midpoint", midpoint, sides)
+        return pd.Series(side == "high", index=table.index)
+    for corpus, side in midpoint.items():
+        _choice(f"midpoint[{corpus!r}]", side, sides)
+    if "corpus" not in table.columns:
+        raise ValueError("midpoint per corpus needs the table's corpus column")
+    high = [corpus for corpus, side in midpoint.items() if side == "high"]
+    return table["corpus"].isin(high)
+
+
 def _in_order(labels: Iterable[str]) -> tuple[str, ...]:
     """Emotions in the order of :data:`EMOTIONS`, unknown ones after, alphabetically."""
     labels = set(labels)
@@ -236,10 +253,10 @@ def apply_label_space(
     if space in ("binarised_arousal", "binarised_valence"):
         dimension = space.removeprefix("binarised_")
         threshold = float(options.pop("threshold", 0.0))
-        at_midpoint = _choice("midpoint", options.pop("midpoint", "low"), ("low", "high"))
+        high_at_midpoint = _high_at_midpoint(table, options.pop("midpoint", "low"))
         names = ("low", "high") if dimension == "arousal" else ("negative", "positive")
         scores = pd.to_numeric(table[dimension], errors="coerce")
-        above = scores >= threshold if at_midpoint == "high" else scores > threshold
+        above = (scores > threshold) | (high_at_midpoint & (scores == threshold))
         labels = pd.Series(pd.NA, index=table.index, dtype="string")
         labels[scores.notna()] = [names[int(a)] for a in above[scores.notna()]]
         source = scores.map(lambda s: f"{MISSING} {dimension}" if pd.isna(s) else "scored")

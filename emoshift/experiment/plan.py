@@ -167,6 +167,10 @@ PROTOCOL_OPTIONS = (
     "dev_as_unlabelled",
     "target_test",
     "target_unlabelled",
+    "k_counts",
+    "n_folds",
+    "dev_fraction",
+    "unsampled_as_unlabelled",
 )
 
 

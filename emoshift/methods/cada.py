@@ -13,8 +13,13 @@ class-balanced draws from the labelled target examples):
    k as k. The encoder thus maps class k of each domain onto class k of the other, a
    class-wise alignment that leaves the classes apart.
 
-Prediction merges the two categories of each class: ``P(k) = P(k) + P(K + k)``
-(``_forward`` returns ``logsumexp`` over each pair, whose softmax is exactly that sum).
+Prediction merges the two categories of each class. ``merge="sum"`` (the default):
+``P(k) = P(k) + P(K + k)`` (``_forward`` returns ``logsumexp`` over each pair, whose
+softmax is exactly that sum). ``merge="max"``: the class of the top category among all
+2K, as Zhou & Chen predict (their Sec. 3: a prediction d1 or d3 is class 1, d2 or d4
+class 2); ``_forward`` returns the larger logit of each pair, so ``predict`` is that
+class and ``predict_proba`` (and the development loss of early stopping) is the softmax
+over those K logits, not a sum of probabilities.
 ``history_`` records both stage losses and ``domain_accuracy``, how often the
 predictor's top category is in the right domain half during stage 1.
 
@@ -47,7 +52,7 @@ from emoshift.methods.base import Batch, BatchInputs, FitData, NeuralEstimator
 from emoshift.methods.needs import MethodNeeds
 from emoshift.methods.networks import frozen
 from emoshift.methods.optim import Adam
-from emoshift.methods.params import Only
+from emoshift.methods.params import Only, StrOptions
 from emoshift.methods.shared_params import SHARED_CONSTRAINTS
 from emoshift.methods.source_weight import SOURCE_WEIGHT_CONSTRAINT, split_weighted
 
@@ -62,6 +67,8 @@ class CADA(NeuralEstimator):
 
     Args:
         source_weight: weight of the labelled source rows in both stage losses.
+        merge: how a class's two categories make its prediction: ``"sum"`` of their
+            probabilities or ``"max"`` (the class of the top one of the 2K categories).
         **shared: the parameters of :class:`~emoshift.methods.base.NeuralEstimator`.
     """
 
@@ -70,11 +77,13 @@ class CADA(NeuralEstimator):
         **SHARED_CONSTRAINTS,
         "task": [Only("classification", CLASSIFICATION_ONLY)],
         "source_weight": SOURCE_WEIGHT_CONSTRAINT,
+        "merge": [StrOptions({"sum", "max"})],
     }
 
-    def __init__(self, *, source_weight: float = 1.0, **shared: object) -> None:
+    def __init__(self, *, source_weight: float = 1.0, merge: str = "sum", **shared: object) -> None:
         super().__init__(**shared)
         self.source_weight = source_weight
+        self.merge = merge
 
     def _loss(self, logits: torch.Tensor, categories: torch.Tensor, n_source: int) -> torch.Tensor:
         """The 2K-way cross-entropy, the first ``n_source`` rows weighted by source_weight."""
@@ -104,9 +113,10 @@ class CADA(NeuralEstimator):
         return self.modules_["head"](self.modules_["encoder"](x))
 
     def _forward(self, x: BatchInputs) -> torch.Tensor:
-        """Class logits whose softmax is ``P(k) + P(K + k)``."""
-        logits = self._category_logits(x)
-        return logits.view(len(logits), 2, self.n_outputs_).logsumexp(1)
+        """Class logits: softmax ``P(k) + P(K + k)`` (``sum``) or each pair's larger logit
+        (``max``: their argmax is the class of the top category)."""
+        pairs = self._category_logits(x).view(-1, 2, self.n_outputs_)
+        return pairs.logsumexp(1) if self.merge == "sum" else pairs.amax(1)
 
     def _stage_inputs(self, batch: Batch) -> tuple[BatchInputs, torch.Tensor, torch.Tensor]:
         """Source then labelled target inputs, their true and their swapped categories."""

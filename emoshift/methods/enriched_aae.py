@@ -81,6 +81,7 @@ from sklearn.svm import SVC
 from sklearn.utils.metaestimators import available_if
 
 from emoshift.methods.aae import AdversarialAutoencoder
+from emoshift.methods.anova_count import INNER_CV, inner_cv_count, kept_count
 from emoshift.methods.estimator import DomainEstimator, hyper_parameters
 from emoshift.methods.inputs import check_features, check_labels
 from emoshift.methods.needs import MethodNeeds
@@ -160,7 +161,9 @@ class EnrichedAAEClassifier(ClassifierMixin, DomainEstimator):
         adversarial_weight: weight of the adversarial loss on the code.
         aux_weight: weight of the auxiliary head's squared error.
         n_selected: code dimensions kept by ANOVA-F selection, or ``"all"``; a number
-            above ``code_size`` keeps them all (so one value serves several code sizes).
+            above ``code_size`` keeps them all (so one value serves several code sizes);
+            ``"inner_cv"`` chooses the count by cross-validation on the training codes
+            (:mod:`emoshift.methods.anova_count`), never on test data.
         svm_C: the SVM's regularisation ``C``.
         svm_kernel: the SVM's kernel (``"rbf"``, ``"linear"``, ...).
         svm_class_weight: ``"balanced"`` (weights against class imbalance, for UAR) or
@@ -192,7 +195,7 @@ class EnrichedAAEClassifier(ClassifierMixin, DomainEstimator):
         },
         "enrich": ["boolean"],
         "n_neighbors": [AT_LEAST_ONE],
-        "n_selected": [AT_LEAST_ONE, StrOptions({"all"})],
+        "n_selected": [AT_LEAST_ONE, StrOptions({"all", INNER_CV})],
         "svm_C": [POSITIVE],
         "svm_kernel": [StrOptions(set(KERNELS))],
         "svm_class_weight": [StrOptions({"balanced"}), dict, None],
@@ -240,11 +243,6 @@ class EnrichedAAEClassifier(ClassifierMixin, DomainEstimator):
             random_state=None if self.random_state is None else self.random_state + seed_offset,
             verbose=self.verbose,
         )
-
-    def _n_selected(self) -> int | str:
-        if self.n_selected == "all":
-            return "all"
-        return "all" if self.n_selected >= self.code_size else int(self.n_selected)
 
     def fit(
         self,
@@ -300,21 +298,35 @@ class EnrichedAAEClassifier(ClassifierMixin, DomainEstimator):
 
     def _fit_classifier(self, codes: np.ndarray, labels: np.ndarray) -> None:
         """Step 4: ANOVA-F selection, scaling and the (optionally calibrated) SVM."""
+        n_selected = self.n_selected
+        if n_selected == INNER_CV:
+            n_selected = inner_cv_count(
+                codes,
+                labels,
+                lambda k: self._classifier(k, calibrated=False),
+                seed=self.random_state,
+            )
+        self.classifier_ = self._classifier(
+            kept_count(n_selected, codes.shape[1]), self.probability
+        )
+        self.classifier_.fit(codes, labels)
+        self.selected_dims_ = self.classifier_["select"].get_support(indices=True)
+
+    def _classifier(self, k: int | str, calibrated: bool) -> Pipeline:
+        """ANOVA-F selection of ``k`` code dimensions, scaling and the SVM, unfitted."""
         svm = SVC(
             C=self.svm_C,
             kernel=self.svm_kernel,
             class_weight=self.svm_class_weight,
             random_state=self.random_state,
         )
-        self.classifier_ = Pipeline(
+        return Pipeline(
             [
-                ("select", SelectKBest(f_classif, k=self._n_selected())),
+                ("select", SelectKBest(f_classif, k=k)),
                 ("scale", StandardScaler()),
-                ("svm", CalibratedClassifierCV(svm, ensemble=False) if self.probability else svm),
+                ("svm", CalibratedClassifierCV(svm, ensemble=False) if calibrated else svm),
             ]
         )
-        self.classifier_.fit(codes, labels)
-        self.selected_dims_ = self.classifier_["select"].get_support(indices=True)
 
     def _width(self, X: object | None, name: str) -> np.ndarray | None:
         if X is None:

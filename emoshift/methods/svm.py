@@ -24,6 +24,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
+from emoshift.methods.anova_count import INNER_CV, inner_cv_count, kept_count
 from emoshift.methods.estimator import DomainEstimator, FitArguments, hyper_parameters
 from emoshift.methods.inputs import check_features, check_labels, check_width
 from emoshift.methods.needs import MethodNeeds, NeedsBy
@@ -40,7 +41,9 @@ class SVMClassifier(ClassifierMixin, DomainEstimator):
     """Standardise, keep the ``n_selected`` best features by ANOVA F, classify with an SVM.
 
     Args:
-        n_selected: features kept by ANOVA-F selection, or ``"all"``.
+        n_selected: features kept by ANOVA-F selection, ``"all"``, or ``"inner_cv"``
+            (the count chosen by cross-validation on the training rows, kept as
+            ``n_selected_``; :mod:`emoshift.methods.anova_count`).
         C: SVM regularisation.
         kernel: SVM kernel.
         class_weight: ``"balanced"`` weighs classes inversely to their frequency.
@@ -59,7 +62,7 @@ class SVMClassifier(ClassifierMixin, DomainEstimator):
         },
     )
     _parameter_constraints = {
-        "n_selected": [AT_LEAST_ONE, StrOptions({"all"})],
+        "n_selected": [AT_LEAST_ONE, StrOptions({"all", INNER_CV})],
         "C": [POSITIVE],
         "kernel": [StrOptions(set(KERNELS))],
         "class_weight": [StrOptions({"balanced"}), dict, None],
@@ -69,7 +72,7 @@ class SVMClassifier(ClassifierMixin, DomainEstimator):
     }
     _fitted_attribute = "pipeline_"
     #: a saved model keeps the fitted pipeline (scaler, selector and SVM as arrays)
-    _saved_attributes = ("pipeline_", "classes_", "n_features_in_")
+    _saved_attributes = ("pipeline_", "classes_", "n_features_in_", "n_selected_")
 
     n_selected: int | str = "all"
     C: float = 1.0
@@ -102,12 +105,19 @@ class SVMClassifier(ClassifierMixin, DomainEstimator):
         labels = np.concatenate([p[1] for p in parts])
         if len(np.unique(labels)) < 2:
             raise ValueError("classification needs at least two classes in the labels")
-        k = (
-            self.n_selected
-            if self.n_selected == "all"
-            else min(int(self.n_selected), features.shape[1])
-        )
-        self.pipeline_: Pipeline = make_pipeline(
+        n_selected = self.n_selected
+        if n_selected == INNER_CV:
+            n_selected = inner_cv_count(features, labels, self._pipeline, seed=self.random_state)
+        self.pipeline_: Pipeline = self._pipeline(kept_count(n_selected, features.shape[1]))
+        self.pipeline_.fit(features, labels)
+        self.n_selected_ = self.pipeline_[1].get_support().sum().item()
+        self.classes_ = self.pipeline_.classes_
+        self.n_features_in_ = features.shape[1]
+        return self
+
+    def _pipeline(self, k: int | str) -> Pipeline:
+        """Scaling, ANOVA-F selection of ``k`` features and the SVM, unfitted."""
+        return make_pipeline(
             StandardScaler(),
             SelectKBest(f_classif, k=k),
             SVC(
@@ -116,10 +126,7 @@ class SVMClassifier(ClassifierMixin, DomainEstimator):
                 class_weight=self.class_weight,
                 random_state=self.random_state,
             ),
-        ).fit(features, labels)
-        self.classes_ = self.pipeline_.classes_
-        self.n_features_in_ = features.shape[1]
-        return self
+        )
 
     def predict(self, X: object) -> np.ndarray:
         """Class labels."""

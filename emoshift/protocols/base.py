@@ -50,6 +50,14 @@ class ProtocolSettings:
         target_unlabelled: ``partition``: query of the target rows given as unlabelled
             target data (e.g. ``"partition == 'unlabelled'"``); default: every target row
             outside the test set. Rows it selects are kept without labels (regression).
+        k_counts: what ``k`` counts (``few_shot``, ``target_cv``): ``"per_class"``
+            (default) or ``"total"`` (``k`` examples in all, shared evenly by the classes).
+        n_folds: folds of the target cross-validation (``target_cv``).
+        dev_fraction: share of the training folds held out, labelled, as the development
+            set for early stopping (``target_cv``); 0 holds none out.
+        unsampled_as_unlabelled: ``reduced`` gives the training-fold rows outside the
+            sample to ``fit`` as unlabelled target data (else the sample is all the
+            target training data there is).
     """
 
     name: str = "cross_domain"
@@ -64,6 +72,10 @@ class ProtocolSettings:
     dev_as_unlabelled: bool = True
     target_test: str | None = None
     target_unlabelled: str | None = None
+    k_counts: str = "per_class"
+    n_folds: int = 5
+    dev_fraction: float = 0.1
+    unsampled_as_unlabelled: bool = True
 
     def check(self) -> None:
         """Raise ``ValueError`` naming the first field whose value is out of range.
@@ -96,6 +108,15 @@ class ProtocolSettings:
             )
         if self.repetitions is not None and self.repetitions < 1:
             raise ValueError(f"repetitions: {self.repetitions} must be at least 1")
+        if self.k_counts not in ("per_class", "total"):
+            raise ValueError(f"k_counts: {self.k_counts!r} is not 'per_class' or 'total'")
+        if self.n_folds < 2:
+            raise ValueError(f"n_folds: {self.n_folds} must be at least 2 (5 is usual)")
+        if not 0 <= self.dev_fraction < 1:
+            raise ValueError(
+                f"dev_fraction: {self.dev_fraction} is not a fraction in [0, 1) of the "
+                "training folds (0.1 holds a tenth out for early stopping)"
+            )
 
 
 @dataclass(frozen=True)

@@ -4,15 +4,20 @@
   ``speaker_independent=False``); the training part is unlabelled target data, the other
   the test set. Each trial draws its own split.
 - ``few_shot``: one split of the target (experiment seed) into a pool and a test set;
-  trial ``t`` labels ``k`` pool examples per class, exclusive across trials unless
-  ``exclusive=False``.
+  trial ``t`` labels ``k`` pool examples per class (or ``k`` in all with
+  ``k_counts="total"``), exclusive across trials unless ``exclusive=False``.
+- ``target_cv``: ``n_folds``-fold cross-validation of the target (stratified folds of
+  utterances, or of speakers with ``speaker_independent``); trial ``t`` tests fold
+  ``t mod n_folds``, holds ``dev_fraction`` of the other folds out as a labelled
+  development set and labels ``k`` examples (per class, or in all) of the rest.
 - ``split_10_40_50``: the target cut into 10% labelled training, 40% labelled development
   (early stopping) and 50% test, by speaker or stratified by class; one cut per trial.
   Regression targets are not stratified (as in every protocol here).
 - ``loso``: one target speaker is the test fold, the other target speakers are labelled
   training data; the source is labelled out-of-domain data.
 - ``reduced``: ``loso`` with the labelled target training data cut to ``size`` (a
-  count or a fraction, stratified); the test folds stay the same.
+  count or a fraction, stratified); the test folds stay the same. The rest of the
+  training fold is unlabelled target data unless ``unsampled_as_unlabelled=False``.
 - ``partition``: a corpus's own partition: the target rows ``target_test`` selects are the
   test set, those ``target_unlabelled`` selects (default: the others) unlabelled target
   data; the same cut in every trial (e.g. MSP-Podcast's test set and unlabelled pool).
@@ -101,7 +106,14 @@ class FewShot(Protocol):
     """``k`` labelled target examples per class from a fixed pool, per trial."""
 
     name = "few_shot"
-    settings = ("k", "target_test_fraction", "speaker_independent", "exclusive", "unknown_speakers")
+    settings = (
+        "k",
+        "k_counts",
+        "target_test_fraction",
+        "speaker_independent",
+        "exclusive",
+        "unknown_speakers",
+    )
     tasks = ("classification",)
     labelled_target = True
     model_selection = (
@@ -120,7 +132,9 @@ class FewShot(Protocol):
         classes, counts = np.unique(pool, return_counts=True)
         per_class = ", ".join(f"{c}: {n}" for c, n in zip(classes.tolist(), counts.tolist()))
         for k in settings.k:
-            needed = k * n_trials if settings.exclusive else k
+            needed = _most_per_class(k, len(classes), settings) * (
+                n_trials if settings.exclusive else 1
+            )
             if counts.min() < needed:
                 how = f"{n_trials} exclusive trials need" if settings.exclusive else "a trial needs"
                 raise ValueError(
@@ -134,15 +148,140 @@ class FewShot(Protocol):
         if k is None:
             raise ValueError("few_shot needs k (labelled target examples per class)")
         pool, test = _halves(target, draw.settings, draw.seed)
-        exclusive = draw.settings.exclusive
-        chosen = few_shot_trials(target.y[pool], k, draw.n_trials, draw.seed, exclusive=exclusive)
+        settings = draw.settings
+        chosen = few_shot_trials(
+            target.y[pool],
+            k,
+            draw.n_trials,
+            draw.seed,
+            exclusive=settings.exclusive,
+            k_counts=settings.k_counts,
+        )
         return TargetSplit(pool, test, labelled=chosen[draw.trial])
 
     def deployment(
         self, target: Target, settings: ProtocolSettings, seed: int
     ) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """The largest ``k`` per class, drawn from every target row."""
-        chosen = few_shot_trials(target.y, max(settings.k), 1, seed, exclusive=settings.exclusive)
+        """The largest ``k`` (per class or in all), drawn from every target row."""
+        chosen = few_shot_trials(
+            target.y,
+            max(settings.k),
+            1,
+            seed,
+            exclusive=settings.exclusive,
+            k_counts=settings.k_counts,
+        )
+        return np.asarray(chosen[0]), None
+
+
+def _most_per_class(k: int, n_classes: int, settings: ProtocolSettings) -> int:
+    """The most examples of one class a draw of ``k`` takes (``settings.k_counts``)."""
+    return k if settings.k_counts == "per_class" else -(-k // max(n_classes, 1))
+
+
+class TargetCV(Protocol):
+    """``n_folds``-fold cross-validation of the target with ``k`` labelled examples.
+
+    Trial ``t`` tests fold ``t mod n_folds`` (so ``trials`` should be a multiple of
+    ``n_folds``); the other folds, less a ``dev_fraction`` held out as a labelled
+    development set (the same for every trial of a fold), are the target training rows,
+    of which ``k`` examples (``k_counts``) are labelled, drawn anew per trial. Methods
+    that read every target label (``train_on_target``) train on all training rows.
+    Folds are stratified over utterances (speaker-dependent, the default here) or, with
+    ``speaker_independent``, made of whole speakers.
+    """
+
+    name = "target_cv"
+    settings = (
+        "k",
+        "k_counts",
+        "n_folds",
+        "dev_fraction",
+        "speaker_independent",
+        "unknown_speakers",
+    )
+    tasks = ("classification",)
+    labelled_target = True
+    development_set = True
+    model_selection = (
+        "the labelled development part of the training folds and the k labelled examples; "
+        "never the test fold"
+    )
+
+    def conditions(
+        self, settings: ProtocolSettings, folds: list[str] | None = None
+    ) -> list[Condition]:
+        return [Condition(k=k) for k in settings.k]
+
+    def check_target(
+        self, target: Target, settings: ProtocolSettings, *, seed: int, n_trials: int
+    ) -> None:
+        if n_trials < settings.n_folds:
+            raise ValueError(
+                f"target_cv tests fold t mod {settings.n_folds} in trial t: {n_trials} "
+                f"trial(s) leave folds untested; set trials to a multiple of n_folds"
+            )
+        for fold in range(settings.n_folds):
+            train, _ = self._fold(target, settings, seed, fold)
+            classes, counts = np.unique(target.y[train], return_counts=True)
+            for k in settings.k:
+                if counts.min() < _most_per_class(k, len(classes), settings):
+                    raise ValueError(
+                        f"k={k} is too large for the training rows of fold {fold + 1} "
+                        f"({dict(zip(classes.tolist(), counts.tolist()))}); lower k"
+                    )
+
+    def _folds(self, target: Target, settings: ProtocolSettings, seed: int) -> list[np.ndarray]:
+        """The target rows in ``n_folds`` stratified folds (of speakers, if asked)."""
+        strata = target.y
+        if settings.speaker_independent:
+            speakers = _speaker_groups(target, settings)
+            return partition_groups(
+                speakers, strata, [1 / settings.n_folds] * settings.n_folds, seed
+            )
+        folds = StratifiedKFold(settings.n_folds, shuffle=True, random_state=seed)
+        return [np.sort(test) for _, test in folds.split(strata, strata)]
+
+    def _fold(
+        self, target: Target, settings: ProtocolSettings, seed: int, fold: int
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Fold ``fold``'s training rows and development rows (``None`` if none)."""
+        folds = self._folds(target, settings, seed)
+        rest = np.sort(np.concatenate([f for i, f in enumerate(folds) if i != fold]))
+        if settings.dev_fraction == 0:
+            return rest, None
+        train, dev = train_test_split(
+            rest,
+            test_size=settings.dev_fraction,
+            random_state=seed + fold,
+            stratify=target.y[rest],
+        )
+        return np.sort(train), np.sort(dev)
+
+    def split(self, target: Target, draw: Draw) -> TargetSplit:
+        settings = draw.settings
+        if draw.condition.k is None:
+            raise ValueError("target_cv needs k (labelled target examples)")
+        fold = draw.trial % settings.n_folds
+        test = self._folds(target, settings, draw.seed)[fold]
+        train, dev = self._fold(target, settings, draw.seed, fold)
+        labelled = few_shot_trials(
+            target.y[train],
+            draw.condition.k,
+            1,
+            draw.seed + draw.trial,
+            exclusive=False,
+            k_counts=settings.k_counts,
+        )[0]
+        return TargetSplit(train, test, labelled=labelled, dev=dev)
+
+    def deployment(
+        self, target: Target, settings: ProtocolSettings, seed: int
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The largest ``k`` (per class or in all), drawn from every target row."""
+        chosen = few_shot_trials(
+            target.y, max(settings.k), 1, seed, exclusive=False, k_counts=settings.k_counts
+        )
         return np.asarray(chosen[0]), None
 
 
@@ -272,7 +411,13 @@ class Reduced(LeaveOneSpeakerOut):
     stratified."""
 
     name = "reduced"
-    settings = ("sizes",)
+    settings = ("sizes", "unsampled_as_unlabelled")
+
+    def split(self, target: Target, draw: Draw) -> TargetSplit:
+        cut = super().split(target, draw)
+        if draw.settings.unsampled_as_unlabelled or cut.labelled is None:
+            return cut
+        return TargetSplit(cut.train[cut.labelled], cut.test, np.arange(len(cut.labelled)))
 
     def fold_sizes(self, settings: ProtocolSettings) -> list[float | None]:
         return list(settings.sizes)
@@ -333,6 +478,7 @@ PROTOCOLS: dict[str, Protocol] = {
     for protocol in (
         CrossDomain(),
         FewShot(),
+        TargetCV(),
         Split104050(),
         LeaveOneSpeakerOut(),
         Reduced(),

@@ -223,6 +223,7 @@ def few_shot_trials(
     pool: object | None = None,
     *,
     classes: Sequence[object] | None = None,
+    k_counts: str = "per_class",
 ) -> list[np.ndarray]:
     """``n_trials`` sets of ``k`` labelled examples per class, for few-shot adaptation.
 
@@ -230,11 +231,15 @@ def few_shot_trials(
     ``classes`` restricts the classes (default: every label present in ``labels``).
     With ``exclusive=True`` no utterance is used by two trials, so each class needs
     ``k * n_trials`` examples in the pool; otherwise each trial draws independently.
+    ``k_counts="total"`` makes ``k`` the size of each set instead, shared as evenly as
+    the classes allow (:func:`class_shares`).
 
     Example:
         >>> trials = few_shot_trials(["a", "b", "a", "b", "a", "b"], k=1, n_trials=3, seed=0)
         >>> sorted(np.concatenate(trials).tolist())
         [0, 1, 2, 3, 4, 5]
+        >>> [len(t) for t in few_shot_trials(list("aabbcc"), 4, 2, 0, False, k_counts="total")]
+        [4, 4]
     """
     array = _values(labels, "labels")
     for name, value in (("k", k), ("n_trials", n_trials)):
@@ -245,7 +250,8 @@ def few_shot_trials(
     if not wanted:
         raise ValueError("labels holds no class; few-shot trials need labelled utterances")
     rng = np.random.default_rng(_check_seed(seed))
-    needed = k * n_trials if exclusive else k
+    shares = [class_shares(k, len(wanted), k_counts, rng) for _ in range(n_trials)]
+    needed = int(np.sum(shares, axis=0).max()) if exclusive else int(np.max(shares))
     per_class: list[np.ndarray] = []
     for label in wanted:
         members = candidates[array[candidates] == label]
@@ -258,14 +264,48 @@ def few_shot_trials(
                 f"{needed}. {advice}, or drop the class"
             )
         per_class.append(rng.permutation(members))
+    starts = np.cumsum([np.zeros(len(wanted), dtype=int), *shares], axis=0)
     trials = []
-    for t in range(n_trials):
+    for t, counts in enumerate(shares):
         chosen = [
-            order[t * k : (t + 1) * k] if exclusive else rng.choice(order, k, replace=False)
-            for order in per_class
+            order[starts[t, c] : starts[t + 1, c]]
+            if exclusive
+            else rng.choice(order, counts[c], replace=False)
+            for c, order in enumerate(per_class)
         ]
         trials.append(np.sort(np.concatenate(chosen)))
     return trials
+
+
+#: what the ``k`` of a few-shot draw counts: examples of each class, or in all
+K_COUNTS = ("per_class", "total")
+
+
+def class_shares(k: int, n_classes: int, k_counts: str, rng: np.random.Generator) -> np.ndarray:
+    """How many examples of each class one few-shot draw takes.
+
+    ``"per_class"``: ``k`` of each. ``"total"``: ``k`` in all, ``k // n_classes`` of each
+    and one more of ``k % n_classes`` classes picked at random (``rng``); every class
+    needs at least one, so ``k`` must reach the number of classes.
+
+    Example:
+        >>> class_shares(6, 2, "total", np.random.default_rng(0)).tolist()
+        [3, 3]
+        >>> sorted(class_shares(5, 2, "total", np.random.default_rng(0)).tolist())
+        [2, 3]
+    """
+    if k_counts not in K_COUNTS:
+        raise ValueError(f"k_counts: {k_counts!r} is not one of {list(K_COUNTS)}")
+    if k_counts == "per_class":
+        return np.full(n_classes, k)
+    if k < n_classes:
+        raise ValueError(
+            f"k={k} examples in total cannot give each of the {n_classes} classes one; "
+            f"use k >= {n_classes} or k_counts: per_class"
+        )
+    shares = np.full(n_classes, k // n_classes)
+    shares[rng.choice(n_classes, k % n_classes, replace=False)] += 1
+    return shares
 
 
 def _stratified_10_40_50(labels: np.ndarray, seed: int) -> TrainDevTest:
