@@ -291,4 +291,17 @@ def test_a_cache_that_cannot_be_written_warns_once_and_the_report_goes_on(tmp_pa
     cache.save("a", np.zeros((3, 2)), np.arange(3))
     cache.save("b", np.zeros((3, 2)), np.arange(3))
     assert capsys.readouterr().err.count("cannot keep projections in") == 1
-    assert cache.load("a") is None
+    assert cache.load("a", np.arange(3)) is None
+
+
+def test_a_cached_projection_with_other_rows_is_projected_again(tmp_path, projection):
+    """A cache file that reads as arrays but whose rows are not the sample drawn now (out
+    of range, another sample) is a miss: no IndexError, no points put on other rows."""
+    make_run(tmp_path)
+    scope = FigureScope(points=50, variants=("dann",))
+    write_experiment_report(tmp_path, scope=scope)
+    for cached in (tmp_path / "projections").glob("*.npz"):
+        np.savez(cached, points=np.zeros((50, 2)), rows=np.arange(10_000, 10_050))
+    report = write_experiment_report(tmp_path, scope=scope)
+    assert report.projections == {"computed": 2, "cached": 0}
+    assert write_experiment_report(tmp_path, scope=scope).projections["cached"] == 2
