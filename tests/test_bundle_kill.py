@@ -165,6 +165,17 @@ def test_predict_refuses_to_write_into_its_bundle(parts: Path, tmp_path: Path, c
         check_table_out(bundle / "p.csv", [])
 
 
+def test_predict_writes_beside_checksums_that_are_not_a_bundle(tmp_path: Path) -> None:
+    """Only a folder holding an emoshift manifest is a bundle to protect, as for
+    ``--overwrite``: a downloads folder with its own SHA256SUMS (here, or above ``--out``)
+    takes a prediction table."""
+    downloads = tmp_path / "downloads"
+    (downloads / "run1").mkdir(parents=True)
+    (downloads / "SHA256SUMS").write_text("checksums of a download\n")
+    for out in (downloads / "p.csv", downloads / "run1" / "p.csv"):
+        assert check_table_out(out, []) == out
+
+
 @pytest.mark.bad_input
 def test_predict_refuses_an_existing_table_without_overwrite(
     parts: Path, tmp_path: Path, capsys
