@@ -8,6 +8,8 @@ an input, and a suffix it does not write. The kill tests kill real emoshift proc
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -99,6 +101,29 @@ def test_without_an_atomic_exchange_a_kill_between_the_renames_is_recovered(
     assert "note" not in model.training  # the complete old bundle
     model.save(out, overwrite=True)
     assert not _leftovers(tmp_path)
+
+
+@pytest.mark.bad_input
+def test_a_bundle_moved_aside_is_kept_until_a_complete_one_is_in_place(
+    parts: Path, tmp_path: Path
+) -> None:
+    """A killed fallback write left the only good bundle aside, then something made an
+    empty ``out``: a refused write must not delete the bundle kept aside."""
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    out = tmp_path / "out"
+    aside = tmp_path / f".out.emoshift-{int(gone.stdout)}-replaced"
+    shutil.copytree(parts / "model", aside)
+    out.mkdir()
+    model = load(parts / "model")
+    with pytest.warns(RecoveredWarning, match="it is kept there"):
+        with pytest.raises(FileExistsError, match="already exists"):
+            model.save(out)
+    assert load(aside).method == "source_only"
+    with pytest.warns(RecoveredWarning, match="it is kept there"):
+        model.save(out, overwrite=True)  # the user asked: a complete bundle is in place ...
+    load(out).save(out, overwrite=True)
+    assert not aside.exists()  # ... and the next write removes the old one
 
 
 @pytest.mark.bad_input

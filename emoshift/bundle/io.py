@@ -81,7 +81,7 @@ def write_bundle(
     """
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    recover(folder)
+    recover(folder, is_bundle)
     check_replaceable(folder, overwrite)
     staging = Path(tempfile.mkdtemp(prefix=leftover_prefix(folder), dir=folder.parent))
     try:
@@ -206,7 +206,7 @@ def _recover_for_reading(folder: Path) -> None:
     """Put back a bundle that a killed ``--overwrite`` left aside (see
     :func:`~emoshift.bundle.replace.recover`); a read-only place keeps it as it is."""
     with contextlib.suppress(OSError):
-        recover(folder)
+        recover(folder, is_bundle)
 
 
 def read_bundle(folder: str | os.PathLike) -> tuple[dict, dict[str, dict[str, np.ndarray]]]:
