@@ -134,6 +134,17 @@ def test_latex_escapes_every_special_character():
     ]
 
 
+def test_latex_rows_never_start_with_a_bracket_or_print_a_bar_as_a_dash():
+    r"""``\\``, ``\toprule`` and ``\midrule`` read a ``[`` that follows them as their
+    optional argument, so a row or header starting with ``[`` would not compile; ``|``
+    prints as a dash in LaTeX's default font encoding."""
+    nan = float("nan")
+    frame = pd.DataFrame({"[pair]": ["[a]->b", "a|b"], "uar_mean": [0.5, 0.6], "uar_std": nan})
+    lines = to_latex(frame).splitlines()
+    assert lines[3] == r"{}[pair] & uar \\"
+    assert lines[5:7] == [r"{}[a]-\textgreater{}b & 0.500 \\", r"a\textbar{}b & 0.600 \\"]
+
+
 # --- the tables of a run -------------------------------------------------------------------
 
 
