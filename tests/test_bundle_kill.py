@@ -109,10 +109,8 @@ def test_a_bundle_moved_aside_is_kept_until_a_complete_one_is_in_place(
 ) -> None:
     """A killed fallback write left the only good bundle aside, then something made an
     empty ``out``: a refused write must not delete the bundle kept aside."""
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)  # fmt: skip
     out = tmp_path / "out"
-    aside = tmp_path / f".out.emoshift-{int(gone.stdout)}-replaced"
+    aside = tmp_path / f".out.emoshift-{_dead_pid()}-replaced"
     shutil.copytree(parts / "model", aside)
     out.mkdir()
     model = load(parts / "model")
@@ -124,6 +122,35 @@ def test_a_bundle_moved_aside_is_kept_until_a_complete_one_is_in_place(
         model.save(out, overwrite=True)  # the user asked: a complete bundle is in place ...
     load(out).save(out, overwrite=True)
     assert not aside.exists()  # ... and the next write removes the old one
+
+
+@pytest.mark.bad_input
+def test_a_bundle_left_aside_makes_out_taken_before_any_work(
+    parts: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """``--out`` missing because a killed write left its bundle aside is not free: the
+    bundle is put back and the command refused up front, not after the whole adaptation."""
+    import emoshift.bundle.adapt  # noqa: PLC0415
+
+    out = tmp_path / "out"
+    shutil.copytree(parts / "model", tmp_path / f".out.emoshift-{_dead_pid()}-replaced")
+    monkeypatch.setattr(emoshift.bundle.adapt, "adapt_model", _no_work)
+    args = ["adapt", str(parts / "model"), str(parts / "clips"), "--out", str(out)]
+    with pytest.warns(RecoveredWarning, match="it is back in place"):
+        assert main([*args, "--domain", "x"]) == 2
+    assert f"--out {out} already exists; pass --overwrite" in capsys.readouterr().err
+    assert load(out).method == "source_only" and not _leftovers(tmp_path)
+
+
+def _no_work(*args: object, **kwargs: object) -> None:
+    raise AssertionError("adapt started its work before checking --out")
+
+
+def _dead_pid() -> int:
+    """The id of a process that has ended."""
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    return int(gone.stdout)
 
 
 @pytest.mark.bad_input
