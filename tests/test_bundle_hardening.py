@@ -136,6 +136,26 @@ def test_hidden_sizes_are_checked_against_the_weights_before_building(
     assert [device for device, _ in built] == ["meta"]  # never built for real
 
 
+@pytest.mark.bad_input
+def test_a_manifest_describing_millions_of_layers_is_refused_after_a_few(
+    bundle: Path, monkeypatch
+) -> None:
+    """Even on the meta device each layer costs time and memory (20,000 took 96 s and
+    0.8 GB here); the build stops once it has made more tensors than the bundle saved."""
+    made = []
+    empty = torch.empty
+
+    def counting_empty(*args, **kwargs):
+        made.append(1)
+        return empty(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "empty", counting_empty)  # what nn layers allocate with
+    _edit_manifest(bundle, lambda m: m["method"]["params"].update(hidden_sizes=[4] * 20_000))
+    with pytest.raises(BundleError, match="more tensors than the bundle saved"):
+        load(bundle, device="cpu")
+    assert len(made) < 200
+
+
 # ------------------------------------------------------------ adapt (item 4, bad domain)
 
 

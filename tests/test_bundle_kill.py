@@ -8,6 +8,8 @@ an input, and a suffix it does not write. The kill tests kill real emoshift proc
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -102,6 +104,56 @@ def test_without_an_atomic_exchange_a_kill_between_the_renames_is_recovered(
 
 
 @pytest.mark.bad_input
+def test_a_bundle_moved_aside_is_kept_until_a_complete_one_is_in_place(
+    parts: Path, tmp_path: Path
+) -> None:
+    """A killed fallback write left the only good bundle aside, then something made an
+    empty ``out``: a refused write must not delete the bundle kept aside."""
+    out = tmp_path / "out"
+    aside = tmp_path / f".out.emoshift-{_dead_pid()}-replaced"
+    shutil.copytree(parts / "model", aside)
+    out.mkdir()
+    model = load(parts / "model")
+    with pytest.warns(RecoveredWarning, match="it is kept there"):
+        with pytest.raises(FileExistsError, match="already exists"):
+            model.save(out)
+    assert load(aside).method == "source_only"
+    with pytest.warns(RecoveredWarning, match="it is kept there"):
+        model.save(out, overwrite=True)  # the user asked: a complete bundle is in place ...
+    load(out).save(out, overwrite=True)
+    assert not aside.exists()  # ... and the next write removes the old one
+
+
+@pytest.mark.bad_input
+def test_a_bundle_left_aside_makes_out_taken_before_any_work(
+    parts: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """``--out`` missing because a killed write left its bundle aside is not free: the
+    bundle is put back and the command refused up front, not after the whole adaptation."""
+    import emoshift.bundle.adapt  # noqa: PLC0415
+
+    out = tmp_path / "out"
+    shutil.copytree(parts / "model", tmp_path / f".out.emoshift-{_dead_pid()}-replaced")
+    monkeypatch.setattr(emoshift.bundle.adapt, "adapt_model", _no_work)
+    args = ["adapt", str(parts / "model"), str(parts / "clips"), "--out", str(out)]
+    with pytest.warns(RecoveredWarning, match="it is back in place"):
+        assert main([*args, "--domain", "x"]) == 2
+    assert f"--out {out} already exists; pass --overwrite" in capsys.readouterr().err
+    assert load(out).method == "source_only" and not _leftovers(tmp_path)
+
+
+def _no_work(*args: object, **kwargs: object) -> None:
+    raise AssertionError("adapt started its work before checking --out")
+
+
+def _dead_pid() -> int:
+    """The id of a process that has ended."""
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    return int(gone.stdout)
+
+
+@pytest.mark.bad_input
 def test_overwrite_replaces_only_a_bundle(parts: Path, tmp_path: Path) -> None:
     """``--overwrite`` pointed at a folder of other files refuses instead of deleting it."""
     precious = tmp_path / "thesis"
@@ -163,6 +215,17 @@ def test_predict_refuses_to_write_into_its_bundle(parts: Path, tmp_path: Path, c
     (bundle / "SHA256SUMS").unlink()  # a damaged bundle is still known by its manifest
     with pytest.raises(ValueError, match="lies inside the model bundle"):
         check_table_out(bundle / "p.csv", [])
+
+
+def test_predict_writes_beside_checksums_that_are_not_a_bundle(tmp_path: Path) -> None:
+    """Only a folder holding an emoshift manifest is a bundle to protect, as for
+    ``--overwrite``: a downloads folder with its own SHA256SUMS (here, or above ``--out``)
+    takes a prediction table."""
+    downloads = tmp_path / "downloads"
+    (downloads / "run1").mkdir(parents=True)
+    (downloads / "SHA256SUMS").write_text("checksums of a download\n")
+    for out in (downloads / "p.csv", downloads / "run1" / "p.csv"):
+        assert check_table_out(out, []) == out
 
 
 @pytest.mark.bad_input

@@ -134,6 +134,17 @@ def test_latex_escapes_every_special_character():
     ]
 
 
+def test_latex_rows_never_start_with_a_bracket_or_print_a_bar_as_a_dash():
+    r"""``\\``, ``\toprule`` and ``\midrule`` read a ``[`` that follows them as their
+    optional argument, so a row or header starting with ``[`` would not compile; ``|``
+    prints as a dash in LaTeX's default font encoding."""
+    nan = float("nan")
+    frame = pd.DataFrame({"[pair]": ["[a]->b", "a|b"], "uar_mean": [0.5, 0.6], "uar_std": nan})
+    lines = to_latex(frame).splitlines()
+    assert lines[3] == r"{}[pair] & uar \\"
+    assert lines[5:7] == [r"{}[a]-\textgreater{}b & 0.500 \\", r"a\textbar{}b & 0.600 \\"]
+
+
 # --- the tables of a run -------------------------------------------------------------------
 
 
@@ -291,4 +302,17 @@ def test_a_cache_that_cannot_be_written_warns_once_and_the_report_goes_on(tmp_pa
     cache.save("a", np.zeros((3, 2)), np.arange(3))
     cache.save("b", np.zeros((3, 2)), np.arange(3))
     assert capsys.readouterr().err.count("cannot keep projections in") == 1
-    assert cache.load("a") is None
+    assert cache.load("a", np.arange(3)) is None
+
+
+def test_a_cached_projection_with_other_rows_is_projected_again(tmp_path, projection):
+    """A cache file that reads as arrays but whose rows are not the sample drawn now (out
+    of range, another sample) is a miss: no IndexError, no points put on other rows."""
+    make_run(tmp_path)
+    scope = FigureScope(points=50, variants=("dann",))
+    write_experiment_report(tmp_path, scope=scope)
+    for cached in (tmp_path / "projections").glob("*.npz"):
+        np.savez(cached, points=np.zeros((50, 2)), rows=np.arange(10_000, 10_050))
+    report = write_experiment_report(tmp_path, scope=scope)
+    assert report.projections == {"computed": 2, "cached": 0}
+    assert write_experiment_report(tmp_path, scope=scope).projections["cached"] == 2

@@ -81,7 +81,7 @@ def write_bundle(
     """
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    recover(folder)
+    recover(folder, is_bundle)
     check_replaceable(folder, overwrite)
     staging = Path(tempfile.mkdtemp(prefix=leftover_prefix(folder), dir=folder.parent))
     try:
@@ -120,7 +120,7 @@ def check_replaceable(folder: Path, overwrite: bool) -> None:
             f"{folder} is not a folder; --overwrite replaces only a model bundle folder: "
             "choose another --out"
         )
-    if any(folder.iterdir()) and not _holds_manifest(folder):
+    if any(folder.iterdir()) and not is_bundle(folder):
         raise FileExistsError(
             f"{folder} holds files but no emoshift {MANIFEST}: it is not a model bundle, and "
             "--overwrite replaces only a model bundle (or an empty folder); choose another "
@@ -190,8 +190,11 @@ def _read_manifest(folder: Path) -> dict:
     return manifest
 
 
-def _holds_manifest(folder: Path) -> bool:
-    """Whether ``folder`` holds an emoshift model manifest (its format, near the top)."""
+def is_bundle(folder: Path) -> bool:
+    """Whether ``folder`` is a model bundle: it holds an emoshift model manifest (its
+    format, near the top), whatever else it lacks. A place no other output may be written
+    into, and the only one ``overwrite`` replaces; a ``SHA256SUMS`` alone does not make
+    one (a downloads folder has them)."""
     try:
         with open(folder / MANIFEST, "rb") as handle:
             return b'"emoshift-model"' in handle.read(4096)
@@ -199,17 +202,11 @@ def _holds_manifest(folder: Path) -> bool:
         return False
 
 
-def is_bundle(folder: Path) -> bool:
-    """Whether ``folder`` looks like a model bundle (holds ``SHA256SUMS``, or an emoshift
-    manifest), complete or not: a place no other output may be written into."""
-    return (folder / CHECKSUMS).is_file() or _holds_manifest(folder)
-
-
 def _recover_for_reading(folder: Path) -> None:
     """Put back a bundle that a killed ``--overwrite`` left aside (see
     :func:`~emoshift.bundle.replace.recover`); a read-only place keeps it as it is."""
     with contextlib.suppress(OSError):
-        recover(folder)
+        recover(folder, is_bundle)
 
 
 def read_bundle(folder: str | os.PathLike) -> tuple[dict, dict[str, dict[str, np.ndarray]]]:

@@ -83,10 +83,11 @@ def _writer_alive(pid: int) -> bool:
     return True
 
 
-def recover(target: Path) -> None:
+def recover(target: Path, is_complete: Callable[[Path], bool] = Path.exists) -> None:
     """Undo what a killed writer of ``target`` left: rename a bundle it had moved aside
     back into place (with a :class:`RecoveredWarning`) when ``target`` is missing, and
-    delete its staging leftovers. Leftovers of live writers are kept."""
+    delete its staging leftovers. A bundle moved aside is deleted only once ``target``
+    ``is_complete`` (the new one is in place); leftovers of live writers are kept."""
     pattern = re.compile(rf"\.{re.escape(target.name)}\.emoshift-(\d+)-(.*)")
     if not target.parent.is_dir():
         return
@@ -100,6 +101,13 @@ def recover(target: Path) -> None:
             warnings.warn(
                 f"{target}: an interrupted write had moved this bundle to {path.name}; it "
                 "is back in place",
+                RecoveredWarning,
+                stacklevel=2,
+            )
+        elif match.group(2) == "replaced" and not is_complete(target):
+            warnings.warn(
+                f"{target} is not a complete bundle, and an interrupted write had moved the "
+                f"earlier bundle to {path}; it is kept there: move it back by hand",
                 RecoveredWarning,
                 stacklevel=2,
             )

@@ -61,9 +61,12 @@ def add_bundle_out(parser: argparse.ArgumentParser, what: str) -> None:
 
 def check_bundle_out(args: argparse.Namespace) -> Path:
     """``args.out``, unless it exists and ``--overwrite`` is not given, or it is not a
-    bundle that ``--overwrite`` may replace (checked before the work starts)."""
-    from emoshift.bundle.io import check_replaceable  # noqa: PLC0415 (fast --help)
+    bundle that ``--overwrite`` may replace (checked before the work starts, after a
+    bundle that a killed write left aside is put back)."""
+    from emoshift.bundle.io import check_replaceable, is_bundle  # noqa: PLC0415 (fast --help)
+    from emoshift.bundle.replace import recover  # noqa: PLC0415
 
+    recover(args.out, is_bundle)
     if args.out.exists() and not args.overwrite:
         raise ValueError(f"--out {args.out} already exists; pass --overwrite or another folder")
     try:

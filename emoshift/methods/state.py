@@ -32,7 +32,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import ClassVar
 
 import numpy as np
@@ -43,6 +43,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from emoshift.torch_device import torch_device
 
@@ -116,7 +117,8 @@ class NetworkState(SavedState):
 
     The networks are first built on torch's ``meta`` device (shapes only, no memory) and
     their shapes compared with the saved arrays, so that sizes in a manifest that the
-    arrays do not have are refused before any real network is allocated."""
+    arrays do not have are refused before any real network is allocated; a build that
+    makes far more tensors than the arrays hold (millions of layers) is stopped early."""
 
     def _new_networks(self) -> nn.ModuleDict:
         """Freshly initialised networks for the fitted sizes."""
@@ -129,7 +131,8 @@ class NetworkState(SavedState):
     def _set_state(self, meta: dict, arrays: Mapping[str, np.ndarray]) -> None:
         super()._set_state(meta, arrays)
         self.device_ = torch_device(self.device)
-        with torch.device("meta"):
+        saved = sum(name.startswith("modules.") for name in arrays)
+        with torch.device("meta"), _TensorBudget(2 * saved + 64):
             check_network_shapes(self._new_networks(), arrays)
         self.modules_ = self._new_networks()
         load_networks(self.modules_, arrays, self.device_)
@@ -141,6 +144,31 @@ def network_arrays(modules: nn.Module, prefix: str = "modules") -> dict[str, np.
         f"{prefix}.{name}": tensor.detach().cpu().numpy()
         for name, tensor in modules.state_dict().items()
     }
+
+
+class _TensorBudget(TorchFunctionMode):
+    """Stops a network build with ``ValueError`` once it has made more than ``limit``
+    tensors: settings describing millions of layers cost time and memory even on the meta
+    device, and cannot match the few arrays a bundle saved."""
+
+    FACTORIES = frozenset({"empty", "zeros", "ones", "full", "tensor"})
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.made = 0
+
+    def __torch_function__(
+        self, func: Callable, types: object, args: tuple = (), kwargs: dict | None = None
+    ) -> object:
+        if getattr(func, "__name__", "") in self.FACTORIES:
+            self.made += 1
+            if self.made > self.limit:
+                raise ValueError(
+                    f"the settings describe networks with more tensors than the bundle saved "
+                    f"(over {self.limit}; e.g. hidden_sizes lists more layers than the weights)"
+                )
+        return func(*args, **(kwargs or {}))
 
 
 def check_network_shapes(modules: nn.Module, arrays: Mapping[str, np.ndarray]) -> None:

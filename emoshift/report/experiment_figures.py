@@ -158,12 +158,11 @@ class _StoredEmbeddings:
             return None
         if (relative, layer, method) not in self._projected:
             key = self.cache.key(self.run_dir / relative, layer, method, self.sample_size)
-            cached = self.cache.load(key)
-            if cached is None:
-                rows = sample_rows(len(stored.domain), self.sample_size)
-                cached = np.float32(project(stored.layers[layer][rows], method)), rows
-                self.cache.save(key, *cached)
-            points, rows = cached
+            rows = sample_rows(len(stored.domain), self.sample_size)
+            points = self.cache.load(key, rows)
+            if points is None:
+                points = np.float32(project(stored.layers[layer][rows], method))
+                self.cache.save(key, points, rows)
             self._projected[relative, layer, method] = (
                 points,
                 stored.domain[rows],

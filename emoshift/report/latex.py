@@ -23,6 +23,8 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pandas as pd
 
 from emoshift.report.tables import format_table, numeric_columns
@@ -40,6 +42,7 @@ LATEX_ESCAPES = {
     "^": r"\textasciicircum{}",
     "<": r"\textless{}",
     ">": r"\textgreater{}",
+    "|": r"\textbar{}",
     "±": r"$\pm$",
     "†": r"\textsuperscript{\dag}",
     "\n": " ",
@@ -68,14 +71,18 @@ def to_latex(table: pd.DataFrame, digits: int = 3, legend: str | None = None) ->
         "% needs \\usepackage{booktabs}",
         f"\\begin{{tabular}}{{{spec}}}",
         "\\toprule",
-        " & ".join(latex_escape(column) for column in text.columns) + " \\\\",
+        _row(text.columns),
         "\\midrule",
     ]
-    lines += [
-        " & ".join(latex_escape(value) for value in row) + " \\\\"
-        for row in text.itertuples(index=False)
-    ]
+    lines += [_row(row) for row in text.itertuples(index=False)]
     lines += ["\\bottomrule", "\\end{tabular}"]
     if legend:  # a note under the table, wrapped to the width of the float
         lines.append(f"\\par{{\\footnotesize {latex_escape(legend)}\\par}}")
     return "\n".join(lines)
+
+
+def _row(cells: Iterable[object]) -> str:
+    """One line of the tabular, escaped. A line starting with ``[`` gets ``{}`` first:
+    ``\\\\``, ``\\toprule`` and ``\\midrule`` would read it as their optional argument."""
+    line = " & ".join(latex_escape(cell) for cell in cells) + " \\\\"
+    return "{}" + line if line.startswith("[") else line

@@ -13,11 +13,12 @@ Example:
     >>> np.savez(run / "a.npz", layer_0=np.zeros((5, 2)))
     >>> cache = ProjectionCache(run / "projections")
     >>> key = cache.key(run / "a.npz", "layer_0", "tsne", 3)
-    >>> cache.load(key) is None
+    >>> rows = np.array([0, 2, 4])
+    >>> cache.load(key, rows) is None
     True
-    >>> cache.save(key, np.ones((3, 2)), np.array([0, 2, 4]))
-    >>> cache.load(key)[1].tolist()
-    [0, 2, 4]
+    >>> cache.save(key, np.ones((3, 2)), rows)
+    >>> cache.load(key, rows).shape, cache.load(key, np.array([0, 1, 2])) is None
+    ((3, 2), True)
 """
 
 from __future__ import annotations
@@ -67,21 +68,22 @@ class ProjectionCache:
         settings = f"{self._digests[artifact]}|{layer}|{method}|{points}|{TSNE_ITERATIONS}"
         return hashlib.sha256(f"{settings}|seed 0|format {FORMAT}".encode()).hexdigest()[:32]
 
-    def load(self, key: str) -> tuple[np.ndarray, np.ndarray] | None:
-        """``(points, rows)`` stored under ``key``, or ``None`` (counted as a miss) when
-        absent or unreadable (it is then computed and written again)."""
+    def load(self, key: str, rows: np.ndarray) -> np.ndarray | None:
+        """The points stored under ``key`` for the sample ``rows``, or ``None`` (counted
+        as a miss) when absent, unreadable or stored for other rows (it is then computed
+        and written again)."""
         path = self.directory / f"{key}.npz"
         try:
             with np.load(path, allow_pickle=False) as arrays:
-                points, rows = arrays["points"], arrays["rows"]
+                points, stored_rows = arrays["points"], arrays["rows"]
         except (OSError, KeyError, ValueError):
             self.misses += 1
             return None
-        if points.ndim != 2 or points.shape != (len(rows), 2):
+        if points.shape != (len(rows), 2) or not np.array_equal(stored_rows, rows):
             self.misses += 1
             return None
         self.hits += 1
-        return points, rows
+        return points
 
     def save(self, key: str, points: np.ndarray, rows: np.ndarray) -> None:
         """Store a projection atomically (a killed report leaves no half-written file).
