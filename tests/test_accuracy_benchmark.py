@@ -88,7 +88,7 @@ def test_the_few_shot_configs_select_the_source_weight_of_every_few_shot_method(
         for method, spec in config.selection.items():
             assert spec.scorer == ["few_shot_cv"] and spec.cv == 3 and not spec.oracle
             weights = [] if method == "label_target" else [1.0, 0.5, 0.0]
-            assert spec.grid.get("source_weight", []) == weights
+            assert (spec.grid or {}).get("source_weight", []) == weights
 
 
 def _tiny_config(tmp_path):

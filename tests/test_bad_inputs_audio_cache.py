@@ -135,7 +135,8 @@ def test_corpus_info_reports_what_features_will_skip_per_kind(tmp_path, capsys):
     assert "problems: none found" not in out
     assert "problems: 1 silent audio file(s) (feature extraction skips them)" in out
     assert "problems: 1 audio file(s) with NaN or infinite samples" in out
-    assert "problems: 2 audio file(s) shorter than 0.1 s" in out  # the 10 ms and the truncated
+    assert "problems: 1 audio file(s) shorter than 0.1 s" in out  # the 10 ms one
+    assert "problems: 1 audio file(s) shorter than their header says (truncated)" in out
     for name in ("08b01Tb", "08b10Na", "08a01Na", "08a02Wa"):
         assert f"{name}.wav" in out
     files = sorted(str(p) for p in (corpus / "wav").glob("*.wav"))
