@@ -36,7 +36,7 @@ from emoshift.bundle import Model  # noqa: E402
 from emoshift.cli import main  # noqa: E402
 from emoshift.experiment.config import FeaturesConfig  # noqa: E402
 from emoshift.experiment.features import extractor_options, table_features  # noqa: E402
-from emoshift.features.ssl_model import ModelError  # noqa: E402
+from emoshift.features.ssl_model import ModelError, weights_sha256  # noqa: E402
 
 EVIL_CODE = """\
 from pathlib import Path
@@ -136,8 +136,11 @@ def test_bundle_naming_a_model_folder_runs_no_code_in_predict(
     estimator = _model("source_only").fit(X, y, **kwargs)
     bundle = Model.from_parts(estimator, "source_only", "egemaps", None).save(tmp_path / "b")
 
-    def name_the_evil_folder(manifest: dict) -> None:
+    def name_the_evil_folder(manifest: dict) -> None:  # resealed with the folder's identity
         manifest["features"].update(set="ssl", options={"model": str(folder)})
+        manifest["features"]["extractor"].update(
+            model_type="wav2vec2", weights_sha256=weights_sha256(str(folder))
+        )
 
     _rewrite_manifest(bundle, name_the_evil_folder)
     out = tmp_path / "p.csv"
@@ -147,6 +150,23 @@ def test_bundle_naming_a_model_folder_runs_no_code_in_predict(
     assert code == 2 and "Traceback" not in err
     assert str(folder) in err and "feature extractor cannot be made" in err
     assert not out.exists()
+
+
+@pytest.mark.bad_input
+def test_a_bundle_naming_ssl_features_without_a_checkpoint_identity_is_refused(
+    tmp_path, clip, capsys
+):
+    (X, y), kwargs = _fit_arguments("source_only")
+    estimator = _model("source_only").fit(X, y, **kwargs)
+    bundle = Model.from_parts(estimator, "source_only", "egemaps", None).save(tmp_path / "b")
+    folder = save_tiny(tmp_path / "plain", "wav2vec2")
+    _rewrite_manifest(
+        bundle, lambda m: m["features"].update(set="ssl", options={"model": str(folder)})
+    )
+    code = main(["predict", str(bundle), str(clip), "--out", str(tmp_path / "p.csv")])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert "lacks model_type, weights_sha256" in err and str(folder) in err
 
 
 def test_a_supported_type_with_an_auto_map_loads_transformers_own_classes(

@@ -82,6 +82,13 @@ def locate_checkpoint(section: dict, where: str, ssl_model: str | os.PathLike | 
             )
         return
     saved = section["extractor"]
+    missing = [key for key in ("model_type", "weights_sha256") if key not in saved]
+    if missing:
+        raise BundleError(
+            f"{where}: features.extractor of ssl features at {section['options'].get('model')} "
+            f"lacks {', '.join(missing)}, the checkpoint's identity; the bundle was altered or "
+            "saved by an older emoshift: train it again"
+        )
     identity = f"a {saved['model_type']} checkpoint with weights sha256 {saved['weights_sha256']}"
     folder = ssl_model if ssl_model is not None else section["options"].get("model")
     try:
