@@ -197,6 +197,9 @@ class Protocol(ABC):
         uses_folds: whether its conditions are the target speakers (one fold each).
         unlabelled_pool: whether its target training rows may have no labels (methods
             that read every target label, such as ``train_on_target``, cannot run).
+        transductive: whether its test rows are also its unlabelled target training rows
+            (methods that read every target training label would learn the test labels,
+            so they cannot run).
         model_selection: what model selection (early stopping, hyper-parameters) may see,
             completing the sentence "Model selection used only ...".
     """
@@ -208,6 +211,7 @@ class Protocol(ABC):
     development_set: ClassVar[bool] = False
     uses_folds: ClassVar[bool] = False
     unlabelled_pool: ClassVar[bool] = False
+    transductive: ClassVar[bool] = False
     model_selection: ClassVar[str]
 
     def conditions(

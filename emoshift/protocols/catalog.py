@@ -16,6 +16,9 @@
 - ``partition``: a corpus's own partition: the target rows ``target_test`` selects are the
   test set, those ``target_unlabelled`` selects (default: the others) unlabelled target
   data; the same cut in every trial (e.g. MSP-Podcast's test set and unlabelled pool).
+- ``whole_target``: every target row is unlabelled training data and every target row is
+  scored (transductive unsupervised adaptation, as Chao et al. 2019 evaluate MRD); no
+  method may read a target label, so ``train_on_target`` is refused.
 
 Speaker splits make each utterance of unknown speaker a speaker of its own
 (``unknown_speakers="own_group"``) or raise (``"raise"``).
@@ -328,6 +331,19 @@ class Partition(Protocol):
         return TargetSplit(train, test)
 
 
+class WholeTarget(Protocol):
+    """Every target row unlabelled for training and scored for testing (transductive)."""
+
+    name = "whole_target"
+    settings: tuple[str, ...] = ()
+    transductive = True
+    model_selection = "a source development split"
+
+    def split(self, target: Target, draw: Draw) -> TargetSplit:
+        everything = np.arange(len(target.y))
+        return TargetSplit(train=everything, test=everything.copy())
+
+
 PROTOCOLS: dict[str, Protocol] = {
     protocol.name: protocol
     for protocol in (
@@ -337,6 +353,7 @@ PROTOCOLS: dict[str, Protocol] = {
         LeaveOneSpeakerOut(),
         Reduced(),
         Partition(),
+        WholeTarget(),
     )
 }
 """Every protocol by name."""
