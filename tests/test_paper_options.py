@@ -15,6 +15,7 @@ from emoshift.experiment.config import ConfigError, parse_config
 from emoshift.experiment.data import ExperimentData
 from emoshift.experiment.protocols import make_split
 from emoshift.features.functionals import Functionals
+from emoshift.features.normalise import normalise_per_domain
 from emoshift.methods.baselines import SourceTarget
 from emoshift.methods.dann import DANN
 from emoshift.methods.max_entropy import MaxEntropySoftLabel
@@ -272,3 +273,17 @@ def test_compare_2013_is_its_own_6373_feature_set():
     assert old.feature_names == new.feature_names  # the same names ...
     assert not np.allclose(old(signal, 16000), new(signal, 16000))  # ... other values
     assert np.isfinite(old(signal, 16000)).all()
+
+
+# --- plain per-corpus z-normalisation (MRD: Sec. 2.2) -----------------------------------
+
+
+def test_plain_z_normalisation_keeps_outliers_that_robust_z_zeroes():
+    column = np.r_[np.random.default_rng(0).normal(size=99), 1000.0]
+    X = np.stack([column, 2 * column], axis=1)
+    domains = ["a"] * 100
+    plain = normalise_per_domain(X, domains, method="z")
+    expected = (X - X.mean(0)) / X.std(0)
+    assert np.allclose(plain, expected) and plain[-1, 0] > 9  # the outlier kept, scaled
+    robust = normalise_per_domain(X, domains, method="robust_z")
+    assert robust[-1, 0] == 0.0  # robust_z zeroes it (beyond 10 trimmed sd)
