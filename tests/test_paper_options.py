@@ -20,6 +20,8 @@ from emoshift.methods.baselines import SourceTarget
 from emoshift.methods.dann import DANN
 from emoshift.methods.max_entropy import MaxEntropySoftLabel
 from emoshift.protocols import Condition, Draw, ProtocolSettings, Target, get_protocol
+from emoshift.report.pooled import pooled_table
+from emoshift.report.trial_tables import Comparison
 
 
 def _layers(module: nn.Module) -> list[str]:
@@ -287,3 +289,56 @@ def test_plain_z_normalisation_keeps_outliers_that_robust_z_zeroes():
     assert np.allclose(plain, expected) and plain[-1, 0] > 9  # the outlier kept, scaled
     robust = normalise_per_domain(X, domains, method="robust_z")
     assert robust[-1, 0] == 0.0  # robust_z zeroes it (beyond 10 trimmed sd)
+
+
+# --- the pooled one-tailed z-test of the figures (DANN: Sec. V-B, Figs. 3-6) ------------
+
+
+def _structured_trials() -> list[dict]:
+    """source_only and dann, two structures each, two pairs, four trials; the deep
+    source-only network is far better than the shallow one, so a mismatch would show."""
+    rng = np.random.default_rng(0)
+    trials = []
+    for pair in ("a->t", "b->t"):
+        for layers, base in (((256,), 0.2), ((256, 256), 0.5)):
+            for trial in range(4):
+                for method, gain in (("source_only", 0.0), ("dann", 0.05)):
+                    trials.append(
+                        {
+                            "variant": f"{method}[hidden_sizes={list(layers)}]",
+                            "method": method,
+                            "params": {"hidden_sizes": layers},
+                            "pair": pair,
+                            "trial": trial,
+                            "metrics": {"ccc": base + gain + 0.01 * rng.normal()},
+                        }
+                    )
+    return trials
+
+
+def test_pooled_z_test_matches_each_trial_with_its_own_structure_and_pools_everything():
+    trials = _structured_trials()
+    comparison = Comparison.from_config(
+        {"test": "ttest", "alternative": "greater", "match": ["hidden_sizes"], "pooled": True}
+    )
+    row = pooled_table(trials, "source_only", "ccc", comparison).iloc[0]
+    score = {
+        (t["method"], t["params"]["hidden_sizes"], t["pair"], t["trial"]): t["metrics"]["ccc"]
+        for t in trials
+    }
+    differences = np.array(
+        [v - score[("source_only", *key[1:])] for key, v in score.items() if key[0] == "dann"]
+    )
+    z = differences.mean() / (differences.std(ddof=1) / np.sqrt(len(differences)))
+    assert row["method"] == "dann" and row["n_matched"] == 16  # 2 pairs x 2 structures x 4
+    assert row["ccc_diff"] == pytest.approx(differences.mean())  # about +0.05, matched
+    assert row["statistic"] == pytest.approx(z) and row["p_value"] < 1e-6
+    assert row["test"] == "ztest" and bool(row["significant"])
+    baseline_mean = np.mean([v for k, v in score.items() if k[0] == "source_only"])
+    assert row["relative_change"] == pytest.approx(differences.mean() / baseline_mean)
+
+
+@pytest.mark.bad_input
+def test_pooled_must_be_true_or_false():
+    with pytest.raises(ValueError, match="pooled: 'yes' is not true or false"):
+        Comparison.from_config({"pooled": "yes"})

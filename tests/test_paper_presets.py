@@ -107,6 +107,7 @@ def test_dann_preset_tests_one_tailed_against_matched_structures():
     comparison = _preset("dann_msp_podcast").comparison
     assert comparison["test"] == "ttest" and comparison["alternative"] == "greater"
     assert set(comparison["match"]) == {"hidden_sizes", "head_hidden_sizes"}
+    assert comparison["pooled"]  # the figures' z-test over pooled conditions (Sec. V-B)
 
 
 def test_dann_preset_uses_the_papers_learning_rate_and_batch():

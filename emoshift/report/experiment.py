@@ -40,6 +40,7 @@ import pandas as pd
 from emoshift.protocols import get_protocol
 from emoshift.report.experiment_figures import FigureSet, draw_figures
 from emoshift.report.html import write_report
+from emoshift.report.pooled import pooled_table
 from emoshift.report.selection_tables import selection_notes, selection_table
 from emoshift.report.stats import WILCOXON_MIN_N
 from emoshift.report.tables import write_tables
@@ -219,6 +220,15 @@ def _analyse(
     reference = baseline_variant(trials, baseline)
     metric = primary_metric(trials)
     sections, tests = _baseline_sections(table, reference, baseline, metric, comparison)
+    if comparison.pooled and reference is not None:
+        sections[f"Pooled over pairs, conditions and variants ({metric.upper()})"] = pooled_table(
+            trials, baseline, metric, comparison
+        )
+        tests.append(
+            "Pooled: every trial of a method matched with its baseline variant's in the same "
+            "pair, condition and trial, all pooled; a z-test of the differences, "
+            f"{comparison.alternative}; relative_change = {metric}_diff / the baselines' mean."
+        )
     notes = ["Scores on target test data: mean ± sample standard deviation over trials."]
     notes += tests
     selections = selection_table(trials)

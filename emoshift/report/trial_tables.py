@@ -82,7 +82,7 @@ def baseline_variant(trials: Sequence[Mapping[str, object]], baseline: str | Non
     return baseline if baseline in variants else variants[0]
 
 
-def _replicate(trial: Mapping[str, object]) -> object:
+def replicate(trial: Mapping[str, object]) -> object:
     """What pairs a trial with the baseline's inside a cell: the trial, and the LOSO fold."""
     return trial["trial"] if trial.get("fold") is None else f"{trial['fold']}/{trial['trial']}"
 
@@ -103,7 +103,7 @@ def order_trials(trials: Sequence[Mapping[str, object]], first: str | None) -> l
 
     def key(trial: Mapping[str, object]) -> tuple:
         pair, variant = pairs.index(trial["pair"]), variants.index(trial["variant"])
-        return (pair, _condition_key(trial), variant, str(_replicate(trial)))
+        return (pair, _condition_key(trial), variant, str(replicate(trial)))
 
     return sorted(trials, key=key)
 
@@ -120,24 +120,30 @@ class Comparison:
         match: hyper-parameters a variant and its baseline variant must share (e.g.
             ``hidden_sizes``: each network against the baseline network of its
             structure); empty: every variant against the one baseline variant.
+        pooled: the report adds one z-test per method over every matched condition
+            pooled (:func:`~emoshift.report.pooled.pooled_table`).
     """
 
     test: TestName = "auto"
     alternative: Alternative = "two-sided"
     match: tuple[str, ...] = ()
+    pooled: bool = False
 
     @classmethod
     def from_config(cls, raw: object) -> Comparison:
         """From the ``comparison`` mapping of a run's config (absent: the defaults);
         ``ValueError`` names an unknown key or value."""
         raw = dict(raw or {})
-        unknown = sorted(set(raw) - {"test", "alternative", "match"})
+        unknown = sorted(set(raw) - {"test", "alternative", "match", "pooled"})
         if unknown:
-            raise ValueError(f"unknown key(s) {unknown}; it takes test, alternative, match")
+            raise ValueError(f"unknown key(s) {unknown}; it takes test, alternative, match, pooled")
+        if not isinstance(raw.get("pooled", False), bool):
+            raise ValueError(f"pooled: {raw['pooled']!r} is not true or false")
         comparison = cls(
             test=raw.get("test", "auto"),
             alternative=raw.get("alternative", "two-sided"),
             match=tuple(raw.get("match") or ()),
+            pooled=raw.get("pooled", False),
         )
         for name, value, allowed in (
             ("test", comparison.test, typing.get_args(TestName)),
@@ -205,7 +211,7 @@ def experiment_table(
     rows = [
         {
             **{key: t.get(key) for key in by},
-            "replicate": _replicate(t),
+            "replicate": replicate(t),
             **{name: float(value) for name, value in t["metrics"].items()},
         }
         for t in ordered
