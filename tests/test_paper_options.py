@@ -9,11 +9,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from paper_corpora import FOLDERS, make_paper_corpora
 from torch import nn
 
 from emoshift.experiment.config import ConfigError, parse_config
-from emoshift.experiment.data import ExperimentData
+from emoshift.experiment.data import ExperimentData, load_experiment_data
 from emoshift.experiment.protocols import make_split
+from emoshift.experiment.trial import fit_arguments
 from emoshift.features.functionals import Functionals
 from emoshift.features.normalise import normalise_per_domain
 from emoshift.methods.baselines import SourceTarget
@@ -342,3 +344,55 @@ def test_pooled_z_test_matches_each_trial_with_its_own_structure_and_pools_every
 def test_pooled_must_be_true_or_false():
     with pytest.raises(ValueError, match="pooled: 'yes' is not true or false"):
         Comparison.from_config({"pooled": "yes"})
+
+
+# --- the within-corpus baseline on the official train set (DANN: Sec. IV-A3, IV-D) ----
+
+
+@pytest.fixture(scope="module")
+def podcast(tmp_path_factory):
+    root = make_paper_corpora(tmp_path_factory.mktemp("corpora"))
+    raw = {
+        "name": "within-corpus",
+        "corpora": {
+            "iemocap": {"loader": "iemocap", "path": str(root / FOLDERS["iemocap"])},
+            "msp_podcast": {"loader": "msp_podcast", "path": str(root / FOLDERS["msp_podcast"])},
+        },
+        "features": {"set": "egemaps", "cache_dir": str(root / "cache"), "jobs": 1},
+        "task": "regression",
+        "labels": {"dimensions": ["arousal"]},
+        "pairs": [{"source": "corpus == 'iemocap'", "target": "corpus == 'msp_podcast'"}],
+        "protocol": {
+            "name": "partition",
+            "target_test": "partition == 'Test1'",
+            "target_unlabelled": "partition == 'unlabelled'",
+            "target_train": "partition == 'Train'",
+        },
+        "methods": {"source_only": {}, "dann": {}, "train_on_target": {}},
+    }
+    config = parse_config(raw, base_dir=root)
+    return raw, load_experiment_data(config, progress=False)
+
+
+def test_partition_target_train_feeds_only_the_upper_bound_the_official_train_set(podcast):
+    raw, data = podcast
+    table = data.table
+    split = make_split(
+        data, "corpus == 'iemocap'", "corpus == 'msp_podcast'", "partition", trial=0, seed=0,
+        **{k: v for k, v in raw["protocol"].items() if k != "name"},
+    )  # fmt: skip
+    train = (table.corpus == "msp_podcast") & (table.partition == "Train")
+    assert len(split.X_labelled_train) == train.sum() > 0
+    assert np.allclose(split.y_labelled_train, data.y[train.to_numpy()])
+    upper = fit_arguments("train_on_target", split)
+    assert upper["X_target_labelled"] is split.X_labelled_train  # the Train partition
+    dann = fit_arguments("dann", split)
+    assert "X_target_labelled" not in dann and len(dann["X_target"]) == 12  # the pool only
+
+
+@pytest.mark.bad_input
+def test_partition_without_target_train_still_refuses_the_upper_bound(podcast, tmp_path):
+    raw, _ = podcast
+    protocol = {k: v for k, v in raw["protocol"].items() if k != "target_train"}
+    with pytest.raises(ConfigError, match="name labelled training rows with target_train"):
+        parse_config({**raw, "protocol": protocol}, base_dir=tmp_path)

@@ -101,6 +101,8 @@ def test_dann_preset_trains_per_attribute_on_the_official_partition_and_scale():
     assert config.protocol.name == "partition"
     assert "Test1" in config.protocol.target_test
     assert config.protocol.target_unlabelled == "partition == 'unlabelled'"
+    assert config.protocol.target_train == "partition == 'Train'"  # within-corpus (Sec. IV-D)
+    assert "train_on_target" in config.methods
 
 
 def test_dann_preset_tests_one_tailed_against_matched_structures():

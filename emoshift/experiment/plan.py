@@ -158,6 +158,7 @@ PROTOCOL_OPTIONS = (
     "dev_as_unlabelled",
     "target_test",
     "target_unlabelled",
+    "target_train",
 )
 
 

@@ -36,7 +36,7 @@ def target_speakers(data: ExperimentData, target_query: str) -> list[str]:
 
 
 #: protocol settings that are queries over the target rows (see ``Target.selected``)
-QUERY_SETTINGS = ("target_test", "target_unlabelled")
+QUERY_SETTINGS = ("target_test", "target_unlabelled", "target_train")
 
 
 def _target(
@@ -122,6 +122,10 @@ def make_split(
         X_dev=None if cut.dev is None else data.inputs(target[cut.dev]),
         y_dev=None if cut.dev is None else data.y[target[cut.dev]],
         target_speakers=data.table["speaker"].to_numpy(dtype=object)[train],
+        X_labelled_train=(
+            None if cut.labelled_train is None else data.inputs(target[cut.labelled_train])
+        ),
+        y_labelled_train=None if cut.labelled_train is None else data.y[target[cut.labelled_train]],
         source_domains=(
             None
             if domain_column is None

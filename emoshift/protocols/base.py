@@ -50,6 +50,10 @@ class ProtocolSettings:
         target_unlabelled: ``partition``: query of the target rows given as unlabelled
             target data (e.g. ``"partition == 'unlabelled'"``); default: every target row
             outside the test set. Rows it selects are kept without labels (regression).
+        target_train: ``partition``: query of labelled target rows that only methods
+            reading every target label (``train_on_target``, the within-corpus upper
+            bound) train on, e.g. ``"partition == 'Train'"``; the other methods never see
+            them. Unset: those methods cannot run under ``partition``.
     """
 
     name: str = "cross_domain"
@@ -64,6 +68,7 @@ class ProtocolSettings:
     dev_as_unlabelled: bool = True
     target_test: str | None = None
     target_unlabelled: str | None = None
+    target_train: str | None = None
 
     def check(self) -> None:
         """Raise ``ValueError`` naming the first field whose value is out of range.
@@ -177,12 +182,15 @@ class TargetSplit:
         test: the target test rows, for scoring only.
         labelled: positions into ``train`` of the labelled examples, or ``None``.
         dev: target rows of a labelled development set (early stopping), or ``None``.
+        labelled_train: target rows that methods reading every target label train on
+            instead of ``train`` (``partition`` with ``target_train``), or ``None``.
     """
 
     train: np.ndarray
     test: np.ndarray
     labelled: np.ndarray | None = None
     dev: np.ndarray | None = None
+    labelled_train: np.ndarray | None = None
 
 
 class Protocol(ABC):

@@ -16,6 +16,8 @@
 - ``partition``: a corpus's own partition: the target rows ``target_test`` selects are the
   test set, those ``target_unlabelled`` selects (default: the others) unlabelled target
   data; the same cut in every trial (e.g. MSP-Podcast's test set and unlabelled pool).
+  With ``target_train``, the labelled rows it selects are the training set of the methods
+  that read every target label (a within-corpus upper bound on the official train set).
 - ``whole_target``: every target row is unlabelled training data and every target row is
   scored (transductive unsupervised adaptation, as Chao et al. 2019 evaluate MRD); no
   method may read a target label, so ``train_on_target`` is refused.
@@ -301,7 +303,7 @@ class Partition(Protocol):
     """A corpus's own partition: test set and unlabelled pool named by queries."""
 
     name = "partition"
-    settings = ("target_test", "target_unlabelled")
+    settings = ("target_test", "target_unlabelled", "target_train")
     unlabelled_pool = True
     model_selection = "a source development split"
 
@@ -328,7 +330,16 @@ class Partition(Protocol):
                 f"target_unlabelled {len(train)}, {len(overlap)} of them in both; each must "
                 "select some target rows and none in common"
             )
-        return TargetSplit(train, test)
+        if draw.settings.target_train is None:
+            return TargetSplit(train, test)
+        labelled = np.flatnonzero(target.selection("target_train") & target.labelled())
+        if len(labelled) == 0 or len(np.intersect1d(labelled, test)):
+            raise ValueError(
+                f"partition: target_train selects {len(labelled)} labelled target row(s), "
+                f"{len(np.intersect1d(labelled, test))} of them in the test set; it must "
+                "select labelled rows outside the test set"
+            )
+        return TargetSplit(train, test, labelled_train=labelled)
 
 
 class WholeTarget(Protocol):
