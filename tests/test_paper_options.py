@@ -396,3 +396,17 @@ def test_partition_without_target_train_still_refuses_the_upper_bound(podcast, t
     protocol = {k: v for k, v in raw["protocol"].items() if k != "target_train"}
     with pytest.raises(ConfigError, match="name labelled training rows with target_train"):
         parse_config({**raw, "protocol": protocol}, base_dir=tmp_path)
+
+
+def test_one_model_per_dimension_cuts_the_upper_bounds_train_labels_too():
+    """The bug: with labels.separate, train_on_target under partition + target_train got
+    all three columns of the Train labels and predicted three outputs for one."""
+    from emoshift.experiment.execute import _one_output
+    from emoshift.experiment.trial import DomainSplit
+
+    y = np.arange(12.0).reshape(4, 3)
+    split = DomainSplit(
+        *(np.zeros((4, 2)), y) * 3, X_labelled_train=np.zeros((4, 2)), y_labelled_train=y
+    )
+    cut = _one_output(split, 1)
+    assert cut.y_labelled_train.tolist() == [[1.0], [4.0], [7.0], [10.0]]
