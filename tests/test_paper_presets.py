@@ -61,6 +61,19 @@ def test_max_entropy_preset_runs_are_exclusive_and_keep_dev_rows_out_of_the_targ
     protocol = _preset("max_entropy_msp_improv").protocol
     assert (protocol.name, protocol.repetitions) == ("split_10_40_50", 5)
     assert protocol.exclusive_runs and not protocol.dev_as_unlabelled
+    assert not protocol.speaker_independent  # Sec. 4 cuts samples, not speakers
+
+
+def test_max_entropy_preset_trains_every_network_as_the_paper_table_3():
+    """128-32-10-K PReLU classifiers, lr 0.001, 100 epochs without early stopping, a
+    class-weighted sampler (Sec. 4); source + target in domain-balanced batches (Sec. 4)."""
+    config = _preset("max_entropy_msp_improv")
+    for method, point in _every_point(config):
+        assert point["head_hidden_sizes"] == (32, 10) and point["activation"] == "prelu"
+        assert (point["lr"], point["max_epochs"], point["patience"]) == (1e-3, 100, None)
+        assert point["class_balanced"], method
+    assert all(p["domain_balanced"] for p in _grid(config, "source_target"))
+    assert {p["tau"] for p in _grid(config, "max_entropy")} == {2.0}
 
 
 def test_max_entropy_preset_holds_the_adversarial_only_ablation():
@@ -88,18 +101,34 @@ def test_dann_preset_trains_per_attribute_on_the_official_partition_and_scale():
     assert config.protocol.name == "partition"
     assert "Test1" in config.protocol.target_test
     assert config.protocol.target_unlabelled == "partition == 'unlabelled'"
+    assert config.protocol.target_train == "partition == 'Train'"  # within-corpus (Sec. IV-D)
+    assert "train_on_target" in config.methods
 
 
 def test_dann_preset_tests_one_tailed_against_matched_structures():
     comparison = _preset("dann_msp_podcast").comparison
     assert comparison["test"] == "ttest" and comparison["alternative"] == "greater"
     assert set(comparison["match"]) == {"hidden_sizes", "head_hidden_sizes"}
+    assert comparison["pooled"]  # the figures' z-test over pooled conditions (Sec. V-B)
 
 
 def test_dann_preset_uses_the_papers_learning_rate_and_batch():
     config = _preset("dann_msp_podcast")
     for method, point in _every_point(config):
         assert (point["lr"], point["batch_size"]) == (5e-4, 256), method
+
+
+def test_dann_preset_regularises_and_samples_the_target_as_section_iv():
+    config = _preset("dann_msp_podcast")
+    assert config.features.set == "compare_2013"  # ComParE 2013 (Sec. IV-B)
+    for method, point in _every_point(config):
+        assert (point["input_dropout"], point["dropout"], point["head_dropout"]) == (0.2, 0.5, 0.5)
+        assert point["batch_norm"] and point["head_batch_norm"], method
+        assert (point["max_norm"], point["grad_clip"], point["max_epochs"]) == (4.0, 10.0, 100)
+    for point in _grid(config, "dann"):
+        assert point["domain_hidden_sizes"] == (256,)  # two layers of 256 (Sec. IV-C)
+        assert point["target_sample"] == "source_size"  # Sec. IV-E
+        assert (point["lambda_schedule"], point["warmup_epochs"]) == ("warmup", 10)
 
 
 def test_dann_preset_has_a_source_only_network_of_every_dann_structure():
@@ -153,7 +182,20 @@ def test_mrd_preset_networks_are_the_papers():
         assert point["regression_loss"] == "mse", method
         assert point["hidden_sizes"] == (1024,) * 4 and point["activation"] == "selu", method
     assert {p["regressor_width"] for p in _grid(config, "mrd")} == {1024}
-    assert all(p["lr_decay"] < 1 for p in _grid(config, "mrd"))
+    for method, point in _every_point(config):  # batch norm, dropout 0.5 (Sec. 3)
+        assert point["batch_norm"] and point["dropout"] == 0.5, method
+        assert point["head_hidden_sizes"] == (1024,) * 3 and point["head_batch_norm"], method
+        assert point["lr"] in (5e-4, 5e-5) and point["max_epochs"] == 100, method
+    for point in _grid(config, "mrd"):
+        assert point["lr_decay"] == 1.0 and point["regressor_depths"] == (4, 5)
+        assert point["regressor_batch_norm"] and point["regressor_dropout"] == 0.5
+
+
+def test_mrd_preset_scores_the_whole_target_z_normalised_per_corpus():
+    config = _preset("mrd_iemocap_msp_improv")
+    assert config.protocol.name == "whole_target"
+    assert (config.features.normalisation, config.features.domain) == ("z", "corpus")
+    assert "train_on_target" not in config.methods  # it would learn the test labels
 
 
 # --- enriched conditional AAE (section 5) -------------------------------------------------

@@ -303,10 +303,23 @@ def _check_protocol(config: ExperimentConfig, raw: object) -> None:
     for method, params in config.methods.items():
         grid = expand_method_grid(method, params or {}, f"config.methods.{method}")
         needs = [method_needs(method, point) for point in grid]
-        if protocol.unlabelled_pool and any(need.all_target_labels for need in needs):
+        labelled_pool = getattr(settings, "target_train", None) is not None
+        if (
+            protocol.unlabelled_pool
+            and not labelled_pool
+            and any(need.all_target_labels for need in needs)
+        ):
             raise ConfigError(
                 f"config.methods.{method}: {method} reads every target training label, "
-                f"and protocol {settings.name}'s target training rows are unlabelled"
+                f"and protocol {settings.name}'s target training rows are unlabelled "
+                "(name labelled training rows with target_train)"
+            )
+        if protocol.transductive and any(need.all_target_labels for need in needs):
+            raise ConfigError(
+                f"config.methods.{method}: {method} reads every target training label, and "
+                f"protocol {settings.name} trains and scores on the same target rows, so it "
+                "would be scored on the labels it learnt; run it in a config of its own "
+                "(e.g. protocol loso, a speaker-independent cross-validation of the target)"
             )
         if not protocol.labelled_target and any(need.labelled_target for need in needs):
             raise ConfigError(

@@ -29,7 +29,7 @@ EMBEDDING_ROWS = 400
 
 def _one_output(split: DomainSplit, column: int) -> DomainSplit:
     """``split`` with regression targets cut to the one column ``column``."""
-    targets = ("y_source", "y_target", "y_test", "y_dev")
+    targets = ("y_source", "y_target", "y_test", "y_dev", "y_labelled_train")
     return dataclasses.replace(
         split,
         **{

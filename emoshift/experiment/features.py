@@ -29,7 +29,7 @@ from emoshift.features.normalise import (
     speaker_groups,
 )
 
-NORMALISATIONS = ("robust_z", "minmax", "none")
+NORMALISATIONS = ("robust_z", "z", "minmax", "none")
 
 #: FeaturesConfig fields that configure the ``ssl`` set, by SSLFeatures argument name
 SSL_OPTIONS = ("model", "layers", "combine", "pooling", "chunk_seconds", "device", "batch_size")
@@ -133,7 +133,7 @@ def table_features(
         raise ValueError(f"features level={level!r}; choose one of {LEVELS}")
     if level == "speaker" and (normalisation == "none" or "speaker" not in table):
         raise ValueError(
-            "features level='speaker' needs a normalisation (robust_z or minmax) and a "
+            "features level='speaker' needs a normalisation (robust_z, z or minmax) and a "
             f"'speaker' column in the table (columns: {list(table.columns)})"
         )
     if domain_column not in table:

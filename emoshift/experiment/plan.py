@@ -171,6 +171,7 @@ PROTOCOL_OPTIONS = (
     "n_folds",
     "dev_fraction",
     "unsampled_as_unlabelled",
+    "target_train",
 )
 
 

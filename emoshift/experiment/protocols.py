@@ -36,7 +36,7 @@ def target_speakers(data: ExperimentData, target_query: str) -> list[str]:
 
 
 #: protocol settings that are queries over the target rows (see ``Target.selected``)
-QUERY_SETTINGS = ("target_test", "target_unlabelled")
+QUERY_SETTINGS = ("target_test", "target_unlabelled", "target_train")
 
 
 def _target(
@@ -125,6 +125,10 @@ def make_split(
         test_files=data.table["file"].to_numpy(dtype=object)[test]
         if "file" in data.table
         else None,
+        X_labelled_train=(
+            None if cut.labelled_train is None else data.inputs(target[cut.labelled_train])
+        ),
+        y_labelled_train=None if cut.labelled_train is None else data.y[target[cut.labelled_train]],
         source_domains=(
             None
             if domain_column is None

@@ -69,6 +69,9 @@ class DomainSplit:
             methods that read it (multi-source training), or ``None``.
         test_files: the audio file of each test row (for the predictions table), or
             ``None``.
+        X_labelled_train, y_labelled_train: what methods reading every target label
+            train on instead of ``X_target``/``y_target`` (``partition`` with
+            ``target_train``), or ``None``.
     """
 
     X_source: np.ndarray
@@ -83,6 +86,8 @@ class DomainSplit:
     target_speakers: np.ndarray | None = None
     source_domains: np.ndarray | None = None
     test_files: np.ndarray | None = None
+    X_labelled_train: np.ndarray | None = None
+    y_labelled_train: np.ndarray | None = None
 
 
 @dataclass
@@ -114,7 +119,10 @@ def fit_arguments(
     needs = method_needs(method, params)
     if needs.source_domains and split.source_domains is not None:
         kwargs["source_domains"] = split.source_domains
-    if needs.all_target_labels:
+    if needs.all_target_labels and split.X_labelled_train is not None:
+        kwargs["X_target_labelled"] = split.X_labelled_train
+        kwargs["y_target_labelled"] = split.y_labelled_train
+    elif needs.all_target_labels:
         kwargs["X_target_labelled"] = split.X_target
         kwargs["y_target_labelled"] = split.y_target
     elif split.labelled is not None:

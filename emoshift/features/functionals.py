@@ -1,9 +1,10 @@
 """openSMILE functionals: one fixed-length vector per utterance.
 
 The standard sets of the SER literature (eGeMAPSv02, GeMAPSv01b, IS10_paraling,
-ComParE_2016, emobase) or a user's own openSMILE config file, computed by the
-``opensmile`` package on the signal from :func:`emoshift.features.audio.read_audio`
-(so resampling and mixdown are emoshift's, identical for every set).
+ComParE_2016, the INTERSPEECH 2013 ComParE set IS13_ComParE, emobase) or a user's own
+openSMILE config file, computed by the ``opensmile`` package on the signal from
+:func:`emoshift.features.audio.read_audio` (so resampling and mixdown are emoshift's,
+identical for every set).
 
 Example:
     >>> import numpy as np
@@ -36,6 +37,7 @@ FEATURE_SETS: dict[str, str] = {
     "GeMAPSv01b": "GeMAPSv01b",
     "IS10_paraling": "IS10",
     "ComParE_2016": "ComParE_2016",
+    "IS13_ComParE": "IS13",
     "emobase": "emobase",
 }
 """Canonical feature-set name -> member of ``opensmile.FeatureSet``."""
@@ -49,11 +51,14 @@ ALIASES: dict[str, str] = {
     "is10_paraling": "IS10_paraling",
     "compare": "ComParE_2016",
     "compare_2016": "ComParE_2016",
+    "compare_2013": "IS13_ComParE",
+    "is13": "IS13_ComParE",
+    "is13_compare": "IS13_ComParE",
     "emobase": "emobase",
 }
 """Case-insensitive names accepted for the standard sets."""
 
-SHORT_NAMES: tuple[str, ...] = ("egemaps", "gemaps", "is10", "compare", "emobase")
+SHORT_NAMES: tuple[str, ...] = ("egemaps", "gemaps", "is10", "compare", "compare_2013", "emobase")
 """The short names of the standard sets, as listed in messages and ``--help``."""
 
 _INCLUDE = re.compile(r"^\s*\\\{([^\\}][^}]*)\}", re.MULTILINE)

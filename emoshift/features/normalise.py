@@ -5,6 +5,10 @@ are computed from the domain's values that lie inside that feature's [5 %, 95 %]
 quantile range (inclusive, linear interpolation); then ``z = (x - mean) / std``, values
 with ``|z| > 10`` are set to 0, and a feature whose std is (numerically) zero maps to 0.
 
+``z``: the plain z-score, ``z = (x - mean) / std`` with the mean and standard deviation
+(``ddof=0``) of all the domain's values, nothing trimmed or zeroed (Chao et al. 2019,
+Sec. 2.2, z-normalise each corpus).
+
 ``minmax``: each feature is scaled per domain so its minimum maps to -1 and its maximum
 to +1 (a constant feature maps to 0). New data transformed with fitted statistics may
 fall outside [-1, 1]; it is not clipped.
@@ -37,12 +41,12 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-Method = Literal["robust_z", "minmax"]
+Method = Literal["robust_z", "z", "minmax"]
 Matrix: TypeAlias = pd.DataFrame | np.ndarray
 """Features, examples x features: what the normaliser takes and gives back."""
 Domains: TypeAlias = Sequence[Hashable] | np.ndarray | pd.Series | None
 """One domain label per example (``None``: all examples form one domain)."""
-METHODS: tuple[str, ...] = ("robust_z", "minmax")
+METHODS: tuple[str, ...] = ("robust_z", "z", "minmax")
 #: what the statistics are computed over: each row's domain, or its speaker
 LEVELS: tuple[str, ...] = ("domain", "speaker")
 #: a speaker with fewer rows is normalised with its domain's statistics (too few rows
@@ -56,8 +60,8 @@ _BLOCK = 256
 class DomainStats:
     """A domain's fitted statistics: ``transform(x) = (x - loc) / scale`` per feature.
 
-    For ``robust_z`` ``loc``/``scale`` are the trimmed mean/std, for ``minmax`` the
-    mid-range and half-range. ``scale`` is 0 where a feature is constant.
+    For ``robust_z`` ``loc``/``scale`` are the trimmed mean/std, for ``z`` the mean/std,
+    for ``minmax`` the mid-range and half-range. ``scale`` is 0 where a feature is constant.
     """
 
     loc: np.ndarray
@@ -128,6 +132,8 @@ def _fit_stats(values: np.ndarray, method: Method, quantiles: tuple[float, float
         ]
         loc = np.concatenate([mean for mean, _ in blocks])
         scale = np.concatenate([std for _, std in blocks])
+    elif method == "z":
+        loc, scale = values.mean(axis=0), values.std(axis=0)
     else:
         low, high = values.min(axis=0), values.max(axis=0)
         loc, scale = (high + low) / 2, (high - low) / 2
@@ -148,8 +154,8 @@ class DomainNormaliser(TransformerMixin, BaseEstimator):
     """Per-domain normalisation as a scikit-learn style transformer.
 
     Args:
-        method: ``"robust_z"`` (trimmed-statistics z-score with outliers zeroed) or
-            ``"minmax"`` (to [-1, 1]).
+        method: ``"robust_z"`` (trimmed-statistics z-score with outliers zeroed),
+            ``"z"`` (plain z-score) or ``"minmax"`` (to [-1, 1]).
         quantiles: the range of values used for the ``robust_z`` statistics.
         outlier_sd: ``robust_z`` values with larger magnitude are set to 0.
 

@@ -34,6 +34,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import dataclasses
 import inspect
 import math
 import time
@@ -92,6 +93,9 @@ class NeuralEstimator(Predictions, NetworkState, DomainEstimator):
         second_gru_size: CNN-GRU: hidden size of the GRU over a second stream.
         fusion_sizes: CNN-GRU: linear layers after the concatenated GRU states.
         head_hidden_sizes: hidden widths of the task head before its output layer.
+        head_batch_norm: batch normalisation after each hidden layer of the heads (the
+            task head and, in methods that have one, the domain classifier).
+        head_dropout: dropout after each hidden layer of the heads.
         regression_loss: ``"mse"`` or ``"ccc"`` (1 - concordance correlation).
         lr: Adam learning rate.
         weight_decay: Adam weight decay.
@@ -102,6 +106,11 @@ class NeuralEstimator(Predictions, NetworkState, DomainEstimator):
         validation_fraction: share of the labelled training pool held out as development
             set when no ``eval_set`` is passed (0 disables early stopping).
         class_balanced: draw training batches with class-balanced sampling.
+        target_sample: which unlabelled target examples (``X_target``) a fit trains on:
+            ``"all"`` of them, or ``"source_size"``: a random subset as large as the
+            labelled training pool (all of them when the pool is smaller), drawn once per
+            fit from ``random_state``, so each trial draws its own (Abdelwahab & Busso
+            2018, Sec. IV-E). The drawn positions are ``target_sample_``.
         grad_clip: clip the gradient norm at this value (``None``: no clipping).
         max_norm: cap each unit's incoming weight norm after every step (``None``: off).
         device: ``"auto"`` (CUDA when torch sees it), ``"cpu"`` or ``"cuda"``.
@@ -144,6 +153,8 @@ class NeuralEstimator(Predictions, NetworkState, DomainEstimator):
         second_gru_size: int = 512,
         fusion_sizes: Sequence[int] = (128, 128),
         head_hidden_sizes: Sequence[int] = (),
+        head_batch_norm: bool = False,
+        head_dropout: float = 0.0,
         regression_loss: str = "mse",
         lr: float = 1e-3,
         weight_decay: float = 0.0,
@@ -152,6 +163,7 @@ class NeuralEstimator(Predictions, NetworkState, DomainEstimator):
         patience: int | None = 10,
         validation_fraction: float = 0.1,
         class_balanced: bool = False,
+        target_sample: str = "all",
         grad_clip: float | None = None,
         max_norm: float | None = None,
         device: str = "auto",
@@ -174,6 +186,8 @@ class NeuralEstimator(Predictions, NetworkState, DomainEstimator):
         self.second_gru_size = second_gru_size
         self.fusion_sizes = fusion_sizes
         self.head_hidden_sizes = head_hidden_sizes
+        self.head_batch_norm = head_batch_norm
+        self.head_dropout = head_dropout
         self.regression_loss = regression_loss
         self.lr = lr
         self.weight_decay = weight_decay
@@ -182,6 +196,7 @@ class NeuralEstimator(Predictions, NetworkState, DomainEstimator):
         self.patience = patience
         self.validation_fraction = validation_fraction
         self.class_balanced = class_balanced
+        self.target_sample = target_sample
         self.grad_clip = grad_clip
         self.max_norm = max_norm
         self.device = device
@@ -192,7 +207,7 @@ class NeuralEstimator(Predictions, NetworkState, DomainEstimator):
     def __init_subclass__(cls, **kwargs: object) -> None:
         """Give a subclass ``__init__(self, *, own..., **shared)`` the merged signature
         (what ``get_params``, ``clone`` and ``help()`` read), so that no subclass repeats
-        the 28 shared parameters and their defaults."""
+        the shared parameters and their defaults."""
         super().__init_subclass__(**kwargs)
         init = cls.__dict__.get("__init__")
         if init is None:
@@ -214,10 +229,22 @@ class NeuralEstimator(Predictions, NetworkState, DomainEstimator):
         vars(self).pop("members_", None)
         data = self._prepare(given)
         self._start_fit(data)
-        self._fit(data)
+        self._fit(self._sample_target(data))
         self.n_epochs_ = len(self.history_)
         self.modules_.eval()
         return self
+
+    def _sample_target(self, data: FitData) -> FitData:
+        """``data`` with ``X_target`` cut to the subset ``target_sample`` asks for
+        (``target_sample_``: its positions in the given ``X_target``, sorted)."""
+        vars(self).pop("target_sample_", None)
+        if self.target_sample == "all" or data.X_target is None:
+            return data
+        n_target = len(data.X_target)
+        size = min(len(data.X_train), n_target)
+        self.target_sample_ = np.sort(self._rng.choice(n_target, size=size, replace=False))
+        subset = data.X_target[self.target_sample_]
+        return dataclasses.replace(data, X_target=subset)
 
     def _fit(self, data: FitData) -> None:
         """Train the networks built by :meth:`_build`; the default is one phase."""
@@ -372,8 +399,19 @@ class NeuralEstimator(Predictions, NetworkState, DomainEstimator):
             input_dropout=self.input_dropout,
         )
 
-    def _make_head(self, n_in: int, n_out: int) -> nn.Module:
-        return MLPHead(n_in, n_out, self.head_hidden_sizes, activation=self.activation)
+    def _make_head(
+        self, n_in: int, n_out: int, hidden_sizes: Sequence[int] | None = None
+    ) -> nn.Module:
+        """A head of ``hidden_sizes`` (default ``head_hidden_sizes``) hidden layers with
+        the heads' activation, batch norm and dropout, then a linear output layer."""
+        return MLPHead(
+            n_in,
+            n_out,
+            self.head_hidden_sizes if hidden_sizes is None else hidden_sizes,
+            activation=self.activation,
+            batch_norm=self.head_batch_norm,
+            dropout=self.head_dropout,
+        )
 
     def _build(self, data: FitData | None) -> None:
         """Create the networks in ``self.modules_``; the default is encoder + task head.

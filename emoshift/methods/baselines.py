@@ -22,9 +22,12 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 
-from emoshift.methods.base import Batch, NeuralEstimator
+from emoshift.methods.base import Batch, FitData, NeuralEstimator
+from emoshift.methods.batching import few_shot_batches
 from emoshift.methods.needs import MethodNeeds
 from emoshift.methods.shared_params import SHARED_CONSTRAINTS
 from emoshift.methods.source_weight import SOURCE_WEIGHT_CONSTRAINT, weigh_source
@@ -57,22 +60,44 @@ class SourceTarget(NeuralEstimator):
             the same seed; otherwise each source batch comes with a batch of the labelled
             target examples and the loss is their weighted mean
             (:func:`~emoshift.methods.source_weight.weigh_source`).
+        domain_balanced: every batch holds ``batch_size`` source examples and as many
+            labelled target examples (drawn with replacement, so the few target examples
+            recur within an epoch; class-balanced in each domain when ``class_balanced``),
+            as the max-entropy method batches them (Li et al. 2021, Sec. 4). An epoch is
+            as many batches as the source fills. With ``False`` the pooled batches hold
+            the domains in the proportion of their sizes.
         **shared: the parameters of :class:`~emoshift.methods.base.NeuralEstimator`.
     """
 
     needs = MethodNeeds(labelled_target=True, development_set=True)
-    _parameter_constraints = {**SHARED_CONSTRAINTS, "source_weight": SOURCE_WEIGHT_CONSTRAINT}
+    _parameter_constraints = {
+        **SHARED_CONSTRAINTS,
+        "source_weight": SOURCE_WEIGHT_CONSTRAINT,
+        "domain_balanced": ["boolean"],
+    }
 
-    def __init__(self, *, source_weight: float = 1.0, **shared: object) -> None:
+    def __init__(
+        self, *, source_weight: float = 1.0, domain_balanced: bool = False, **shared: object
+    ) -> None:
         super().__init__(**shared)
         self.source_weight = source_weight
+        self.domain_balanced = domain_balanced
 
     @property
     def train_pool(self) -> str:  # type: ignore[override]
-        """``"both"`` at weight 1, ``"target"`` at 0, else ``"source"`` (paired batches)."""
-        if self.source_weight == 1.0:
-            return "both"
-        return "target" if self.source_weight == 0 else "source"
+        """``"target"`` at weight 0; ``"both"`` at weight 1 without ``domain_balanced``;
+        else ``"source"`` (source batches paired with labelled target batches)."""
+        if self.source_weight == 0:
+            return "target"
+        return "both" if self.source_weight == 1.0 and not self.domain_balanced else "source"
+
+    def _batches(self, data: FitData) -> Iterator[Batch]:
+        if self.train_pool == "source" and self.domain_balanced:
+            balanced = self.class_balanced and self.task == "classification"
+            return few_shot_batches(
+                data, self._rng, self.batch_size, self.device_, balanced=balanced
+            )
+        return super()._batches(data)
 
     def _train_step(self, batch: Batch) -> dict[str, float]:
         if self.train_pool != "source":

@@ -172,27 +172,34 @@ def pool_batches(
 
 
 def few_shot_batches(
-    data: FitData, rng: np.random.Generator, batch_size: int, device: torch.device | str
+    data: FitData,
+    rng: np.random.Generator,
+    batch_size: int,
+    device: torch.device | str,
+    *,
+    balanced: bool = True,
 ) -> Iterator[Batch]:
     """Batches for supervised adaptation with few labelled target examples.
 
     Each batch holds ``batch_size`` source examples and as many labelled target
     examples, both drawn class-balanced with replacement (every class weighs the
-    same, however few its examples), and, when the fit has unlabelled target data,
-    as many unlabelled target examples. An epoch is as many batches as the source
-    pool fills.
+    same, however few its examples; ``balanced=False``: each pool in repeated random
+    permutations instead), and, when the fit has unlabelled target data, as many
+    unlabelled target examples. An epoch is as many batches as the source pool fills.
     """
     n = len(data.X_train)
     size = min(batch_size, n)
     n_batches = max(n // size, 1)
 
-    def balanced_draws(labels: torch.Tensor) -> np.ndarray:
+    def draws(labels: torch.Tensor) -> np.ndarray:
+        if not balanced:
+            return np.concatenate(cycle(rng, len(labels), size, n_batches))
         y = labels.cpu().numpy()
         weights = 1.0 / np.bincount(y)[y]
         return rng.choice(len(y), size=size * n_batches, p=weights / weights.sum())
 
-    source = balanced_draws(data.y_train)
-    labelled = balanced_draws(data.y_target_labelled)
+    source = draws(data.y_train)
+    labelled = draws(data.y_target_labelled)
     target = None
     if data.X_target is not None:
         target = cycle(rng, len(data.X_target), size, n_batches)

@@ -48,7 +48,7 @@ from torch import nn
 
 from emoshift.methods.base import Batch, FitData, NeuralEstimator
 from emoshift.methods.needs import UNSUPERVISED_MULTI_SOURCE
-from emoshift.methods.networks import MLPHead, reverse_gradient
+from emoshift.methods.networks import reverse_gradient
 from emoshift.methods.optim import Adam
 from emoshift.methods.params import NON_NEGATIVE, POSITIVE, Integral, Interval, Rule, StrOptions
 from emoshift.methods.shared_params import SHARED_CONSTRAINTS
@@ -132,7 +132,9 @@ class DANN(NeuralEstimator):
         lambda_max: the largest (and, when constant, the only) lambda.
         warmup_epochs: epochs with lambda 0 under ``"warmup"``; must be below
             ``max_epochs``.
-        domain_hidden_sizes: hidden widths of the domain classifier before its output.
+        domain_hidden_sizes: hidden widths of the domain classifier before its output
+            (its hidden layers take ``head_batch_norm`` and ``head_dropout`` as the task
+            head's do).
         multi_source: a (K + 1)-way domain classifier over the K source domains passed
             as ``source_domains`` and the target (see above); ``False``: source vs target.
         domain_lr: Adam learning rate of the domain classifier (``None``: ``lr``, as in
@@ -208,11 +210,8 @@ class DANN(NeuralEstimator):
             self.source_domains_ = data.source_domain_names
         names = getattr(self, "source_domains_", None)  # absent from older saved models
         k = 1 if names is None else len(names)
-        self.modules_["domain"] = MLPHead(
-            self.modules_["encoder"].output_size,
-            1 if k == 1 else k + 1,
-            self.domain_hidden_sizes,
-            activation=self.activation,
+        self.modules_["domain"] = self._make_head(
+            self.modules_["encoder"].output_size, 1 if k == 1 else k + 1, self.domain_hidden_sizes
         )
 
     def _make_optimizers(self) -> dict[str, Adam]:

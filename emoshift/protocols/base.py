@@ -58,6 +58,10 @@ class ProtocolSettings:
         unsampled_as_unlabelled: ``reduced`` gives the training-fold rows outside the
             sample to ``fit`` as unlabelled target data (else the sample is all the
             target training data there is).
+        target_train: ``partition``: query of labelled target rows that only methods
+            reading every target label (``train_on_target``, the within-corpus upper
+            bound) train on, e.g. ``"partition == 'Train'"``; the other methods never see
+            them. Unset: those methods cannot run under ``partition``.
     """
 
     name: str = "cross_domain"
@@ -76,6 +80,7 @@ class ProtocolSettings:
     n_folds: int = 5
     dev_fraction: float = 0.1
     unsampled_as_unlabelled: bool = True
+    target_train: str | None = None
 
     def check(self) -> None:
         """Raise ``ValueError`` naming the first field whose value is out of range.
@@ -198,12 +203,15 @@ class TargetSplit:
         test: the target test rows, for scoring only.
         labelled: positions into ``train`` of the labelled examples, or ``None``.
         dev: target rows of a labelled development set (early stopping), or ``None``.
+        labelled_train: target rows that methods reading every target label train on
+            instead of ``train`` (``partition`` with ``target_train``), or ``None``.
     """
 
     train: np.ndarray
     test: np.ndarray
     labelled: np.ndarray | None = None
     dev: np.ndarray | None = None
+    labelled_train: np.ndarray | None = None
 
 
 class Protocol(ABC):
@@ -218,6 +226,9 @@ class Protocol(ABC):
         uses_folds: whether its conditions are the target speakers (one fold each).
         unlabelled_pool: whether its target training rows may have no labels (methods
             that read every target label, such as ``train_on_target``, cannot run).
+        transductive: whether its test rows are also its unlabelled target training rows
+            (methods that read every target training label would learn the test labels,
+            so they cannot run).
         model_selection: what model selection (early stopping, hyper-parameters) may see,
             completing the sentence "Model selection used only ...".
     """
@@ -229,6 +240,7 @@ class Protocol(ABC):
     development_set: ClassVar[bool] = False
     uses_folds: ClassVar[bool] = False
     unlabelled_pool: ClassVar[bool] = False
+    transductive: ClassVar[bool] = False
     model_selection: ClassVar[str]
 
     def conditions(

@@ -21,6 +21,11 @@
 - ``partition``: a corpus's own partition: the target rows ``target_test`` selects are the
   test set, those ``target_unlabelled`` selects (default: the others) unlabelled target
   data; the same cut in every trial (e.g. MSP-Podcast's test set and unlabelled pool).
+  With ``target_train``, the labelled rows it selects are the training set of the methods
+  that read every target label (a within-corpus upper bound on the official train set).
+- ``whole_target``: every target row is unlabelled training data and every target row is
+  scored (transductive unsupervised adaptation, as Chao et al. 2019 evaluate MRD); no
+  method may read a target label, so ``train_on_target`` is refused.
 
 Speaker splits make each utterance of unknown speaker a speaker of its own
 (``unknown_speakers="own_group"``) or raise (``"raise"``).
@@ -443,7 +448,7 @@ class Partition(Protocol):
     """A corpus's own partition: test set and unlabelled pool named by queries."""
 
     name = "partition"
-    settings = ("target_test", "target_unlabelled")
+    settings = ("target_test", "target_unlabelled", "target_train")
     unlabelled_pool = True
     model_selection = "a source development split"
 
@@ -470,7 +475,29 @@ class Partition(Protocol):
                 f"target_unlabelled {len(train)}, {len(overlap)} of them in both; each must "
                 "select some target rows and none in common"
             )
-        return TargetSplit(train, test)
+        if draw.settings.target_train is None:
+            return TargetSplit(train, test)
+        labelled = np.flatnonzero(target.selection("target_train") & target.labelled())
+        if len(labelled) == 0 or len(np.intersect1d(labelled, test)):
+            raise ValueError(
+                f"partition: target_train selects {len(labelled)} labelled target row(s), "
+                f"{len(np.intersect1d(labelled, test))} of them in the test set; it must "
+                "select labelled rows outside the test set"
+            )
+        return TargetSplit(train, test, labelled_train=labelled)
+
+
+class WholeTarget(Protocol):
+    """Every target row unlabelled for training and scored for testing (transductive)."""
+
+    name = "whole_target"
+    settings: tuple[str, ...] = ()
+    transductive = True
+    model_selection = "a source development split"
+
+    def split(self, target: Target, draw: Draw) -> TargetSplit:
+        everything = np.arange(len(target.y))
+        return TargetSplit(train=everything, test=everything.copy())
 
 
 PROTOCOLS: dict[str, Protocol] = {
@@ -483,6 +510,7 @@ PROTOCOLS: dict[str, Protocol] = {
         LeaveOneSpeakerOut(),
         Reduced(),
         Partition(),
+        WholeTarget(),
     )
 }
 """Every protocol by name."""

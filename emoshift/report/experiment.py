@@ -47,6 +47,7 @@ from emoshift.report.experiment_figures import FigureSet, draw_figures
 from emoshift.report.figure_scope import FigureScope
 from emoshift.report.html import write_report
 from emoshift.report.paper_tables import legend, per_class_table, wide_table
+from emoshift.report.pooled import pooled_table
 from emoshift.report.projection_cache import ProjectionCache
 from emoshift.report.selection_tables import selection_notes, selection_table
 from emoshift.report.stats import WILCOXON_MIN_N
@@ -254,6 +255,15 @@ def _analyse(
     reference = baseline_variant(trials, baseline)
     metric = primary_metric(trials)
     tests, notes = _baseline_sections(table, reference, baseline, metric, comparison)
+    if comparison.pooled and reference is not None:
+        tests[f"Pooled over pairs, conditions and variants ({metric.upper()})"] = pooled_table(
+            trials, baseline, metric, comparison
+        )
+        notes.append(
+            "Pooled: every trial of a method matched with its baseline variant's in the same "
+            "pair, condition and trial, all pooled; a z-test of the differences, "
+            f"{comparison.alternative}; relative_change = {metric}_diff / the baselines' mean."
+        )
     notes.insert(0, "Scores on target test data: mean ± sample standard deviation over trials.")
     shown = None if reference is None else (baseline if comparison.match else reference)
     marks = legend(metric, shown, ALPHA)

@@ -151,3 +151,52 @@ def holm(p_values: Sequence[float]) -> list[float]:
         running = max(running, min(1.0, (len(order) - rank) * float(p[index])))
         adjusted[index] = running
     return adjusted.tolist()
+
+
+def paired_z_test(
+    a: object, b: object, *, alpha: float = 0.05, alternative: Alternative = "two-sided"
+) -> dict[str, object]:
+    """Large-sample z-test of the mean of the paired differences ``a - b``:
+    ``z = mean(d) / (std(d, ddof=1) / sqrt(n))``, p from the standard normal, two-sided
+    or one-tailed. Meant for many matched conditions pooled together (Abdelwahab & Busso
+    2018, Sec. V-B, test hundreds of matched conditions this way), where the normal
+    approximation holds.
+
+    Returns the keys of :func:`paired_test` (``test`` is ``"ztest"``).
+
+    Example:
+        >>> a, b = [0.5, 0.7, 0.6, 0.8], [0.4, 0.5, 0.5, 0.6]
+        >>> result = paired_z_test(a, b, alternative="greater")
+        >>> round(result["statistic"], 3), round(result["p_value"], 4)
+        (5.196, 0.0)
+    """
+    first, second = _finite(a, "a"), _finite(b, "b")
+    if len(first) != len(second) or len(first) < 2:
+        raise ValueError(
+            f"a z-test of paired differences needs the same 2 or more matched conditions "
+            f"in a and b, got {len(first)} and {len(second)}"
+        )
+    if alternative not in ALTERNATIVES:
+        raise ValueError(f"alternative={alternative!r} is not supported; use one of {ALTERNATIVES}")
+    differences = first - second
+    spread = float(np.std(differences, ddof=1))
+    mean = float(np.mean(differences))
+    if spread == 0:
+        statistic = 0.0 if mean == 0 else float(np.sign(mean) * np.inf)
+    else:
+        statistic = mean / (spread / np.sqrt(len(differences)))
+    p_value = {
+        "greater": stats.norm.sf(statistic),
+        "less": stats.norm.cdf(statistic),
+        "two-sided": 2 * stats.norm.sf(abs(statistic)),
+    }[alternative]
+    return {
+        "test": "ztest",
+        "n": len(first),
+        "mean_difference": mean,
+        "statistic": float(statistic),
+        "p_value": float(min(p_value, 1.0)),
+        "significant": bool(p_value < alpha),
+        "alpha": alpha,
+        "alternative": alternative,
+    }

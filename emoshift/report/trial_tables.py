@@ -131,24 +131,30 @@ class Comparison:
         match: hyper-parameters a variant and its baseline variant must share (e.g.
             ``hidden_sizes``: each network against the baseline network of its
             structure); empty: every variant against the one baseline variant.
+        pooled: the report adds one z-test per method over every matched condition
+            pooled (:func:`~emoshift.report.pooled.pooled_table`).
     """
 
     test: TestName = "auto"
     alternative: Alternative = "two-sided"
     match: tuple[str, ...] = ()
+    pooled: bool = False
 
     @classmethod
     def from_config(cls, raw: object) -> Comparison:
         """From the ``comparison`` mapping of a run's config (absent: the defaults);
         ``ValueError`` names an unknown key or value."""
         raw = dict(raw or {})
-        unknown = sorted(set(raw) - {"test", "alternative", "match"})
+        unknown = sorted(set(raw) - {"test", "alternative", "match", "pooled"})
         if unknown:
-            raise ValueError(f"unknown key(s) {unknown}; it takes test, alternative, match")
+            raise ValueError(f"unknown key(s) {unknown}; it takes test, alternative, match, pooled")
+        if not isinstance(raw.get("pooled", False), bool):
+            raise ValueError(f"pooled: {raw['pooled']!r} is not true or false")
         comparison = cls(
             test=raw.get("test", "auto"),
             alternative=raw.get("alternative", "two-sided"),
             match=tuple(raw.get("match") or ()),
+            pooled=raw.get("pooled", False),
         )
         for name, value, allowed in (
             ("test", comparison.test, typing.get_args(TestName)),
