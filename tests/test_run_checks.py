@@ -126,9 +126,14 @@ def test_dry_run_extracts_nothing_then_matches_the_run_it_predicts(
     assert "todo  ------------  source_only" in printed
     assert no_extraction == [] and not list((tmp_path / "cache").rglob("*.npy"))
 
-    monkeypatch.undo()  # extraction allowed again: the real run
+    monkeypatch.undo()  # extraction allowed again: the real run, logged (not a terminal)
+    monkeypatch.delenv("EMOSHIFT_PROGRESS", raising=False)
+    monkeypatch.setenv("EMOSHIFT_PROGRESS_EVERY", "0")
     assert main(["run", str(path)]) == 0
-    printed = capsys.readouterr().out
+    printed, logged = capsys.readouterr()
+    assert "eGeMAPSv02 features: 1/16 files (6%), " in logged
+    assert "eGeMAPSv02 features: 16/16 files (100%) in " in logged
+    assert "two-manifests trials: 1/1 trials (100%) in " in logged
     assert "two-manifests: target test scores, mean ± std over trials" in printed
     rows = [line for line in printed.splitlines() if line.startswith("|")]
     assert "| variant |" in rows[0] and "| uar |" in rows[0]

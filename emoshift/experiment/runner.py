@@ -39,7 +39,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from emoshift.experiment.config import ExperimentConfig
 from emoshift.experiment.data import (
@@ -55,7 +54,7 @@ from emoshift.experiment.plan import TrialSpec, plan_trials
 from emoshift.experiment.protocols import check_data, target_speakers
 from emoshift.experiment.store import ResultStore
 from emoshift.features.extract import get_extractor, uncached_files
-from emoshift.progress import progress_enabled
+from emoshift.progress import progress_bar
 from emoshift.protocols import get_protocol
 
 
@@ -208,12 +207,8 @@ def run_experiment(
     finished = store.finished_keys()
     todo = [spec for spec in specs if spec.key not in finished]
     data_dir = data.save(store.folder.data) if executor == "processes" and todo else None
-    bar = tqdm(
-        total=len(todo),
-        desc=f"{config.name} trials",
-        unit="trial",
-        disable=not progress_enabled(progress),
-        dynamic_ncols=True,
+    bar = progress_bar(
+        len(todo), desc=f"{config.name} trials", unit="trial", enabled=progress, leave=True
     )
     outcomes = EXECUTORS[executor](todo, data, jobs, data_dir=data_dir, address=address)
     failures: Counter[str] = Counter()
