@@ -60,7 +60,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"maximum epochs per model (default: {', '.join(map(str, budgets))})",
     )
     parser.add_argument("--jobs", type=int, default=None, help="feature extraction processes")
-    parser.add_argument("--cache-dir", default=None, help="feature cache (default: OUT/cache)")
+    parser.add_argument(
+        "--cache-dir", default=None, help="feature cache (default: $EMOSHIFT_CACHE, else OUT/cache)"
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
