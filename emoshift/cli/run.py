@@ -2,7 +2,9 @@
 
 Run every trial of an experiment YAML (methods x pairs x protocol conditions x trials).
 Finished trials are skipped, so running the same command again resumes an interrupted run.
-Results go to OUTPUT/results.jsonl and a report to OUTPUT/report/.
+Queries, labels and protocol conditions are checked on the corpus table before any
+feature is extracted. Results go to OUTPUT/results.jsonl, a report to OUTPUT/report/, and
+the results table is printed at the end.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = command_parser(subparsers, "run", HELP, described(__doc__), _run)
     add_config(parser)
     parser.add_argument(
-        "--dry-run", action="store_true", help="print the trials that would run, and run none"
+        "--dry-run",
+        action="store_true",
+        help="check the config on the corpora and list the trials; extracts and trains nothing",
     )
     parser.add_argument(
         "--executor",
