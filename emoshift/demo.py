@@ -32,6 +32,7 @@ from pathlib import Path
 from emoshift.configs import bundled_config
 from emoshift.experiment.config import ExperimentConfig, parse_config
 from emoshift.experiment.runner import RunSummary, run_experiment
+from emoshift.features.cache import CACHE_VARIABLE
 from emoshift.methods import method_class
 from emoshift.report.experiment import ExperimentReport, write_experiment_report
 
@@ -87,7 +88,8 @@ def demo_config(
             the others when it is among them.
         max_epochs: epoch budget of each model; each method keeps its own early-stopping
             default (e.g. DANN trains the whole budget so that lambda completes its ramp).
-        cache_dir: feature cache (default ``out_dir/cache``).
+        cache_dir: feature cache (default ``$EMOSHIFT_CACHE`` when set, else
+            ``out_dir/cache``).
         n_jobs: feature extraction processes (default: one per CPU).
 
     Raises :class:`~emoshift.experiment.config.ConfigError` (a ``ValueError``) for an
@@ -109,8 +111,9 @@ def demo_config(
     data["methods"] = _methods(data["methods"], methods, max_epochs)
     if data.get("baseline") not in data["methods"]:
         data["baseline"] = None
+    cache_dir = cache_dir if cache_dir is not None else os.environ.get(CACHE_VARIABLE) or None
     if cache_dir is not None:
-        data["features"]["cache_dir"] = str(Path(cache_dir).resolve())
+        data["features"]["cache_dir"] = str(Path(cache_dir).expanduser().resolve())
     if n_jobs is not None:
         data["features"]["jobs"] = n_jobs
     return parse_config(data, base_dir=Path(out_dir).resolve())

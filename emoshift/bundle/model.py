@@ -126,6 +126,45 @@ class Model:
             training=dict(training or {}),
         )
 
+    def __repr__(self) -> str:
+        """A summary that fits on a screen: a few lines of at most :data:`REPR_WIDTH`
+        characters (everything else is in the bundle's ``manifest.json``).
+
+        Example:
+            >>> print(Model("mlp", "dann", "classification", {"classes": ["anger", "calm"]},
+            ...             {"set": "egemaps", "n_features": 88, "frame_level": False},
+            ...             None, {"method": "none"}))
+            emoshift Model: dann (classification), 2 class(es): anger, calm
+              features: egemaps, 88 per file
+              normalisation: none
+        """
+        outputs = self.labels.get("classes") or self.labels.get("dimensions") or []
+        kind = "class(es)" if "classes" in self.labels else "dimension(s)"
+        per = "frame" if self.features.get("frame_level") else "file"
+        lines = [
+            f"emoshift Model: {self.method} ({self.task}), {len(outputs)} {kind}: "
+            + _listed(outputs),
+            f"  features: {self.features.get('set')}, {self.features.get('n_features')} per {per}",
+            f"  normalisation: {self.normalisation.get('method')}",
+        ]
+        if self.normaliser is not None:
+            lines[-1] += (
+                f" per {self.normalisation.get('domain_column')}; new audio gets "
+                f"{self.normalisation.get('target_domain')!r}"
+            )
+            lines.append(f"  {len(self.domains())} domain(s): {_listed(self.domains())}")
+        pair, rows = self.training.get("pair"), self.training.get("rows", {})
+        if pair:
+            name = pair.get("name") or f"{pair.get('source')} -> {pair.get('target')}"
+            lines.append(
+                f"  trained on {name}: {rows.get('source')} source row(s), "
+                f"{rows.get('target')} target ({rows.get('labelled_target')} labelled)"
+            )
+        if adaptations := self.training.get("adaptations"):
+            last = adaptations[-1].get("domain")
+            lines.append(f"  adapted {len(adaptations)} time(s), last to {last!r}")
+        return "\n".join(_clipped(line) for line in lines)
+
     # ------------------------------------------------------------------ saving
 
     def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
@@ -290,6 +329,19 @@ def _finite(outputs: np.ndarray) -> np.ndarray:
             f"{len(outputs)} input(s); its weights are damaged or altered: train it again"
         )
     return outputs
+
+
+REPR_WIDTH = 100
+"""The widest line of a :class:`Model`'s summary."""
+
+
+def _listed(names: list, shown: int = 6) -> str:
+    """The first ``shown`` names, then ``...`` when there are more."""
+    return ", ".join(str(name) for name in names[:shown]) + (", ..." if len(names) > shown else "")
+
+
+def _clipped(line: str) -> str:
+    return line if len(line) <= REPR_WIDTH else line[: REPR_WIDTH - 3] + "..."
 
 
 def _has_proba(estimator: BaseEstimator) -> bool:

@@ -22,6 +22,7 @@ from emoshift.cli.output import os_error_message
 SUBCOMMANDS = (
     "demo",
     "synth",
+    "configs",
     "features",
     "corpus",
     "run",

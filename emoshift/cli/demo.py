@@ -60,12 +60,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"maximum epochs per model (default: {', '.join(map(str, budgets))})",
     )
     parser.add_argument("--jobs", type=int, default=None, help="feature extraction processes")
-    parser.add_argument("--cache-dir", default=None, help="feature cache (default: OUT/cache)")
+    parser.add_argument(
+        "--cache-dir", default=None, help="feature cache (default: $EMOSHIFT_CACHE, else OUT/cache)"
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
+    from emoshift.cli.results import print_results  # noqa: PLC0415
     from emoshift.demo import run_demo  # noqa: PLC0415 (keep `emoshift --help` fast)
-    from emoshift.report.tables import to_markdown  # noqa: PLC0415
 
     started = time.perf_counter()
     result = run_demo(
@@ -78,13 +80,12 @@ def _run(args: argparse.Namespace) -> int:
         n_jobs=args.jobs,
         cache_dir=args.cache_dir,
     )
-    print(
-        "emoshift demo (synthetic corpus): target-domain test scores, mean ± std over "
-        f"{result.config.trials} trial(s)\n"
-    )
-    print(to_markdown(result.report.table))
     if result.run.n_failed:
-        print(f"\n{result.run.n_failed} trial(s) failed: see the report")
-    print(f"\nreport: {result.report.html}\n        {result.report.markdown}")
+        print(f"{result.run.n_failed} trial(s) failed: see the report\n")
+    print_results(
+        result.report,
+        "emoshift demo (synthetic corpus): target-domain test scores, mean ± std over "
+        f"{result.config.trials} trial(s)",
+    )
     print(f"done in {time.perf_counter() - started:.0f} s")
     return 1 if result.run.n_failed else 0

@@ -2,14 +2,16 @@
 
 Run every trial of an experiment YAML (methods x pairs x protocol conditions x trials).
 Finished trials are skipped, so running the same command again resumes an interrupted run.
-Results go to OUTPUT/results.jsonl and a report to OUTPUT/report/.
+Queries, labels and protocol conditions are checked on the corpus table before any
+feature is extracted. Results go to OUTPUT/results.jsonl, a report to OUTPUT/report/, and
+the results table is printed at the end.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
+from pathlib import Path
 
 from emoshift.cli._parsers import add_config, command_parser, described
 
@@ -20,7 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = command_parser(subparsers, "run", HELP, described(__doc__), _run)
     add_config(parser)
     parser.add_argument(
-        "--dry-run", action="store_true", help="print the trials that would run, and run none"
+        "--dry-run",
+        action="store_true",
+        help="check the config on the corpora and list the trials; extracts and trains nothing",
     )
     parser.add_argument(
         "--executor",
@@ -40,26 +44,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _dry_run(args: argparse.Namespace) -> int:
     from emoshift.experiment.config import load_config  # noqa: PLC0415 (fast --help)
-    from emoshift.experiment.runner import prepare_run, trial_workers  # noqa: PLC0415
+    from emoshift.experiment.runner import dry_run, trial_workers  # noqa: PLC0415
     from emoshift.experiment.store import ResultStore  # noqa: PLC0415
 
     config = load_config(args.config)
     trial_workers(args.jobs, config.jobs)  # what run would refuse, before the data is read
-    _, specs = prepare_run(config)
+    checked = dry_run(config)
     run_dir = args.output or config.output_dir()
-    finished = (
-        ResultStore(run_dir).finished_keys()
-        if (args.output or config.output_dir().exists())
-        else set()
-    )
-    print(
-        f"{len(specs)} trial(s) in {config.name!r}; {len(finished & {s.key for s in specs})}"
-        f" already finished in {run_dir}"
-    )
-    for spec in specs:
-        state = "done" if spec.key in finished else "todo"
+    finished = ResultStore(run_dir).finished_keys() if Path(run_dir).exists() else set()
+    specs = checked.specs
+    if checked.uncached:
         print(
-            f"{state}  {spec.key[:12]}  {spec.variant:<28} {spec.pair:<28} "
+            f"{len(specs)} trial(s) in {config.name!r}; {len(checked.uncached)} of "
+            f"{checked.n_files} audio file(s) have no cached features: run extracts them "
+            "first (a dry run extracts nothing)"
+            + (
+                f". Trial keys hash the features: which of the {len(finished)} trial(s) "
+                f"finished in {run_dir} these are shows once the features are cached"
+                if finished
+                else f"; nothing has finished in {run_dir} yet"
+            )
+        )
+    else:
+        print(
+            f"{len(specs)} trial(s) in {config.name!r}; {len(finished & {s.key for s in specs})}"
+            f" already finished in {run_dir}; the features of all {checked.n_files} audio "
+            "file(s) are cached"
+        )
+    for spec in specs:
+        state = "done" if spec.key in finished else "?" if spec.key == "" and finished else "todo"
+        print(
+            f"{state:<4}  {spec.key[:12] or '-' * 12}  {spec.variant:<28} {spec.pair:<28} "
             f"{spec.protocol} {spec.condition()} trial={spec.trial}"
         )
     return 0
@@ -96,9 +111,10 @@ def _run(args: argparse.Namespace) -> int:
     )
     for reason, count in summary.failure_reasons.items():
         print(f"  {count} x {reason}")
-    if not args.no_report and importlib.util.find_spec("emoshift.report.experiment"):
+    if not args.no_report:
+        from emoshift.cli.results import print_results  # noqa: PLC0415
         from emoshift.report.experiment import write_experiment_report  # noqa: PLC0415
 
         report = write_experiment_report(summary.run_dir)
-        print(f"report: {report.html}")
+        print_results(report, f"\n{config.name}: target test scores, mean ± std over trials")
     return 1 if summary.n_failed else 0

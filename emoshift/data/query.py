@@ -465,6 +465,38 @@ def query_mask(table: pd.DataFrame, query: str, origin: str | None = None) -> pd
     return mask.astype(np.bool_)
 
 
+#: how many of a column's values an error message shows
+SHOWN_VALUES = 5
+
+
+def column_values(table: pd.DataFrame, query: str, shown: int = SHOWN_VALUES) -> str:
+    """What the columns ``query`` reads hold: for each, its number of distinct values and
+    the ``shown`` most frequent (ties in sorted order), so that an error can say at once
+    why a query selects nothing (e.g. the corpus is called ``'manifest'``).
+
+    Example:
+        >>> table = pd.DataFrame({"corpus": ["manifest"] * 3 + ["urdu"], "speaker": list("abcd")})
+        >>> column_values(table, "corpus == 'emodb' and speaker != 'x'", shown=2)
+        "column 'corpus' holds 2 value(s): 'manifest' (3 rows), 'urdu' (1 row); column \
+'speaker' holds 4 value(s): 'a' (1 row), 'b' (1 row), ..."
+    """
+    parts = []
+    for name in sorted(columns_of(parse_query(query))):
+        if name not in table.columns:
+            continue
+        counts = table[name].value_counts(dropna=True)
+        counts = counts.iloc[np.lexsort((counts.index.astype(str), -counts.to_numpy()))]
+        listed = [
+            f"{value!r} ({count} row{'' if count == 1 else 's'})"
+            for value, count in counts.iloc[:shown].items()
+        ]
+        more = ", ..." if len(counts) > shown else ""
+        parts.append(
+            f"column {name!r} holds {len(counts)} value(s): {', '.join(listed) or 'none'}{more}"
+        )
+    return "; ".join(parts)
+
+
 def select_rows(table: pd.DataFrame, query: str, origin: str | None = None) -> pd.DataFrame:
     """The rows of ``table`` that ``query`` selects (index labels kept), see :func:`query_mask`."""
     return table[query_mask(table, query, origin)]

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from emoshift.data.query import select_rows
+from emoshift.data.query import column_values, select_rows
 
 EMOTIONS: tuple[str, ...] = (
     "anger",
@@ -217,5 +217,8 @@ def select_domain(
     selected = select_rows(table, query, origin)
     if len(selected) == 0:
         where = f" ({origin})" if origin else ""
-        raise ValueError(f"domain query {query!r}{where} selects no rows")
+        raise ValueError(
+            f"domain query {query!r}{where} selects no rows of {len(table)}; "
+            f"{column_values(table, query)}"
+        )
     return selected

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from emoshift.data.labels import apply_label_space
-from emoshift.data.loaders import load_corpus
+from emoshift.data.loaders import format_name, load_corpus
 from emoshift.data.query import query_mask
 from emoshift.data.synthetic import generate_corpus, generate_preset
 from emoshift.data.table import select_domain
@@ -149,6 +149,11 @@ def _resolve(path: str, base_dir: str) -> Path:
     return resolved if resolved.is_absolute() else Path(base_dir) / resolved
 
 
+#: loaders whose ``corpus`` option names the rows (else a file's stem): in a config, a
+#: corpus of these is named by its key unless its options or its file say otherwise
+NAMED_BY_OPTION = ("csv",)
+
+
 def load_corpora(config: ExperimentConfig, progress: bool | None = None) -> pd.DataFrame:
     """Every corpus of the config, loaded (or generated, for ``synthetic``) and concatenated."""
     tables = []
@@ -169,6 +174,8 @@ def load_corpora(config: ExperimentConfig, progress: bool | None = None) -> pd.D
                     f"corpus {name!r}: {path} does not exist; set corpora.{name}.path to "
                     f"your copy of the corpus (relative paths start at {config.base_dir})"
                 )
+            if format_name(corpus.loader) in NAMED_BY_OPTION:
+                options.setdefault("corpus", name)  # the CSV's own column still wins
             table = load_corpus(path, corpus.loader, **options)
         if corpus.extra_columns:
             extra = _resolve(corpus.extra_columns, config.base_dir)
@@ -259,32 +266,53 @@ def _labelled(
     return pd.concat([table, kept], ignore_index=True)
 
 
-def load_experiment_data(
+def load_labelled_table(
     config: ExperimentConfig, progress: bool | None = None, *, pair: PairConfig | None = None
+) -> pd.DataFrame:
+    """The corpora loaded, with the config's label space applied (a ``label`` column) or,
+    for regression, the rows its dimensions score: everything before features.
+
+    With ``pair`` (a model trained to ship for that pair, :mod:`emoshift.bundle.training`),
+    only the rows of the normalisation domains the pair's queries select are kept, and the
+    pair's target rows without any label are kept as unlabelled target data (their label
+    is missing, or NaN for regression).
+    """
+    table = load_corpora(config, progress)
+    unlabelled = None
+    if pair is not None:
+        table = _deployment_rows(table, pair, config.features.domain).reset_index(drop=True)
+        unlabelled = _unlabelled(table, config, pair.target)
+    return _labelled(table, config, unlabelled).reset_index(drop=True)
+
+
+def table_data(config: ExperimentConfig, table: pd.DataFrame) -> ExperimentData:
+    """``table``'s rows and targets with no features (``X`` has no columns): enough to
+    check queries, labels and protocols before anything is extracted."""
+    return ExperimentData(table=table, X=np.empty((len(table), 0)), y=_targets(config, table))
+
+
+def load_experiment_data(
+    config: ExperimentConfig,
+    progress: bool | None = None,
+    table: pd.DataFrame | None = None,
+    *,
+    pair: PairConfig | None = None,
 ) -> ExperimentData:
     """Load the corpora, apply the label space (or pick the dimensions), extract features.
 
-    With ``pair`` (a model trained to ship for that pair, :mod:`emoshift.bundle.training`),
-    only the rows of the normalisation domains the pair's queries select are featurised,
-    and the pair's target rows without any label are kept as unlabelled target data (their
-    ``y`` is ``None``, or NaN for regression).
+    ``table``: the :func:`load_labelled_table` of ``config``, when already loaded;
+    ``pair``: as in :func:`load_labelled_table` (only without ``table``).
     """
-    table = load_corpora(config, progress)
-    labels = config.labels
+    if table is None:
+        table = load_labelled_table(config, progress, pair=pair)
     features = config.features
-    unlabelled = None
-    if pair is not None:
-        table = _deployment_rows(table, pair, features.domain).reset_index(drop=True)
-        unlabelled = _unlabelled(table, config, pair.target)
-    table = _labelled(table, config, unlabelled)
-    cache_dir = _resolve(features.cache_dir, config.base_dir) if features.cache_dir else None
     table, X = table_features(
-        table.reset_index(drop=True),
+        table,
         features.set,
         domain_column=features.domain,
         normalisation=features.normalisation,
         level=features.level,
-        cache_dir=cache_dir,
+        cache_dir=feature_cache_dir(config),
         n_jobs=features.jobs,
         on_error=features.on_error,
         progress=progress,
@@ -292,16 +320,26 @@ def load_experiment_data(
     )
     table = table.reset_index(drop=True)
     X2 = _second_stream(config, table, X)
+    return ExperimentData(table=table, X=X, y=_targets(config, table), X2=X2)
+
+
+def feature_cache_dir(config: ExperimentConfig) -> Path | None:
+    """The config's ``features.cache_dir`` resolved (``None``: the default cache)."""
+    cache_dir = config.features.cache_dir
+    return _resolve(cache_dir, config.base_dir) if cache_dir else None
+
+
+def _targets(config: ExperimentConfig, table: pd.DataFrame) -> np.ndarray:
+    """The class of each row, or its scores on the config's dimensions (and scale)."""
     if config.task == "classification":
         y = table["label"].to_numpy(dtype=object)
         has_label = pd.notna(y)
-        y = y.astype(str) if has_label.all() else np.where(has_label, y.astype(str), None)
-    else:
-        y = table[list(labels.dimensions)].to_numpy(dtype=np.float32)
-        if labels.scale is not None:  # normalised [-1, 1] onto the paper's scale
-            low, high = labels.scale
-            y = (low + (y + 1) * (high - low) / 2).astype(np.float32)
-    return ExperimentData(table=table, X=X, y=y, X2=X2)
+        return y.astype(str) if has_label.all() else np.where(has_label, y.astype(str), None)
+    y = table[list(config.labels.dimensions)].to_numpy(dtype=np.float32)
+    if config.labels.scale is not None:  # normalised [-1, 1] onto the paper's scale
+        low, high = config.labels.scale
+        y = (low + (y + 1) * (high - low) / 2).astype(np.float32)
+    return y
 
 
 def _second_stream(

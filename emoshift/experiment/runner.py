@@ -38,15 +38,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
+import pandas as pd
 
 from emoshift.experiment.config import ExperimentConfig
-from emoshift.experiment.data import ExperimentData, load_experiment_data
+from emoshift.experiment.data import (
+    ExperimentData,
+    feature_cache_dir,
+    load_experiment_data,
+    load_labelled_table,
+    table_data,
+)
 from emoshift.experiment.executors import EXECUTORS
+from emoshift.experiment.features import extractor_options
 from emoshift.experiment.plan import TrialSpec, plan_trials
 from emoshift.experiment.protocols import check_data, target_speakers
 from emoshift.experiment.store import ResultStore
-from emoshift.progress import progress_enabled
+from emoshift.features.extract import get_extractor, uncached_files
+from emoshift.progress import progress_bar
 from emoshift.protocols import get_protocol
 from emoshift.runfolder import write_csv_whole
 
@@ -107,14 +115,71 @@ def _config_record(config: ExperimentConfig) -> dict:
     return record
 
 
+def checked_table(config: ExperimentConfig, progress: bool | None = None) -> pd.DataFrame:
+    """The config's labelled corpus table, checked against the config before any feature
+    is extracted: corpus and pair queries select rows, labels exist, the protocol can cut
+    every trial (:func:`~emoshift.experiment.protocols.check_data`)."""
+    table = load_labelled_table(config, progress)
+    check_data(config, table_data(config, table))
+    return table
+
+
+def _plan(config: ExperimentConfig, data: ExperimentData, fingerprint: str) -> list[TrialSpec]:
+    folds = {pair.label(): target_speakers(data, pair.target) for pair in config.pairs}
+    return plan_trials(config, folds, fingerprint)
+
+
+def _featurised(
+    config: ExperimentConfig, table: pd.DataFrame, progress: bool | None
+) -> tuple[ExperimentData, list[TrialSpec]]:
+    """The features of a :func:`checked_table` (extracted or read from the cache), checked
+    again on the rows whose audio gave features, and the trials planned on them."""
+    data = load_experiment_data(config, progress=progress, table=table)
+    check_data(config, data)
+    return data, _plan(config, data, data.fingerprint())
+
+
 def prepare_run(
     config: ExperimentConfig, progress: bool | None = None
 ) -> tuple[ExperimentData, list[TrialSpec]]:
-    """Load the data, check the config against it and plan the trials (``--dry-run``)."""
-    data = load_experiment_data(config, progress=progress)
-    check_data(config, data)
-    folds = {pair.label(): target_speakers(data, pair.target) for pair in config.pairs}
-    return data, plan_trials(config, folds, data.fingerprint())
+    """Check the config on the corpus table, then extract (or read) the features and plan
+    the trials."""
+    return _featurised(config, checked_table(config, progress), progress)
+
+
+@dataclass
+class DryRun:
+    """What ``run --dry-run`` found, having extracted nothing."""
+
+    specs: list[TrialSpec]
+    """The trials ``run`` would plan; keyed only when ``uncached`` is empty."""
+    n_files: int
+    """Audio files the run reads."""
+    uncached: list[str]
+    """The files whose features the cache lacks: ``run`` extracts them first. Trial keys
+    hash the features, so while any is missing the specs carry no key."""
+
+
+def dry_run(config: ExperimentConfig, progress: bool | None = None) -> DryRun:
+    """Check ``config`` and plan its trials without extracting any feature.
+
+    Everything that needs no features is checked first (:func:`checked_table`); the
+    feature cache is only looked up. When it holds every file, the trials are planned
+    with their keys, as ``run`` would plan them.
+    """
+    table = checked_table(config, progress)
+    features = config.features
+    extractor = get_extractor(features.set, **extractor_options(features, config.base_dir))
+    cache_dir = feature_cache_dir(config)
+    uncached = uncached_files(table, extractor, cache_dir=cache_dir, progress=progress)
+    n_files = table["file"].nunique()
+    if uncached:
+        specs = _plan(config, table_data(config, table), "")
+        for spec in specs:
+            spec.key = ""  # a key without the features' fingerprint would match no run
+        return DryRun(specs, n_files, uncached)
+    specs = _featurised(config, table, progress)[1]  # every file cached: nothing extracted
+    return DryRun(specs, n_files, uncached)
 
 
 # -------------------------------------------------------------------- run
@@ -162,12 +227,8 @@ def run_experiment(
     finished = store.finished_keys()
     todo = [spec for spec in specs if spec.key not in finished]
     data_dir = data.save(store.folder.data) if executor == "processes" and todo else None
-    bar = tqdm(
-        total=len(todo),
-        desc=f"{config.name} trials",
-        unit="trial",
-        disable=not progress_enabled(progress),
-        dynamic_ncols=True,
+    bar = progress_bar(
+        len(todo), desc=f"{config.name} trials", unit="trial", enabled=progress, leave=True
     )
     outcomes = EXECUTORS[executor](todo, data, jobs, data_dir=data_dir, address=address)
     failures: Counter[str] = Counter()

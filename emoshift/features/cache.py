@@ -93,6 +93,10 @@ def read_npy(path: str | os.PathLike) -> np.ndarray:
     return array.reshape(shape[::-1]).T if fortran_order else array.reshape(shape)
 
 
+CACHE_VARIABLE = "EMOSHIFT_CACHE"
+"""The environment variable that names the feature cache folder."""
+
+
 def default_cache_dir() -> Path:
     """``$EMOSHIFT_CACHE`` if set, else ``~/.cache/emoshift``.
 
@@ -103,7 +107,7 @@ def default_cache_dir() -> Path:
         '/tmp/emoshift-cache'
         >>> del os.environ["EMOSHIFT_CACHE"]
     """
-    env = os.environ.get("EMOSHIFT_CACHE")
+    env = os.environ.get(CACHE_VARIABLE)
     return Path(env).expanduser() if env else Path.home() / ".cache" / "emoshift"
 
 

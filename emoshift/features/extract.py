@@ -332,17 +332,8 @@ def extract_features(
     """
     if on_error not in ("skip", "raise"):
         raise ValueError(f"on_error must be 'skip' or 'raise', not {on_error!r}")
-    extractor = get_extractor(extractor)
-    config = extractor.config()
-    cache = FeatureCache(cache_dir)
-    config_sha256 = hash_config(config)
-    names = cache.feature_names(config_sha256, lambda: extractor.feature_names)
-    job = _FileJob(
-        extractor=extractor,
-        cache_root=str(cache.root),
-        config_sha256=config_sha256,
-        n_features=len(names),
-    )
+    job, names = _file_job(get_extractor(extractor), cache_dir)
+    extractor, config = job.extractor, job.extractor.config()
     index, files = _inputs(table_or_files)
     unique = list(dict.fromkeys(files))
     outcomes = _look_up(job, unique, on_error=on_error, progress=progress)
@@ -356,6 +347,48 @@ def extract_features(
     }
     _warn_about(outcomes, errors, len(unique))
     return _assemble(extractor, config, names, index, files, outcomes, errors)
+
+
+def uncached_files(
+    table_or_files: pd.DataFrame | Iterable[str | os.PathLike],
+    extractor: str | os.PathLike | Extractor,
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    progress: bool | None = None,
+) -> list[str]:
+    """The files whose features :func:`extract_features` would have to extract: those
+    the cache lacks (or holds an invalid entry for). It extracts nothing; unreadable
+    files, which extraction would skip, are not among them.
+
+    Example:
+        >>> import tempfile, numpy as np, soundfile as sf
+        >>> folder = tempfile.mkdtemp()
+        >>> sf.write(f"{folder}/a.wav", np.sin(np.arange(16000) / 9), 16000)
+        >>> [f.rsplit("/", 1)[1] for f in uncached_files([f"{folder}/a.wav"], "egemaps",
+        ...                                               cache_dir=f"{folder}/cache")]
+        ['a.wav']
+    """
+    job, _ = _file_job(get_extractor(extractor), cache_dir)
+    unique = list(dict.fromkeys(_inputs(table_or_files)[1]))
+    outcomes = _look_up(job, unique, on_error="skip", progress=progress)
+    return [path for path, outcome in outcomes.items() if outcome.status == "pending"]
+
+
+def _file_job(
+    extractor: Extractor, cache_dir: str | os.PathLike | None
+) -> tuple[_FileJob, list[str]]:
+    """The :class:`_FileJob` of ``extractor`` on the cache at ``cache_dir``, and the
+    extractor's feature names (read from the cache when it has them)."""
+    cache = FeatureCache(cache_dir)
+    config_sha256 = hash_config(extractor.config())
+    names = cache.feature_names(config_sha256, lambda: extractor.feature_names)
+    job = _FileJob(
+        extractor=extractor,
+        cache_root=str(cache.root),
+        config_sha256=config_sha256,
+        n_features=len(names),
+    )
+    return job, names
 
 
 class ScriptWithoutMainGuardWarning(UserWarning):

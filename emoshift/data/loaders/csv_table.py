@@ -5,7 +5,9 @@ folder); ``columns`` says which CSV column feeds which corpus-table column (thos
 like a table column are taken as they are), ``label_map`` turns the corpus's labels into
 normalised emotions, ``dimension_range`` gives the native scale of arousal / valence /
 dominance columns so that they are normalised to [-1, 1]. Every other CSV column is
-kept as an extra column.
+kept as an extra column. Each row's ``corpus`` is the CSV's own ``corpus`` column where
+it has one, else the ``corpus`` option (in a config: the corpus's key), else the file's
+stem.
 
 Example:
     >>> from emoshift.data.loaders.base import example_corpus
@@ -115,9 +117,9 @@ class _Reader:
             return None
         row = {table: record[column] or None for table, column in self.mapping.items()}
         row.update({column: record[column] for column in self.extra})
-        row.update(file=str(file.resolve()), corpus=self.corpus)
+        row.update(file=str(file.resolve()), corpus=row.get("corpus") or self.corpus)
         if row.get("speaker"):
-            row["speaker"] = f"{self.corpus}_{row['speaker']}"
+            row["speaker"] = f"{row['corpus']}_{row['speaker']}"
         raw = row.get("emotion")
         if raw is not None:
             emotion = self.labels.get(raw, raw)
@@ -154,7 +156,10 @@ def load(
         columns: table column -> CSV column, e.g. ``{"file": "path", "emotion": "label"}``.
         label_map: corpus label -> normalised emotion; labels already normalised pass.
             A label that maps to nothing in ``EMOTIONS`` skips its row with a warning.
-        corpus: the ``corpus`` value and speaker prefix (default: the file's stem).
+        corpus: the ``corpus`` value (and speaker prefix) of the rows whose own ``corpus``
+            cell is empty or absent (default: the file's stem); a CSV column named
+            ``corpus`` (or mapped to it by ``columns``) names its rows itself. In an
+            experiment config the corpus's key is this default.
         sep: column separator (default: tab for ``.tsv``, else comma).
         dimension_range: ``(low, high)`` native scale of the dimensional columns; without
             it they are taken as already normalised to [-1, 1].
