@@ -18,7 +18,7 @@ import numpy as np
 from emoshift.experiment.data import ExperimentData
 from emoshift.experiment.plan import TrialSpec
 from emoshift.experiment.protocols import make_split
-from emoshift.experiment.trial import DomainSplit, run_trial, torch_threads
+from emoshift.experiment.trial import DomainSplit, TrialResult, run_trial, torch_threads
 from emoshift.methods.inputs import concat_inputs
 from emoshift.runfolder import RunFolder
 
@@ -67,12 +67,8 @@ def _embeddings(model: object, split: DomainSplit, seed: int) -> dict[str, np.nd
     return arrays if layer else None
 
 
-@torch_threads(1)
-def execute_trial(
-    spec: TrialSpec, data: ExperimentData
-) -> tuple[dict, dict[str, np.ndarray] | None, float]:
-    """Run one trial; returns ``(record, embeddings or None, seconds)``."""
-    started = time.perf_counter()
+def trial_record(spec: TrialSpec) -> dict:
+    """The record of ``spec`` before it runs: its spec fields and empty results."""
     record = {
         key: value
         for key, value in dataclasses.asdict(spec).items()
@@ -91,29 +87,65 @@ def execute_trial(
     record.update(
         status="ok", error=None, metrics={}, labels=[], confusion=None, history=[], embeddings=None
     )
+    return record
+
+
+def trial_split(spec: TrialSpec, data: ExperimentData) -> tuple[DomainSplit, list[str] | None]:
+    """The trial's split of ``data`` and the regression dimensions it scores (or None)."""
+    split = make_split(
+        data,
+        spec.source,
+        spec.target,
+        spec.protocol,
+        trial=spec.trial,
+        seed=spec.seed,
+        n_trials=spec.n_trials,
+        target_test_fraction=spec.target_test_fraction,
+        k=spec.k,
+        size=spec.size,
+        fold=spec.fold,
+        speaker_independent=spec.speaker_independent,
+        exclusive=spec.exclusive,
+        domain_column=spec.data_spec.get("features", {}).get("domain"),
+        **spec.protocol_options,
+    )
+    dimensions = spec.data_spec["labels"]["dimensions"] if spec.task == "regression" else None
+    if spec.dimension is not None:  # one model per dimension: this trial's column
+        split = _one_output(split, dimensions.index(spec.dimension))
+        dimensions = [spec.dimension]
+    return split, dimensions
+
+
+def record_result(
+    record: dict, spec: TrialSpec, result: TrialResult, split: DomainSplit
+) -> dict[str, np.ndarray] | None:
+    """Put ``result`` into ``record``; returns the embeddings of trial 0 (or None)."""
+    record.update(
+        metrics=result.metrics,
+        labels=[str(label) for label in result.labels],
+        confusion=None if result.confusion is None else result.confusion.tolist(),
+        history=result.history,
+    )
+    if result.selection is not None:
+        record["selection"] = result.selection
+    embeddings = None
+    if spec.trial == 0 and result.model is not None:
+        embeddings = _embeddings(result.model, split, spec.seed)
+        if embeddings is not None:
+            record["embeddings"] = RunFolder.artifact_name(spec.key)
+    return embeddings
+
+
+@torch_threads(1)
+def execute_trial(
+    spec: TrialSpec, data: ExperimentData
+) -> tuple[dict, dict[str, np.ndarray] | None, float]:
+    """Run one trial; returns ``(record, embeddings or None, seconds)``."""
+    started = time.perf_counter()
+    record = trial_record(spec)
     embeddings = None
     try:
-        split = make_split(
-            data,
-            spec.source,
-            spec.target,
-            spec.protocol,
-            trial=spec.trial,
-            seed=spec.seed,
-            n_trials=spec.n_trials,
-            target_test_fraction=spec.target_test_fraction,
-            k=spec.k,
-            size=spec.size,
-            fold=spec.fold,
-            speaker_independent=spec.speaker_independent,
-            exclusive=spec.exclusive,
-            domain_column=spec.data_spec.get("features", {}).get("domain"),
-            **spec.protocol_options,
-        )
-        dimensions = spec.data_spec["labels"]["dimensions"] if spec.task == "regression" else None
-        if spec.dimension is not None:  # one model per dimension: this trial's column
-            split = _one_output(split, dimensions.index(spec.dimension))
-            dimensions = [spec.dimension]
+        split, dimensions = trial_split(spec, data)
         result = run_trial(
             spec.method,
             spec.params,
@@ -125,18 +157,7 @@ def execute_trial(
             keep_model=spec.trial == 0,
             selection=spec.selection,
         )
-        record.update(
-            metrics=result.metrics,
-            labels=[str(label) for label in result.labels],
-            confusion=None if result.confusion is None else result.confusion.tolist(),
-            history=result.history,
-        )
-        if result.selection is not None:
-            record["selection"] = result.selection
-        if spec.trial == 0 and result.model is not None:
-            embeddings = _embeddings(result.model, split, spec.seed)
-            if embeddings is not None:
-                record["embeddings"] = RunFolder.artifact_name(spec.key)
+        embeddings = record_result(record, spec, result, split)
     except Exception:  # a failing trial is recorded, the others go on
         record.update(status="error", error=traceback.format_exc())
     return record, embeddings, time.perf_counter() - started
