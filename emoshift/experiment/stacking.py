@@ -29,7 +29,7 @@ Example:
     ...     "baseline": None, "trials": 3})
     >>> units = plan_units(plan_trials(config), plan_trials(config), 4)
     >>> [len(unit) for unit in units]  # DANN's grid point may differ within a stack, lr not
-    [4, 2, 3, 3]
+    [4, 3, 3, 2]
 """
 
 from __future__ import annotations

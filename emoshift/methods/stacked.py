@@ -143,11 +143,10 @@ def fit_stacked(
     members = [_Member(e, FitArguments(**given)) for e, given in zip(estimators, givens)]
     _check_data([member.data for member in members])
     template = estimators[0]
+    generators = [m.generator for m in members]  # one list: the stack shrinks it once
     stacked = torch.nn.ModuleDict(
         {
-            name: stack_networks(
-                [m.estimator.modules_[name] for m in members], [m.generator for m in members]
-            )
+            name: stack_networks([m.estimator.modules_[name] for m in members], generators)
             for name in template.modules_
         }
     )

@@ -3,8 +3,8 @@
 :func:`stack_networks` turns the networks of M estimators (the same MLP structure, each
 built and initialised by its own seed) into one network whose linear layers hold an
 ``(M, out, in)`` weight and run as one batched matrix product (``torch.baddbmm``), whose
-batch-norm layers normalise each member's batch on its own (members x units channels of
-one ``batch_norm`` call), and whose dropout layers draw each member's mask from that
+batch-norm layers normalise each member's batch on its own (one ``batch_norm`` call
+per member, as its solo layer), and whose dropout layers draw each member's mask from that
 member's own generator, in the order its solo network would. Inputs and outputs carry
 the member dimension first: ``(M, batch, features)``. Containers keep their children's
 names, so member ``m`` of any tensor of :meth:`~torch.nn.Module.state_dict` is that
@@ -73,7 +73,6 @@ class StackedBatchNorm1d(nn.BatchNorm1d):
         if not (first.affine and first.track_running_stats):
             raise NotStackable("batch norm stacks only with affine=True and running statistics")
         super().__init__(first.num_features, first.eps, first.momentum)
-        self.members = len(norms)
         self.weight = nn.Parameter(torch.stack([n.weight.detach() for n in norms]))
         self.bias = nn.Parameter(torch.stack([n.bias.detach() for n in norms]))
         self.running_mean = torch.stack([n.running_mean for n in norms])
@@ -81,22 +80,26 @@ class StackedBatchNorm1d(nn.BatchNorm1d):
         self.num_batches_tracked = torch.stack([n.num_batches_tracked for n in norms])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        members, rows, units = x.shape
-        tracking = self.training and self.track_running_stats
-        if tracking:
+        if self.training and self.track_running_stats:
             self.num_batches_tracked.add_(1)
         use_running = not self.training or self.track_running_stats
-        flat = torch.nn.functional.batch_norm(
-            x.transpose(0, 1).reshape(rows, members * units),
-            self.running_mean.view(-1) if use_running else None,
-            self.running_var.view(-1) if use_running else None,
-            self.weight.view(-1),
-            self.bias.view(-1),
-            self.training,
-            self.momentum,
-            self.eps,
+        # member by member, each exactly as its solo layer: one call for all members
+        # (members x units channels) sums in an order that depends on their number
+        return torch.stack(
+            [
+                torch.nn.functional.batch_norm(
+                    x[m],
+                    self.running_mean[m] if use_running else None,
+                    self.running_var[m] if use_running else None,
+                    self.weight[m],
+                    self.bias[m],
+                    self.training,
+                    self.momentum,
+                    self.eps,
+                )
+                for m in range(len(x))
+            ]
         )
-        return flat.view(rows, members, units).transpose(0, 1)
 
 
 class StackedDropout(nn.Dropout):
@@ -161,7 +164,7 @@ def keep_members(stacked: nn.Module, optimizers: Iterable[object], kept: Sequenc
         for state in optimizer.state.values():
             for name in ("exp_avg", "exp_avg_sq"):
                 state[name] = state[name].index_select(0, index)
-    generators = None
+    lists: dict[int, list[torch.Generator]] = {}
     for module in stacked.modules():
         for param in module._parameters.values():
             param.data = param.data.index_select(0, index)
@@ -169,10 +172,8 @@ def keep_members(stacked: nn.Module, optimizers: Iterable[object], kept: Sequenc
         for name, buffer in module._buffers.items():
             module._buffers[name] = buffer.index_select(0, index)
         if isinstance(module, StackedDropout):
-            generators = module.generators
-        if isinstance(module, StackedBatchNorm1d):
-            module.members = len(kept)
-    if generators is not None:
+            lists[id(module.generators)] = module.generators
+    for generators in lists.values():
         generators[:] = [generators[i] for i in kept]
 
 
@@ -182,11 +183,11 @@ def clip_member_gradients(params: Sequence[torch.Tensor], max_norm: float) -> No
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return
-    members = grads[0].shape[0]
-    norms = torch.stack([g.reshape(members, -1).norm(dim=1) for g in grads], dim=1)
-    scale = (max_norm / (norms.norm(dim=1) + 1e-6)).clamp(max=1.0)
-    for grad in grads:
-        grad.mul_(scale.view(members, *[1] * (grad.ndim - 1)))
+    for member in range(grads[0].shape[0]):  # the norms as clip_grad_norm_ takes them
+        norms = torch.stack([torch.linalg.vector_norm(g[member]) for g in grads])
+        scale = (max_norm / (torch.linalg.vector_norm(norms) + 1e-6)).clamp(max=1.0)
+        for grad in grads:
+            grad[member].mul_(scale)
 
 
 def apply_member_max_norm(stacked: nn.Module, max_norm: float) -> None:
