@@ -45,6 +45,7 @@ from emoshift.experiment.data import ExperimentData, load_experiment_data
 from emoshift.experiment.executors import EXECUTORS
 from emoshift.experiment.plan import TrialSpec, plan_trials
 from emoshift.experiment.protocols import check_data, target_speakers
+from emoshift.experiment.stacking import plan_units
 from emoshift.experiment.store import ResultStore
 from emoshift.progress import progress_enabled
 from emoshift.protocols import get_protocol
@@ -147,8 +148,11 @@ def run_experiment(
     address: str | None = None,
     run_dir: str | os.PathLike | None = None,
     progress: bool | None = None,
+    stack: int | None = None,
 ) -> RunSummary:
-    """Run every trial of ``config`` that ``run_dir`` has not finished yet."""
+    """Run every trial of ``config`` that ``run_dir`` has not finished yet; ``stack``
+    (default the config's) trains up to that many trials together
+    (:mod:`emoshift.experiment.stacking`)."""
     started = time.perf_counter()
     executor = executor or config.executor
     if executor not in EXECUTORS:
@@ -169,7 +173,8 @@ def run_experiment(
         disable=not progress_enabled(progress),
         dynamic_ncols=True,
     )
-    outcomes = EXECUTORS[executor](todo, data, jobs, data_dir=data_dir, address=address)
+    units = plan_units(specs, todo, stack or config.stack)
+    outcomes = EXECUTORS[executor](units, data, jobs, data_dir=data_dir, address=address)
     failures: Counter[str] = Counter()
     n_finished = 0
     with _sigterm_stops_the_run(), closing(outcomes), bar:
