@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -22,6 +23,7 @@ from emoshift.methods.dann import DANN
 from emoshift.methods.mrd import MRD
 from emoshift.methods.stacked import fit_stacked
 from emoshift.methods.stacked_networks import NotStackable
+from emoshift.metrics import score
 
 SMALL = {"hidden_sizes": (24, 12), "batch_size": 32}
 
@@ -198,9 +200,32 @@ def test_a_resumed_stacked_run_gives_the_same_results_file(tmp_path, cache):
     shutil.copytree(tmp_path / "whole", cut)
     lines = (cut / "results.jsonl").read_text().splitlines()
     (cut / "results.jsonl").write_text("\n".join(lines[:2] + lines[4:6]) + "\n")
+    for line in lines[2:4] + lines[6:]:  # the cut trials' tables go with their lines
+        (cut / json.loads(line)["predictions"]).unlink()
     resumed = run_experiment(config, run_dir=cut, progress=False)
     assert (resumed.n_skipped, resumed.n_done) == (4, 5)
     assert _sorted(cut) == _sorted(tmp_path / "whole")
+    for record in records:  # each member's own predictions table, made again byte for byte
+        written = (cut / record["predictions"]).read_bytes()
+        assert written == (tmp_path / "whole" / record["predictions"]).read_bytes()
+
+
+def test_each_stacked_member_keeps_its_own_predictions_table(tmp_path, cache):
+    config = parse_config(_config(cache, stack=3), base_dir=tmp_path)
+    run_experiment(config, run_dir=tmp_path / "run", progress=False)
+    records = read_jsonl(tmp_path / "run" / "results.jsonl")
+    assert all(r["stacked"] is True for r in records)
+    assert len({r["predictions"] for r in records}) == len(records) == 9
+    tables = []
+    for record in records:
+        assert record["predictions"] == f"predictions/{record['key']}.csv"
+        table = pd.read_csv(tmp_path / "run" / record["predictions"])
+        classes = record["labels"]
+        assert list(table.columns) == ["file", "true", "prediction", *[f"p_{c}" for c in classes]]
+        recomputed = score(table["true"], table["prediction"], "classification", labels=classes)
+        assert recomputed == pytest.approx(record["metrics"])
+        tables.append(table[[f"p_{c}" for c in classes]].to_numpy())
+    assert not all(np.array_equal(tables[0], t) for t in tables[1:])  # not one member's copy
 
 
 def test_a_stack_that_cannot_train_together_runs_each_trial_alone(tmp_path, cache, monkeypatch):
