@@ -253,3 +253,16 @@ def test_dry_run_says_which_trials_would_stack(tmp_path, cache, capsys):
     assert main(["run", str(path), "--dry-run", "--stack", "2"]) == 0
     # source-only: 3 trials -> a stack of 2 and one alone; CORAL: 6 trials -> 3 stacks of 2
     assert "8 of the 9 trial(s) to run train in 4 stack(s) of up to 2" in capsys.readouterr().out
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_stack_below_one_is_refused_before_any_data_is_read(tmp_path, cache, capsys, dry_run):
+    import yaml  # noqa: PLC0415
+
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(_config(cache, stack=2)))
+    args = ["run", str(path), "--stack", "0", *(["--dry-run"] if dry_run else [])]
+    assert main(args) == 2
+    assert "--stack 0: give at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "corpus").exists()

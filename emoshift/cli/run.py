@@ -48,12 +48,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _dry_run(args: argparse.Namespace) -> int:
     from emoshift.experiment.config import load_config  # noqa: PLC0415 (fast --help)
-    from emoshift.experiment.runner import prepare_run, trial_workers  # noqa: PLC0415
+    from emoshift.experiment.runner import prepare_run, stack_size, trial_workers  # noqa: PLC0415
     from emoshift.experiment.stacking import plan_units  # noqa: PLC0415
     from emoshift.experiment.store import ResultStore  # noqa: PLC0415
 
     config = load_config(args.config)
     trial_workers(args.jobs, config.jobs)  # what run would refuse, before the data is read
+    size = stack_size(args.stack, config.stack)
     _, specs = prepare_run(config)
     run_dir = args.output or config.output_dir()
     finished = (
@@ -65,7 +66,6 @@ def _dry_run(args: argparse.Namespace) -> int:
         f"{len(specs)} trial(s) in {config.name!r}; {len(finished & {s.key for s in specs})}"
         f" already finished in {run_dir}"
     )
-    size = args.stack or config.stack
     todo = [spec for spec in specs if spec.key not in finished]
     stacks = [unit for unit in plan_units(specs, todo, size) if isinstance(unit, tuple)]
     if stacks:

@@ -140,6 +140,20 @@ def trial_workers(jobs: int | None, config_jobs: int | None) -> int:
     return chosen
 
 
+def stack_size(stack: int | None, config_stack: int) -> int:
+    """Trials per stack for ``--stack`` (else the config's ``stack``); below 1 is a
+    ``ValueError`` (checked before any work).
+
+    >>> stack_size(None, 3), stack_size(2, 3)
+    (3, 2)
+    """
+    if stack is None:
+        return config_stack
+    if stack < 1:
+        raise ValueError(f"--stack {stack}: give at least 1 (1: every trial trains alone)")
+    return stack
+
+
 def run_experiment(
     config: ExperimentConfig,
     *,
@@ -158,6 +172,7 @@ def run_experiment(
     if executor not in EXECUTORS:
         raise ValueError(f"executor {executor!r}; choose one of {list(EXECUTORS)}")
     jobs = trial_workers(jobs, config.jobs)
+    stack = stack_size(stack, config.stack)
     run_dir = Path(run_dir) if run_dir is not None else config.output_dir()
     store = ResultStore(run_dir)
     store.folder.write_config(_config_record(config))
@@ -173,7 +188,7 @@ def run_experiment(
         disable=not progress_enabled(progress),
         dynamic_ncols=True,
     )
-    units = plan_units(specs, todo, stack or config.stack)
+    units = plan_units(specs, todo, stack)
     outcomes = EXECUTORS[executor](units, data, jobs, data_dir=data_dir, address=address)
     failures: Counter[str] = Counter()
     n_finished = 0
