@@ -38,17 +38,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="Ray cluster address for --executor ray (default: a local Ray)",
     )
+    parser.add_argument(
+        "--stack",
+        type=int,
+        default=None,
+        metavar="N",
+        help="train up to N trials of one method and pair together as one stacked network "
+        "(default: the config's stack, else 1: each trial alone)",
+    )
     parser.add_argument("--output", default=None, help="run folder (default: the config's)")
     parser.add_argument("--no-report", action="store_true", help="skip writing the report")
 
 
 def _dry_run(args: argparse.Namespace) -> int:
     from emoshift.experiment.config import load_config  # noqa: PLC0415 (fast --help)
-    from emoshift.experiment.runner import dry_run, trial_workers  # noqa: PLC0415
+    from emoshift.experiment.runner import dry_run, stack_size, trial_workers  # noqa: PLC0415
+    from emoshift.experiment.stacking import plan_units  # noqa: PLC0415
     from emoshift.experiment.store import ResultStore  # noqa: PLC0415
 
     config = load_config(args.config)
     trial_workers(args.jobs, config.jobs)  # what run would refuse, before the data is read
+    size = stack_size(args.stack, config.stack)
     checked = dry_run(config)
     run_dir = args.output or config.output_dir()
     finished = ResultStore(run_dir).finished_keys() if Path(run_dir).exists() else set()
@@ -70,6 +80,13 @@ def _dry_run(args: argparse.Namespace) -> int:
             f"{len(specs)} trial(s) in {config.name!r}; {len(finished & {s.key for s in specs})}"
             f" already finished in {run_dir}; the features of all {checked.n_files} audio "
             "file(s) are cached"
+        )
+    todo = [spec for spec in specs if spec.key not in finished]
+    stacks = [unit for unit in plan_units(specs, todo, size) if isinstance(unit, tuple)]
+    if stacks:
+        print(
+            f"{sum(map(len, stacks))} of the {len(todo)} trial(s) to run train in "
+            f"{len(stacks)} stack(s) of up to {size}"
         )
     for spec in specs:
         state = "done" if spec.key in finished else "?" if spec.key == "" and finished else "todo"
@@ -95,6 +112,7 @@ def _run(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             address=args.address,
             run_dir=args.output,
+            stack=args.stack,
         )
     except KeyboardInterrupt as stop:
         run_dir = args.output or config.output_dir()

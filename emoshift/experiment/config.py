@@ -206,6 +206,7 @@ class ExperimentConfig:
     output: str | None = None
     executor: str = "serial"
     jobs: int | None = None
+    stack: int = 1
     base_dir: str = "."
 
     def output_dir(self) -> Path:
@@ -510,6 +511,8 @@ def parse_config(
         raise ConfigError("config.methods: name at least one method")
     if config.trials < 1:
         raise ConfigError("config.trials: must be at least 1")
+    if config.stack < 1:
+        raise ConfigError("config.stack: must be at least 1 (1: every trial trains alone)")
     _check_queries(config)
     for method, params in config.methods.items():
         expand_method_grid(method, params or {}, f"config.methods.{method}", config.task)

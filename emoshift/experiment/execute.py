@@ -20,7 +20,7 @@ import pandas as pd
 from emoshift.experiment.data import ExperimentData
 from emoshift.experiment.plan import TrialSpec
 from emoshift.experiment.protocols import make_split
-from emoshift.experiment.trial import DomainSplit, run_trial, torch_threads
+from emoshift.experiment.trial import DomainSplit, TrialResult, run_trial, torch_threads
 from emoshift.methods.inputs import concat_inputs
 from emoshift.runfolder import RunFolder, prediction_table
 
@@ -69,12 +69,12 @@ def _embeddings(model: object, split: DomainSplit, seed: int) -> dict[str, np.nd
     return arrays if layer else None
 
 
-@torch_threads(1)
-def execute_trial(
-    spec: TrialSpec, data: ExperimentData
-) -> tuple[dict, dict[str, np.ndarray] | None, pd.DataFrame | None, float]:
-    """Run one trial; returns ``(record, embeddings or None, predictions or None, seconds)``."""
-    started = time.perf_counter()
+#: what running a trial gives: ``(record, embeddings or None, predictions or None, seconds)``
+Outcome = tuple[dict, dict[str, np.ndarray] | None, pd.DataFrame | None, float]
+
+
+def trial_record(spec: TrialSpec) -> dict:
+    """The record of ``spec`` before it runs: its spec fields and empty results."""
     record = {
         key: value
         for key, value in dataclasses.asdict(spec).items()
@@ -93,29 +93,80 @@ def execute_trial(
     record.update(
         status="ok", error=None, metrics={}, labels=[], confusion=None, history=[], embeddings=None
     )
+    return record
+
+
+def trial_split(spec: TrialSpec, data: ExperimentData) -> tuple[DomainSplit, list[str] | None]:
+    """The trial's split of ``data`` and the regression dimensions it scores (or None)."""
+    split = make_split(
+        data,
+        spec.source,
+        spec.target,
+        spec.protocol,
+        trial=spec.trial,
+        seed=spec.seed,
+        n_trials=spec.n_trials,
+        target_test_fraction=spec.target_test_fraction,
+        k=spec.k,
+        size=spec.size,
+        fold=spec.fold,
+        speaker_independent=spec.speaker_independent,
+        exclusive=spec.exclusive,
+        domain_column=spec.data_spec.get("features", {}).get("domain"),
+        **spec.protocol_options,
+    )
+    dimensions = spec.data_spec["labels"]["dimensions"] if spec.task == "regression" else None
+    if spec.dimension is not None:  # one model per dimension: this trial's column
+        split = _one_output(split, dimensions.index(spec.dimension))
+        dimensions = [spec.dimension]
+    return split, dimensions
+
+
+def record_result(
+    record: dict,
+    spec: TrialSpec,
+    result: TrialResult,
+    split: DomainSplit,
+    dimensions: list[str] | None,
+) -> tuple[dict[str, np.ndarray] | None, pd.DataFrame | None]:
+    """Put ``result`` into ``record``; returns the embeddings of trial 0 and the per-file
+    test predictions (each None when there are none). The record names the artifacts
+    only once both are made, so a failing trial never names a file that is not written."""
+    record.update(
+        metrics=result.metrics,
+        labels=[str(label) for label in result.labels],
+        confusion=None if result.confusion is None else result.confusion.tolist(),
+        history=result.history,
+    )
+    if result.selection is not None:
+        record["selection"] = result.selection
+    predictions = embeddings = None
+    if split.test_files is not None:  # a corpus table names each row's file
+        predictions = prediction_table(
+            split.test_files,
+            result.y_true,
+            result.y_pred,
+            classes=[str(c) for c in result.classes],
+            proba=result.proba,
+            dimensions=dimensions,
+        )
+    if spec.trial == 0 and result.model is not None:
+        embeddings = _embeddings(result.model, split, spec.seed)
+    if predictions is not None:
+        record["predictions"] = RunFolder.predictions_name(spec.key)
+    if embeddings is not None:
+        record["embeddings"] = RunFolder.artifact_name(spec.key)
+    return embeddings, predictions
+
+
+@torch_threads(1)
+def execute_trial(spec: TrialSpec, data: ExperimentData) -> Outcome:
+    """Run one trial; returns ``(record, embeddings or None, predictions or None, seconds)``."""
+    started = time.perf_counter()
+    record = trial_record(spec)
     embeddings = predictions = None
     try:
-        split = make_split(
-            data,
-            spec.source,
-            spec.target,
-            spec.protocol,
-            trial=spec.trial,
-            seed=spec.seed,
-            n_trials=spec.n_trials,
-            target_test_fraction=spec.target_test_fraction,
-            k=spec.k,
-            size=spec.size,
-            fold=spec.fold,
-            speaker_independent=spec.speaker_independent,
-            exclusive=spec.exclusive,
-            domain_column=spec.data_spec.get("features", {}).get("domain"),
-            **spec.protocol_options,
-        )
-        dimensions = spec.data_spec["labels"]["dimensions"] if spec.task == "regression" else None
-        if spec.dimension is not None:  # one model per dimension: this trial's column
-            split = _one_output(split, dimensions.index(spec.dimension))
-            dimensions = [spec.dimension]
+        split, dimensions = trial_split(spec, data)
         result = run_trial(
             spec.method,
             spec.params,
@@ -127,28 +178,7 @@ def execute_trial(
             keep_model=spec.trial == 0,
             selection=spec.selection,
         )
-        record.update(
-            metrics=result.metrics,
-            labels=[str(label) for label in result.labels],
-            confusion=None if result.confusion is None else result.confusion.tolist(),
-            history=result.history,
-        )
-        if result.selection is not None:
-            record["selection"] = result.selection
-        if split.test_files is not None:  # a corpus table names each row's file
-            predictions = prediction_table(
-                split.test_files,
-                result.y_true,
-                result.y_pred,
-                classes=[str(c) for c in result.classes],
-                proba=result.proba,
-                dimensions=dimensions if spec.task == "regression" else None,
-            )
-            record["predictions"] = RunFolder.predictions_name(spec.key)
-        if spec.trial == 0 and result.model is not None:
-            embeddings = _embeddings(result.model, split, spec.seed)
-            if embeddings is not None:
-                record["embeddings"] = RunFolder.artifact_name(spec.key)
+        embeddings, predictions = record_result(record, spec, result, split, dimensions)
     except Exception:  # a failing trial is recorded, the others go on
         record.update(status="error", error=traceback.format_exc())
     return record, embeddings, predictions, time.perf_counter() - started

@@ -1,9 +1,10 @@
 """Where trials run: in this process, in local worker processes, or on Ray.
 
-Each executor takes the trial specs and the run's data and yields one
-``(record, embeddings, predictions, seconds)`` outcome per trial as it finishes (in any order);
-:func:`emoshift.experiment.execute.execute_trial` computes each, so the numbers are the
-same whichever executor ran them.
+Each executor takes the units of work (a trial, or a stack of trials:
+:mod:`emoshift.experiment.stacking`) and the run's data and yields one
+``(record, embeddings, predictions, seconds)`` outcome per trial as its unit finishes (in
+any order); :func:`emoshift.experiment.stacking.execute_unit` computes each, so the
+numbers are the same whichever executor ran them.
 
 No worker outlives its run: worker processes watch a pipe that only the parent holds
 open, and exit as soon as it closes, whether because the run stopped (Ctrl-C, SIGTERM,
@@ -28,13 +29,8 @@ from multiprocessing import get_context
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-import pandas as pd
-
 from emoshift.experiment.data import ExperimentData
-from emoshift.experiment.execute import execute_trial
-from emoshift.experiment.plan import TrialSpec
-
-Outcome = tuple[dict, dict | None, pd.DataFrame | None, float]
+from emoshift.experiment.stacking import Outcome, Unit, execute_unit
 
 _WORKER_DATA: ExperimentData | None = None
 
@@ -56,20 +52,18 @@ def _init_worker(data_dir: str, parent_alive: Connection) -> None:
     _WORKER_DATA = ExperimentData.load(data_dir)
 
 
-def _run_in_worker(spec: TrialSpec) -> Outcome:
+def _run_in_worker(unit: Unit) -> list[Outcome]:
     assert _WORKER_DATA is not None, "worker started without data"
-    return execute_trial(spec, _WORKER_DATA)
+    return execute_unit(unit, _WORKER_DATA)
 
 
-def _serial(
-    specs: list[TrialSpec], data: ExperimentData, jobs: int, **_: object
-) -> Iterator[Outcome]:
-    for spec in specs:
-        yield execute_trial(spec, data)
+def _serial(units: list[Unit], data: ExperimentData, jobs: int, **_: object) -> Iterator[Outcome]:
+    for unit in units:
+        yield from execute_unit(unit, data)
 
 
 def _processes(
-    specs: list[TrialSpec], data: ExperimentData, jobs: int, data_dir: Path, **_: object
+    units: list[Unit], data: ExperimentData, jobs: int, data_dir: Path, **_: object
 ) -> Iterator[Outcome]:
     context = get_context("spawn")
     parent_alive, alive = context.Pipe(duplex=False)
@@ -81,11 +75,11 @@ def _processes(
     )
     completed = False
     try:
-        pending = {pool.submit(_run_in_worker, spec) for spec in specs}
+        pending = {pool.submit(_run_in_worker, unit) for unit in units}
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                yield future.result()
+                yield from future.result()
         completed = True
     except BrokenProcessPool:
         raise RuntimeError(
@@ -101,7 +95,7 @@ def _processes(
 
 
 def _ray(
-    specs: list[TrialSpec], data: ExperimentData, jobs: int, address: str | None = None, **_: object
+    units: list[Unit], data: ExperimentData, jobs: int, address: str | None = None, **_: object
 ) -> Iterator[Outcome]:
     try:
         import ray  # noqa: PLC0415 (optional extra)
@@ -117,12 +111,12 @@ def _ray(
             ignore_reinit_error=True,
         )
     try:
-        remote = ray.remote(num_cpus=1)(execute_trial)
+        remote = ray.remote(num_cpus=1)(execute_unit)
         data_ref = ray.put(data)
-        pending = [remote.remote(spec, data_ref) for spec in specs]
+        pending = [remote.remote(unit, data_ref) for unit in units]
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
-            yield ray.get(done[0])
+            yield from ray.get(done[0])
     finally:
         if started_here:
             ray.shutdown()

@@ -155,12 +155,7 @@ def run_trial(
     among hyper-parameters first, without the test rows; the result's ``selection``
     records the choice (and, when asked, each choice's test score as an oracle).
     """
-    accepted = method_class(method)().get_params()
-    if "task" in accepted:
-        params = {"task": task, **params}
-    elif task != "classification":
-        raise ValueError(f"method {method!r} does classification only, not {task}")
-    model = get_method(method, **{**params, "random_state": seed})
+    model = trial_model(method, params, seed=seed, task=task)
     started = time.perf_counter()
     kwargs = fit_arguments(method, split, params)
     chosen = None
@@ -178,6 +173,48 @@ def run_trial(
         )
         model = getattr(chosen, "best_estimator_", chosen)  # the guard predicts itself
     fit_seconds = time.perf_counter() - started
+    result = score_trial(
+        method,
+        model,
+        split,
+        task=task,
+        metrics=metrics,
+        dimensions=dimensions,
+        keep_model=keep_model,
+        fit_seconds=fit_seconds,
+    )
+    if chosen is not None:
+        if selection.get("oracle"):  # after the choice, for the report only
+            grid = [s["params"] for s in chosen.scores_]
+            record["oracle"] = oracle_scores(
+                chosen.models_, grid, split.X_test, split.y_test, result.labels
+            )
+        result.selection = record
+    return result
+
+
+def trial_model(method: str, params: dict[str, object], *, seed: int, task: str) -> object:
+    """The unfitted estimator of a trial: ``method`` with ``params``, ``task`` and ``seed``."""
+    accepted = method_class(method)().get_params()
+    if "task" in accepted:
+        params = {"task": task, **params}
+    elif task != "classification":
+        raise ValueError(f"method {method!r} does classification only, not {task}")
+    return get_method(method, **{**params, "random_state": seed})
+
+
+def score_trial(
+    method: str,
+    model: object,
+    split: DomainSplit,
+    *,
+    task: str,
+    metrics: list[str] | None,
+    dimensions: list[str] | None,
+    keep_model: bool,
+    fit_seconds: float,
+) -> TrialResult:
+    """Score a fitted ``model`` on the split's target test rows."""
     predicted = model.predict(split.X_test)
     labels: list = []
     confusion = None
@@ -190,9 +227,6 @@ def run_trial(
         values = score(split.y_test, predicted, task, metrics, labels=labels)
     else:
         values = score(split.y_test, predicted, task, metrics, dimensions=dimensions)
-    if chosen is not None and selection.get("oracle"):  # after the choice, for the report only
-        grid = [s["params"] for s in chosen.scores_]
-        record["oracle"] = oracle_scores(chosen.models_, grid, split.X_test, split.y_test, labels)
     return TrialResult(
         method=method,
         metrics=values,
@@ -206,7 +240,6 @@ def run_trial(
         ],
         fit_seconds=fit_seconds,
         model=model if keep_model else None,
-        selection=None if chosen is None else record,
         proba=proba,
         classes=classes,
     )

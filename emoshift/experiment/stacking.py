@@ -1,0 +1,163 @@
+"""Trials that train as one stack (``emoshift run --stack N``, or ``stack: N`` in a config).
+
+:func:`plan_units` cuts a run's trials into units of work: a trial alone, or a stack of
+up to N trials of one method on one pair and protocol condition that differ only in
+their trial (seed and split) and in the hyper-parameters that may differ within a stack
+(:data:`~emoshift.methods.stacked_steps.MEMBER_PARAMETERS`, e.g. DANN's ``lambda_max``).
+The stacks are cut from the whole plan, not from what is left to run, so a resumed run
+puts a trial in the same stack as an uninterrupted one; the trials of a stack that are
+already finished are left out of it. :func:`execute_unit` runs a unit:
+a stack through :func:`~emoshift.methods.stacked.fit_stacked`, each trial then scored and
+recorded on its own, with its own key, result line, history, predictions table and
+artifacts. A trial's record says ``"stacked": true`` when it trained in a stack; when
+the trials of a stack could not train together (a method or encoder without a stacked
+step, data of different shapes), each runs alone as without ``--stack``, and its record
+says ``"stacked": false`` with the reason in ``"stack_problem"``. Without ``--stack``
+records are as before.
+
+Every loss, statistic, clipping norm and random draw of a member is its own, and for
+source-only, Deep CORAL and MRD a member ends with the same bytes in a stack of any size
+(``tests/test_stacked.py``), so a run resumed mid-stack gives the same results file. A
+DANN member's parameters still move by rounding (about 1e-8 after two epochs) with the
+number of members, for a reason not yet found; a DANN stack that an interrupted run
+splits gives numbers within rounding of, not byte-equal to, an uninterrupted run's.
+
+Example:
+    >>> from emoshift.experiment.config import parse_config
+    >>> from emoshift.experiment.plan import plan_trials
+    >>> config = parse_config({
+    ...     "name": "doc", "corpora": {"s": {"loader": "synthetic", "path": "c"}},
+    ...     "pairs": [{"source": "elicitation == 'acted'",
+    ...                "target": "elicitation == 'spontaneous'", "name": "a->s"}],
+    ...     "methods": {"dann": {"lambda_max": [0.5, 1.0]}, "coral": {"lr": [0.001, 0.01]}},
+    ...     "baseline": None, "trials": 3})
+    >>> units = plan_units(plan_trials(config), plan_trials(config), 4)
+    >>> [len(unit) for unit in units]  # DANN's grid point may differ within a stack, lr not
+    [4, 3, 3, 2]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+import traceback
+
+from emoshift.experiment.data import ExperimentData
+from emoshift.experiment.execute import (
+    Outcome,
+    execute_trial,
+    record_result,
+    trial_record,
+    trial_split,
+)
+from emoshift.experiment.plan import TrialSpec
+from emoshift.experiment.trial import fit_arguments, score_trial, torch_threads, trial_model
+from emoshift.methods import method_class
+from emoshift.methods.stacked import fit_stacked
+from emoshift.methods.stacked_networks import NotStackable
+from emoshift.methods.stacked_steps import MEMBER_PARAMETERS, STACKED_STEPS
+
+#: one trial, or the trials of one stack
+Unit = TrialSpec | tuple[TrialSpec, ...]
+
+
+def _stack_key(spec: TrialSpec) -> str | None:
+    """What the trials of one stack share, or ``None`` for a trial that runs alone."""
+    kind = method_class(spec.method)
+    if kind not in STACKED_STEPS or spec.selection is not None:
+        return None
+    shared = dataclasses.asdict(spec)
+    for name in ("key", "trial", "variant"):
+        shared.pop(name)
+    member_wise = MEMBER_PARAMETERS.get(kind, {})
+    shared["params"] = {k: v for k, v in spec.params.items() if k not in member_wise}
+    return json.dumps(shared, sort_keys=True, default=str)
+
+
+def plan_units(planned: list[TrialSpec], todo: list[TrialSpec], size: int) -> list[Unit]:
+    """The units that run ``todo``: stacks of up to ``size`` trials cut from ``planned``
+    (in plan order), and trials alone; ``size`` 1 runs every trial alone."""
+    if size <= 1:
+        return list(todo)
+    groups: dict[str, list[TrialSpec]] = {}
+    for spec in planned:
+        key = _stack_key(spec)
+        if key is not None:
+            groups.setdefault(key, []).append(spec)
+    stack_of: dict[str, int] = {}
+    for group in groups.values():
+        for start in range(0, len(group), size):
+            chunk = group[start : start + size]
+            if len(chunk) > 1:
+                stack_of.update((spec.key, chunk[0].key) for spec in chunk)
+    units: dict[str, list[TrialSpec]] = {}
+    for spec in todo:
+        units.setdefault(stack_of.get(spec.key, spec.key), []).append(spec)
+    return [
+        tuple(members) if members[0].key in stack_of else members[0] for members in units.values()
+    ]
+
+
+def execute_unit(unit: Unit, data: ExperimentData) -> list[Outcome]:
+    """Run one unit: a trial alone (:func:`~emoshift.experiment.execute.execute_trial`)
+    or a stack (:func:`execute_stack`); one outcome per trial."""
+    if isinstance(unit, TrialSpec):
+        return [execute_trial(unit, data)]
+    return execute_stack(list(unit), data)
+
+
+def _alone(specs: list[TrialSpec], data: ExperimentData, problem: str) -> list[Outcome]:
+    outcomes = [execute_trial(spec, data) for spec in specs]
+    for record, *_ in outcomes:
+        record.update(stacked=False, stack_problem=problem)
+    return outcomes
+
+
+@torch_threads(1)
+def execute_stack(specs: list[TrialSpec], data: ExperimentData) -> list[Outcome]:
+    """Train ``specs`` as one stack, then score and record each trial on its own."""
+    started = time.perf_counter()
+    try:
+        splits = [trial_split(spec, data) for spec in specs]
+        models = [
+            trial_model(spec.method, spec.params, seed=spec.seed + spec.trial, task=spec.task)
+            for spec in specs
+        ]
+        givens = [
+            {
+                "X": split.X_source,
+                "y": split.y_source,
+                **fit_arguments(spec.method, split, spec.params),
+            }
+            for spec, (split, _) in zip(specs, splits)
+        ]
+        fit_stacked(models, givens)
+    except NotStackable as problem:
+        return _alone(specs, data, str(problem))
+    except Exception as problem:  # noqa: BLE001 (each trial alone records its own error)
+        return _alone(specs, data, f"{type(problem).__name__}: {problem}")
+    fit_seconds = (time.perf_counter() - started) / len(specs)
+    outcomes = []
+    for spec, model, (split, dimensions) in zip(specs, models, splits):
+        scored = time.perf_counter()
+        record = trial_record(spec)
+        embeddings = predictions = None
+        try:
+            result = score_trial(
+                spec.method,
+                model,
+                split,
+                task=spec.task,
+                metrics=spec.metrics,
+                dimensions=dimensions,
+                keep_model=spec.trial == 0,
+                fit_seconds=fit_seconds,
+            )
+            embeddings, predictions = record_result(record, spec, result, split, dimensions)
+        except Exception:  # a failing trial is recorded, the others go on
+            record.update(status="error", error=traceback.format_exc())
+        record["stacked"] = True
+        seconds = fit_seconds + time.perf_counter() - scored
+        outcomes.append((record, embeddings, predictions, seconds))
+    return outcomes

@@ -1,0 +1,230 @@
+"""Train several estimators of one method together: one stacked network, one step each.
+
+:func:`fit_stacked` fits M estimators of the same method whose networks have the same
+shapes (they may differ in seed, in their data, and in the hyper-parameters of
+:data:`~emoshift.methods.stacked_steps.MEMBER_PARAMETERS`) as one network with a member
+dimension (:mod:`emoshift.methods.stacked_networks`), so every optimisation step of the
+group costs one pass of batched matrix products instead of M passes of small ones. Each
+member keeps what its solo fit has: the initial weights of its seed, its own batch order
+(its own NumPy generator over its own data), its own dropout masks (its own torch
+generator, continued from where its initialisation left the seeded default one), its own
+early-stopping state and best-epoch weights, and its own ``history_``. A member that
+stops early leaves the stack (its parameters, optimizer moments, statistics and
+generator are cut out), so it stops updating; the group ends when the last member stops.
+At the end each estimator holds its own networks, as after a solo ``fit``, and
+``stacked_`` says how many members it trained with.
+
+A member computes what its solo fit computes, operation for operation, except that its
+matrix products run batched; ``tests/test_stacked.py`` checks that its parameters after
+the first steps equal its solo fit's to floating-point tolerance.
+
+Example:
+    >>> import numpy as np
+    >>> from emoshift.methods.baselines import SourceOnly
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(80, 5)); y = np.where(X[:, 0] > 0, "anger", "neutral")
+    >>> models = [SourceOnly(hidden_sizes=(8,), max_epochs=3, random_state=s) for s in (0, 1)]
+    >>> fitted = fit_stacked(models, [{"X": X, "y": y}, {"X": X, "y": y}])
+    >>> [m.stacked_ for m in fitted], [len(m.history_) for m in fitted]
+    ([2, 2], [3, 3])
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+
+import torch
+
+from emoshift.methods.base import Batch, FitData, NeuralEstimator
+from emoshift.methods.estimator import FitArguments
+from emoshift.methods.stacked_networks import (
+    NotStackable,
+    keep_members,
+    member_state,
+    stack_networks,
+)
+from emoshift.methods.stacked_steps import MEMBER_PARAMETERS, STACKED_STEPS, Stack
+
+#: shared parameters that a stacked fit does not change the meaning of
+_FREE_PARAMETERS = ("random_state", "verbose", "device")
+
+
+def stacking_problem(estimators: Sequence[object]) -> str | None:
+    """Why ``estimators`` cannot train as one stack, or ``None`` when they can (from their
+    parameters; :func:`fit_stacked` also checks their data's shapes)."""
+    first = estimators[0]
+    if type(first) not in STACKED_STEPS:
+        return f"{type(first).__name__} has no stacked training step"
+    if any(type(e) is not type(first) for e in estimators):
+        return "the members are estimators of different methods"
+    params = first.get_params(deep=False)
+    if params.get("encoder", "mlp") != "mlp" or params.get("stacked_layers", 1) != 1:
+        return "only the MLP encoder stacks (the CNN-GRU encoder and layer sums do not)"
+    if params.get("ensemble", 1) != 1:
+        return "seed ensembles do not stack"
+    if params.get("multi_source"):
+        return "multi-source training does not stack"
+    free = {*_FREE_PARAMETERS, *MEMBER_PARAMETERS.get(type(first), {})}
+    for other in estimators[1:]:
+        differ = sorted(
+            name
+            for name, value in other.get_params(deep=False).items()
+            if name not in free and value != params[name]
+        )
+        if differ:
+            return f"the members differ in {differ}, which must be equal within a stack"
+    return None
+
+
+def _shapes(data: FitData) -> tuple:
+    def shape(value: object) -> tuple | None:
+        return None if value is None else tuple(value.shape)
+
+    return tuple(shape(getattr(data, name)) for name in vars(data) if name != "eval_set")
+
+
+def _check_data(datas: Sequence[FitData]) -> None:
+    if any(data.source_domains is not None for data in datas):
+        raise NotStackable("multi-source training does not stack")
+    if any(data.X_target_labelled is not None for data in datas):
+        raise NotStackable("fits with labelled target examples do not stack")
+    if len({_shapes(data) for data in datas}) != 1:
+        raise NotStackable("the members' data differ in shape")
+
+
+def _stack_batches(batches: Sequence[Batch]) -> Batch:
+    def stacked(name: str) -> torch.Tensor | None:
+        values = [getattr(batch, name) for batch in batches]
+        return None if values[0] is None else torch.stack(values)
+
+    return Batch(x=stacked("x"), y=stacked("y"), x_target=stacked("x_target"))
+
+
+class _Member:
+    """One estimator's part of the stack: its data, generators and stopping state."""
+
+    def __init__(self, estimator: NeuralEstimator, given: FitArguments) -> None:
+        self.estimator = estimator
+        estimator._check_params()
+        vars(estimator).pop("members_", None)  # a seed ensemble's, from an earlier fit
+        self.data = estimator._prepare(given)
+        estimator._start_fit(self.data)  # seeds torch and NumPy, builds, as a solo fit
+        #: continues the seeded default generator, as the solo fit's dropout would
+        self.generator = torch.Generator()
+        self.generator.set_state(torch.get_rng_state())
+        self.best_loss, self.best_state, self.stale = math.inf, None, 0
+        self.final_state: dict[str, torch.Tensor] | None = None
+
+    def epoch_ended(self, record: dict[str, float], epoch: int, stacked: object, at: int) -> bool:
+        """Record the epoch and update early stopping; ``True`` when this member stops."""
+        estimator = self.estimator
+        estimator.history_.append(record)
+        patience = estimator.patience
+        if self.data.X_dev is None or patience is None:
+            return False
+        if record["dev_loss"] < self.best_loss - 1e-6:
+            self.best_loss, self.stale, estimator.best_epoch_ = record["dev_loss"], 0, epoch
+            self.best_state = member_state(stacked, at)
+            return False
+        self.stale += 1
+        return self.stale >= patience
+
+
+def fit_stacked(
+    estimators: Sequence[NeuralEstimator], givens: Sequence[FitArguments]
+) -> list[NeuralEstimator]:
+    """Fit ``estimators`` (``fit`` keyword arguments ``givens``, one dict each, with
+    ``X`` and ``y``) as one stack; raises :class:`NotStackable` when they cannot."""
+    problem = stacking_problem(estimators)
+    if problem is not None:
+        raise NotStackable(problem)
+    members = [_Member(e, FitArguments(**given)) for e, given in zip(estimators, givens)]
+    _check_data([member.data for member in members])
+    template = estimators[0]
+    generators = [m.generator for m in members]  # one list: the stack shrinks it once
+    stacked = torch.nn.ModuleDict(
+        {
+            name: stack_networks([m.estimator.modules_[name] for m in members], generators)
+            for name in template.modules_
+        }
+    )
+    stacked.to(template.device_)
+    saved = template.modules_
+    template.modules_ = stacked  # the template's own optimizer layout, over the stack
+    optimizers = template._make_optimizers()
+    template.modules_ = saved
+    _train(Stack(template, stacked, optimizers, {}), members)
+    for member in members:
+        estimator = member.estimator
+        estimator.modules_.load_state_dict(member.best_state or member.final_state)
+        estimator.n_epochs_ = len(estimator.history_)
+        estimator.stacked_ = len(members)
+        estimator.modules_.eval()
+    return list(estimators)
+
+
+def _member_values(stack: Stack, active: Sequence[_Member], epoch: int) -> None:
+    """Run each member's epoch hook and gather the per-member values the step reads;
+    optimizer settings a hook changes (learning-rate decay) follow the first member's."""
+    for member in active:
+        member.estimator._epoch_started(epoch, member.data)
+    attributes = MEMBER_PARAMETERS.get(type(stack.template), {}).values()
+    stack.member_values = {
+        name: torch.tensor(
+            [getattr(m.estimator, name) for m in active], device=stack.template.device_
+        )
+        for name in attributes
+    }
+    first = active[0].estimator._optimizers
+    for key, optimizer in stack.optimizers.items():
+        for group, solo in zip(optimizer.param_groups, first[key].param_groups):
+            group["lr"] = solo["lr"]
+
+
+@torch.no_grad()
+def _dev_losses(stack: Stack, active: Sequence[_Member]) -> list[float]:
+    method = STACKED_STEPS[type(stack.template)]
+    stack.modules.eval()
+    x = torch.stack([m.data.X_dev for m in active])
+    y = torch.stack([m.data.y_dev for m in active])
+    return stack.task_loss(method.forward(stack, x), y).tolist()
+
+
+def _train(stack: Stack, members: list[_Member]) -> None:
+    """The epochs of :meth:`NeuralEstimator._train_loop`, for every member at once."""
+    method = STACKED_STEPS[type(stack.template)]
+    active = list(members)
+    for epoch in range(stack.template.max_epochs):
+        started = time.perf_counter()
+        stack.modules.train()
+        _member_values(stack, active, epoch)
+        sums: dict[str, torch.Tensor] = {}
+        n_steps = 0
+        for batches in zip(*(m.estimator._batches(m.data) for m in active)):
+            for key, value in method.step(stack, _stack_batches(batches)).items():
+                value = torch.as_tensor(value, dtype=torch.float64).expand(len(active))
+                sums[key] = sums.get(key, 0) + value.double()
+            n_steps += 1
+        means = {key: (value / max(n_steps, 1)).tolist() for key, value in sums.items()}
+        dev = _dev_losses(stack, active) if active[0].data.X_dev is not None else None
+        seconds = time.perf_counter() - started
+        stopped = []
+        for at, member in enumerate(active):
+            record = {"epoch": epoch, **{key: values[at] for key, values in means.items()}}
+            if dev is not None:
+                record["dev_loss"] = dev[at]
+            record["time_s"] = seconds
+            if member.epoch_ended(record, epoch, stack.modules, at):
+                stopped.append(at)
+        for at in stopped:
+            active[at].final_state = member_state(stack.modules, at)
+        if stopped:
+            kept = [at for at in range(len(active)) if at not in stopped]
+            active = [active[at] for at in kept]
+            if not active:
+                return
+            keep_members(stack.modules, stack.optimizers.values(), kept)
+    for at, member in enumerate(active):
+        member.final_state = member_state(stack.modules, at)

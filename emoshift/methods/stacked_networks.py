@@ -1,0 +1,200 @@
+"""Several equally shaped networks as one: parameters with a leading member dimension.
+
+:func:`stack_networks` turns the networks of M estimators (the same MLP structure, each
+built and initialised by its own seed) into one network whose linear layers hold an
+``(M, out, in)`` weight and run as one batched matrix product (``torch.baddbmm``), whose
+batch-norm layers normalise each member's batch on its own (one ``batch_norm`` call
+per member, as its solo layer), and whose dropout layers draw each member's mask from that
+member's own generator, in the order its solo network would. Inputs and outputs carry
+the member dimension first: ``(M, batch, features)``. Containers keep their children's
+names, so member ``m`` of any tensor of :meth:`~torch.nn.Module.state_dict` is that
+member's own state (:func:`member_state`).
+
+Only parameter-free layers, ``nn.Linear``, ``nn.BatchNorm1d`` and ``nn.Dropout`` inside
+the MLP encoder and heads stack; anything else (the CNN-GRU encoder, PReLU, a layer-sum)
+raises :class:`NotStackable`, naming the layer.
+
+Example:
+    >>> import torch
+    >>> from emoshift.methods.networks import MLPEncoder
+    >>> nets = []
+    >>> for seed in (0, 1):
+    ...     _ = torch.manual_seed(seed)
+    ...     nets.append(MLPEncoder(4, (3,), dropout=0.0).eval())
+    >>> stacked = stack_networks(nets, [torch.Generator(), torch.Generator()]).eval()
+    >>> x = torch.randn(2, 5, 4)
+    >>> bool(torch.allclose(stacked(x)[1], nets[1](x[1]), atol=1e-6))
+    True
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Sequence
+
+import torch
+from torch import nn
+
+from emoshift.methods.networks import ACTIVATIONS, MLPEncoder, MLPHead
+
+#: containers whose children stack one by one (their forward works on 3-D inputs)
+_CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict, MLPEncoder, MLPHead)
+#: parameter-free layers that act elementwise, shared by all members as they are
+_ELEMENTWISE = tuple(kind for kind in ACTIVATIONS.values() if kind is not nn.PReLU) + (nn.Identity,)
+
+
+class NotStackable(ValueError):
+    """These estimators cannot train as one stack (the message says why)."""
+
+
+class StackedLinear(nn.Module):
+    """M linear layers: ``weight`` is ``(M, out, in)``, ``bias`` ``(M, out)``."""
+
+    def __init__(self, layers: Sequence[nn.Linear]) -> None:
+        super().__init__()
+        if any(layer.bias is None for layer in layers):
+            raise NotStackable("a linear layer without bias does not stack")
+        self.weight = nn.Parameter(torch.stack([layer.weight.detach() for layer in layers]))
+        self.bias = nn.Parameter(torch.stack([layer.bias.detach() for layer in layers]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight.transpose(1, 2))
+
+
+class StackedBatchNorm1d(nn.BatchNorm1d):
+    """M batch-norm layers; each member's units are channels of one ``batch_norm`` call.
+
+    A subclass of ``nn.BatchNorm1d``, so that code which freezes running statistics
+    (``track_running_stats``) treats it as any batch-norm layer.
+    """
+
+    def __init__(self, norms: Sequence[nn.BatchNorm1d]) -> None:
+        first = norms[0]
+        if not (first.affine and first.track_running_stats):
+            raise NotStackable("batch norm stacks only with affine=True and running statistics")
+        super().__init__(first.num_features, first.eps, first.momentum)
+        self.weight = nn.Parameter(torch.stack([n.weight.detach() for n in norms]))
+        self.bias = nn.Parameter(torch.stack([n.bias.detach() for n in norms]))
+        self.running_mean = torch.stack([n.running_mean for n in norms])
+        self.running_var = torch.stack([n.running_var for n in norms])
+        self.num_batches_tracked = torch.stack([n.num_batches_tracked for n in norms])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.add_(1)
+        use_running = not self.training or self.track_running_stats
+        # member by member, each exactly as its solo layer: one call for all members
+        # (members x units channels) sums in an order that depends on their number
+        return torch.stack(
+            [
+                torch.nn.functional.batch_norm(
+                    x[m],
+                    self.running_mean[m] if use_running else None,
+                    self.running_var[m] if use_running else None,
+                    self.weight[m],
+                    self.bias[m],
+                    self.training,
+                    self.momentum,
+                    self.eps,
+                )
+                for m in range(len(x))
+            ]
+        )
+
+
+class StackedDropout(nn.Dropout):
+    """Dropout whose member ``m`` draws its mask from ``generators[m]``, exactly as
+    ``nn.Dropout`` draws from torch's default generator (``bernoulli_(1 - p)``, scaled
+    by ``1 / (1 - p)``). A subclass of ``nn.Dropout``, so evaluation switches find it."""
+
+    def __init__(self, p: float, generators: list[torch.Generator]) -> None:
+        super().__init__(p)
+        self.generators = generators
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        noise = torch.empty_like(x)
+        for member, generator in enumerate(self.generators):
+            noise[member].bernoulli_(1 - self.p, generator=generator)
+        return x * noise.div_(1 - self.p)
+
+
+def stack_networks(networks: Sequence[nn.Module], generators: list[torch.Generator]) -> nn.Module:
+    """One network holding ``networks`` (same structure and shapes) as members.
+
+    ``generators`` (one per member, shared by every dropout layer of the result) give each
+    member's dropout masks; :func:`keep_members` shrinks the list with the stack.
+    """
+    first = networks[0]
+    if any(type(network) is not type(first) for network in networks):
+        raise NotStackable("the members' networks differ in structure")
+    shapes = {tuple((n, tuple(p.shape)) for n, p in net.named_parameters()) for net in networks}
+    if len(shapes) != 1:
+        raise NotStackable("the members' networks differ in shape")
+    if isinstance(first, nn.Linear):
+        return StackedLinear(networks)
+    if isinstance(first, nn.BatchNorm1d):
+        return StackedBatchNorm1d(networks)
+    if isinstance(first, nn.Dropout):
+        return StackedDropout(first.p, generators)
+    if isinstance(first, _ELEMENTWISE):
+        return copy.deepcopy(first)
+    if not isinstance(first, _CONTAINERS):
+        raise NotStackable(f"{type(first).__name__} layers do not stack (MLP layers only)")
+    stacked = copy.copy(first)
+    stacked._parameters, stacked._buffers = {}, {}
+    stacked._modules = {
+        name: stack_networks([net._modules[name] for net in networks], generators)
+        for name in first._modules
+    }
+    return stacked
+
+
+def member_state(stacked: nn.Module, member: int) -> dict[str, torch.Tensor]:
+    """A copy of member ``member``'s state, loadable into its solo network."""
+    return {name: value[member].clone() for name, value in stacked.state_dict().items()}
+
+
+def keep_members(stacked: nn.Module, optimizers: Iterable[object], kept: Sequence[int]) -> None:
+    """Cut the stack down to the members at positions ``kept`` (in place): parameters,
+    their gradients and optimizer moments, batch-norm statistics and dropout generators."""
+    index = torch.as_tensor(list(kept), dtype=torch.long)
+    for optimizer in optimizers:
+        for state in optimizer.state.values():
+            for name in ("exp_avg", "exp_avg_sq"):
+                state[name] = state[name].index_select(0, index)
+    lists: dict[int, list[torch.Generator]] = {}
+    for module in stacked.modules():
+        for param in module._parameters.values():
+            param.data = param.data.index_select(0, index)
+            param.grad = None
+        for name, buffer in module._buffers.items():
+            module._buffers[name] = buffer.index_select(0, index)
+        if isinstance(module, StackedDropout):
+            lists[id(module.generators)] = module.generators
+    for generators in lists.values():
+        generators[:] = [generators[i] for i in kept]
+
+
+def clip_member_gradients(params: Sequence[torch.Tensor], max_norm: float) -> None:
+    """``clip_grad_norm_`` for each member on its own: each member's gradient (over all
+    ``params``) is scaled to a norm of at most ``max_norm``."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return
+    for member in range(grads[0].shape[0]):  # the norms as clip_grad_norm_ takes them
+        norms = torch.stack([torch.linalg.vector_norm(g[member]) for g in grads])
+        scale = (max_norm / (torch.linalg.vector_norm(norms) + 1e-6)).clamp(max=1.0)
+        for grad in grads:
+            grad[member].mul_(scale)
+
+
+def apply_member_max_norm(stacked: nn.Module, max_norm: float) -> None:
+    """:func:`~emoshift.methods.networks.apply_max_norm` for every member's linear units."""
+    with torch.no_grad():
+        for layer in stacked.modules():
+            if isinstance(layer, StackedLinear):
+                weight = layer.weight
+                flat = weight.reshape(-1, weight.shape[-1])
+                weight.copy_(torch.renorm(flat, p=2, dim=0, maxnorm=max_norm).view_as(weight))

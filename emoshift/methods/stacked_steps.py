@@ -1,0 +1,226 @@
+"""The training steps of the methods that train stacked (:mod:`emoshift.methods.stacked`).
+
+Each step is its method's ``_train_step`` written for a stacked network: every tensor
+has the member dimension first, every loss is reduced per member (one value each), and
+the optimiser minimises their sum, whose gradient with respect to member ``m``'s
+parameters is member ``m``'s own loss gradient, since no member reads another's
+parameters. A step returns, per history key, a float (the same for every member) or a
+tensor of one value per member.
+
+Methods: source-only, DANN, Deep CORAL and MRD. :data:`STACKED_STEPS` maps each method
+class to its step and forward; :data:`MEMBER_PARAMETERS` names the hyper-parameters that
+may differ between the members of one stack (a grid over them stacks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from emoshift.methods.base import Batch, NeuralEstimator
+from emoshift.methods.baselines import SourceOnly
+from emoshift.methods.coral import DeepCORAL
+from emoshift.methods.dann import DANN
+from emoshift.methods.mrd import MRD, _frozen_statistics
+from emoshift.methods.networks import frozen
+from emoshift.methods.optim import Adam
+from emoshift.methods.stacked_networks import apply_member_max_norm, clip_member_gradients
+
+Values = dict[str, float | torch.Tensor]
+
+
+@dataclass
+class Stack:
+    """What a stacked step works with: the template estimator (hyper-parameters shared by
+    all members), the stacked networks and optimizers, and per-member values of the
+    hyper-parameters in :data:`MEMBER_PARAMETERS` (shape ``(members,)``)."""
+
+    template: NeuralEstimator
+    modules: nn.ModuleDict
+    optimizers: dict[str, Adam]
+    member_values: dict[str, torch.Tensor]
+
+    def step(self, optimizer: Adam, losses: torch.Tensor) -> None:
+        """Zero, backpropagate the members' summed losses, clip each member's gradient,
+        update, and cap each member's unit norms (the template's ``_step``, per member)."""
+        optimizer.zero_grad()
+        losses.sum().backward()
+        if self.template.grad_clip is not None:
+            params = [p for group in optimizer.param_groups for p in group["params"]]
+            clip_member_gradients(params, self.template.grad_clip)
+        optimizer.step()
+        if self.template.max_norm is not None:
+            apply_member_max_norm(self.modules, self.template.max_norm)
+
+    def task_loss(self, outputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The template's task loss of each member: ``(members,)``."""
+        members, rows = outputs.shape[:2]
+        if self.template.task == "classification":
+            losses = nn.functional.cross_entropy(
+                outputs.reshape(members * rows, -1), target.reshape(-1), reduction="none"
+            )
+            return losses.view(members, rows).mean(1)
+        if self.template.regression_loss == "mse":
+            return ((outputs - target) ** 2).mean(dim=(1, 2))
+        return torch.stack([self.template._task_loss(o, t) for o, t in zip(outputs, target)])
+
+
+class _MemberReversal(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+        ctx.save_for_backward(scale)
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # noqa: ANN001
+        (scale,) = ctx.saved_tensors
+        return -scale.view(-1, *[1] * (grad.ndim - 1)) * grad, None
+
+
+def _encoder_head(stack: Stack, x: torch.Tensor) -> torch.Tensor:
+    return stack.modules["head"](stack.modules["encoder"](x))
+
+
+def source_only_step(stack: Stack, batch: Batch) -> Values:
+    loss = stack.task_loss(_encoder_head(stack, batch.x), batch.y)
+    stack.step(stack.optimizers["all"], loss)
+    return {"loss": loss.detach()}
+
+
+def dann_step(stack: Stack, batch: Batch) -> Values:
+    n = batch.x.shape[1]
+    features = stack.modules["encoder"](torch.cat([batch.x, batch.x_target], dim=1))
+    task_loss = stack.task_loss(stack.modules["head"](features[:, :n]), batch.y)
+    scale = stack.member_values["lambda_"]
+    logits = stack.modules["domain"](_MemberReversal.apply(features, scale)).squeeze(2)
+    is_target = torch.zeros_like(logits)
+    is_target[:, n:] = 1.0
+    domain_loss = nn.functional.binary_cross_entropy_with_logits(
+        logits, is_target, reduction="none"
+    ).mean(1)
+    loss = task_loss + domain_loss
+    stack.step(stack.optimizers["all"], loss)
+    correct = ((logits > 0) == is_target.bool()).float()
+    return {
+        "loss": loss.detach(),
+        "task_loss": task_loss.detach(),
+        "domain_loss": domain_loss.detach(),
+        "lambda": scale,
+        "domain_acc_source": correct[:, :n].mean(1),
+        "domain_acc_target": correct[:, n:].mean(1),
+    }
+
+
+def _member_coral(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """:func:`~emoshift.methods.alignment.coral_loss` of each member: ``(members,)``."""
+
+    def covariance(features: torch.Tensor) -> torch.Tensor:
+        centred = features - features.mean(1, keepdim=True)
+        return centred.transpose(1, 2) @ centred / (features.shape[1] - 1)
+
+    d = source.shape[2]
+    return ((covariance(source) - covariance(target)) ** 2).sum(dim=(1, 2)) / (4 * d * d)
+
+
+def coral_step(stack: Stack, batch: Batch) -> Values:
+    n = batch.x.shape[1]
+    layers = stack.modules["encoder"].layers_output(torch.cat([batch.x, batch.x_target], dim=1))
+    task_loss = stack.task_loss(stack.modules["head"](layers[-1][:, :n]), batch.y)
+    layer = stack.template.coral_layer
+    if not -len(layers) <= layer < len(layers):
+        raise ValueError(f"coral_layer={layer}; the encoder has {len(layers)} shared layers")
+    alignment = _member_coral(layers[layer][:, :n], layers[layer][:, n:])
+    loss = task_loss + stack.member_values["coral_weight"] * alignment
+    stack.step(stack.optimizers["all"], loss)
+    return {
+        "loss": loss.detach(),
+        "task_loss": task_loss.detach(),
+        "coral_loss": alignment.detach(),
+    }
+
+
+def _mrd_both(stack: Stack, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    features = stack.modules["encoder"](x)
+    first, second = (regressor(features) for regressor in stack.modules["regressors"])
+    return first, second
+
+
+def _mrd_discrepancy(stack: Stack, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    if stack.template.task == "classification":
+        first, second = first.softmax(2), second.softmax(2)
+    return (first - second).abs().mean(dim=(1, 2))
+
+
+def mrd_forward(stack: Stack, x: torch.Tensor) -> torch.Tensor:
+    first, second = _mrd_both(stack, x)
+    if stack.template.task == "classification":
+        return ((first.softmax(2) + second.softmax(2)) / 2).log()
+    return (first + second) / 2
+
+
+@torch.no_grad()
+def _mrd_measure(stack: Stack, x: torch.Tensor) -> torch.Tensor:
+    """MRD's ``_measure_discrepancy`` per member: dropout off, batch statistics, frozen
+    running statistics."""
+    modules = stack.modules
+    training = modules.training
+    modules.train()
+    for module in modules.modules():
+        if isinstance(module, nn.Dropout):
+            module.eval()
+    with _frozen_statistics(modules):
+        value = _mrd_discrepancy(stack, *_mrd_both(stack, x))
+    modules.train(training)
+    return value
+
+
+def mrd_step(stack: Stack, batch: Batch) -> Values:
+    def source_loss() -> torch.Tensor:
+        first, second = _mrd_both(stack, batch.x)
+        return stack.task_loss(first, batch.y) + stack.task_loss(second, batch.y)
+
+    encoder, regressors = stack.modules["encoder"], stack.modules["regressors"]
+    loss = source_loss()
+    stack.step(stack.optimizers["source"], loss)
+    after_step1 = _mrd_measure(stack, batch.x_target)
+    with frozen(encoder), _frozen_statistics(encoder):
+        maximise = source_loss() - _mrd_discrepancy(stack, *_mrd_both(stack, batch.x_target))
+    stack.step(stack.optimizers["regressors"], maximise)
+    after_step2 = _mrd_measure(stack, batch.x_target)
+    for _ in range(stack.template.n_encoder_steps):
+        with frozen(regressors), _frozen_statistics(regressors):
+            discrepancy = _mrd_discrepancy(stack, *_mrd_both(stack, batch.x_target))
+        stack.step(stack.optimizers["encoder"], discrepancy)
+    return {
+        "loss": loss.detach() / 2,
+        "discrepancy_after_step1": after_step1,
+        "discrepancy_after_step2": after_step2,
+        "discrepancy_after_step3": _mrd_measure(stack, batch.x_target),
+    }
+
+
+@dataclass(frozen=True)
+class StackedMethod:
+    """How one method trains stacked: its step and its forward (task outputs)."""
+
+    step: Callable[[Stack, Batch], Values]
+    forward: Callable[[Stack, torch.Tensor], torch.Tensor] = _encoder_head
+
+
+#: the methods that train stacked, by class (exactly: a subclass may change the step)
+STACKED_STEPS: dict[type, StackedMethod] = {
+    SourceOnly: StackedMethod(source_only_step),
+    DANN: StackedMethod(dann_step),
+    DeepCORAL: StackedMethod(coral_step),
+    MRD: StackedMethod(mrd_step, mrd_forward),
+}
+
+#: per method, the hyper-parameters that may differ between members, and the attribute
+#: (set by the method's ``_epoch_started`` or a parameter) that the step reads per member
+MEMBER_PARAMETERS: dict[type, dict[str, str]] = {
+    DANN: {"lambda_max": "lambda_"},
+    DeepCORAL: {"coral_weight": "coral_weight"},
+}

@@ -1,0 +1,268 @@
+"""Stacked training: members equal their solo fits, stop on their own, and a stacked run
+resumes to the same results file."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from emoshift.cli import main
+from emoshift.experiment import stacking
+from emoshift.experiment.config import parse_config
+from emoshift.experiment.runner import run_experiment
+from emoshift.experiment.store import read_jsonl
+from emoshift.methods.baselines import SourceOnly
+from emoshift.methods.coral import DeepCORAL
+from emoshift.methods.dann import DANN
+from emoshift.methods.mrd import MRD
+from emoshift.methods.stacked import fit_stacked
+from emoshift.methods.stacked_networks import NotStackable
+from emoshift.metrics import score
+
+SMALL = {"hidden_sizes": (24, 12), "batch_size": 32}
+
+
+def _data(seed: int = 0, n: int = 160) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 10)).astype("float32")
+    y = np.where(X[:, 0] + 0.5 * rng.normal(size=n) > 0, "anger", "neutral")
+    X_target = (rng.normal(size=(n, 10)) * 1.3 + 0.4).astype("float32")
+    return X, y, X_target
+
+
+def _params(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v for k, v in model.state_dict().items() if v.dtype.is_floating_point}
+
+
+def _max_difference(a: object, b: object) -> float:
+    pa, pb = _params(a.modules_), _params(b.modules_)
+    assert pa.keys() == pb.keys()
+    return max(float((pa[k] - pb[k]).abs().max()) for k in pa)
+
+
+METHODS = [
+    (SourceOnly, {}),
+    (DANN, {"warmup_epochs": 1, "lambda_max": 0.7}),
+    (DeepCORAL, {"coral_weight": 2.0}),
+    (MRD, {"regressor_width": 8, "n_encoder_steps": 2, "regressor_batch_norm": False}),
+]
+
+
+@pytest.mark.parametrize(("kind", "params"), METHODS, ids=lambda v: getattr(v, "__name__", ""))
+def test_a_stacked_member_takes_the_steps_of_its_solo_fit(kind, params):
+    """Without batch norm every operation of a member is its solo fit's (dropout masks
+    included: DANN's defaults drop 20% of inputs and 50% of units), so after two epochs
+    of steps the parameters agree to float tolerance and so do the per-epoch losses."""
+    X, y, X_target = _data()
+    seeds = (3, 4, 5)
+
+    def model(seed: int) -> object:
+        return kind(**SMALL, **params, batch_norm=False, max_epochs=2, random_state=seed)
+
+    solo = [model(s).fit(X, y, X_target=X_target) for s in seeds]
+    stacked = fit_stacked([model(s) for s in seeds], [{"X": X, "y": y, "X_target": X_target}] * 3)
+    for alone, member in zip(solo, stacked):
+        assert member.stacked_ == 3
+        assert _max_difference(alone, member) < 1e-5
+        for a, b in zip(alone.history_, member.history_):
+            assert a.keys() == b.keys()
+            for key in a:
+                if key != "time_s":
+                    assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-6), key
+    assert _max_difference(solo[0], solo[1]) > 1e-2  # seeds give different networks
+
+
+def test_with_batch_norm_the_losses_follow_the_solo_fit():
+    """Batch norm makes a linear layer's bias gradient rounding noise (the mean is taken
+    out again), which Adam magnifies to a step of about lr whichever way it points; the
+    losses, which that bias does not move, still follow the solo fit's."""
+    X, y, X_target = _data(1)
+    solo = DANN(**SMALL, warmup_epochs=1, max_epochs=3, random_state=0).fit(X, y, X_target=X_target)
+    (member,) = fit_stacked(
+        [DANN(**SMALL, warmup_epochs=1, max_epochs=3, random_state=0)],
+        [{"X": X, "y": y, "X_target": X_target}],
+    )
+    for a, b in zip(solo.history_, member.history_):
+        assert a["task_loss"] == pytest.approx(b["task_loss"], rel=1e-3)
+        assert a["domain_loss"] == pytest.approx(b["domain_loss"], rel=1e-3)
+
+
+def test_a_member_does_not_depend_on_the_others_in_its_stack():
+    """What a resumed run relies on: the same trial in a stack of three or alone in a
+    stack of one ends with the same bytes."""
+    X, y, X_target = _data(2)
+    given = {"X": X, "y": y, "X_target": X_target}
+
+    def model(seed: int, weight: float = 1.0) -> DeepCORAL:
+        return DeepCORAL(**SMALL, coral_weight=weight, max_epochs=3, random_state=seed)
+
+    three = fit_stacked([model(7), model(8, 0.5), model(9, 3.0)], [given] * 3)
+    (one,) = fit_stacked([model(8, 0.5)], [given])
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(_params(three[1].modules_).values(), _params(one.modules_).values())
+    )
+    assert three[1].history_ == [
+        dict(r, time_s=three[1].history_[i]["time_s"]) for i, r in enumerate(one.history_)
+    ]
+
+
+def test_members_stop_early_on_their_own_and_keep_their_best_epoch():
+    X, y, _ = _data(3, n=200)
+    seeds = range(6)
+
+    def model(seed: int) -> SourceOnly:
+        return SourceOnly(
+            **SMALL, batch_norm=False, patience=2, max_epochs=40, lr=0.02, random_state=seed
+        )
+
+    solo = [model(s).fit(X, y) for s in seeds]
+    stacked = fit_stacked([model(s) for s in seeds], [{"X": X, "y": y}] * 6)
+    epochs = [m.n_epochs_ for m in stacked]
+    assert epochs == [m.n_epochs_ for m in solo]
+    assert len(set(epochs)) > 1 and max(epochs) < 40  # they stopped, at different epochs
+    assert [m.best_epoch_ for m in stacked] == [m.best_epoch_ for m in solo]
+    for alone, member in zip(solo, stacked):
+        dev = [r["dev_loss"] for r in member.history_]
+        assert member.best_epoch_ == int(np.argmin(dev))
+        np.testing.assert_allclose(
+            member.predict_proba(X[:50]), alone.predict_proba(X[:50]), atol=1e-4
+        )
+
+
+def test_what_does_not_stack_is_refused_with_the_reason():
+    X, y, X_target = _data()
+    with pytest.raises(NotStackable, match="differ in \\['hidden_sizes'\\]"):
+        fit_stacked(
+            [DANN(hidden_sizes=(8,)), DANN(hidden_sizes=(9,))],
+            [{"X": X, "y": y, "X_target": X_target}] * 2,
+        )
+    with pytest.raises(NotStackable, match="only the MLP encoder"):
+        fit_stacked([SourceOnly(encoder="cnn_gru")] * 2, [{"X": X, "y": y}] * 2)
+    with pytest.raises(NotStackable, match="data differ in shape"):
+        fit_stacked(
+            [SourceOnly(**SMALL, max_epochs=1), SourceOnly(**SMALL, max_epochs=1)],
+            [{"X": X, "y": y}, {"X": X[:100], "y": y[:100]}],
+        )
+
+
+# ------------------------------------------------------------------ runs
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("feature-cache")
+
+
+def _config(cache: Path, stack: int) -> dict:
+    fast = {"max_epochs": 3, "hidden_sizes": [16]}
+    return {
+        "name": "stacked",
+        "output": "run",
+        "corpora": {
+            "synthetic": {"loader": "synthetic", "path": "corpus", "options": {"preset": "tiny"}}
+        },
+        "features": {"domain": "elicitation", "jobs": 1, "cache_dir": str(cache)},
+        "pairs": [
+            {
+                "name": "acted->spontaneous",
+                "source": "elicitation == 'acted'",
+                "target": "elicitation == 'spontaneous'",
+            }
+        ],
+        "methods": {
+            "source_only": dict(fast),
+            "coral": {**fast, "coral_weight": [0.5, 1.0]},
+        },
+        "trials": 3,
+        "stack": stack,
+    }
+
+
+def _sorted(run_dir: Path) -> list[str]:
+    return sorted(json.dumps(r, sort_keys=True) for r in read_jsonl(run_dir / "results.jsonl"))
+
+
+def test_a_resumed_stacked_run_gives_the_same_results_file(tmp_path, cache):
+    config = parse_config(_config(cache, stack=4), base_dir=tmp_path)
+    whole = run_experiment(config, run_dir=tmp_path / "whole", progress=False)
+    assert (whole.n_done, whole.n_failed) == (9, 0)
+    records = read_jsonl(tmp_path / "whole" / "results.jsonl")
+    assert all(r["stacked"] is True for r in records)
+    # killed between two trials of one stack: the first two lines of each stack are kept
+    cut = tmp_path / "cut"
+    shutil.copytree(tmp_path / "whole", cut)
+    lines = (cut / "results.jsonl").read_text().splitlines()
+    (cut / "results.jsonl").write_text("\n".join(lines[:2] + lines[4:6]) + "\n")
+    for line in lines[2:4] + lines[6:]:  # the cut trials' tables go with their lines
+        (cut / json.loads(line)["predictions"]).unlink()
+    resumed = run_experiment(config, run_dir=cut, progress=False)
+    assert (resumed.n_skipped, resumed.n_done) == (4, 5)
+    assert _sorted(cut) == _sorted(tmp_path / "whole")
+    for record in records:  # each member's own predictions table, made again byte for byte
+        written = (cut / record["predictions"]).read_bytes()
+        assert written == (tmp_path / "whole" / record["predictions"]).read_bytes()
+
+
+def test_each_stacked_member_keeps_its_own_predictions_table(tmp_path, cache):
+    config = parse_config(_config(cache, stack=3), base_dir=tmp_path)
+    run_experiment(config, run_dir=tmp_path / "run", progress=False)
+    records = read_jsonl(tmp_path / "run" / "results.jsonl")
+    assert all(r["stacked"] is True for r in records)
+    assert len({r["predictions"] for r in records}) == len(records) == 9
+    tables = []
+    for record in records:
+        assert record["predictions"] == f"predictions/{record['key']}.csv"
+        table = pd.read_csv(tmp_path / "run" / record["predictions"])
+        classes = record["labels"]
+        assert list(table.columns) == ["file", "true", "prediction", *[f"p_{c}" for c in classes]]
+        recomputed = score(table["true"], table["prediction"], "classification", labels=classes)
+        assert recomputed == pytest.approx(record["metrics"])
+        tables.append(table[[f"p_{c}" for c in classes]].to_numpy())
+    assert not all(np.array_equal(tables[0], t) for t in tables[1:])  # not one member's copy
+
+
+def test_a_stack_that_cannot_train_together_runs_each_trial_alone(tmp_path, cache, monkeypatch):
+    def refuse(models: object, givens: object) -> None:
+        raise NotStackable("a reason")
+
+    monkeypatch.setattr(stacking, "fit_stacked", refuse)
+    config = parse_config(_config(cache, stack=3), base_dir=tmp_path)
+    run_experiment(config, run_dir=tmp_path / "refused", progress=False)
+    plain = parse_config(_config(cache, stack=1), base_dir=tmp_path)
+    run_experiment(plain, run_dir=tmp_path / "plain", progress=False)
+    refused = read_jsonl(tmp_path / "refused" / "results.jsonl")
+    assert all(r.pop("stacked") is False and r.pop("stack_problem") == "a reason" for r in refused)
+    plain_records = read_jsonl(tmp_path / "plain" / "results.jsonl")
+    assert all("stacked" not in r for r in plain_records)
+    key = lambda r: r["key"]  # noqa: E731
+    assert sorted(refused, key=key) == sorted(plain_records, key=key)
+
+
+def test_dry_run_says_which_trials_would_stack(tmp_path, cache, capsys):
+    import yaml  # noqa: PLC0415
+
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(_config(cache, stack=1)))
+    assert main(["run", str(path), "--dry-run", "--stack", "2"]) == 0
+    # source-only: 3 trials -> a stack of 2 and one alone; CORAL: 6 trials -> 3 stacks of 2
+    assert "8 of the 9 trial(s) to run train in 4 stack(s) of up to 2" in capsys.readouterr().out
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_stack_below_one_is_refused_before_any_data_is_read(tmp_path, cache, capsys, dry_run):
+    import yaml  # noqa: PLC0415
+
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(_config(cache, stack=2)))
+    args = ["run", str(path), "--stack", "0", *(["--dry-run"] if dry_run else [])]
+    assert main(args) == 2
+    assert "--stack 0: give at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "corpus").exists()
