@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tiny_configs import FAST, tiny_config
 
 from emoshift.cli import main
 from emoshift.experiment import execute
@@ -19,30 +20,6 @@ from emoshift.experiment.config import ConfigError, expand_method_grid, load_con
 from emoshift.experiment.plan import plan_trials
 from emoshift.experiment.runner import run_experiment
 from emoshift.experiment.store import ResultStore, read_jsonl
-
-FAST = {"max_epochs": 3, "hidden_sizes": [16]}
-
-
-def _config(tmp_path: Path, cache: Path, **overrides) -> dict:
-    config = {
-        "name": "test",
-        "output": "run",
-        "corpora": {
-            "synthetic": {"loader": "synthetic", "path": "corpus", "options": {"preset": "tiny"}}
-        },
-        "features": {"domain": "elicitation", "jobs": 1, "cache_dir": str(cache)},
-        "pairs": [
-            {
-                "name": "acted->spontaneous",
-                "source": "elicitation == 'acted'",
-                "target": "elicitation == 'spontaneous'",
-            }
-        ],
-        "methods": {"source_only": dict(FAST), "train_on_target": dict(FAST)},
-        "trials": 3,
-    }
-    config.update(overrides)
-    return config
 
 
 def _write(tmp_path: Path, config: dict) -> Path:
@@ -70,7 +47,7 @@ def cache(tmp_path_factory) -> Path:
     ],
 )
 def test_config_errors_name_the_key_and_suggest(tmp_path, cache, change, message):
-    config = _config(tmp_path, cache)
+    config = tiny_config(cache)
     config.update(change)
     with pytest.raises(ConfigError) as error:
         load_config(_write(tmp_path, config))
@@ -87,11 +64,11 @@ def test_grid_expansion_distinguishes_sequences_from_grids():
 
 
 def test_plan_keys_are_unique_and_stable(tmp_path, cache):
-    config = parse_config(_config(tmp_path, cache), base_dir=tmp_path)
+    config = parse_config(tiny_config(cache), base_dir=tmp_path)
     first, second = plan_trials(config), plan_trials(config)
     assert [t.key for t in first] == [t.key for t in second]
     assert len({t.key for t in first}) == len(first) == 6
-    changed = parse_config(_config(tmp_path, cache, seed=1), base_dir=tmp_path)
+    changed = parse_config(tiny_config(cache, seed=1), base_dir=tmp_path)
     assert not {t.key for t in plan_trials(changed)} & {t.key for t in first}
 
 
@@ -109,7 +86,7 @@ def _failing(monkeypatch, reasons: dict[str, Exception]) -> None:
 
 def test_run_resumes_and_records_failures(tmp_path, cache, monkeypatch):
     _failing(monkeypatch, {"train_on_target": ValueError("no labelled target here")})
-    parsed = parse_config(_config(tmp_path, cache), base_dir=tmp_path)
+    parsed = parse_config(tiny_config(cache), base_dir=tmp_path)
     summary = run_experiment(parsed, progress=False)
     assert (summary.n_done, summary.n_failed) == (3, 3)
     records = read_jsonl(summary.run_dir / "results.jsonl")
@@ -130,7 +107,7 @@ def _sorted_results(run_dir: Path) -> list[str]:
 
 
 def test_killed_run_restarts_with_only_the_missing_trials(tmp_path, cache):
-    config = _config(tmp_path, cache, trials=4)
+    config = tiny_config(cache, trials=4)
     config["methods"] = {"source_only": {"max_epochs": 40, "patience": None, "hidden_sizes": [64]}}
     path = _write(tmp_path, config)
     run_experiment(load_config(path), progress=False, run_dir=tmp_path / "warm")  # corpus+cache
@@ -155,7 +132,7 @@ def test_killed_run_restarts_with_only_the_missing_trials(tmp_path, cache):
 
 
 def test_process_and_serial_executors_give_identical_results(tmp_path, cache):
-    config = parse_config(_config(tmp_path, cache, trials=2), base_dir=tmp_path)
+    config = parse_config(tiny_config(cache, trials=2), base_dir=tmp_path)
     run_experiment(config, executor="serial", run_dir=tmp_path / "serial", progress=False)
     run_experiment(config, executor="processes", jobs=2, run_dir=tmp_path / "proc", progress=False)
     assert _sorted_results(tmp_path / "serial") == _sorted_results(tmp_path / "proc")
@@ -163,14 +140,14 @@ def test_process_and_serial_executors_give_identical_results(tmp_path, cache):
 
 def test_ray_and_process_executors_give_identical_results(tmp_path, cache):
     pytest.importorskip("ray", reason="the Ray executor is the optional extra emoshift[ray]")
-    config = parse_config(_config(tmp_path, cache, trials=2), base_dir=tmp_path)
+    config = parse_config(tiny_config(cache, trials=2), base_dir=tmp_path)
     run_experiment(config, executor="processes", jobs=2, run_dir=tmp_path / "proc", progress=False)
     run_experiment(config, executor="ray", jobs=2, run_dir=tmp_path / "ray", progress=False)
     assert _sorted_results(tmp_path / "ray") == _sorted_results(tmp_path / "proc")
 
 
 def test_dry_run_lists_trials_and_runs_none(tmp_path, cache, capsys):
-    path = _write(tmp_path, _config(tmp_path, cache))
+    path = _write(tmp_path, tiny_config(cache))
     assert main(["run", str(path), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "6 trial(s)" in out and out.count("todo") == 6
@@ -178,7 +155,7 @@ def test_dry_run_lists_trials_and_runs_none(tmp_path, cache, capsys):
 
 
 def test_few_shot_and_split_protocols_plan_and_run(tmp_path, cache):
-    few = _config(tmp_path, cache, trials=2, protocol={"name": "few_shot", "k": [1, 2]})
+    few = tiny_config(cache, trials=2, protocol={"name": "few_shot", "k": [1, 2]})
     few["methods"] = {"label_target": dict(FAST), "source_only": dict(FAST)}
     # the tiny corpus's target pool holds 3 examples per class: 2 exclusive trials of
     # k=2 cannot be drawn, and the run says so by class before training anything
@@ -195,8 +172,7 @@ def test_few_shot_and_split_protocols_plan_and_run(tmp_path, cache):
     records = read_jsonl(tmp_path / "few" / "results.jsonl")
     assert sorted((r["k"], r["status"]) for r in records) == [(1, "ok")] * 4
 
-    split = _config(
-        tmp_path,
+    split = tiny_config(
         cache,
         protocol={"name": "split_10_40_50", "repetitions": 2, "speaker_independent": False},
     )
@@ -209,7 +185,7 @@ def test_few_shot_and_split_protocols_plan_and_run(tmp_path, cache):
 
 
 def test_changed_data_changes_every_key_and_the_report_reads_the_current_plan(tmp_path, cache):
-    config = parse_config(_config(tmp_path, cache, trials=2), base_dir=tmp_path)
+    config = parse_config(tiny_config(cache, trials=2), base_dir=tmp_path)
     assert not {t.key for t in plan_trials(config, data_fingerprint="a")} & {
         t.key for t in plan_trials(config, data_fingerprint="b")
     }
@@ -226,7 +202,7 @@ def test_changed_data_changes_every_key_and_the_report_reads_the_current_plan(tm
 
 @pytest.mark.bad_input
 def test_resume_after_a_torn_last_line_keeps_every_trial(tmp_path, cache, capsys):
-    config = _config(tmp_path, cache, trials=2)
+    config = tiny_config(cache, trials=2)
     config["methods"] = {"source_only": dict(FAST)}
     path = _write(tmp_path, config)
     assert main(["run", str(path), "--no-report"]) == 0
@@ -248,7 +224,7 @@ def test_resume_after_a_torn_last_line_keeps_every_trial(tmp_path, cache, capsys
 
 @pytest.mark.bad_input
 def test_a_line_that_is_not_a_record_does_not_crash_run_or_report(tmp_path, cache, capsys):
-    config = _config(tmp_path, cache, trials=2)
+    config = tiny_config(cache, trials=2)
     config["methods"] = {"source_only": dict(FAST)}
     path = _write(tmp_path, config)
     results = tmp_path / "run" / "results.jsonl"
@@ -271,7 +247,7 @@ def test_run_summary_names_each_failure_reason_with_its_count(tmp_path, cache, c
         monkeypatch,
         {"train_on_target": ValueError("boom"), "label_target": FloatingPointError("loss is NaN")},
     )
-    config = _config(tmp_path, cache, trials=2, protocol={"name": "few_shot", "k": [1]})
+    config = tiny_config(cache, trials=2, protocol={"name": "few_shot", "k": [1]})
     config["methods"] = {name: dict(FAST) for name in ("source_only", "label_target")}
     config["methods"]["train_on_target"] = dict(FAST)
     assert main(["run", str(_write(tmp_path, config)), "--no-report"]) == 1

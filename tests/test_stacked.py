@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from tiny_configs import FAST, tiny_config
 
 from emoshift.cli import main
 from emoshift.experiment import stacking
@@ -161,28 +162,8 @@ def cache(tmp_path_factory) -> Path:
 
 
 def _config(cache: Path, stack: int) -> dict:
-    fast = {"max_epochs": 3, "hidden_sizes": [16]}
-    return {
-        "name": "stacked",
-        "output": "run",
-        "corpora": {
-            "synthetic": {"loader": "synthetic", "path": "corpus", "options": {"preset": "tiny"}}
-        },
-        "features": {"domain": "elicitation", "jobs": 1, "cache_dir": str(cache)},
-        "pairs": [
-            {
-                "name": "acted->spontaneous",
-                "source": "elicitation == 'acted'",
-                "target": "elicitation == 'spontaneous'",
-            }
-        ],
-        "methods": {
-            "source_only": dict(fast),
-            "coral": {**fast, "coral_weight": [0.5, 1.0]},
-        },
-        "trials": 3,
-        "stack": stack,
-    }
+    methods = {"source_only": dict(FAST), "coral": {**FAST, "coral_weight": [0.5, 1.0]}}
+    return tiny_config(cache, name="stacked", methods=methods, stack=stack)
 
 
 def _sorted(run_dir: Path) -> list[str]:
