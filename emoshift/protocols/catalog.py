@@ -107,7 +107,28 @@ class CrossDomain(Protocol):
         return TargetSplit(train, test)
 
 
-class FewShot(Protocol):
+class _LabelsK(Protocol):
+    """A protocol whose conditions are the counts ``k`` of labelled target examples."""
+
+    tasks = ("classification",)
+    labelled_target = True
+
+    def conditions(
+        self, settings: ProtocolSettings, folds: list[str] | None = None
+    ) -> list[Condition]:
+        return [Condition(k=k) for k in settings.k]
+
+
+def _k_too_large(labels: np.ndarray, settings: ProtocolSettings, draws: int) -> int | None:
+    """The first ``k`` whose ``draws`` draws need more of some class than ``labels`` hold."""
+    classes, counts = np.unique(labels, return_counts=True)
+    for k in settings.k:
+        if counts.min() < _most_per_class(k, len(classes), settings) * draws:
+            return k
+    return None
+
+
+class FewShot(_LabelsK):
     """``k`` labelled target examples per class from a fixed pool, per trial."""
 
     name = "few_shot"
@@ -119,34 +140,27 @@ class FewShot(Protocol):
         "exclusive",
         "unknown_speakers",
     )
-    tasks = ("classification",)
-    labelled_target = True
     model_selection = (
         "labelled source data and the k labelled target examples; never target test data"
     )
-
-    def conditions(
-        self, settings: ProtocolSettings, folds: list[str] | None = None
-    ) -> list[Condition]:
-        return [Condition(k=k) for k in settings.k]
 
     def check_target(
         self, target: Target, settings: ProtocolSettings, *, seed: int, n_trials: int
     ) -> None:
         pool = target.y[_halves(target, settings, seed).train]
+        draws = n_trials if settings.exclusive else 1
+        k = _k_too_large(pool, settings, draws)
+        if k is None:
+            return
         classes, counts = np.unique(pool, return_counts=True)
         per_class = ", ".join(f"{c}: {n}" for c, n in zip(classes.tolist(), counts.tolist()))
-        for k in settings.k:
-            needed = _most_per_class(k, len(classes), settings) * (
-                n_trials if settings.exclusive else 1
-            )
-            if counts.min() < needed:
-                how = f"{n_trials} exclusive trials need" if settings.exclusive else "a trial needs"
-                raise ValueError(
-                    f"k={k} is too large for the labelled target pool ({per_class} example(s) "
-                    f"per class): {how} {needed} per class. Lower k or the trials, set "
-                    "exclusive: false, or lower target_test_fraction"
-                )
+        needed = _most_per_class(k, len(classes), settings) * draws
+        how = f"{n_trials} exclusive trials need" if settings.exclusive else "a trial needs"
+        raise ValueError(
+            f"k={k} is too large for the labelled target pool ({per_class} example(s) "
+            f"per class): {how} {needed} per class. Lower k or the trials, set "
+            "exclusive: false, or lower target_test_fraction"
+        )
 
     def split(self, target: Target, draw: Draw) -> TargetSplit:
         k = draw.condition.k
@@ -184,7 +198,7 @@ def _most_per_class(k: int, n_classes: int, settings: ProtocolSettings) -> int:
     return k if settings.k_counts == "per_class" else -(-k // max(n_classes, 1))
 
 
-class TargetCV(Protocol):
+class TargetCV(_LabelsK):
     """``n_folds``-fold cross-validation of the target with ``k`` labelled examples.
 
     Trial ``t`` tests fold ``t mod n_folds`` (so ``trials`` should be a multiple of
@@ -205,18 +219,11 @@ class TargetCV(Protocol):
         "speaker_independent",
         "unknown_speakers",
     )
-    tasks = ("classification",)
-    labelled_target = True
     development_set = True
     model_selection = (
         "the labelled development part of the training folds and the k labelled examples; "
         "never the test fold"
     )
-
-    def conditions(
-        self, settings: ProtocolSettings, folds: list[str] | None = None
-    ) -> list[Condition]:
-        return [Condition(k=k) for k in settings.k]
 
     def check_target(
         self, target: Target, settings: ProtocolSettings, *, seed: int, n_trials: int
@@ -228,13 +235,13 @@ class TargetCV(Protocol):
             )
         for fold in range(settings.n_folds):
             train, _ = self._fold(target, settings, seed, fold)
-            classes, counts = np.unique(target.y[train], return_counts=True)
-            for k in settings.k:
-                if counts.min() < _most_per_class(k, len(classes), settings):
-                    raise ValueError(
-                        f"k={k} is too large for the training rows of fold {fold + 1} "
-                        f"({dict(zip(classes.tolist(), counts.tolist()))}); lower k"
-                    )
+            k = _k_too_large(target.y[train], settings, draws=1)
+            if k is not None:
+                classes, counts = np.unique(target.y[train], return_counts=True)
+                raise ValueError(
+                    f"k={k} is too large for the training rows of fold {fold + 1} "
+                    f"({dict(zip(classes.tolist(), counts.tolist()))}); lower k"
+                )
 
     def _folds(self, target: Target, settings: ProtocolSettings, seed: int) -> list[np.ndarray]:
         """The target rows in ``n_folds`` stratified folds (of speakers, if asked)."""
