@@ -1,9 +1,9 @@
 """Accuracy benchmark on the real corpora (issue 13): grids chosen without target labels.
 
 Runs on the splits of an accuracy config (``benchmarks/accuracy/*.yaml``), cut by
-emoshift's own protocol code (:func:`emoshift.experiment.protocols.make_split`, with the
-config's seed and trial index, as ``emoshift run`` cuts them), so every row here is a
-row of the ``emoshift run`` trial with the same pair and trial:
+``emoshift run``'s own trial code (:func:`emoshift.experiment.execute.trial_split`, with
+the config's seed and trial index), so every row here is a row of the ``emoshift run``
+trial with the same pair and trial:
 
 - ``skada``: SKADA's DANN, DeepCoral, CDAN and MDD (``skada.deep``, the ``bench`` extra)
   on the same eGeMAPS features with the same MLP (256-128, batch norm, ReLU, dropout
@@ -43,10 +43,10 @@ from sklearn.model_selection import train_test_split
 
 from emoshift.experiment.config import ExperimentConfig, load_config
 from emoshift.experiment.data import ExperimentData, load_experiment_data
-from emoshift.experiment.protocols import make_split
+from emoshift.experiment.execute import trial_split
+from emoshift.experiment.plan import plan_trials
 from emoshift.experiment.trial import DomainSplit, torch_threads
 from emoshift.methods import get_method
-from emoshift.protocols import get_protocol
 
 #: the weight grid every method is chosen over (SKADA's ``reg``, DANN's ``lambda_max``,
 #: Deep CORAL's ``coral_weight``)
@@ -124,27 +124,17 @@ def trial_splits(
     trials: int | None = None,
     pairs: list[str] | None = None,
 ) -> Iterator[tuple[str, int, DomainSplit]]:
-    """``(pair, trial, split)`` for the config's pairs and trials, cut as emoshift run cuts."""
-    settings = config.protocol
-    n_trials = get_protocol(settings.name).n_trials(settings, config.trials)
-    for pair in config.pairs:
-        if pairs and pair.label() not in pairs:
+    """``(pair, trial, split)`` for the config's pairs and trials, cut by ``emoshift run``'s
+    own :func:`~emoshift.experiment.execute.trial_split` (the splits of the plan's first
+    method variant: every variant of a pair and trial gets the same cut)."""
+    plan = plan_trials(config)
+    for spec in plan:
+        if spec.variant != plan[0].variant or (pairs and spec.pair not in pairs):
             continue
-        for trial in range(min(trials or n_trials, n_trials)):
-            split = make_split(
-                data,
-                pair.source,
-                pair.target,
-                settings.name,
-                trial=trial,
-                seed=config.seed,
-                n_trials=n_trials,
-                target_test_fraction=settings.target_test_fraction,
-                speaker_independent=settings.speaker_independent,
-                exclusive=settings.exclusive,
-                domain_column=config.features.domain,
-            )
-            yield pair.label(), trial, split
+        if trials and spec.trial >= trials:
+            continue
+        split, _ = trial_split(spec, data)
+        yield spec.pair, spec.trial, split
 
 
 def dev_split(y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -144,6 +144,20 @@ def test_the_driver_cuts_the_rows_and_seeds_that_emoshift_run_trains_on(tmp_path
     assert list(real.trial_splits(config, data, pairs=["other"])) == []
 
 
+def test_the_driver_cuts_each_condition_as_emoshift_run_does(tmp_path):
+    """A few-shot config: the driver labels the k target rows of run's own trial (its cut
+    once left k out, and few_shot refused it)."""
+    config = _tiny_config(tmp_path)
+    config.protocol.name, config.protocol.k = "few_shot", [2]
+    ours = list(real.trial_splits(config, _tiny_data()))
+    assert [(pair, trial) for pair, trial, _ in ours] == [("s->t", t) for t in range(3)]
+    for spec, (_, _, split) in zip(plan_trials(config), ours):
+        theirs, _ = execute.trial_split(spec, _tiny_data())
+        np.testing.assert_array_equal(split.labelled, theirs.labelled)
+        assert len(split.labelled) == 2 * 2  # k per class, two classes
+    assert len({tuple(split.labelled) for _, _, split in ours}) == 3  # one draw per trial
+
+
 def _grid():
     """Two methods x two grid values, two trials, one pair; uar and two scorers."""
     rows = []
