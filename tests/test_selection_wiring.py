@@ -160,6 +160,20 @@ def test_under_split_10_40_50_source_dev_scores_on_the_target_development_split(
     )
 
 
+def test_the_guard_names_the_development_set_it_read_as_selection_does():
+    guard = {"scorer": "guard", "balance_margin": 0.1, "source_margin": 0.1}
+    guard |= {"on_risk": "fallback", "dev_fraction": 0.25}
+    split = _split()
+    assert run_trial("dann", DANN, split, seed=0, selection=guard).selection["dev_set"] == (
+        "0.25 of the labelled source held out"
+    )
+    dev = _split(seed=3)
+    split.X_dev, split.y_dev = dev.X_target[:40], dev.y_target[:40]
+    record = run_trial("dann", DANN, split, seed=0, selection=guard).selection
+    assert record["dev_set"] == "the labelled target development split of the protocol"
+    assert record["scorer"] == "guard" and record["picked"]["model"] in ("keep", "fallback")
+
+
 # ------------------------------------------------------------ few-shot CV
 
 

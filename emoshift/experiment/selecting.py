@@ -65,7 +65,14 @@ def select_model(
     scorer = str(selection["scorer"])
     keep = bool(selection.get("oracle", False))
     if scorer == "guard":
-        return _guarded(estimator, selection, X, y, fit_kwargs, seed)
+        guard = _guarded(estimator, selection, seed).fit(X, y, **fit_kwargs)
+        return guard, {
+            "scorer": scorer,
+            "picked": {"model": guard.decision_.action},
+            "scores": [],
+            "guard": guard.decision_.record(),
+            "dev_set": _dev_set("eval_set" in fit_kwargs, guard.dev_fraction),
+        }
     if scorer == "few_shot_cv":
         if "X_target_labelled" not in fit_kwargs:
             raise ValueError("few_shot_cv needs labelled target examples; use a few-shot protocol")
@@ -97,11 +104,7 @@ def select_model(
             X_target=fit_kwargs.get("X_target"),
             eval_set=fit_kwargs["eval_set"] if target_dev else None,
         )
-        read = {
-            "dev_set": "the labelled target development split of the protocol"
-            if target_dev
-            else f"{fraction:g} of the labelled source held out"
-        }
+        read = {"dev_set": _dev_set(target_dev, fraction)}
     record = {
         "scorer": scorer,
         "picked": dict(selector.best_params_),
@@ -114,36 +117,25 @@ def select_model(
 
 
 def _guarded(
-    estimator: BaseEstimator,
-    selection: Mapping[str, object],
-    X: object,
-    y: object,
-    fit_kwargs: Mapping[str, object],
-    seed: int,
-) -> tuple[NegativeTransferGuard, dict]:
-    """Fit ``estimator`` behind the negative-transfer guard; the record says what it
-    decided (``picked``) and why (``guard``: the decision with its numbers)."""
+    estimator: BaseEstimator, selection: Mapping[str, object], seed: int
+) -> NegativeTransferGuard:
+    """``estimator`` behind the negative-transfer guard the selection sets up (unfitted);
+    once fitted, its ``decision_`` says what it decided and why."""
     options = {k: selection[k] for k in ("balance_margin", "source_margin", "on_risk")}
-    guard = NegativeTransferGuard(
+    return NegativeTransferGuard(
         estimator,
         dev_fraction=float(selection.get("dev_fraction", 0.2)),
         random_state=seed,
         **options,
     )
-    guard.fit(X, y, **fit_kwargs)
-    dev_set = (
-        "the development split of the protocol"
-        if "eval_set" in fit_kwargs
-        else f"{guard.dev_fraction:g} of the labelled source held out"
-    )
-    record = {
-        "scorer": "guard",
-        "picked": {"model": guard.decision_.action},
-        "scores": [],
-        "guard": guard.decision_.record(),
-        "dev_set": dev_set,
-    }
-    return guard, record
+
+
+def _dev_set(protocol_dev: bool, fraction: float) -> str:
+    """What held-out scoring read: the protocol's labelled target development split, or
+    ``fraction`` of the labelled source."""
+    if protocol_dev:
+        return "the labelled target development split of the protocol"
+    return f"{fraction:g} of the labelled source held out"
 
 
 def oracle_scores(
