@@ -152,8 +152,9 @@ def test_aliases_within_the_bound_still_load():
 
 
 @pytest.mark.bad_input
+@pytest.mark.parametrize("named_in", ["folder", "text list"])
 def test_a_file_name_that_is_not_utf8_is_named_and_the_others_are_predicted(
-    bundle, tmp_path, capsys
+    bundle, tmp_path, capsys, named_in
 ):
     clips = tmp_path / "clips"
     clips.mkdir()
@@ -161,8 +162,11 @@ def test_a_file_name_that_is_not_utf8_is_named_and_the_others_are_predicted(
     with open(os.path.join(os.fsencode(clips), b"b\xff.wav"), "wb") as file:
         file.write(tone(tmp_path / "b.wav", hz=220).read_bytes())
     tone(clips / "c.wav", hz=260)
+    listed = tmp_path / "clips.txt"  # a list once stopped at the byte: UnicodeDecodeError
+    listed.write_bytes(b"# three clips\nclips/a.wav\nclips/b\xff.wav\nclips/c.wav\n")
+    source = clips if named_in == "folder" else listed
     out = tmp_path / "p.csv"
-    args = ["predict", str(bundle), str(clips), "--out", str(out), "--jobs", "1"]
+    args = ["predict", str(bundle), str(source), "--out", str(out), "--jobs", "1"]
     assert main([*args, "--cache-dir", str(tmp_path / "cache")]) == 0
     table = pd.read_csv(out, keep_default_na=False, encoding="utf-8")
     shown = f"{clips}/b\\xff.wav"

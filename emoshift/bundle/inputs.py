@@ -4,7 +4,8 @@ Each input is one of:
 
 - a folder: every audio file under it (by extension, recursively, sorted);
 - a text list (``.txt`` or ``.lst``): one path per line, relative paths from the list's
-  folder, blank lines and ``#`` comments ignored;
+  folder, blank lines and ``#`` comments ignored (a name that is not UTF-8 is kept and
+  reported, as in a folder);
 - a corpus table (``.csv`` or ``.parquet`` with a ``file`` column);
 - anything else: an audio file path (a path that cannot be read is reported by the
   prediction, with the reason, and the other files go on).
@@ -35,10 +36,13 @@ TABLE_SUFFIXES = (".csv", ".parquet")
 
 
 def _list_file(path: Path) -> list[str]:
+    """The paths a text list names. A line is a file name as the system gives it: bytes
+    that are not UTF-8 are kept (:func:`os.fsdecode`), so that file is reported by name
+    (:func:`non_utf8_name`), as one found in a folder is, and the others are read."""
     folder = path.absolute().parent
     files = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        entry = line.strip()
+    for line in path.read_bytes().splitlines():
+        entry = os.fsdecode(line).strip()
         if entry and not entry.startswith("#"):
             files.append(str(folder / entry) if not os.path.isabs(entry) else entry)
     return files
