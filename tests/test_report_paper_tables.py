@@ -305,6 +305,36 @@ def test_a_cache_that_cannot_be_written_warns_once_and_the_report_goes_on(tmp_pa
     assert cache.load("a", np.arange(3)) is None
 
 
+@pytest.mark.bad_input
+def test_a_cached_projection_whose_header_asks_for_terabytes_is_named_not_read(tmp_path, capsys):
+    """A crafted ``.npz`` whose ``points`` header says 10^12 x 2 float64 (16 TB) with a few
+    bytes behind it: read, it raised MemoryError out of the report. Now the header is
+    checked against the sample first: a miss, and a warning that names the file."""
+    import io  # noqa: PLC0415
+    import zipfile  # noqa: PLC0415
+
+    from emoshift.report.projection_cache import ProjectionCache  # noqa: PLC0415
+
+    cache = ProjectionCache(tmp_path)
+    crafted = tmp_path / "k.npz"
+    with zipfile.ZipFile(crafted, "w") as archive:
+        for name, shape, dtype in (("points", (10**12, 2), "<f8"), ("rows", (3,), "<i8")):
+            member = io.BytesIO()
+            header = {"descr": dtype, "fortran_order": False, "shape": shape}
+            np.lib.format.write_array_header_1_0(member, header)
+            archive.writestr(f"{name}.npy", member.getvalue() + bytes(64))
+    assert cache.load("k", np.arange(3)) is None
+    assert (cache.hits, cache.misses) == (0, 1)
+    warning = capsys.readouterr().err
+    assert f"cached projection {crafted}: points is a float64 array of shape" in warning
+    assert "(1000000000000, 2), expected (3, 2); it is computed again" in warning
+    crafted.write_bytes(b"PK not a zip")
+    assert cache.load("k", np.arange(3)) is None
+    assert f"cached projection {crafted}: unreadable" in capsys.readouterr().err
+    cache.save("k", np.ones((3, 2)), np.arange(3))
+    assert cache.load("k", np.arange(3)).tolist() == [[1.0, 1.0]] * 3
+
+
 def test_a_cached_projection_with_other_rows_is_projected_again(tmp_path, projection):
     """A cache file that reads as arrays but whose rows are not the sample drawn now (out
     of range, another sample) is a miss: no IndexError, no points put on other rows."""

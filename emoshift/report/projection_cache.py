@@ -2,9 +2,10 @@
 
 A projection (t-SNE or UMAP of one layer of one ``artifacts/<key>.npz``, on a sample of
 its rows) is what makes a report slow. :class:`ProjectionCache` stores each one as
-``RUN_DIR/projections/<hash>.npz`` (arrays ``points`` and ``rows``, read without pickle),
-named by a hash of everything that decides it: the artifact file's bytes, the layer, the
-method, the sample size and the projection settings. A second report of the same run
+``RUN_DIR/projections/<hash>.npz`` (arrays ``points`` and ``rows``, read without pickle
+and only once their headers fit the sample), named by a hash of everything that decides
+it: the artifact file's bytes, the layer, the method, the sample size and the projection
+settings. A second report of the same run
 reads them back and projects nothing; a changed artifact or sample size misses.
 
 Example:
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +52,24 @@ def sample_rows(n: int, points: int, seed: int = 0) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(rows, points, replace=False))
 
 
+def _unlike_a_sample(path: Path, n_rows: int) -> str | None:
+    """What in the array headers of ``path`` does not fit a projection of ``n_rows``
+    rows, or ``None``. Only the headers are read, so a crafted one (a huge shape) is
+    refused before any memory is allocated for it."""
+    expected = {"points": ((n_rows, 2), "f"), "rows": ((n_rows,), "iu")}
+    with zipfile.ZipFile(path) as archive:
+        for name, (shape, kinds) in expected.items():
+            with archive.open(f"{name}.npy") as member:
+                version = np.lib.format.read_magic(member)
+                reader = np.lib.format.read_array_header_1_0
+                if version != (1, 0):
+                    reader = np.lib.format.read_array_header_2_0
+                stored, _, dtype = reader(member)
+            if stored != shape or dtype.kind not in kinds:
+                return f"{name} is a {dtype} array of shape {stored}, expected {shape}"
+    return None
+
+
 class ProjectionCache:
     """Projections stored as ``<directory>/<hash>.npz``; counts ``hits`` and ``misses``."""
 
@@ -71,15 +91,24 @@ class ProjectionCache:
     def load(self, key: str, rows: np.ndarray) -> np.ndarray | None:
         """The points stored under ``key`` for the sample ``rows``, or ``None`` (counted
         as a miss) when absent, unreadable or stored for other rows (it is then computed
-        and written again)."""
+        and written again). An unreadable file, or one whose array headers do not fit the
+        sample, is named in a warning; its arrays are never read."""
         path = self.directory / f"{key}.npz"
-        try:
-            with np.load(path, allow_pickle=False) as arrays:
-                points, stored_rows = arrays["points"], arrays["rows"]
-        except (OSError, KeyError, ValueError):
+        if not path.is_file():
             self.misses += 1
             return None
-        if points.shape != (len(rows), 2) or not np.array_equal(stored_rows, rows):
+        try:
+            unlike = _unlike_a_sample(path, len(rows))
+            if unlike is None:
+                with np.load(path, allow_pickle=False) as arrays:
+                    points, stored_rows = arrays["points"], arrays["rows"]
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
+            unlike = f"unreadable ({error})"
+        if unlike is not None:
+            warn(f"cached projection {path}: {unlike}; it is computed again and replaced")
+            self.misses += 1
+            return None
+        if not np.array_equal(stored_rows, rows):
             self.misses += 1
             return None
         self.hits += 1
