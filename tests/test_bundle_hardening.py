@@ -82,6 +82,23 @@ def test_a_huge_manifest_is_refused_before_it_is_parsed(bundle: Path) -> None:
 
 
 @pytest.mark.bad_input
+def test_a_huge_or_binary_checksum_list_is_refused_naming_it(bundle: Path) -> None:
+    """SHA256SUMS was read whole, and its first bad line put into the message whatever
+    its length; one that is not UTF-8 escaped as UnicodeDecodeError."""
+    checksums = bundle / "SHA256SUMS"
+    real = checksums.read_bytes()
+    checksums.write_bytes(real + b"0" * (2 << 20))
+    with pytest.raises(BundleError, match="SHA256SUMS is [0-9]+ bytes, more than the") as e:
+        load(bundle)
+    assert len(str(e.value)) < 500 and "checksum list" in str(e.value)
+    checksums.write_bytes(real + b"\xff\xfe\n")
+    with pytest.raises(BundleError, match="SHA256SUMS is not UTF-8 text"):
+        load(bundle)
+    checksums.write_bytes(real)
+    assert load(bundle) is not None
+
+
+@pytest.mark.bad_input
 def test_repeated_class_names_are_refused(bundle: Path) -> None:
     _edit_manifest(bundle, lambda m: m["labels"].update(classes=["anger"] * 4))
     with pytest.raises(BundleError, match="the labels name 'anger' twice"):

@@ -48,6 +48,8 @@ CHECKSUMS = "SHA256SUMS"
 ARRAY_SUFFIX = ".safetensors"
 #: the largest manifest read (a real one is a few kilobytes to a few megabytes)
 MAX_MANIFEST_BYTES = 64 << 20
+#: the largest checksum list read (a real one is a line per file: well under a kilobyte)
+MAX_CHECKSUMS_BYTES = 1 << 20
 
 
 class BundleError(ValueError):
@@ -146,7 +148,8 @@ def _read_checksums(folder: Path) -> dict[str, str]:
             "with emoshift train or Model.save)"
         )
     sums = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    text = _bounded_text(path, MAX_CHECKSUMS_BYTES, "checksum list")
+    for number, line in enumerate(text.splitlines(), 1):
         digest, _, name = line.partition("  ")
         if len(digest) != 64 or not name or "/" in name or name.startswith("."):
             raise BundleError(f"{path}, line {number}: not a '<sha256>  <file>' line: {line!r}")
@@ -174,16 +177,27 @@ def _check_file(folder: Path, name: str, digest: str, size: int | None = None) -
         )
 
 
-def _read_manifest(folder: Path) -> dict:
-    size = (folder / MANIFEST).stat().st_size
-    if size > MAX_MANIFEST_BYTES:
+def _bounded_text(path: Path, limit: int, what: str) -> str:
+    """The UTF-8 text of ``path``, of which at most ``limit`` bytes (and one more) are
+    read; a longer file, or one that is not UTF-8, is a :class:`BundleError`."""
+    with open(path, "rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
         raise BundleError(
-            f"{folder / MANIFEST} is {size} bytes, more than the {MAX_MANIFEST_BYTES} a "
-            "model manifest may have; it is not an emoshift model manifest"
+            f"{path} is {path.stat().st_size} bytes, more than the {limit} a model {what} "
+            f"may have; it is not an emoshift model {what}"
         )
     try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise BundleError(f"{path} is not UTF-8 text ({error}); the bundle is damaged") from None
+
+
+def _read_manifest(folder: Path) -> dict:
+    text = _bounded_text(folder / MANIFEST, MAX_MANIFEST_BYTES, "manifest")
+    try:
+        manifest = json.loads(text)
+    except json.JSONDecodeError as error:
         raise BundleError(f"{folder / MANIFEST} is not valid JSON: {error}") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
         raise BundleError(f"{folder / MANIFEST} has no 'files' table; the bundle is damaged")
