@@ -37,9 +37,10 @@ import pandas as pd
 
 from emoshift.bundle.model import Model
 from emoshift.bundle.state import check_savable
-from emoshift.experiment.config import ExperimentConfig, PairConfig, expand_method_grid
+from emoshift.experiment.config import ExperimentConfig, PairConfig
 from emoshift.experiment.data import ExperimentData, _resolve, load_experiment_data
 from emoshift.experiment.features import extractor_options
+from emoshift.experiment.method_grid import expand_method_grid
 from emoshift.experiment.trial import DomainSplit, fit_arguments, torch_threads
 from emoshift.features import DomainNormaliser, extract_features, get_extractor
 from emoshift.methods import get_method, method_class, method_needs

@@ -29,13 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from sklearn.model_selection import ParameterGrid
 
 from emoshift.data.query import QueryError, parse_query
+from emoshift.experiment.method_grid import expand_method_grid
 from emoshift.experiment.schema import ConfigError, _build, _check_choice, _suggest
 from emoshift.experiment.streams import check_second_stream
 from emoshift.features.normalise import LEVELS
-from emoshift.methods import check_method_params, method_class, method_needs
+from emoshift.methods import method_class, method_needs
 from emoshift.metrics import METRICS
 from emoshift.protocols import PROTOCOLS, ProtocolSettings
 from emoshift.safe_yaml import load_yaml
@@ -229,55 +229,6 @@ def _check_queries(config: ExperimentConfig) -> None:
                 parse_query(query, where)
             except QueryError as error:
                 raise ConfigError(str(error)) from None
-
-
-def _is_grid(value: object, default: object) -> bool:
-    """Whether a config value lists several values to try (see the module doc)."""
-    if not isinstance(value, list):
-        return False
-    if isinstance(default, (list, tuple)):
-        return all(isinstance(v, (list, tuple)) for v in value) and len(value) > 0
-    return True
-
-
-def expand_method_grid(
-    method: str, params: dict, where: str = "method", task: str | None = None
-) -> list[dict]:
-    """Every combination of a method's listed hyper-parameter values, checked by name.
-
-    With ``task``, every combination is also checked for that task (a classification-only
-    method under ``task: regression`` is an error here, not a failed trial).
-
-    Example:
-        >>> expand_method_grid("source_only", {"lr": [0.1, 0.01], "hidden_sizes": [8]})
-        [{'hidden_sizes': (8,), 'lr': 0.1}, {'hidden_sizes': (8,), 'lr': 0.01}]
-    """
-    try:
-        defaults = method_class(method)().get_params()
-    except ValueError as error:
-        raise ConfigError(f"{where}: {error}") from None
-    grid = {}
-    for key, value in (params or {}).items():
-        if key in ("random_state",):
-            raise ConfigError(f"{where}.{key}: seeds come from config.seed and the trial index")
-        if key not in defaults:
-            raise ConfigError(
-                f"{where}: {method} has no parameter {key!r}{_suggest(key, defaults)}"
-            )
-        values = value if _is_grid(value, defaults[key]) else [value]
-        if isinstance(defaults[key], tuple):
-            values = [tuple(v) if isinstance(v, list) else v for v in values]
-        grid[key] = values
-    points = list(ParameterGrid(grid)) if grid else [{}]
-    if task is not None and "task" not in defaults and task != "classification":
-        raise ConfigError(f"{where}: {method} does classification only, not {task}")
-    for point in points:
-        checked = {**point, "task": task} if task is not None and "task" in defaults else point
-        try:
-            check_method_params(method, checked)
-        except ValueError as error:
-            raise ConfigError(f"{where}: {error}") from None
-    return points
 
 
 def _check_protocol(config: ExperimentConfig, raw: object) -> None:

@@ -25,7 +25,8 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from emoshift.experiment.config import ExperimentConfig, expand_method_grid, selection_grid
+from emoshift.experiment.config import ExperimentConfig, selection_grid
+from emoshift.experiment.method_grid import expand_method_grid
 from emoshift.protocols import Condition, ProtocolSettings, get_protocol
 
 

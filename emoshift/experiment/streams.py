@@ -41,16 +41,15 @@ import pandas as pd
 
 from emoshift.data.loaders.csv_table import table_separator
 from emoshift.experiment.features import NORMALISATIONS, _normalise_frames
+from emoshift.experiment.method_grid import expand_method_grid
 from emoshift.experiment.schema import ConfigError, _check_choice
+from emoshift.methods import method_class
 
 
 def check_second_stream(config: object) -> None:
     """``features.second_stream`` of an :class:`~emoshift.experiment.config.ExperimentConfig`:
     a known normalisation, every method on the CNN-GRU, no selection block (selectors
     read one-stream inputs). Raises :class:`ConfigError`."""
-    from emoshift.experiment.config import expand_method_grid  # config imports this module
-    from emoshift.methods import method_class
-
     stream = config.features.second_stream
     if stream is None:
         return

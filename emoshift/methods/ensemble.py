@@ -25,18 +25,37 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol, TypeVar
 
 import numpy as np
 from sklearn.base import clone
 
 from emoshift.methods.estimator import FitArguments
 
-if TYPE_CHECKING:
-    from emoshift.methods.base import NeuralEstimator
+
+class SeedEnsembled(Protocol):
+    """What this module reads of a :class:`~emoshift.methods.base.NeuralEstimator`
+    (named by its shape, so that this module does not import the one that imports it)."""
+
+    ensemble: int
+    random_state: int | None
+    task: str
+    classes_: np.ndarray
+    members_: list[SeedEnsembled]
+
+    def _fit_given(self, given: FitArguments) -> SeedEnsembled: ...
+
+    def get_params(self, deep: bool = True) -> dict: ...
+
+    def predict(self, X: object) -> np.ndarray: ...
+
+    def predict_proba(self, X: object) -> np.ndarray: ...
 
 
-def fit_seed_ensemble(estimator: NeuralEstimator, given: FitArguments) -> NeuralEstimator:
+Ensembled = TypeVar("Ensembled", bound=SeedEnsembled)
+
+
+def fit_seed_ensemble(estimator: Ensembled, given: FitArguments) -> Ensembled:
     """Fit ``estimator.ensemble`` members on ``given`` and make ``estimator`` their
     ensemble (the first member's fitted attributes, plus ``members_``)."""
     seed = estimator.random_state
@@ -54,12 +73,12 @@ def fit_seed_ensemble(estimator: NeuralEstimator, given: FitArguments) -> Neural
     return estimator
 
 
-def ensemble_proba(estimator: NeuralEstimator, X: object) -> np.ndarray:
+def ensemble_proba(estimator: SeedEnsembled, X: object) -> np.ndarray:
     """The mean of the members' class probabilities."""
     return np.mean([member.predict_proba(X) for member in estimator.members_], axis=0)
 
 
-def ensemble_predict(estimator: NeuralEstimator, X: object) -> np.ndarray:
+def ensemble_predict(estimator: SeedEnsembled, X: object) -> np.ndarray:
     """The class of highest mean probability, or the mean regression output."""
     if estimator.task == "classification":
         return estimator.classes_[ensemble_proba(estimator, X).argmax(1)]
