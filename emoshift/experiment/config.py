@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import inspect
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
 
@@ -47,6 +49,7 @@ EXECUTORS = ("serial", "processes", "ray")
 #: the scorers a ``selection:`` block may name: the unsupervised ones, and
 #: cross-validation on the labelled target examples (protocols that give them)
 SELECTION_SCORERS = (*SCORERS, "few_shot_cv")
+Spec = TypeVar("Spec")
 
 
 @dataclass
@@ -334,15 +337,29 @@ def _check_scorer(config: ExperimentConfig, method: str, scorer: str, where: str
         )
 
 
-def _check_selection(config: ExperimentConfig) -> None:
-    """Each ``selection:`` block: a listed method, known scorers, a valid grid."""
-    for method, spec in config.selection.items():
-        where = f"config.selection.{method}"
+def _per_method(
+    config: ExperimentConfig, block: str, specs: dict[str, Spec]
+) -> Iterator[tuple[str, Spec, str]]:
+    """``(method, spec, where)`` of each entry of a per-method block (``selection``,
+    ``guard``), its method checked to be among ``config.methods``."""
+    for method, spec in specs.items():
+        where = f"config.{block}.{method}"
         if method not in config.methods:
             raise ConfigError(
                 f"{where}: {method!r} is not among the methods {list(config.methods)}"
                 f"{_suggest(method, config.methods)}"
             )
+        yield method, spec, where
+
+
+def _check_dev_fraction(fraction: float, where: str) -> None:
+    if not 0 < fraction < 1:
+        raise ConfigError(f"{where}: {fraction} is not in (0, 1)")
+
+
+def _check_selection(config: ExperimentConfig) -> None:
+    """Each ``selection:`` block: a listed method, known scorers, a valid grid."""
+    for method, spec, where in _per_method(config, "selection", config.selection):
         if not spec.scorer:
             raise ConfigError(f"{where}.scorer: name at least one scorer")
         for i, scorer in enumerate(spec.scorer):
@@ -361,21 +378,14 @@ def _check_selection(config: ExperimentConfig) -> None:
                     f"{where}.scorer_params: {unknown} are not options of scorer {scorer!r}; "
                     f"its options are {options}"
                 )
-        if not 0 < spec.dev_fraction < 1:
-            raise ConfigError(f"{where}.dev_fraction: {spec.dev_fraction} is not in (0, 1)")
+        _check_dev_fraction(spec.dev_fraction, f"{where}.dev_fraction")
         for params in expand_method_grid(method, config.methods[method] or {}, where):
             selection_grid(config, method, params)
 
 
 def _check_guard(config: ExperimentConfig) -> None:
     """Each ``guard:`` block: a listed unsupervised classification method, valid margins."""
-    for method, spec in config.guard.items():
-        where = f"config.guard.{method}"
-        if method not in config.methods:
-            raise ConfigError(
-                f"{where}: {method!r} is not among the methods {list(config.methods)}"
-                f"{_suggest(method, config.methods)}"
-            )
+    for method, spec, where in _per_method(config, "guard", config.guard):
         if config.task != "classification":
             raise ConfigError(f"{where}: the guard is for classification, not {config.task}")
         for params in expand_method_grid(method, config.methods[method] or {}, where):
@@ -389,8 +399,7 @@ def _check_guard(config: ExperimentConfig) -> None:
         for name in ("balance_margin", "source_margin"):
             if getattr(spec, name) < 0:
                 raise ConfigError(f"{where}.{name}: {getattr(spec, name)} must be >= 0")
-        if not 0 < spec.dev_fraction < 1:
-            raise ConfigError(f"{where}.dev_fraction: {spec.dev_fraction} is not in (0, 1)")
+        _check_dev_fraction(spec.dev_fraction, f"{where}.dev_fraction")
 
 
 def _check_comparison(config: ExperimentConfig) -> None:
