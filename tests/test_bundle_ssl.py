@@ -116,3 +116,27 @@ def test_a_folder_without_preprocessor_config_says_how_to_write_one(tmp_path: Pa
     (folder / "preprocessor_config.json").unlink()
     with pytest.raises(ModelError, match="Wav2Vec2FeatureExtractor\\(sampling_rate=16000"):
         checkpoint_files(folder)
+
+
+def test_predict_device_is_where_the_ssl_checkpoint_runs(
+    trained: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """``--device`` reached the networks only; the checkpoint ran on "auto" (a GPU when
+    torch sees one) whatever was asked. Now it gets the same device."""
+    import emoshift.bundle.manifest as mf  # noqa: PLC0415
+
+    asked: list[str | None] = []
+    build = mf.get_extractor
+
+    def spy(name: str, **options: object):
+        if name == "ssl":
+            asked.append(options.get("device"))
+        return build(name, **options)
+
+    monkeypatch.setattr(mf, "get_extractor", spy)
+    args = ["predict", str(trained / "model"), *_files(trained), "--jobs", "1"]
+    args += ["--cache-dir", str(tmp_path / "cache")]
+    assert main([*args, "--out", str(tmp_path / "cpu.csv"), "--device", "cpu"]) == 0
+    assert asked[-1] == "cpu"  # the extractor that ran (load builds one to check too)
+    assert main([*args, "--out", str(tmp_path / "auto.csv")]) == 0
+    assert asked[-1] == "auto"

@@ -107,9 +107,13 @@ def locate_checkpoint(section: dict, where: str, ssl_model: str | os.PathLike | 
     section["options"] = {**section["options"], "model": str(resolve_model(folder))}
 
 
-def extractor(section: Mapping) -> Extractor:
-    """The feature extractor a ``features`` section describes."""
-    return get_extractor(section["set"], **section.get("options", {}))
+def extractor(section: Mapping, device: str | None = None) -> Extractor:
+    """The feature extractor a ``features`` section describes; ``device`` (if given) is
+    where an SSL checkpoint runs (``None``: its default, ``"auto"``)."""
+    options = dict(section.get("options", {}))
+    if device is not None and section["set"] == "ssl":
+        options["device"] = device
+    return get_extractor(section["set"], **options)
 
 
 def library_versions() -> dict[str, str]:

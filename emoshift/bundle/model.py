@@ -73,6 +73,8 @@ class Model:
         normalisation: ``method``, ``domain_column`` and ``target_domain`` (the domain
             whose statistics new audio gets unless another is named).
         training: how the model was made (config, pair, rows, adaptations).
+        device: where the checkpoint of a model on SSL features runs when it extracts
+            features (the ``device`` of :func:`load`; ``None``: ``"auto"``); not saved.
     """
 
     estimator: BaseEstimator
@@ -83,6 +85,7 @@ class Model:
     normaliser: DomainNormaliser | None
     normalisation: dict
     training: dict = field(default_factory=dict)
+    device: str | None = None
 
     @classmethod
     def from_parts(
@@ -273,7 +276,7 @@ class Model:
             warnings.simplefilter("ignore", SkippedFilesWarning)
             result = extract_features(
                 [p for p in paths if p not in escaped],
-                mf.extractor(self.features),
+                mf.extractor(self.features, self.device),
                 cache_dir=cache_dir,
                 n_jobs=n_jobs,
                 on_error="skip",
@@ -372,7 +375,8 @@ def load(
 
     Args:
         feature_set: raise unless the model reads this feature set.
-        device: where the networks run (``"auto"``: a GPU when torch sees one).
+        device: where the networks, and the checkpoint of a model on SSL features, run
+            (``"auto"``: a GPU when torch sees one).
         strict: the installed feature extractor must equal the saved one (openSMILE
             version, sample rate, ...); ``False`` accepts differences that keep the
             feature columns.
@@ -419,4 +423,5 @@ def load(
         normaliser=normaliser,
         normalisation=normalisation,
         training=manifest["training"],
+        device=device,
     )

@@ -57,7 +57,7 @@ def handle(args: argparse.Namespace) -> int:
     from emoshift.bundle.adapt import adapt_model  # noqa: PLC0415
 
     out = check_bundle_out(args)
-    model = load(args.model, ssl_model=args.ssl_model)
+    model = load(args.model, device=args.device, ssl_model=args.ssl_model)
     adapted, report = adapt_model(
         model,
         args.audio,

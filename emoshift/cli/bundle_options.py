@@ -39,8 +39,9 @@ def extraction_options(args: argparse.Namespace) -> dict[str, object]:
 def add_model_on_audio(parser: argparse.ArgumentParser, audio: str, help: str) -> None:
     """What the commands that run a saved model on new audio take: the positional
     ``model`` (a bundle folder) and ``audio`` inputs (one or more files, folders, lists or
-    tables), the extraction options (:func:`add_extraction_options`) and ``--ssl-model``
-    (where the checkpoint of a model on SSL features is on this machine)."""
+    tables), the extraction options (:func:`add_extraction_options`), ``--ssl-model``
+    (where the checkpoint of a model on SSL features is on this machine) and ``--device``
+    (where the networks and that checkpoint run)."""
     parser.add_argument("model", type=Path, help="model bundle folder (emoshift train)")
     parser.add_argument(audio, nargs="+", help=help)
     add_extraction_options(parser)
@@ -50,6 +51,12 @@ def add_model_on_audio(parser: argparse.ArgumentParser, audio: str, help: str) -
         default=None,
         help="for a model on SSL features: its checkpoint folder here (default: where it "
         "was trained); a checkpoint with other weights is refused",
+    )
+    parser.add_argument(
+        "--device",
+        default="auto",
+        help="where the model's networks and SSL checkpoint run: auto (a GPU when torch "
+        "sees one; default), cpu or cuda",
     )
 
 

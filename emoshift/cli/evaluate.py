@@ -44,9 +44,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--batch-size", type=int, default=256, help="files per network batch (default: 256)"
     )
-    parser.add_argument(
-        "--device", default="auto", help="auto (a GPU when torch sees one), cpu or cuda"
-    )
 
 
 def handle(args: argparse.Namespace) -> int:

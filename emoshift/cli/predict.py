@@ -46,9 +46,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--batch-size", type=int, default=256, help="files per network batch (default: 256)"
     )
     parser.add_argument(
-        "--device", default="auto", help="auto (a GPU when torch sees one), cpu or cuda"
-    )
-    parser.add_argument(
         "--allow-version-change",
         action="store_true",
         help="accept an installed feature extractor (e.g. another openSMILE version) "
