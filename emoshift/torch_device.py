@@ -36,4 +36,10 @@ def torch_device(name: str) -> torch.device:
             else "torch sees no CUDA GPU (no driver, or CUDA_VISIBLE_DEVICES hides it)"
         )
         raise ValueError(f"device {name!r}: {reason}; {FIX}")
+    count = torch.cuda.device_count() if device.type == "cuda" else 0
+    if device.type == "cuda" and device.index is not None and device.index >= count:
+        raise ValueError(
+            f"device {name!r}: torch sees {count} CUDA GPU(s), cuda:0 to cuda:{count - 1}; "
+            "name one of them, or cuda"
+        )
     return device

@@ -153,3 +153,35 @@ def test_dry_run_extracts_nothing_then_matches_the_run_it_predicts(
     printed = capsys.readouterr().out
     assert "which of the 1 trial(s) finished in" in printed
     assert printed.splitlines()[1].startswith("?     ------------  source_only")
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"methods": {"source_only": {"max_epochs": 3, "device": "cuda:99"}}}, "methods"),
+        ({"methods": {"source_only": {"device": ["cpu", "cuda:99"]}}}, "methods"),
+        ({"features": {"set": "ssl", "model": "ckpt", "device": "cuda:99"}}, "features"),
+    ],
+)
+@pytest.mark.parametrize("command", ["run", "dry run", "train"])
+def test_a_device_torch_cannot_use_here_is_named_before_any_data_is_read(
+    tmp_path, capsys, no_extraction, extra, field, command
+):
+    """``device: cuda:99`` (no machine has it) passed the config and failed every trial at
+    fit time. Now run, --dry-run and train refuse it first, naming the field; the corpora
+    are never read and no run folder is made."""
+    config = _config(tmp_path, **extra)
+    for manifest in tmp_path.glob("*/manifest.csv"):
+        manifest.unlink()  # reading a corpus now would fail with another error
+    args = {
+        "run": ["run", str(config)],
+        "dry run": ["run", str(config), "--dry-run"],
+        "train": ["train", str(config), "--method", "source_only", "--out", str(tmp_path / "m")],
+    }[command]
+    assert main(args) == 2
+    error = capsys.readouterr().err
+    where = "source_only.device" if field == "methods" else "device"
+    assert f"config.{field}.{where}: device 'cuda:99':" in error
+    assert "use --device cpu or auto (device: cpu in a config)" in error or "name one" in error
+    assert not (tmp_path / "run").exists() and not (tmp_path / "m").exists()

@@ -39,6 +39,7 @@ from emoshift.bundle.model import Model
 from emoshift.bundle.state import check_savable
 from emoshift.experiment.config import ExperimentConfig, PairConfig
 from emoshift.experiment.data import ExperimentData, _resolve, load_experiment_data
+from emoshift.experiment.devices import check_devices
 from emoshift.experiment.features import extractor_options
 from emoshift.experiment.method_grid import expand_method_grid
 from emoshift.experiment.trial import DomainSplit, fit_arguments, torch_threads
@@ -199,6 +200,7 @@ def train_model(
             f"{method} and does not choose among a selection grid; remove "
             f"selection.{method} (put the setting an emoshift run chose in methods.{method})"
         )
+    check_devices(config)
     chosen = choose_pair(config, pair)
     params = choose_params(config, method)
     check_savable(method, params)

@@ -48,6 +48,7 @@ from emoshift.experiment.data import (
     load_labelled_table,
     table_data,
 )
+from emoshift.experiment.devices import check_devices
 from emoshift.experiment.executors import EXECUTORS
 from emoshift.experiment.features import extractor_options
 from emoshift.experiment.plan import TrialSpec, plan_trials
@@ -164,10 +165,12 @@ class DryRun:
 def dry_run(config: ExperimentConfig, progress: bool | None = None) -> DryRun:
     """Check ``config`` and plan its trials without extracting any feature.
 
-    Everything that needs no features is checked first (:func:`checked_table`); the
-    feature cache is only looked up. When it holds every file, the trials are planned
-    with their keys, as ``run`` would plan them.
+    The devices it names are checked first (:func:`check_devices`), then everything
+    that needs no features (:func:`checked_table`); the feature cache is only looked up.
+    When it holds every file, the trials are planned with their keys, as ``run`` would
+    plan them.
     """
+    check_devices(config)
     table = checked_table(config, progress)
     features = config.features
     extractor = get_extractor(features.set, **extractor_options(features, config.base_dir))
@@ -238,6 +241,7 @@ def run_experiment(
         raise ValueError(f"executor {executor!r}; choose one of {list(EXECUTORS)}")
     jobs = trial_workers(jobs, config.jobs)
     stack = stack_size(stack, config.stack)
+    check_devices(config)
     run_dir = Path(run_dir) if run_dir is not None else config.output_dir()
     store = ResultStore(run_dir)
     store.folder.write_config(_config_record(config))
