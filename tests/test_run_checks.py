@@ -185,3 +185,23 @@ def test_a_device_torch_cannot_use_here_is_named_before_any_data_is_read(
     assert f"config.{field}.{where}: device 'cuda:99':" in error
     assert "use --device cpu or auto (device: cpu in a config)" in error or "name one" in error
     assert not (tmp_path / "run").exists() and not (tmp_path / "m").exists()
+
+
+@pytest.mark.bad_input
+def test_a_pair_query_on_label_says_which_columns_train_may_read(tmp_path, capsys, no_extraction):
+    """``train`` chooses a pair's rows before labelling (it keeps unlabelled target rows),
+    so a query on ``label`` met "unknown column(s) ['label']" although ``run`` accepts
+    it. The error now says why and which columns to use; ``run --dry-run`` still runs it."""
+    path = _config(tmp_path, target="corpus == 'urdu_talk' and label == 'anger'")
+    assert main(["run", str(path), "--dry-run"]) == 0
+    capsys.readouterr()
+    args = ["train", str(path), "--method", "source_only", "--out", str(tmp_path / "m")]
+    assert main(args) == 2
+    error = capsys.readouterr().err
+    assert (
+        "pair 'lab->talk': the target query \"corpus == 'urdu_talk' and label == 'anger'\"" in error
+    )
+    assert "reads 'label', which labelling adds after emoshift train has chosen" in error
+    assert "may use the corpus table's columns ['file', " in error and "'emotion'" in error
+    assert "select on emotion instead" in error
+    assert no_extraction == [] and not (tmp_path / "m").exists()

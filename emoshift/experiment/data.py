@@ -21,7 +21,7 @@ import pandas as pd
 
 from emoshift.data.labels import apply_label_space
 from emoshift.data.loaders import format_name, load_corpus
-from emoshift.data.query import query_mask
+from emoshift.data.query import columns_of, parse_query, query_mask
 from emoshift.data.synthetic import generate_corpus, generate_preset
 from emoshift.data.table import select_domain
 from emoshift.experiment.config import ExperimentConfig, PairConfig
@@ -221,6 +221,22 @@ def _unlabelled(table: pd.DataFrame, config: ExperimentConfig, query: str) -> np
     return empty & np.asarray(selected, dtype=bool)
 
 
+def _check_pair_columns(table: pd.DataFrame, config: ExperimentConfig, pair: PairConfig) -> None:
+    """Refuse a pair query that reads ``label`` where the pair's rows are chosen before
+    labelling (a model to ship keeps its unlabelled target rows): the error says which
+    columns such a query may use."""
+    for side, query in (("source", pair.source), ("target", pair.target)):
+        if "label" in columns_of(parse_query(query)) and "label" not in table:
+            raise ValueError(
+                f"pair {pair.label()!r}: the {side} query {query!r} reads 'label', which "
+                "labelling adds after emoshift train has chosen the pair's rows (unlabelled "
+                "target rows included); a pair query here may use the corpus table's "
+                f"columns {list(table.columns)}: select on "
+                f"{' / '.join(_label_source(config))} instead (emoshift run, which labels "
+                "first, may read 'label')"
+            )
+
+
 def _deployment_rows(table: pd.DataFrame, pair: PairConfig, domain: str) -> pd.DataFrame:
     """The rows of the normalisation domains (``domain`` values) that ``pair``'s source
     or target query selects: what a model shipped for the pair is trained and normalised
@@ -280,6 +296,7 @@ def load_labelled_table(
     table = load_corpora(config, progress)
     unlabelled = None
     if pair is not None:
+        _check_pair_columns(table, config, pair)
         table = _deployment_rows(table, pair, config.features.domain).reset_index(drop=True)
         unlabelled = _unlabelled(table, config, pair.target)
     return _labelled(table, config, unlabelled).reset_index(drop=True)
