@@ -12,11 +12,13 @@ early-stopping state and best-epoch weights, and its own ``history_``. A member 
 stops early leaves the stack (its parameters, optimizer moments, statistics and
 generator are cut out), so it stops updating; the group ends when the last member stops.
 At the end each estimator holds its own networks, as after a solo ``fit``, and
-``stacked_`` says how many members it trained with.
+``stacked_`` says how many members it trained with and how its masks were drawn.
 
-A member computes what its solo fit computes, operation for operation, except that its
-matrix products run batched; ``tests/test_stacked.py`` checks that its parameters after
-the first steps equal its solo fit's to floating-point tolerance.
+With ``masks="exact"`` a member computes what its solo fit computes, operation for
+operation: ``tests/test_stacked.py`` checks that its parameters after two epochs are its
+solo fit's bit for bit (batch-norm widths a multiple of 16, as the defaults are; at other
+widths they round differently) and, in both modes, that they do not depend on the
+other members of its stack. ``masks="fast"`` draws other, cheaper dropout masks.
 
 Example:
     >>> import numpy as np
