@@ -297,7 +297,8 @@ def test_dry_run_says_which_trials_would_stack(tmp_path, cache, capsys):
     path.write_text(yaml.safe_dump(_config(cache, stack=1)))
     assert main(["run", str(path), "--dry-run", "--stack", "2"]) == 0
     # source-only: 3 trials -> a stack of 2 and one alone; CORAL: 6 trials -> 3 stacks of 2
-    assert "8 of the 9 trial(s) to run train in 4 stack(s) of up to 2" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "8 of the 9 trial(s) to run train in 4 stack(s) of up to 2 (fast dropout masks)" in out
 
 
 @pytest.mark.bad_input
