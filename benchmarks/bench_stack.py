@@ -3,18 +3,25 @@
 On one real pair (EmoDB -> URDU, eGeMAPS, the four shared classes, as
 ``benchmarks/accuracy/four_class.yaml`` cuts it; features from the shared feature cache),
 five trials of DANN, Deep CORAL and MRD at their defaults (``--epochs`` epochs) are fitted
-one after another in this process and then as one stack
-(:func:`emoshift.methods.stacked.fit_stacked`), alternating which goes first in each
-repeat; then a 3 x 5 DANN grid (``lambda_max`` 0.3, 1, 3 x five trials) the same two
-ways. For each it prints the wall times and their ratio, each trial's UAR on the target
-test rows both ways, and the largest difference between a stacked member's parameters
-and its solo fit's. ``--rss`` measures, each in a fresh subprocess, the peak resident
-memory growth of one DANN fit and of a stack of five (Linux ``VmHWM``, reset once the
-data are loaded). torch runs one thread, as ``emoshift run`` trials do.
+one after another in this process and as one stack
+(:func:`emoshift.methods.stacked.fit_stacked`) with each mode of dropout masks
+(``exact``: the solo fits' masks; ``fast``: what ``emoshift run --stack`` uses), the order
+of the three rotating between repeats; then a 3 x 5 DANN grid (``lambda_max`` 0.3, 1, 3
+x five trials) the same ways. For each it prints the wall times and the ratios
+stacked / one after another, each trial's UAR on the target test rows each way, and the
+largest difference between a stacked member's parameters and its solo fit's.
+``--rss`` measures, each in a fresh subprocess, the peak resident memory growth of one
+DANN fit and of a stack of five (Linux ``VmHWM``, reset once the data are loaded).
+``--skada`` fits the five trials with SKADA's DANN one after another and as one
+emoshift stack (``fast`` masks), both in the setting of ``bench_training.py`` (its
+network, constant adversarial weight 1, no validation split, clipping or max-norm, 64
++ 64 rows a step), and prints the wall time per trial and each trial's UAR. torch runs
+one thread, as ``emoshift run`` trials do.
 
 Usage:
-    python benchmarks/bench_stack.py --epochs 10 --repeats 2
+    python benchmarks/bench_stack.py --epochs 10 --repeats 3
     python benchmarks/bench_stack.py --rss
+    python benchmarks/bench_stack.py --skada --epochs 30 --repeats 3
 """
 
 from __future__ import annotations
@@ -27,10 +34,11 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from benchmarks.accuracy_real import load, trial_splits, uar
-from benchmarks.bench_training import _reset_peak_rss, _status_mib
+from benchmarks.bench_training import _reset_peak_rss, _status_mib, emoshift_model, skada_model
 from emoshift.experiment.trial import fit_arguments, trial_model
 from emoshift.methods.stacked import fit_stacked
 
@@ -65,36 +73,77 @@ def _max_difference(a: object, b: object) -> float:
     return max(float((p - q).abs().max()) for p, q in pairs if p.dtype.is_floating_point)
 
 
-def compare(method: str, splits: list, epochs: int, grid: tuple, solo_first: bool) -> dict:
-    """Wall time of the trials one after another and as one stack, with their UARs."""
+MODES = ("solo", "exact", "fast")
+
+
+def compare(method: str, splits: list, epochs: int, grid: tuple, repeat: int) -> dict:
+    """Wall time of the trials one after another and as one stack with each mode of
+    masks (the order rotating with ``repeat``), with their UARs."""
     tests = [split for _ in grid for split in splits]
     timings = {}
     fitted = {}
-    for mode in ("solo", "stacked") if solo_first else ("stacked", "solo"):
+    for mode in MODES[repeat % 3 :] + MODES[: repeat % 3]:
         models, givens = _models(method, splits, epochs, grid)
         started = time.perf_counter()
         if mode == "solo":
             for model, given in zip(models, givens):
                 model.fit(given.pop("X"), given.pop("y"), **given)
         else:
-            fit_stacked(models, givens)
+            fit_stacked(models, givens, masks=mode)
         timings[mode] = time.perf_counter() - started
         fitted[mode] = models
     uars = {
         mode: [round(uar(s.y_test, m.predict(s.X_test)), 4) for m, s in zip(models, tests)]
         for mode, models in fitted.items()
     }
+    result = {"method": method, "members": len(tests)}
+    for mode in MODES:
+        result[f"{mode}_s"] = round(timings[mode], 2)
+    for mode in MODES[1:]:
+        result[f"ratio_{mode}"] = round(timings[mode] / timings["solo"], 3)
+    for mode in MODES:
+        result[f"uar_{mode}"] = uars[mode]
+    for mode in MODES[1:]:
+        result[f"max_parameter_difference_{mode}"] = max(
+            _max_difference(a, b) for a, b in zip(fitted["solo"], fitted[mode])
+        )
+    return result
+
+
+def skada(splits: list, epochs: int, repeat: int) -> dict:
+    """Per trial: SKADA's DANN one after another against one emoshift stack of them."""
+    classes = np.unique(splits[0].y_source)
+    timings, uars = {}, {}
+    for toolkit in ("skada", "stacked") if repeat % 2 == 0 else ("stacked", "skada"):
+        started = time.perf_counter()
+        if toolkit == "skada":
+            predictions = []
+            for trial, split in enumerate(splits):
+                model = skada_model("dann", epochs, 64, trial)
+                x = np.concatenate([split.X_source, split.X_target]).astype(np.float32)
+                y = np.concatenate(
+                    [np.searchsorted(classes, split.y_source), [-1] * len(split.X_target)]
+                )
+                domain = np.concatenate(
+                    [np.ones(len(split.X_source), int), -np.ones(len(split.X_target), int)]
+                )
+                model.fit(x, y, sample_domain=domain)
+                test = split.X_test.astype(np.float32)
+                target = -np.ones(len(test), int)
+                predictions.append(classes[model.predict(test, sample_domain=target)])
+        else:
+            models = [emoshift_model("dann", epochs, 64, trial) for trial in range(len(splits))]
+            givens = [{"X": s.X_source, "y": s.y_source, "X_target": s.X_target} for s in splits]
+            fit_stacked(models, givens, masks="fast")
+            predictions = [m.predict(s.X_test) for m, s in zip(models, splits)]
+        timings[toolkit] = (time.perf_counter() - started) / len(splits)
+        uars[toolkit] = [round(uar(s.y_test, p), 4) for s, p in zip(splits, predictions)]
     return {
-        "method": method,
-        "members": len(tests),
-        "solo_s": round(timings["solo"], 2),
-        "stacked_s": round(timings["stacked"], 2),
-        "ratio": round(timings["stacked"] / timings["solo"], 3),
-        "uar_solo": uars["solo"],
+        "skada_per_trial_s": round(timings["skada"], 2),
+        "stacked_per_trial_s": round(timings["stacked"], 2),
+        "ratio": round(timings["stacked"] / timings["skada"], 3),
+        "uar_skada": uars["skada"],
         "uar_stacked": uars["stacked"],
-        "max_parameter_difference": max(
-            _max_difference(a, b) for a, b in zip(fitted["solo"], fitted["stacked"])
-        ),
     }
 
 
@@ -108,7 +157,7 @@ def rss(mode: str, epochs: int) -> dict:
         given = givens[0]
         models[0].fit(given.pop("X"), given.pop("y"), **given)
     else:
-        fit_stacked(models, givens)
+        fit_stacked(models, givens, masks="fast")
     return {"mode": mode, "peak_growth_mib": round(_status_mib("VmHWM") - before, 1)}
 
 
@@ -117,6 +166,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--rss", action="store_true", help="memory of one fit and a stack")
+    parser.add_argument("--skada", action="store_true", help="stacked DANN against SKADA's")
     parser.add_argument("--one-rss", choices=("solo", "stack"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -131,6 +181,12 @@ def main() -> None:
             print(out.strip().splitlines()[-1], flush=True)
         return
     splits = _splits()
+    if args.skada:
+        skada(splits, 1, 0)  # untimed: SKADA's and skorch's one-off start
+        for repeat in range(args.repeats):
+            result = {**skada(splits, args.epochs, repeat), "load": os.getloadavg()[0]}
+            print(json.dumps(result), flush=True)
+        return
     for repeat in range(args.repeats):
         for method, grid in (
             ("dann", (None,)),
@@ -138,7 +194,7 @@ def main() -> None:
             ("mrd", (None,)),
             ("dann", GRID),
         ):
-            result = compare(method, splits, args.epochs, grid, solo_first=repeat % 2 == 0)
+            result = compare(method, splits, args.epochs, grid, repeat)
             result["load"] = os.getloadavg()[0]
             print(json.dumps(result), flush=True)
 

@@ -51,38 +51,66 @@ METHODS = [
     (SourceOnly, {}),
     (DANN, {"warmup_epochs": 1, "lambda_max": 0.7}),
     (DeepCORAL, {"coral_weight": 2.0}),
-    (MRD, {"regressor_width": 8, "n_encoder_steps": 2, "regressor_batch_norm": False}),
+    (MRD, {"regressor_width": 16, "n_encoder_steps": 2}),
 ]
+#: widths that are a multiple of 16: a member's batch norm is its solo layer's, bit for bit
+WIDE = {"hidden_sizes": (32, 16)}
+#: every dropout off: the masks' mode cannot matter
+NO_DROPOUT = {"dropout": 0.0, "input_dropout": 0.0, "head_dropout": 0.0}
+
+
+def _bitwise_equal(a: object, b: object) -> bool:
+    pa, pb = _params(a.modules_), _params(b.modules_)
+    return pa.keys() == pb.keys() and all(torch.equal(pa[k], pb[k]) for k in pa)
+
+
+def _solo_and_stacked(kind: type, params: dict, masks: str, seeds=(3, 4, 5)) -> tuple:
+    X, y, X_target = _data()
+
+    def model(seed: int) -> object:
+        return kind(**{**SMALL, **params}, max_epochs=2, random_state=seed)
+
+    solo = [model(s).fit(X, y, X_target=X_target) for s in seeds]
+    given = [{"X": X, "y": y, "X_target": X_target}] * len(seeds)
+    return solo, fit_stacked([model(s) for s in seeds], given, masks=masks)
 
 
 @pytest.mark.parametrize(("kind", "params"), METHODS, ids=lambda v: getattr(v, "__name__", ""))
 def test_a_stacked_member_takes_the_steps_of_its_solo_fit(kind, params):
-    """Without batch norm every operation of a member is its solo fit's (dropout masks
-    included: DANN's defaults drop 20% of inputs and 50% of units), so after two epochs
-    of steps the parameters agree to float tolerance and so do the per-epoch losses."""
-    X, y, X_target = _data()
-    seeds = (3, 4, 5)
-
-    def model(seed: int) -> object:
-        return kind(**SMALL, **params, batch_norm=False, max_epochs=2, random_state=seed)
-
-    solo = [model(s).fit(X, y, X_target=X_target) for s in seeds]
-    stacked = fit_stacked([model(s) for s in seeds], [{"X": X, "y": y, "X_target": X_target}] * 3)
+    """With ``exact`` masks a member's every operation is its solo fit's, batch norm and
+    dropout included (DANN's defaults drop 20% of inputs and 50% of units), so after two
+    epochs its parameters are its solo fit's bit for bit; the per-epoch losses, reduced
+    per member, agree to float tolerance."""
+    solo, stacked = _solo_and_stacked(kind, {**params, **WIDE}, "exact")
     for alone, member in zip(solo, stacked):
-        assert member.stacked_ == 3
-        assert _max_difference(alone, member) < 1e-5
-        for a, b in zip(alone.history_, member.history_):
+        assert member.stacked_ == {"size": 3, "masks": "exact"}
+        assert _bitwise_equal(alone, member)
+        for a, b in zip(alone.history_, member.history_, strict=True):
             assert a.keys() == b.keys()
             for key in a:
                 if key != "time_s":
-                    assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-6), key
+                    assert a[key] == pytest.approx(b[key], rel=1e-6, abs=1e-7), key
     assert _max_difference(solo[0], solo[1]) > 1e-2  # seeds give different networks
 
 
-def test_with_batch_norm_the_losses_follow_the_solo_fit():
-    """Batch norm makes a linear layer's bias gradient rounding noise (the mean is taken
-    out again), which Adam magnifies to a step of about lr whichever way it points; the
-    losses, which that bias does not move, still follow the solo fit's."""
+@pytest.mark.parametrize(("kind", "params"), METHODS, ids=lambda v: getattr(v, "__name__", ""))
+def test_fast_masks_change_only_the_dropout_masks(kind, params):
+    """``fast`` masks are other masks (members move away from their solo fits), and with
+    every dropout off the members are their solo fits bit for bit."""
+    off = {**NO_DROPOUT, **({"regressor_dropout": 0.0} if kind is MRD else {})}
+    solo, stacked = _solo_and_stacked(kind, {**params, **WIDE, **off}, "fast")
+    assert all(_bitwise_equal(a, b) for a, b in zip(solo, stacked))
+    assert stacked[0].stacked_ == {"size": 3, "masks": "fast"}
+    solo, stacked = _solo_and_stacked(kind, {**params, **WIDE}, "fast")
+    assert all(_max_difference(a, b) > 1e-4 for a, b in zip(solo, stacked))
+
+
+def test_with_batch_norm_at_any_width_the_losses_follow_the_solo_fit():
+    """At widths that are not a multiple of 16 a member's batch-norm units are padded
+    (so that its numbers do not depend on its stack mates), and the kernel's gradient
+    then rounds differently from the solo layer's; batch norm makes a linear layer's bias
+    gradient rounding noise, which Adam magnifies to a step of about lr whichever way it
+    points, but the losses, which that bias does not move, follow the solo fit's."""
     X, y, X_target = _data(1)
     solo = DANN(**SMALL, warmup_epochs=1, max_epochs=3, random_state=0).fit(X, y, X_target=X_target)
     (member,) = fit_stacked(
@@ -94,21 +122,24 @@ def test_with_batch_norm_the_losses_follow_the_solo_fit():
         assert a["domain_loss"] == pytest.approx(b["domain_loss"], rel=1e-3)
 
 
-def test_a_member_does_not_depend_on_the_others_in_its_stack():
-    """What a resumed run relies on: the same trial in a stack of three or alone in a
-    stack of one ends with the same bytes."""
+@pytest.mark.parametrize("masks", ["exact", "fast"])
+@pytest.mark.parametrize(("kind", "params"), METHODS, ids=lambda v: getattr(v, "__name__", ""))
+def test_a_member_does_not_depend_on_the_others_in_its_stack(kind, params, masks):
+    """What a resumed run relies on: the same trial in a stack of three (with other
+    grid values where the method has them) or alone in a stack of one ends with the same
+    bytes, at widths (24, 12) that batch norm pads. (DANN's one-unit domain output and
+    the gradients of every linear layer once depended on the stack's size.)"""
     X, y, X_target = _data(2)
     given = {"X": X, "y": y, "X_target": X_target}
+    grid = {DANN: "lambda_max", DeepCORAL: "coral_weight"}.get(kind)
 
-    def model(seed: int, weight: float = 1.0) -> DeepCORAL:
-        return DeepCORAL(**SMALL, coral_weight=weight, max_epochs=3, random_state=seed)
+    def model(seed: int, value: float = 1.0) -> object:
+        values = {grid: value} if grid else {}
+        return kind(**SMALL, **{**params, **values}, max_epochs=2, random_state=seed)
 
-    three = fit_stacked([model(7), model(8, 0.5), model(9, 3.0)], [given] * 3)
-    (one,) = fit_stacked([model(8, 0.5)], [given])
-    assert all(
-        torch.equal(a, b)
-        for a, b in zip(_params(three[1].modules_).values(), _params(one.modules_).values())
-    )
+    three = fit_stacked([model(7), model(8, 0.5), model(9, 3.0)], [given] * 3, masks=masks)
+    (one,) = fit_stacked([model(8, 0.5)], [given], masks=masks)
+    assert _bitwise_equal(three[1], one)
     assert three[1].history_ == [
         dict(r, time_s=three[1].history_[i]["time_s"]) for i, r in enumerate(one.history_)
     ]
@@ -161,8 +192,14 @@ def cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("feature-cache")
 
 
-def _config(cache: Path, stack: int) -> dict:
-    methods = {"source_only": dict(FAST), "coral": {**FAST, "coral_weight": [0.5, 1.0]}}
+def _config(cache: Path, stack: int, adversarial: bool = False) -> dict:
+    dann = {**FAST, "warmup_epochs": 1, "lambda_max": [0.5, 1.0]}
+    more = {"dann": dann, "mrd": dict(FAST)} if adversarial else {}
+    methods = {
+        "source_only": dict(FAST),
+        "coral": {**FAST, "coral_weight": [0.5, 1.0]},
+        **more,
+    }
     return tiny_config(cache, name="stacked", methods=methods, stack=stack)
 
 
@@ -171,20 +208,31 @@ def _sorted(run_dir: Path) -> list[str]:
 
 
 def test_a_resumed_stacked_run_gives_the_same_results_file(tmp_path, cache):
-    config = parse_config(_config(cache, stack=4), base_dir=tmp_path)
+    """Source-only (3 trials: a stack of 3), Deep CORAL, DANN (2 grid values x 3 trials:
+    stacks of 4 and 2) and MRD (a stack of 3); the run is killed when half of each
+    stack's trials (at least one) are recorded."""
+    config = parse_config(_config(cache, stack=4, adversarial=True), base_dir=tmp_path)
     whole = run_experiment(config, run_dir=tmp_path / "whole", progress=False)
-    assert (whole.n_done, whole.n_failed) == (9, 0)
+    assert (whole.n_done, whole.n_failed) == (18, 0)
     records = read_jsonl(tmp_path / "whole" / "results.jsonl")
-    assert all(r["stacked"] is True for r in records)
-    # killed between two trials of one stack: the first two lines of each stack are kept
+    assert all(r["stacked"] == {"masks": "fast"} for r in records)
     cut = tmp_path / "cut"
     shutil.copytree(tmp_path / "whole", cut)
     lines = (cut / "results.jsonl").read_text().splitlines()
-    (cut / "results.jsonl").write_text("\n".join(lines[:2] + lines[4:6]) + "\n")
-    for line in lines[2:4] + lines[6:]:  # the cut trials' tables go with their lines
-        (cut / json.loads(line)["predictions"]).unlink()
+    stacks: list[list[int]] = []  # a stack's lines follow each other, 4 at most
+    for i, record in enumerate(records):
+        if i and record["method"] == records[i - 1]["method"] and len(stacks[-1]) < 4:
+            stacks[-1].append(i)
+        else:
+            stacks.append([i])
+    assert sorted(map(len, stacks)) == [2, 2, 3, 3, 4, 4]
+    kept = [i for stack in stacks for i in stack[: max(1, len(stack) // 2)]]
+    (cut / "results.jsonl").write_text("\n".join(lines[i] for i in kept) + "\n")
+    for i, line in enumerate(lines):  # the cut trials' tables go with their lines
+        if i not in kept:
+            (cut / json.loads(line)["predictions"]).unlink()
     resumed = run_experiment(config, run_dir=cut, progress=False)
-    assert (resumed.n_skipped, resumed.n_done) == (4, 5)
+    assert (resumed.n_skipped, resumed.n_done) == (8, 10)
     assert _sorted(cut) == _sorted(tmp_path / "whole")
     for record in records:  # each member's own predictions table, made again byte for byte
         written = (cut / record["predictions"]).read_bytes()
@@ -195,7 +243,7 @@ def test_each_stacked_member_keeps_its_own_predictions_table(tmp_path, cache):
     config = parse_config(_config(cache, stack=3), base_dir=tmp_path)
     run_experiment(config, run_dir=tmp_path / "run", progress=False)
     records = read_jsonl(tmp_path / "run" / "results.jsonl")
-    assert all(r["stacked"] is True for r in records)
+    assert all(r["stacked"] == {"masks": "fast"} for r in records)
     assert len({r["predictions"] for r in records}) == len(records) == 9
     tables = []
     for record in records:
@@ -210,7 +258,7 @@ def test_each_stacked_member_keeps_its_own_predictions_table(tmp_path, cache):
 
 
 def test_a_stack_that_cannot_train_together_runs_each_trial_alone(tmp_path, cache, monkeypatch):
-    def refuse(models: object, givens: object) -> None:
+    def refuse(models: object, givens: object, **_: object) -> None:
         raise NotStackable("a reason")
 
     monkeypatch.setattr(stacking, "fit_stacked", refuse)
@@ -233,7 +281,8 @@ def test_dry_run_says_which_trials_would_stack(tmp_path, cache, capsys):
     path.write_text(yaml.safe_dump(_config(cache, stack=1)))
     assert main(["run", str(path), "--dry-run", "--stack", "2"]) == 0
     # source-only: 3 trials -> a stack of 2 and one alone; CORAL: 6 trials -> 3 stacks of 2
-    assert "8 of the 9 trial(s) to run train in 4 stack(s) of up to 2" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "8 of the 9 trial(s) to run train in 4 stack(s) of up to 2 (fast dropout masks)" in out
 
 
 @pytest.mark.bad_input

@@ -53,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _dry_run(args: argparse.Namespace) -> int:
     from emoshift.experiment.config import load_config  # noqa: PLC0415 (fast --help)
     from emoshift.experiment.runner import dry_run, stack_size, trial_workers  # noqa: PLC0415
-    from emoshift.experiment.stacking import plan_units  # noqa: PLC0415
+    from emoshift.experiment.stacking import STACK_MASKS, plan_units  # noqa: PLC0415
     from emoshift.experiment.store import ResultStore  # noqa: PLC0415
 
     config = load_config(args.config)
@@ -86,7 +86,7 @@ def _dry_run(args: argparse.Namespace) -> int:
     if stacks:
         print(
             f"{sum(map(len, stacks))} of the {len(todo)} trial(s) to run train in "
-            f"{len(stacks)} stack(s) of up to {size}"
+            f"{len(stacks)} stack(s) of up to {size} ({STACK_MASKS} dropout masks)"
         )
     for spec in specs:
         state = "done" if spec.key in finished else "?" if spec.key == "" and finished else "todo"

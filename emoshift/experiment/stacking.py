@@ -9,18 +9,19 @@ puts a trial in the same stack as an uninterrupted one; the trials of a stack th
 already finished are left out of it. :func:`execute_unit` runs a unit:
 a stack through :func:`~emoshift.methods.stacked.fit_stacked`, each trial then scored and
 recorded on its own, with its own key, result line, history, predictions table and
-artifacts. A trial's record says ``"stacked": true`` when it trained in a stack; when
+artifacts. A trial's record says ``"stacked": {"masks": "fast"}`` when it trained in a
+stack, with :data:`STACK_MASKS` dropout masks
+(:data:`~emoshift.methods.stacked_networks.MASKS`); when
 the trials of a stack could not train together (a method or encoder without a stacked
 step, data of different shapes), each runs alone as without ``--stack``, and its record
 says ``"stacked": false`` with the reason in ``"stack_problem"``. Without ``--stack``
 records are as before.
 
-Every loss, statistic, clipping norm and random draw of a member is its own, and for
-source-only, Deep CORAL and MRD a member ends with the same bytes in a stack of any size
-(``tests/test_stacked.py``), so a run resumed mid-stack gives the same results file. A
-DANN member's parameters still move by rounding (about 1e-8 after two epochs) with the
-number of members, for a reason not yet found; a DANN stack that an interrupted run
-splits gives numbers within rounding of, not byte-equal to, an uninterrupted run's.
+Every loss, statistic, clipping norm and random draw of a member is its own, and a
+member ends with the same bytes in a stack of any size (``tests/test_stacked.py``), so a
+run resumed mid-stack, whose stacks leave out the trials already finished, gives the same
+results file. With ``fast`` masks a member is not bit for bit its solo fit (its dropout
+masks are other draws of the same distribution; BENCHMARKS.md measures how far).
 
 Example:
     >>> from emoshift.experiment.config import parse_config
@@ -60,6 +61,8 @@ from emoshift.methods.stacked_steps import MEMBER_PARAMETERS, STACKED_STEPS
 
 #: one trial, or the trials of one stack
 Unit = TrialSpec | tuple[TrialSpec, ...]
+#: how a run's stacks draw dropout masks: the cheaper draws (the trials' records say so)
+STACK_MASKS = "fast"
 
 
 def _stack_key(spec: TrialSpec) -> str | None:
@@ -132,7 +135,7 @@ def execute_stack(specs: list[TrialSpec], data: ExperimentData) -> list[Outcome]
             }
             for spec, (split, _) in zip(specs, splits)
         ]
-        fit_stacked(models, givens)
+        fit_stacked(models, givens, masks=STACK_MASKS)
     except NotStackable as problem:
         return _alone(specs, data, str(problem))
     except Exception as problem:  # noqa: BLE001 (each trial alone records its own error)
@@ -157,7 +160,9 @@ def execute_stack(specs: list[TrialSpec], data: ExperimentData) -> list[Outcome]
             embeddings, predictions = record_result(record, spec, result, split, dimensions)
         except Exception:  # a failing trial is recorded, the others go on
             record.update(status="error", error=traceback.format_exc())
-        record["stacked"] = True
+        # not the stack's size: a resumed run's stacks are smaller, and a member's
+        # numbers do not depend on it
+        record["stacked"] = {"masks": model.stacked_["masks"]}
         seconds = fit_seconds + time.perf_counter() - scored
         outcomes.append((record, embeddings, predictions, seconds))
     return outcomes

@@ -12,11 +12,13 @@ early-stopping state and best-epoch weights, and its own ``history_``. A member 
 stops early leaves the stack (its parameters, optimizer moments, statistics and
 generator are cut out), so it stops updating; the group ends when the last member stops.
 At the end each estimator holds its own networks, as after a solo ``fit``, and
-``stacked_`` says how many members it trained with.
+``stacked_`` says how many members it trained with and how its masks were drawn.
 
-A member computes what its solo fit computes, operation for operation, except that its
-matrix products run batched; ``tests/test_stacked.py`` checks that its parameters after
-the first steps equal its solo fit's to floating-point tolerance.
+With ``masks="exact"`` a member computes what its solo fit computes, operation for
+operation: ``tests/test_stacked.py`` checks that its parameters after two epochs are its
+solo fit's bit for bit (batch-norm widths a multiple of 16, as the defaults are; at other
+widths they round differently) and, in both modes, that they do not depend on the
+other members of its stack. ``masks="fast"`` draws other, cheaper dropout masks.
 
 Example:
     >>> import numpy as np
@@ -25,8 +27,8 @@ Example:
     >>> X = rng.normal(size=(80, 5)); y = np.where(X[:, 0] > 0, "anger", "neutral")
     >>> models = [SourceOnly(hidden_sizes=(8,), max_epochs=3, random_state=s) for s in (0, 1)]
     >>> fitted = fit_stacked(models, [{"X": X, "y": y}, {"X": X, "y": y}])
-    >>> [m.stacked_ for m in fitted], [len(m.history_) for m in fitted]
-    ([2, 2], [3, 3])
+    >>> fitted[0].stacked_, [len(m.history_) for m in fitted]
+    ({'size': 2, 'masks': 'exact'}, [3, 3])
 """
 
 from __future__ import annotations
@@ -133,10 +135,14 @@ class _Member:
 
 
 def fit_stacked(
-    estimators: Sequence[NeuralEstimator], givens: Sequence[FitArguments]
+    estimators: Sequence[NeuralEstimator],
+    givens: Sequence[FitArguments],
+    masks: str = "exact",
 ) -> list[NeuralEstimator]:
     """Fit ``estimators`` (``fit`` keyword arguments ``givens``, one dict each, with
-    ``X`` and ``y``) as one stack; raises :class:`NotStackable` when they cannot."""
+    ``X`` and ``y``) as one stack, dropout masks drawn as ``masks`` says
+    (:data:`~emoshift.methods.stacked_networks.MASKS`); raises :class:`NotStackable`
+    when they cannot."""
     problem = stacking_problem(estimators)
     if problem is not None:
         raise NotStackable(problem)
@@ -146,7 +152,7 @@ def fit_stacked(
     generators = [m.generator for m in members]  # one list: the stack shrinks it once
     stacked = torch.nn.ModuleDict(
         {
-            name: stack_networks([m.estimator.modules_[name] for m in members], generators)
+            name: stack_networks([m.estimator.modules_[name] for m in members], generators, masks)
             for name in template.modules_
         }
     )
@@ -160,7 +166,7 @@ def fit_stacked(
         estimator = member.estimator
         estimator.modules_.load_state_dict(member.best_state or member.final_state)
         estimator.n_epochs_ = len(estimator.history_)
-        estimator.stacked_ = len(members)
+        estimator.stacked_ = {"size": len(members), "masks": masks}
         estimator.modules_.eval()
     return list(estimators)
 
@@ -171,9 +177,11 @@ def _member_values(stack: Stack, active: Sequence[_Member], epoch: int) -> None:
     for member in active:
         member.estimator._epoch_started(epoch, member.data)
     attributes = MEMBER_PARAMETERS.get(type(stack.template), {}).values()
-    stack.member_values = {
+    stack.member_values = {  # float64: a history records the values as given
         name: torch.tensor(
-            [getattr(m.estimator, name) for m in active], device=stack.template.device_
+            [getattr(m.estimator, name) for m in active],
+            dtype=torch.float64,
+            device=stack.template.device_,
         )
         for name in attributes
     }

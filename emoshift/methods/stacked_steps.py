@@ -36,7 +36,8 @@ Values = dict[str, float | torch.Tensor]
 class Stack:
     """What a stacked step works with: the template estimator (hyper-parameters shared by
     all members), the stacked networks and optimizers, and per-member values of the
-    hyper-parameters in :data:`MEMBER_PARAMETERS` (shape ``(members,)``)."""
+    hyper-parameters in :data:`MEMBER_PARAMETERS` (shape ``(members,)``, float64: a step
+    casts them to its tensors' type, as a Python float is cast)."""
 
     template: NeuralEstimator
     modules: nn.ModuleDict
@@ -77,7 +78,7 @@ class _MemberReversal(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # noqa: ANN001
         (scale,) = ctx.saved_tensors
-        return -scale.view(-1, *[1] * (grad.ndim - 1)) * grad, None
+        return -scale.to(grad.dtype).view(-1, *[1] * (grad.ndim - 1)) * grad, None
 
 
 def _encoder_head(stack: Stack, x: torch.Tensor) -> torch.Tensor:
@@ -133,7 +134,7 @@ def coral_step(stack: Stack, batch: Batch) -> Values:
     if not -len(layers) <= layer < len(layers):
         raise ValueError(f"coral_layer={layer}; the encoder has {len(layers)} shared layers")
     alignment = _member_coral(layers[layer][:, :n], layers[layer][:, n:])
-    loss = task_loss + stack.member_values["coral_weight"] * alignment
+    loss = task_loss + stack.member_values["coral_weight"].to(alignment.dtype) * alignment
     stack.step(stack.optimizers["all"], loss)
     return {
         "loss": loss.detach(),
