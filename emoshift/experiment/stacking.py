@@ -80,26 +80,29 @@ def _stack_key(spec: TrialSpec) -> str | None:
 
 def plan_units(planned: list[TrialSpec], todo: list[TrialSpec], size: int) -> list[Unit]:
     """The units that run ``todo``: stacks of up to ``size`` trials cut from ``planned``
-    (in plan order), and trials alone; ``size`` 1 runs every trial alone."""
+    (in plan order), and trials alone; ``size`` 1 runs every trial alone.
+
+    ``todo`` holds some of the very objects in ``planned``; a trial is known by its
+    position in the plan, not its key (a dry run before extraction has no keys yet)."""
     if size <= 1:
         return list(todo)
-    groups: dict[str, list[TrialSpec]] = {}
-    for spec in planned:
+    groups: dict[str, list[int]] = {}
+    for index, spec in enumerate(planned):
         key = _stack_key(spec)
         if key is not None:
-            groups.setdefault(key, []).append(spec)
-    stack_of: dict[str, int] = {}
+            groups.setdefault(key, []).append(index)
+    stack_of: dict[int, int] = {}  # plan position -> its stack's first member's position
     for group in groups.values():
         for start in range(0, len(group), size):
             chunk = group[start : start + size]
             if len(chunk) > 1:
-                stack_of.update((spec.key, chunk[0].key) for spec in chunk)
-    units: dict[str, list[TrialSpec]] = {}
+                stack_of.update((index, chunk[0]) for index in chunk)
+    position = {id(spec): index for index, spec in enumerate(planned)}
+    units: dict[int, list[TrialSpec]] = {}
     for spec in todo:
-        units.setdefault(stack_of.get(spec.key, spec.key), []).append(spec)
-    return [
-        tuple(members) if members[0].key in stack_of else members[0] for members in units.values()
-    ]
+        index = position[id(spec)]
+        units.setdefault(stack_of.get(index, -1 - index), []).append(spec)
+    return [tuple(members) if first >= 0 else members[0] for first, members in units.items()]
 
 
 def execute_unit(unit: Unit, data: ExperimentData) -> list[Outcome]:
