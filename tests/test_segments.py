@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+from paper_corpora import FOLDERS, make_paper_corpora
 
 from emoshift.data.loaders import CorpusWarning, LoadReport, load_corpus
 from emoshift.data.table import CorpusTableError, validate_table
-from emoshift.experiment.config import parse_config
+from emoshift.experiment.config import load_config, parse_config
 from emoshift.experiment.runner import run_experiment
 from emoshift.experiment.store import read_jsonl
 from emoshift.features import extract_features
@@ -245,3 +246,25 @@ def test_utterance_mode_reports_bad_segment_files_and_keeps_the_rest(tmp_path):
         ValueError, match=r"segments='turn' is not one of \('recording', 'utterance'\)"
     ):
         load_corpus(base, "creativeit", segments="turn")
+
+
+# --- the enriched-AAE presets ----------------------------------------------------------------
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+@pytest.mark.parametrize("attribute", ["arousal", "valence"])
+def test_enriched_aae_presets_read_creativeit_and_nnime_utterances(attribute, tmp_path):
+    """The paper's unit is the utterance (Sec. 2.1: 2162 CreativeIT, 6509 NNIME) and it
+    trains 100 to 300 epochs (Sec. 3.1): the presets load both traced corpora in
+    utterance mode and run both epoch counts."""
+    config = load_config(CONFIGS / f"published_enriched_aae_{attribute}.yaml")
+    assert config.methods["enriched_aae"]["epochs"] == [100, 300]
+    corpora = make_paper_corpora(tmp_path)
+    for name in ("creativeit", "nnime"):
+        options = config.corpora[name].options
+        assert options == {"segments": "utterance"}
+        table = load_corpus(corpora / FOLDERS[name], name, **options)
+        recordings = load_corpus(corpora / FOLDERS[name], name)
+        assert len(table) == 2 * len(recordings) and table["start"].notna().all()
+        assert len(set(row_names(table))) == len(table)
