@@ -4,6 +4,9 @@ An unknown or misspelled key is an error that names the key, where it is, and th
 nearest valid key. Method hyper-parameters are checked against the method's own
 parameters; a list of values is expanded as a grid (a list where the parameter takes a
 sequence, such as ``hidden_sizes: [256, 128]``, is one value; a list of lists is a grid).
+A method's ``variants:`` lists grids to run one after the other instead of their product
+(e.g. a paper's four deep networks and one shallow one): each entry is expanded with the
+method's other parameters, which it may not set again.
 
 Example:
     >>> config = parse_config({
@@ -240,10 +243,15 @@ def _is_grid(value: object, default: object) -> bool:
     return True
 
 
+VARIANTS = "variants"
+"""The method key that lists grids run one after another (see the module doc)."""
+
+
 def expand_method_grid(
     method: str, params: dict, where: str = "method", task: str | None = None
 ) -> list[dict]:
-    """Every combination of a method's listed hyper-parameter values, checked by name.
+    """Every combination of a method's listed hyper-parameter values, checked by name;
+    with ``variants``, the points of each variant's grid in turn (duplicates refused).
 
     With ``task``, every combination is also checked for that task (a classification-only
     method under ``task: regression`` is an error here, not a failed trial).
@@ -251,7 +259,42 @@ def expand_method_grid(
     Example:
         >>> expand_method_grid("source_only", {"lr": [0.1, 0.01], "hidden_sizes": [8]})
         [{'hidden_sizes': (8,), 'lr': 0.1}, {'hidden_sizes': (8,), 'lr': 0.01}]
+        >>> expand_method_grid("source_only", {"lr": 0.1, "variants": [
+        ...     {"hidden_sizes": [[8], [8, 8]], "head_hidden_sizes": [8]},
+        ...     {"hidden_sizes": [8], "head_hidden_sizes": []}]})  # doctest: +NORMALIZE_WHITESPACE
+        [{'head_hidden_sizes': (8,), 'hidden_sizes': (8,), 'lr': 0.1},
+         {'head_hidden_sizes': (8,), 'hidden_sizes': (8, 8), 'lr': 0.1},
+         {'head_hidden_sizes': (), 'hidden_sizes': (8,), 'lr': 0.1}]
     """
+    params = dict(params or {})
+    variants = params.pop(VARIANTS, None)
+    if variants is None:
+        return _expand_grid(method, params, where, task)
+    if (
+        not isinstance(variants, list)
+        or not variants
+        or not all(isinstance(v, dict) for v in variants)
+    ):
+        raise ConfigError(
+            f"{where}.{VARIANTS}: a list of parameter mappings (each a grid), not {variants!r}"
+        )
+    points: list[dict] = []
+    for i, variant in enumerate(variants):
+        here = f"{where}.{VARIANTS}[{i}]"
+        again = sorted(set(variant) & set(params))
+        if again:
+            raise ConfigError(
+                f"{here}: {again} also set outside {VARIANTS}; set each parameter once"
+            )
+        for point in _expand_grid(method, {**params, **variant}, here, task):
+            if point in points:
+                raise ConfigError(f"{here}: {point} is already an earlier variant's point")
+            points.append(point)
+    return points
+
+
+def _expand_grid(method: str, params: dict, where: str, task: str | None) -> list[dict]:
+    """Every combination of one grid's listed values, checked (:func:`expand_method_grid`)."""
     try:
         defaults = method_class(method)().get_params()
     except ValueError as error:
@@ -336,7 +379,10 @@ def selection_grid(config: ExperimentConfig, method: str, params: dict) -> list[
     where = f"config.selection.{method}"
     given = spec.grid or {}
     chosen = set(given) | ({"max_epochs"} if spec.epochs else set())
-    fixed = sorted(chosen & set(config.methods.get(method) or {}))
+    given_params = dict(config.methods.get(method) or {})
+    for variant in given_params.pop(VARIANTS, None) or []:
+        given_params |= variant if isinstance(variant, dict) else {}
+    fixed = sorted(chosen & set(given_params))
     if fixed:
         raise ConfigError(
             f"{where}.grid: {fixed} also set in config.methods.{method}; set each parameter "
