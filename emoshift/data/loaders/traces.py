@@ -22,9 +22,9 @@ Example:
     >>> from pathlib import Path
     >>> root = Path(tempfile.mkdtemp())
     >>> _ = (root / "a.txt").write_text("time,value\\n0.0,0.5\\n1.0,1.0\\n")
-    >>> trace_mean(root / "a.txt")
-    0.75
     >>> times, values = read_trace(root / "a.txt")
+    >>> float(values.mean())
+    0.75
     >>> span_mean(times, values, (0.5, 0.9)), span_mean(times, values, (0.9, 2.0))
     (0.5, 1.0)
 """
@@ -86,11 +86,6 @@ def read_trace(path: Path) -> Trace:
     return times, values
 
 
-def trace_mean(path: Path) -> float:
-    """The mean value of one trace file; ``ValueError`` naming it if it holds no samples."""
-    return float(np.mean(read_trace(path)[1]))
-
-
 def span_mean(times: np.ndarray, values: np.ndarray, span: tuple[float, float]) -> float:
     """The mean of the samples timed in ``[start, end)``, else the value held at ``start``
     (the last sample before it, or the first sample)."""
@@ -99,7 +94,8 @@ def span_mean(times: np.ndarray, values: np.ndarray, span: tuple[float, float]) 
     if inside.any():
         return float(values[inside].mean())
     before = np.flatnonzero(times <= start)
-    return float(values[before[-1]] if before.size else values[np.argmin(times)])
+    held = before[np.argmax(times[before])] if before.size else np.argmin(times)
+    return float(values[held])
 
 
 def read_spans(path: Path, recording: str) -> list[Span]:
