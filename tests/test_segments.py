@@ -268,3 +268,38 @@ def test_enriched_aae_presets_read_creativeit_and_nnime_utterances(attribute, tm
         recordings = load_corpus(corpora / FOLDERS[name], name)
         assert len(table) == 2 * len(recordings) and table["start"].notna().all()
         assert len(set(row_names(table))) == len(table)
+
+
+def test_predict_on_a_segmented_table_predicts_each_span_as_its_cut_audio(tmp_path):
+    from bundle_parts import small_model
+
+    from emoshift.bundle import load
+    from emoshift.bundle.inputs import audio_files
+
+    signal = _recording(tmp_path / "long.wav", 3.0, 4)
+    spans = [(0.2, 1.4), (1.4, 2.9)]
+    table = pd.DataFrame(
+        {
+            "file": [str(tmp_path / "long.wav")] * 2,
+            "start": [s for s, _ in spans],
+            "end": [e for _, e in spans],
+            "corpus": "c",
+        }
+    )
+    table.to_csv(tmp_path / "table.csv", index=False)
+    cut_files = []
+    for number, (start, end) in enumerate(spans):
+        cut_files.append(str(tmp_path / f"cut{number}.wav"))
+        piece = signal[int(round(start * RATE)) : int(round(end * RATE))]
+        sf.write(cut_files[-1], piece, RATE, subtype="FLOAT")
+    model = load(small_model(tmp_path / "model"))
+    names = audio_files([tmp_path / "table.csv"])
+    assert names == row_names(table)
+    ours = model.predict(names, cache_dir=tmp_path / "cache", n_jobs=1, progress=False)
+    theirs = model.predict(cut_files, cache_dir=tmp_path / "cache", n_jobs=1, progress=False)
+    assert ours["file"].tolist() == names
+    from_table = model.predict(table, cache_dir=tmp_path / "cache", n_jobs=1, progress=False)
+    pd.testing.assert_frame_equal(from_table, ours)
+    columns = [c for c in ours.columns if c.startswith("p_")]
+    assert columns
+    np.testing.assert_array_equal(ours[columns].to_numpy(), theirs[columns].to_numpy())
