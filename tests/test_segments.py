@@ -274,6 +274,7 @@ def test_predict_on_a_segmented_table_predicts_each_span_as_its_cut_audio(tmp_pa
     from bundle_parts import small_model
 
     from emoshift.bundle import load
+    from emoshift.bundle.evaluate import evaluate_model
     from emoshift.bundle.inputs import audio_files
 
     signal = _recording(tmp_path / "long.wav", 3.0, 4)
@@ -300,6 +301,12 @@ def test_predict_on_a_segmented_table_predicts_each_span_as_its_cut_audio(tmp_pa
     assert ours["file"].tolist() == names
     from_table = model.predict(table, cache_dir=tmp_path / "cache", n_jobs=1, progress=False)
     pd.testing.assert_frame_equal(from_table, ours)
+    table.assign(emotion=["anger", "sadness"]).to_csv(tmp_path / "labelled.csv", index=False)
+    scored = evaluate_model(
+        model, [tmp_path / "labelled.csv"], cache_dir=tmp_path / "cache", n_jobs=1, progress=False
+    )
+    assert scored.predictions["file"].tolist() == names  # each span scored, not the file twice
+    assert scored.predictions["prediction"].tolist() == ours["prediction"].tolist()
     columns = [c for c in ours.columns if c.startswith("p_")]
     assert columns
     np.testing.assert_array_equal(ours[columns].to_numpy(), theirs[columns].to_numpy())
