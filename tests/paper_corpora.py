@@ -126,15 +126,21 @@ def _emodb(base: Path, rng: np.random.Generator) -> None:
 
 
 def _traced(base: Path, recordings: list[str], attributes: tuple[str, ...]) -> None:
+    """0.6 s recordings with traces sampled every 0.3 s and two 0.3 s utterances each
+    (``segments/<recording>.txt``), so that utterance mode scores each from one sample."""
     rng = np.random.default_rng(zlib.crc32(base.name.encode()))
     for recording in recordings:
         values = {attribute: rng.uniform(-0.9, 0.8, 2) for attribute in attributes}
-        noise(base / "audio" / f"{recording}.wav", float(values["activation"].mean()))
+        level = float(values["activation"].mean())
+        noise(base / "audio" / f"{recording}.wav", level, seconds=0.6)
         for attribute, trace in values.items():
             for rater, shift in enumerate((0.0, 0.1), 1):
                 path = base / "annotations" / attribute / f"{recording}_ann{rater}.txt"
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text("".join(f"{t} {v + shift:.3f}\n" for t, v in enumerate(trace)))
+                samples = (f"{0.3 * t:g} {v + shift:.3f}\n" for t, v in enumerate(trace))
+                path.write_text("".join(samples))
+        (base / "segments").mkdir(parents=True, exist_ok=True)
+        (base / "segments" / f"{recording}.txt").write_text("0 0.3\n0.3 0.6\n")
 
 
 def _vam(base: Path, rng: np.random.Generator) -> None:

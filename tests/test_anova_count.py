@@ -4,15 +4,24 @@ the training rows only, and both the SVM baseline and the enriched AAE can use i
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.feature_selection import SelectKBest, f_classif
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import SVC
 
+from emoshift.experiment.config import parse_config
+from emoshift.experiment.execute import trial_split
+from emoshift.experiment.runner import prepare_run, run_experiment
+from emoshift.experiment.store import read_jsonl
+from emoshift.experiment.trial import run_trial
 from emoshift.methods.anova_count import inner_cv_count, kept_count
 from emoshift.methods.enriched_aae import EnrichedAAEClassifier
 from emoshift.methods.svm import SVMClassifier
+from emoshift.report.experiment import write_experiment_report
 
 
 def _informative(n: int = 80, width: int = 12, signal: int = 2, seed: int = 0):
@@ -76,6 +85,9 @@ def test_svm_baseline_keeps_the_count_the_inner_cross_validation_chose():
     expected = inner_cv_count(X, y, model._pipeline, seed=0)
     assert model.n_selected_ == expected < 12
     assert model.pipeline_[1].get_support().sum() == expected
+    assert model.fitted_params_ == {"n_selected": expected}  # what a trial records
+    fixed = SVMClassifier(n_selected=5).fit(None, None, X_target_labelled=X, y_target_labelled=y)
+    assert fixed.fitted_params_ == {}  # nothing chosen inside fit
 
 
 def test_enriched_aae_tunes_the_kept_code_dimensions_on_its_training_codes():
@@ -88,7 +100,58 @@ def test_enriched_aae_tunes_the_kept_code_dimensions_on_its_training_codes():
     codes = model.aae_.transform(model.scaler_.transform(X))
     expected = inner_cv_count(codes, y, lambda k: model._classifier(k, calibrated=False), seed=0)
     assert len(model.selected_dims_) == expected
+    assert model.fitted_params_ == {"n_selected": expected}
     again = EnrichedAAEClassifier(n_selected="inner_cv", random_state=0, **params)
     assert again.fit(X, y, X_out=X_out, y_out=y_out).selected_dims_.tolist() == (
         model.selected_dims_.tolist()
     )
+
+
+def test_each_trial_records_the_count_it_used_and_the_report_counts_them(tmp_path):
+    """A run's result lines keep the inner-CV count per trial (Table 1's Ds, per fold), the
+    count the trial's model used, and the report tabulates them."""
+    config = {
+        "name": "counts",
+        "output": str(tmp_path / "run"),
+        "corpora": {
+            "synthetic": {
+                "loader": "synthetic",
+                "path": str(tmp_path / "corpus"),
+                "options": {"preset": "tiny", "seed": 0},
+            }
+        },
+        "features": {"set": "egemaps", "domain": "elicitation", "cache_dir": str(tmp_path / "c")},
+        "labels": {"space": "four_class"},
+        "pairs": [
+            {
+                "name": "p",
+                "source": "elicitation == 'acted'",
+                "target": "elicitation == 'spontaneous'",
+            }
+        ],
+        "protocol": {"name": "reduced", "sizes": [1.0]},
+        "methods": {"anova_svm": {"n_selected": ["inner_cv", 20]}},
+        "baseline": None,
+    }
+    summary = run_experiment(parse_config(config, base_dir=tmp_path), progress=False)
+    records = read_jsonl(summary.run_dir / "results.jsonl")
+    tuned = [r for r in records if "inner_cv" in r["variant"]]
+    assert tuned and all(r["status"] == "ok" for r in records)
+    assert all("fitted_params" not in r for r in records if r not in tuned)
+    assert all(1 <= r["fitted_params"]["n_selected"] <= 88 for r in tuned)
+    data, specs = prepare_run(parse_config(config, base_dir=tmp_path), progress=False)
+    by_key = {spec.key: spec for spec in specs}
+    for record in tuned[:2]:  # the recorded count is the one the trial's model used
+        spec = by_key[record["key"]]
+        split, _ = trial_split(spec, data)
+        model = run_trial(
+            spec.method, spec.params, split, seed=spec.seed + spec.trial, keep_model=True
+        ).model
+        assert model.n_selected_ == record["fitted_params"]["n_selected"]
+    report = write_experiment_report(summary.run_dir)
+    table = pd.read_csv(report.tables["fitted"]["csv"])
+    assert "Hyper-parameters chosen in fit" in report.markdown.read_text()
+    chosen = Counter(r["fitted_params"]["n_selected"] for r in tuned)
+    assert table["chosen in fit"].tolist() == [
+        "; ".join(f"n_selected={n}: {c}" for n, c in sorted(chosen.items(), key=str))
+    ]

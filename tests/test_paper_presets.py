@@ -138,7 +138,7 @@ def test_dann_preset_has_a_source_only_network_of_every_dann_structure():
         return {(p["hidden_sizes"], p["head_hidden_sizes"]) for p in _grid(config, method)}
 
     assert structures("dann") == structures("source_only")
-    assert len(structures("dann")) == 8  # 1-4 shared layers, deep and shallow
+    assert len(structures("dann")) == 5  # four deep networks and the shallow one (Table II)
 
 
 # --- CADA (section 3) -----------------------------------------------------------------------

@@ -7,7 +7,8 @@ label is read the way the model was trained: mapped into the model's label space
 ``four_class``) from the ``emotion`` column, or taken from the training config's label
 column, or, for regression, the model's dimensions (on the training config's scale).
 Rows without a reference label in that space are left out and counted; files that give no
-features keep their row with the reason and are not scored.
+features keep their row with the reason and are not scored. A row with ``start`` and
+``end`` is scored on that span of its file, named ``<file>#t=<start>,<end>``.
 
 The result holds one row per file (``file``, ``true``, the prediction columns,
 ``error``: the layout of a run's predictions tables, :mod:`emoshift.runfolder`, plus the
@@ -37,6 +38,7 @@ from emoshift.bundle.model import ERROR_COLUMN, Model
 from emoshift.data.labels import apply_label_space
 from emoshift.data.loaders import load_corpus
 from emoshift.data.table import read_table
+from emoshift.features.segments import row_names
 from emoshift.metrics import confusion_matrix, score
 from emoshift.runfolder import TRUE_COLUMN
 
@@ -198,7 +200,9 @@ def evaluate_model(
 ) -> Evaluation:
     """Predict every labelled file of ``inputs`` with ``model`` and score the predictions
     against the reference labels (see the module doc)."""
-    reference, notes = reference_labels(model, read_labelled(inputs, corpus_format))
+    labelled = read_labelled(inputs, corpus_format)
+    labelled["file"] = row_names(labelled)  # a segment row is its span of the file
+    reference, notes = reference_labels(model, labelled)
     reference = reference.drop_duplicates("file").reset_index(drop=True)
     if len(reference) == 0:
         raise ValueError(

@@ -6,7 +6,9 @@ Each input is one of:
 - a text list (``.txt`` or ``.lst``): one path per line, relative paths from the list's
   folder, blank lines and ``#`` comments ignored (a name that is not UTF-8 is kept and
   reported, as in a folder);
-- a corpus table (``.csv`` or ``.parquet`` with a ``file`` column);
+- a corpus table (``.csv`` or ``.parquet`` with a ``file`` column): each row, and for a
+  row with ``start`` and ``end`` that span of its file alone, named
+  ``<file>#t=<start>,<end>`` (:mod:`emoshift.features.segments`);
 - anything else: an audio file path (a path that cannot be read is reported by the
   prediction, with the reason, and the other files go on).
 
@@ -29,6 +31,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from emoshift.data.table import read_table
+from emoshift.features.segments import row_names
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aif", ".aiff", ".au", ".opus")
 LIST_SUFFIXES = (".txt", ".lst")
@@ -89,7 +92,7 @@ def audio_files(inputs: Iterable[str | os.PathLike]) -> list[str]:
         elif suffix in LIST_SUFFIXES and path.is_file():
             files += _list_file(path)
         elif suffix in TABLE_SUFFIXES and path.is_file():
-            files += [str(f) for f in read_table(path)["file"]]
+            files += row_names(read_table(path))
         else:
             files.append(str(path))
     if not files:

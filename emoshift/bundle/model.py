@@ -46,6 +46,7 @@ from emoshift.features import (
     SkippedFilesWarning,
     extract_features,
 )
+from emoshift.features.segments import row_names
 from emoshift.progress import progress as progress_bar
 
 #: the column of a prediction table that says why a file has no prediction
@@ -265,12 +266,13 @@ class Model:
         ``error``; the others are predicted.
 
         Args:
-            files: audio paths, or a corpus table with a ``file`` column.
+            files: audio paths, or a corpus table with a ``file`` column (a row with
+                ``start`` and ``end`` is that span, named ``<file>#t=<start>,<end>``).
             domain: whose normalisation statistics to use (default: the target domain).
         """
         if self.normaliser is not None:
             domain = self._domain(domain)
-        paths = [str(f) for f in (files["file"] if isinstance(files, pd.DataFrame) else files)]
+        paths = row_names(files) if isinstance(files, pd.DataFrame) else [str(f) for f in files]
         escaped = {p: name for p in paths if (name := non_utf8_name(p)) is not None}
         with warnings.catch_warnings():  # skipped files are rows of the result, with reasons
             warnings.simplefilter("ignore", SkippedFilesWarning)

@@ -33,6 +33,7 @@ from emoshift.features.extract import (
     extract_features,
     get_extractor,
 )
+from emoshift.features.segments import row_names
 
 HELP = "extract openSMILE functionals or log-Mel frames for a corpus table"
 DESCRIPTION = (
@@ -106,8 +107,8 @@ def _write(result: FeatureResult, out: Path) -> None:
 def read_feature_table(path: Path) -> pd.DataFrame:
     """The corpus table to extract from: rows with a file each, every file once.
 
-    Duplicate rows for the same file are dropped (with a warning on stderr counting them),
-    so each file is extracted and written once.
+    Duplicate rows for the same file (and segment) are dropped (with a warning on stderr
+    counting them), so each file or segment is extracted and written once.
     """
     table = read_table(path)
     if table.empty:
@@ -120,11 +121,11 @@ def read_feature_table(path: Path) -> pd.DataFrame:
             f"corpus table {path}: {int(missing.sum())} row(s) have no 'file' path{where}; "
             "fill or drop them"
         )
-    duplicated = table["file"].duplicated()
+    duplicated = pd.Series(row_names(table), index=table.index).duplicated()
     if duplicated.any():
         print(
             f"warning: {path}: dropped {int(duplicated.sum())} duplicate row(s) of files "
-            "listed before; each file is extracted and written once",
+            "(or segments) listed before; each is extracted and written once",
             file=sys.stderr,
         )
         table = table[~duplicated]

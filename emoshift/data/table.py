@@ -4,7 +4,10 @@ Columns (see DESIGN.md): ``file`` (absolute path), ``corpus``, ``speaker``, ``ge
 ``language``, ``emotion`` (normalised category), ``arousal``, ``valence``, ``dominance``
 (normalised to [-1, 1]), their native-scale copies ``arousal_raw``, ``valence_raw``,
 ``dominance_raw``, ``elicitation``, ``session``, ``duration`` (seconds). Loaders may add
-corpus-specific columns (``intensity``, ``statement`` ...); they are kept.
+corpus-specific columns (``intensity``, ``statement`` ...); they are kept. A row that
+stands for a span of its file (an utterance of a longer recording) has ``start`` and
+``end`` in seconds (:mod:`emoshift.features.segments`); rows are told apart by file and
+span.
 
 Example:
     >>> import pandas as pd
@@ -26,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from emoshift.data.query import column_values, select_rows
+from emoshift.features.segments import SEGMENT_COLUMNS, row_names
 
 EMOTIONS: tuple[str, ...] = (
     "anger",
@@ -114,7 +118,7 @@ def validate_table(
         )
     if len(table) == 0:
         raise CorpusTableError("corpus table is empty: the loader found no utterances")
-    for column in FLOAT_COLUMNS:
+    for column in (*FLOAT_COLUMNS, *SEGMENT_COLUMNS):
         if column in table:
             converted = pd.to_numeric(table[column], errors="coerce")
             bad = converted.isna() & table[column].notna()
@@ -125,14 +129,18 @@ def validate_table(
                     f"rows for {_rows(table, bad)}. Convert them to numbers or leave empty."
                 )
     table = make_table(table)
-    for column in FLOAT_COLUMNS:
+    for column in (*FLOAT_COLUMNS, *(c for c in SEGMENT_COLUMNS if c in table)):
         table[column] = pd.to_numeric(table[column], errors="coerce").astype(float)
     if table["file"].isna().any():
         raise CorpusTableError(f"{int(table['file'].isna().sum())} row(s) have no 'file' path")
-    duplicated = table["file"].duplicated(keep=False)
+    try:
+        names = pd.Series(row_names(table), index=table.index)
+    except ValueError as error:
+        raise CorpusTableError(str(error)) from None
+    duplicated = names.duplicated(keep=False)
     if duplicated.any():
         raise CorpusTableError(
-            f"duplicate rows for the same file: {_rows(table, duplicated)}. "
+            f"duplicate rows for the same file (and segment): {_rows(table, duplicated)}. "
             "Each utterance must appear once; drop the duplicates."
         )
     if allowed_emotions is not None:

@@ -4,6 +4,9 @@ An unknown or misspelled key is an error that names the key, where it is, and th
 nearest valid key. Method hyper-parameters are checked against the method's own
 parameters; a list of values is expanded as a grid (a list where the parameter takes a
 sequence, such as ``hidden_sizes: [256, 128]``, is one value; a list of lists is a grid).
+A method's ``variants:`` lists grids to run one after the other instead of their product
+(e.g. a paper's four deep networks and one shallow one): each entry is expanded with the
+method's other parameters, which it may not set again.
 
 Example:
     >>> config = parse_config({
@@ -33,7 +36,7 @@ from typing import TypeVar
 import yaml
 
 from emoshift.data.query import QueryError, parse_query
-from emoshift.experiment.method_grid import expand_method_grid
+from emoshift.experiment.method_grid import VARIANTS, expand_method_grid
 from emoshift.experiment.schema import ConfigError, _build, _check_choice, _suggest
 from emoshift.experiment.streams import check_second_stream
 from emoshift.features.normalise import LEVELS
@@ -290,7 +293,10 @@ def selection_grid(config: ExperimentConfig, method: str, params: dict) -> list[
     where = f"config.selection.{method}"
     given = spec.grid or {}
     chosen = set(given) | ({"max_epochs"} if spec.epochs else set())
-    fixed = sorted(chosen & set(config.methods.get(method) or {}))
+    given_params = dict(config.methods.get(method) or {})
+    for variant in given_params.pop(VARIANTS, None) or []:
+        given_params |= variant if isinstance(variant, dict) else {}
+    fixed = sorted(chosen & set(given_params))
     if fixed:
         raise ConfigError(
             f"{where}.grid: {fixed} also set in config.methods.{method}; set each parameter "

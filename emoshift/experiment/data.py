@@ -27,6 +27,7 @@ from emoshift.data.table import select_domain
 from emoshift.experiment.config import ExperimentConfig, PairConfig
 from emoshift.experiment.features import extractor_options, table_features
 from emoshift.experiment.streams import join_extra_columns, read_stream
+from emoshift.features.segments import row_names
 from emoshift.methods.sequence import Sequences
 
 
@@ -56,13 +57,14 @@ class ExperimentData:
         return selected.index.to_numpy()
 
     def fingerprint(self) -> str:
-        """sha256 over the features, targets and files: what a trial's numbers depend on.
+        """sha256 over the features, targets and files (and segments): what a trial's
+        numbers depend on.
 
         Part of every trial key, so a changed corpus or feature extraction never reuses
         results computed on other data.
         """
         digest = hashlib.sha256()
-        digest.update("\n".join(self.table["file"].astype(str)).encode())
+        digest.update("\n".join(row_names(self.table)).encode())
         digest.update(np.asarray(self.y).astype(str).tobytes())
         for values in self.X if self.X.dtype == object else [self.X]:
             digest.update(np.ascontiguousarray(values, dtype=np.float32).tobytes())

@@ -140,6 +140,8 @@ def record_result(
     )
     if result.selection is not None:
         record["selection"] = result.selection
+    if result.fitted_params:  # only then, so other records stay as they were
+        record["fitted_params"] = result.fitted_params
     predictions = embeddings = None
     if split.test_files is not None:  # a corpus table names each row's file
         predictions = prediction_table(

@@ -2,6 +2,9 @@
 
 A list of values is a grid to expand; a list where the parameter takes a sequence (such
 as ``hidden_sizes: [256, 128]``) is one value, and a list of lists is a grid of them.
+A method's ``variants:`` lists grids to run one after the other instead of their product
+(e.g. a paper's four deep networks and one shallow one): each entry is expanded with the
+method's other parameters, which it may not set again.
 """
 
 from __future__ import annotations
@@ -21,10 +24,15 @@ def _is_grid(value: object, default: object) -> bool:
     return True
 
 
+VARIANTS = "variants"
+"""The method key that lists grids run one after another (see the module doc)."""
+
+
 def expand_method_grid(
     method: str, params: dict, where: str = "method", task: str | None = None
 ) -> list[dict]:
-    """Every combination of a method's listed hyper-parameter values, checked by name.
+    """Every combination of a method's listed hyper-parameter values, checked by name;
+    with ``variants``, the points of each variant's grid in turn (duplicates refused).
 
     With ``task``, every combination is also checked for that task (a classification-only
     method under ``task: regression`` is an error here, not a failed trial).
@@ -32,7 +40,42 @@ def expand_method_grid(
     Example:
         >>> expand_method_grid("source_only", {"lr": [0.1, 0.01], "hidden_sizes": [8]})
         [{'hidden_sizes': (8,), 'lr': 0.1}, {'hidden_sizes': (8,), 'lr': 0.01}]
+        >>> expand_method_grid("source_only", {"lr": 0.1, "variants": [
+        ...     {"hidden_sizes": [[8], [8, 8]], "head_hidden_sizes": [8]},
+        ...     {"hidden_sizes": [8], "head_hidden_sizes": []}]})  # doctest: +NORMALIZE_WHITESPACE
+        [{'head_hidden_sizes': (8,), 'hidden_sizes': (8,), 'lr': 0.1},
+         {'head_hidden_sizes': (8,), 'hidden_sizes': (8, 8), 'lr': 0.1},
+         {'head_hidden_sizes': (), 'hidden_sizes': (8,), 'lr': 0.1}]
     """
+    params = dict(params or {})
+    variants = params.pop(VARIANTS, None)
+    if variants is None:
+        return _expand_grid(method, params, where, task)
+    if (
+        not isinstance(variants, list)
+        or not variants
+        or not all(isinstance(v, dict) for v in variants)
+    ):
+        raise ConfigError(
+            f"{where}.{VARIANTS}: a list of parameter mappings (each a grid), not {variants!r}"
+        )
+    points: list[dict] = []
+    for i, variant in enumerate(variants):
+        here = f"{where}.{VARIANTS}[{i}]"
+        again = sorted(set(variant) & set(params))
+        if again:
+            raise ConfigError(
+                f"{here}: {again} also set outside {VARIANTS}; set each parameter once"
+            )
+        for point in _expand_grid(method, {**params, **variant}, here, task):
+            if point in points:
+                raise ConfigError(f"{here}: {point} is already an earlier variant's point")
+            points.append(point)
+    return points
+
+
+def _expand_grid(method: str, params: dict, where: str, task: str | None) -> list[dict]:
+    """Every combination of one grid's listed values, checked (:func:`expand_method_grid`)."""
     try:
         defaults = method_class(method)().get_params()
     except ValueError as error:

@@ -142,10 +142,10 @@ def _variants(config: ExperimentConfig) -> list[tuple[str, dict, str, dict | Non
     variants = []
     for method, params in config.methods.items():
         grid = expand_method_grid(method, params or {}, f"config.methods.{method}")
-        keys = {
+        keys = {  # the parameters that differ between points (those of variants too)
             k
-            for k, v in (params or {}).items()
-            if len(grid) > 1 and len({str(g[k]) for g in grid}) > 1
+            for k in set().union(*grid)
+            if len(grid) > 1 and len({str(g.get(k)) for g in grid}) > 1
         }
         for point in grid:
             name = _variant(method, point, keys)

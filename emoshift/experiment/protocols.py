@@ -27,6 +27,7 @@ import numpy as np
 from emoshift.experiment.config import ConfigError, ExperimentConfig
 from emoshift.experiment.data import ExperimentData
 from emoshift.experiment.trial import DomainSplit
+from emoshift.features.segments import row_names
 from emoshift.protocols import Condition, Draw, ProtocolSettings, Target, get_protocol
 
 
@@ -122,7 +123,7 @@ def make_split(
         X_dev=None if cut.dev is None else data.inputs(target[cut.dev]),
         y_dev=None if cut.dev is None else data.y[target[cut.dev]],
         target_speakers=data.table["speaker"].to_numpy(dtype=object)[train],
-        test_files=data.table["file"].to_numpy(dtype=object)[test]
+        test_files=np.asarray(row_names(data.table), dtype=object)[test]
         if "file" in data.table
         else None,
         X_labelled_train=(

@@ -107,6 +107,9 @@ class TrialResult:
     proba: np.ndarray | None = None
     """Class probabilities of the test rows (columns: ``classes``), when the model gives them."""
     classes: list = field(default_factory=list)
+    fitted_params: dict = field(default_factory=dict)
+    """Hyper-parameters the method chose inside ``fit`` from its training rows (its
+    ``fitted_params_``, e.g. the ANOVA-F count of ``n_selected: inner_cv``)."""
 
 
 def fit_arguments(
@@ -242,6 +245,7 @@ def score_trial(
         model=model if keep_model else None,
         proba=proba,
         classes=classes,
+        fitted_params=dict(getattr(model, "fitted_params_", {})),
     )
 
 

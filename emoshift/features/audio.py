@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from emoshift.features.segments import cut, segment_name
+
 SILENCE_PEAK: float = 1e-4
 """Peak absolute amplitude (full scale = 1.0) below which a file counts as silent (-80 dBFS)."""
 
@@ -42,6 +44,7 @@ AUDIO_PROBLEMS: dict[str, str] = {
     "empty": "empty audio file(s) (0 bytes)",
     "undecodable": "audio file(s) that cannot be decoded (corrupt or unknown format)",
     "truncated": "audio file(s) shorter than their header says (truncated)",
+    "outside": "segment(s) reaching past the end of their audio file",
     "no_samples": "audio file(s) without samples",
     "too_short": f"audio file(s) shorter than {MIN_DURATION:g} s",
     "non_finite": "audio file(s) with NaN or infinite samples",
@@ -101,9 +104,16 @@ def _truncation(path: Path) -> str | None:
 
 
 def load_samples(
-    path: str | os.PathLike, *, silence_peak: float = SILENCE_PEAK
+    path: str | os.PathLike,
+    *,
+    silence_peak: float = SILENCE_PEAK,
+    span: tuple[float, float] | None = None,
 ) -> tuple[np.ndarray, int]:
     """The mono float32 signal of ``path`` at its own rate, and that rate, once checked.
+
+    With ``span`` (seconds, :mod:`emoshift.features.segments`) only those samples are
+    kept, cut at the file's own rate before any check of length or silence, so a segment
+    gives what the same span cut into a file of its own would give.
 
     Raises :class:`AudioError` (with its ``kind``) for every problem in
     :data:`AUDIO_PROBLEMS`; :func:`read_audio` and ``emoshift corpus info`` both use it,
@@ -138,12 +148,15 @@ def load_samples(
         raise AudioError(
             f"{path}: audio file holds no samples; re-export it or drop the row", "no_samples"
         )
-    if (cut := _truncation(path)) is not None:
+    if (shortfall := _truncation(path)) is not None:
         raise AudioError(
-            f"{path}: audio file is truncated (it holds {cut}); copy or export it again, "
+            f"{path}: audio file is truncated (it holds {shortfall}); copy or export it again, "
             "or drop the row",
             "truncated",
         )
+    if span is not None:  # from here on, messages name the segment
+        data = _segment(data, int(native_rate), path, span)
+        path = Path(segment_name(str(path), *span))
     if data.shape[0] < MIN_DURATION * native_rate:
         raise AudioError(
             f"{path}: audio is {1000 * data.shape[0] / native_rate:.0f} ms long, shorter than "
@@ -166,13 +179,31 @@ def load_samples(
     return signal, int(native_rate)
 
 
+def _segment(
+    data: np.ndarray, sample_rate: int, path: Path, span: tuple[float, float]
+) -> np.ndarray:
+    """The samples of ``span``; :class:`AudioError` if it reaches past the file's end."""
+    length = data.shape[0] / sample_rate
+    if span[1] > length:
+        raise AudioError(
+            f"{segment_name(str(path), *span)}: the segment ends after its audio file "
+            f"({length:.3f} s); correct the segment's times or drop the row",
+            "outside",
+        )
+    return cut(data, sample_rate, span)
+
+
 def read_audio(
     path: str | os.PathLike,
     sample_rate: int = 16000,
     *,
     silence_peak: float = SILENCE_PEAK,
+    span: tuple[float, float] | None = None,
 ) -> np.ndarray:
     """Read ``path`` as a mono float32 signal at ``sample_rate`` Hz.
+
+    With ``span`` (seconds) only that segment is read, cut at the file's own rate
+    before resampling (:func:`load_samples`).
 
     Multi-channel audio is mixed down by averaging the channels; audio at another rate
     is resampled with a polyphase filter (:func:`scipy.signal.resample_poly`), so a file
@@ -193,7 +224,7 @@ def read_audio(
         ...
         emoshift.features.audio.AudioError: ...wav: audio is silent (peak amplitude 0 ...
     """
-    signal, native_rate = load_samples(path, silence_peak=silence_peak)
+    signal, native_rate = load_samples(path, silence_peak=silence_peak, span=span)
     if native_rate != sample_rate:
         from scipy.signal import resample_poly  # imported here: scipy.signal takes seconds
 

@@ -52,6 +52,7 @@ from emoshift.features.cache import FeatureCache, hash_config
 from emoshift.features.functionals import ALIASES, FEATURE_SETS, SHORT_NAMES, Functionals
 from emoshift.features.hash_memo import FileHashMemo
 from emoshift.features.logmel import LogMel
+from emoshift.features.segments import row_names, split_name
 from emoshift.features.ssl_model import ModelError
 from emoshift.features.workers import resolve_jobs, unguarded_main_call, worker_context
 from emoshift.progress import progress as progress_bar
@@ -230,10 +231,12 @@ class _FileJob:
 
     def look_up(self, path: str, memo: FileHashMemo, cache: FeatureCache) -> _Outcome:
         """``cached`` with the features, ``error`` if unreadable, else ``pending`` with
-        the cache key to extract into."""
+        the cache key to extract into. ``path`` may name a segment
+        (:mod:`emoshift.features.segments`): its key adds the span to the file's digest."""
+        file, span = split_name(path)
         try:
-            check_regular_file(path)  # a FIFO or /dev/zero would never finish hashing
-            file_sha256 = memo.sha256(path)
+            check_regular_file(file)  # a FIFO or /dev/zero would never finish hashing
+            file_sha256 = memo.sha256(file)
         except AudioError as error:
             return _Outcome("error", str(error))
         except OSError as error:
@@ -242,6 +245,8 @@ class _FileJob:
                 f"{path}: audio file cannot be read ({reason}); check the path or drop the row"
             )
             return _Outcome("error", message)
+        if span is not None:
+            file_sha256 = f"{file_sha256}#t={span[0]!r},{span[1]!r}"
         key = cache.key(file_sha256, self.config_sha256)
         cached, problem = cache.get_valid(key, self.check)
         if cached is not None:
@@ -264,8 +269,10 @@ class _FileJob:
         return _Outcome("extracted", features, pending.dropped)
 
     def extract(self, path: str) -> np.ndarray:
-        """The extractor's output for ``path``; every failure names the file."""
-        signal = read_audio(path, self.extractor.sample_rate)
+        """The extractor's output for ``path`` (a file or a segment's name); every
+        failure names it."""
+        file, span = split_name(path)
+        signal = read_audio(file, self.extractor.sample_rate, span=span)
         name = self.extractor.name
         try:
             features = np.asarray(self.extractor(signal, self.extractor.sample_rate))
@@ -299,7 +306,7 @@ def _inputs(table_or_files: pd.DataFrame | Iterable[str | os.PathLike]) -> tuple
                 f"the 'file' column is empty in rows {list(table_or_files.index[missing][:10])}; "
                 "fill or drop those rows"
             )
-        return table_or_files.index, [str(f) for f in table_or_files["file"]]
+        return table_or_files.index, row_names(table_or_files)
     files = [os.fspath(f) for f in table_or_files]
     return pd.Index(files, name="file"), files
 

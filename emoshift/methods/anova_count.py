@@ -5,7 +5,8 @@ The enriched-AAE paper tunes the number of kept code dimensions per cell (its Ta
 reports the count, ``Ds``, next to each accuracy) without saying on what. ``"inner_cv"``
 is emoshift's way to tune it without the test fold: every count from 1 to the width is
 scored by the mean UAR of the same pipeline over stratified folds of the training rows,
-and the best count (the smallest on ties) is kept.
+and the best count (the smallest on ties) is kept. The estimators record the count
+they chose in ``fitted_params_`` (:func:`fitted_count`), which each trial's result keeps.
 
 Example:
     >>> import numpy as np
@@ -33,6 +34,12 @@ from emoshift.metrics import uar
 INNER_CV = "inner_cv"
 #: folds of the inner cross-validation (fewer when a class has fewer training rows)
 INNER_FOLDS = 5
+
+
+def fitted_count(n_selected: int | str, chosen: int | str) -> dict[str, int]:
+    """What ``fitted_params_`` records of the count: ``{"n_selected": chosen}`` when
+    ``n_selected`` was ``"inner_cv"`` (a choice made inside ``fit``), else nothing."""
+    return {"n_selected": int(chosen)} if n_selected == INNER_CV else {}
 
 
 def kept_count(n_selected: int | str, width: int) -> int | str:

@@ -81,7 +81,7 @@ from sklearn.svm import SVC
 from sklearn.utils.metaestimators import available_if
 
 from emoshift.methods.aae import AdversarialAutoencoder
-from emoshift.methods.anova_count import INNER_CV, inner_cv_count, kept_count
+from emoshift.methods.anova_count import INNER_CV, fitted_count, inner_cv_count, kept_count
 from emoshift.methods.estimator import DomainEstimator, hyper_parameters
 from emoshift.methods.inputs import check_features, check_labels
 from emoshift.methods.needs import MethodNeeds
@@ -163,7 +163,8 @@ class EnrichedAAEClassifier(ClassifierMixin, DomainEstimator):
         n_selected: code dimensions kept by ANOVA-F selection, or ``"all"``; a number
             above ``code_size`` keeps them all (so one value serves several code sizes);
             ``"inner_cv"`` chooses the count by cross-validation on the training codes
-            (:mod:`emoshift.methods.anova_count`), never on test data.
+            (:mod:`emoshift.methods.anova_count`), never on test data, and records it
+            in ``fitted_params_``.
         svm_C: the SVM's regularisation ``C``.
         svm_kernel: the SVM's kernel (``"rbf"``, ``"linear"``, ...).
         svm_class_weight: ``"balanced"`` (weights against class imbalance, for UAR) or
@@ -311,6 +312,7 @@ class EnrichedAAEClassifier(ClassifierMixin, DomainEstimator):
         )
         self.classifier_.fit(codes, labels)
         self.selected_dims_ = self.classifier_["select"].get_support(indices=True)
+        self.fitted_params_ = fitted_count(self.n_selected, n_selected)
 
     def _classifier(self, k: int | str, calibrated: bool) -> Pipeline:
         """ANOVA-F selection of ``k`` code dimensions, scaling and the SVM, unfitted."""

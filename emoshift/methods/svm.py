@@ -24,7 +24,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from emoshift.methods.anova_count import INNER_CV, inner_cv_count, kept_count
+from emoshift.methods.anova_count import INNER_CV, fitted_count, inner_cv_count, kept_count
 from emoshift.methods.estimator import DomainEstimator, FitArguments, hyper_parameters
 from emoshift.methods.inputs import check_features, check_labels, check_width
 from emoshift.methods.needs import MethodNeeds, NeedsBy
@@ -43,7 +43,8 @@ class SVMClassifier(ClassifierMixin, DomainEstimator):
     Args:
         n_selected: features kept by ANOVA-F selection, ``"all"``, or ``"inner_cv"``
             (the count chosen by cross-validation on the training rows, kept as
-            ``n_selected_``; :mod:`emoshift.methods.anova_count`).
+            ``n_selected_`` and, as chosen, in ``fitted_params_``;
+            :mod:`emoshift.methods.anova_count`).
         C: SVM regularisation.
         kernel: SVM kernel.
         class_weight: ``"balanced"`` weighs classes inversely to their frequency.
@@ -111,6 +112,7 @@ class SVMClassifier(ClassifierMixin, DomainEstimator):
         self.pipeline_: Pipeline = self._pipeline(kept_count(n_selected, features.shape[1]))
         self.pipeline_.fit(features, labels)
         self.n_selected_ = self.pipeline_[1].get_support().sum().item()
+        self.fitted_params_ = fitted_count(self.n_selected, n_selected)
         self.classes_ = self.pipeline_.classes_
         self.n_features_in_ = features.shape[1]
         return self

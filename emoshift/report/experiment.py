@@ -7,16 +7,17 @@ variant, pair and condition). :func:`write_experiment_report` turns it into thre
 tables, each as ``.md``, ``.csv``, ``.json``, ``.tex`` and ``.html`` in ``report/``:
 ``results`` (one row per variant x pair x condition: mean and std of every metric over
 trials, and a paired test against the config's baseline, Holm-corrected), ``wide``
-(variants x pairs, marked for significance) and ``per_class`` (recall and F1 of each
-class); and a self-contained ``report/report.html`` (plus ``report.md``) with the
-tables, the metric against the number of labelled target examples, confusion matrices,
-domain-classifier accuracy over epochs, t-SNE (and UMAP when installed) of each shared
-layer for the baseline and each adapted model side by side (for the pairs and variants
-of a :class:`~emoshift.report.figure_scope.FigureScope`; projections cached in
-``projections/``), the failed trials, and how models were selected. The tables are built
-in :mod:`emoshift.report.trial_tables` and :mod:`emoshift.report.paper_tables`, the
-figures drawn in :mod:`emoshift.report.experiment_figures`; this module reads the run
-and assembles.
+(variants x pairs, marked for significance), ``per_class`` (recall and F1 of each class)
+and, when a method chose hyper-parameters inside its fit, ``fitted`` (the choices
+counted over trials); and a self-contained ``report/report.html`` (plus ``report.md``)
+with the tables, the metric against the number of labelled target examples, confusion
+matrices, domain-classifier accuracy over epochs, t-SNE (and UMAP when installed) of
+each shared layer for the baseline and each adapted model side by side (for the pairs
+and variants of a :class:`~emoshift.report.figure_scope.FigureScope`; projections cached
+in ``projections/``), the failed trials, and how models were selected. The tables are
+built in :mod:`emoshift.report.trial_tables` and :mod:`emoshift.report.paper_tables`,
+the figures drawn in :mod:`emoshift.report.experiment_figures`; this module reads the
+run and assembles.
 
 Example:
     >>> import json, tempfile, pathlib
@@ -49,7 +50,12 @@ from emoshift.report.html import write_report
 from emoshift.report.paper_tables import legend, per_class_table, wide_table
 from emoshift.report.pooled import pooled_table
 from emoshift.report.projection_cache import ProjectionCache
-from emoshift.report.selection_tables import selection_notes, selection_table
+from emoshift.report.selection_tables import (
+    FITTED_NOTE,
+    fitted_table,
+    selection_notes,
+    selection_table,
+)
 from emoshift.report.stats import WILCOXON_MIN_N
 from emoshift.report.table_files import write_table_files
 from emoshift.report.trial_tables import (
@@ -91,7 +97,8 @@ class ExperimentReport:
     """What :func:`write_experiment_report` wrote: the results ``table`` (one row per
     variant x pair x condition), the ``failures`` table, the ``html`` and ``markdown``
     pages, the ``tables`` files (table name -> suffix -> path: ``results``, ``wide``,
-    ``per_class``, each ``md``, ``csv``, ``json``, ``tex``, ``html``), the ``figures``
+    ``per_class``, ``fitted`` when trials chose in fit, each ``md``, ``csv``, ``json``,
+    ``tex``, ``html``), the ``figures``
     (caption -> PNG path), the ``notes`` shown on the page and the ``projections``
     (``computed`` and ``cached``: how many t-SNE/UMAP projections were computed and how
     many read back from the run folder)."""
@@ -281,6 +288,11 @@ def _analyse(
     if selections is not None:
         sections["Model selection inside trials"] = selections
         notes += selection_notes(selections)
+    fitted = fitted_table(trials)
+    if fitted is not None:
+        sections["Hyper-parameters chosen in fit"] = fitted
+        files["fitted"] = (fitted, FITTED_NOTE)
+        notes.append(FITTED_NOTE)
     conditions = condition_columns(trials)
     cache = ProjectionCache(RunFolder(results.run_dir).projections)
     draw_figures(
@@ -324,7 +336,7 @@ def write_experiment_report(
 ) -> ExperimentReport:
     """Write the report of a run folder into ``out_dir`` (default ``RUN_DIR/report``).
 
-    Files: ``results``, ``wide`` and ``per_class`` tables as ``.md``, ``.csv``,
+    Files: ``results``, ``wide``, ``per_class`` (and ``fitted``) tables as ``.md``, ``.csv``,
     ``.json``, ``.tex`` and ``.html`` (see :func:`~emoshift.report.trial_tables.experiment_table`
     and :mod:`emoshift.report.paper_tables`), ``report.md``, ``report.html``
     (self-contained) and ``figures/*.png`` for the pairs and variants of ``scope``

@@ -8,6 +8,11 @@ only when the oracle was recorded, how often the oracle would have picked each p
 a column headed :data:`ORACLE_HEADER`, as it reads the test labels) and the mean distance
 of the scorer's pick from the oracle's, in UAR points.
 
+A method that chooses a hyper-parameter inside ``fit`` from its training rows (``n_selected:
+inner_cv``: the ANOVA-F count) records the choice as ``fitted_params``;
+:func:`fitted_table` counts the trials per chosen value, like the ``Ds`` the enriched-AAE
+paper prints next to each cell of its Table 1.
+
 Example:
     >>> pick = {"lambda_max": 0.3}
     >>> trials = [{"variant": "dann[select=snd]", "pair": "a->b", "trial": t,
@@ -29,6 +34,7 @@ from emoshift.report.trial_tables import condition_columns, order_trials
 ORACLE_HEADER = "oracle (reads target test labels; not a valid choice)"
 DISTANCE_HEADER = "distance to oracle (UAR points)"
 GUARD_HEADER = "why (guard)"
+FITTED_HEADER = "chosen in fit"
 
 
 def _why(trial: Mapping[str, object]) -> str:
@@ -84,6 +90,40 @@ def selection_table(trials: Sequence[Mapping[str, object]]) -> pd.DataFrame | No
             row[DISTANCE_HEADER] = 100 * sum(b - p for _, b, p in picks) / len(picks)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def fitted_table(trials: Sequence[Mapping[str, object]]) -> pd.DataFrame | None:
+    """One row per pair x condition x variant whose trials chose hyper-parameters inside
+    ``fit`` (``fitted_params``): how many trials chose each value; ``None`` when none did.
+
+    Example:
+        >>> trials = [{"variant": "svm", "pair": "a->b", "trial": t,
+        ...            "fitted_params": {"n_selected": n}} for t, n in enumerate((8, 8, 3))]
+        >>> fitted_table(trials)["chosen in fit"].tolist()
+        ['n_selected=3: 1; n_selected=8: 2']
+    """
+    fitted = [t for t in order_trials(trials, None) if t.get("fitted_params")]
+    if not fitted:
+        return None
+    conditions = condition_columns(fitted)
+    groups: dict[tuple, list[Mapping[str, object]]] = {}
+    for trial in fitted:
+        key = (trial["pair"], *(trial.get(c) for c in conditions), trial["variant"])
+        groups.setdefault(key, []).append(trial)
+    rows = [
+        dict(zip(["pair", *conditions, "variant"], key))
+        | {"n_trials": len(group), FITTED_HEADER: _counts([t["fitted_params"] for t in group])}
+        for key, group in groups.items()
+    ]
+    return pd.DataFrame(rows)
+
+
+FITTED_NOTE = (
+    "Chosen in fit: hyper-parameters a method chose from its own training rows inside each "
+    "trial (n_selected: inner_cv, the ANOVA-F count with the best cross-validated UAR on "
+    "the training fold), with the number of trials that chose each value; results.jsonl "
+    "holds each trial's choice as fitted_params."
+)
 
 
 def selection_notes(table: pd.DataFrame) -> list[str]:

@@ -45,6 +45,7 @@ import pandas as pd
 import soundfile as sf
 
 from emoshift.data.table import make_table, validate_table
+from emoshift.features.segments import segment_name
 
 AUDIO_SUFFIXES: tuple[str, ...] = (".wav",)
 """File suffixes the corpus loaders treat as audio (case-insensitive)."""
@@ -405,6 +406,45 @@ def add_dimensions(row: dict, scores: Mapping[str, float], low: float, high: flo
         row[dimension] = float(value) if same else normalise(value, low, high)
 
 
+def _header(file: str, context: LoaderContext) -> tuple[float, int] | None:
+    """A usable file's duration (seconds) and sample rate from its header, else ``None``
+    with the problem reported."""
+    if not Path(file).is_file():  # a FIFO or device: reading it never ends
+        context.problem("unreadable", f"{file}: not a regular file")
+        return None
+    try:
+        info = sf.info(file)
+    except (RuntimeError, OSError) as error:
+        context.problem("unreadable", f"{file}: {error}")
+        return None
+    if info.frames == 0:
+        context.problem("unreadable", f"{file}: no audio samples")
+        return None
+    return float(info.duration), int(info.samplerate)
+
+
+def _add_duration(
+    row: dict, infos: dict[str, tuple[float, int] | None], context: LoaderContext
+) -> bool:
+    """Give ``row`` its ``duration`` and ``sample_rate``; ``False`` if it has no usable
+    audio. ``infos`` keeps each file's header (or ``None``), read once per file."""
+    file = str(row["file"])
+    if file not in infos:
+        infos[file] = _header(file, context)
+    header = infos[file]
+    if header is None:
+        return False
+    length, sample_rate = header
+    if "end" in row:
+        if row["end"] > length:
+            name = segment_name(file, row["start"], row["end"])
+            context.problem("unreadable", f"{name}: the segment ends after the file ({length:g} s)")
+            return False
+        length = row["end"] - row["start"]
+    row["duration"], row["sample_rate"] = length, sample_rate
+    return True
+
+
 def finish(
     rows: list[dict],
     context: LoaderContext,
@@ -417,8 +457,10 @@ def finish(
 
     With ``duration`` each file's header is read (``soundfile.info``) for ``duration``
     (seconds) and ``sample_rate``; files that are not regular files, cannot be read or
-    hold no samples are reported as unreadable and left out. Warnings for the recorded
-    problems are emitted here.
+    hold no samples are reported as unreadable and left out. A segment row (``start``
+    and ``end``, :mod:`emoshift.features.segments`) gets its span's duration, and one
+    that ends after its file is reported as unreadable and left out. Rows are sorted by
+    file, then start. Warnings for the recorded problems are emitted here.
     """
     if not rows:
         context.emit_warnings()
@@ -426,22 +468,8 @@ def finish(
             f"{context.corpus}: no utterances found under {directory}; expected layout: {layout}"
         )
     if duration:
-        readable = []
-        for row in rows:
-            if not Path(row["file"]).is_file():  # a FIFO or device: reading it never ends
-                context.problem("unreadable", f"{row['file']}: not a regular file")
-                continue
-            try:
-                info = sf.info(str(row["file"]))
-            except (RuntimeError, OSError) as error:
-                context.problem("unreadable", f"{row['file']}: {error}")
-                continue
-            if info.frames == 0:
-                context.problem("unreadable", f"{row['file']}: no audio samples")
-                continue
-            row["duration"], row["sample_rate"] = float(info.duration), int(info.samplerate)
-            readable.append(row)
-        rows = readable
+        infos: dict[str, tuple[float, int] | None] = {}
+        rows = [row for row in rows if _add_duration(row, infos, context)]
     if not rows:
         context.emit_warnings()
         raise CorpusFormatError(
@@ -450,6 +478,7 @@ def finish(
     table = make_table(rows)
     if "sample_rate" in table:
         table["sample_rate"] = table["sample_rate"].astype("Int64")
-    table = table.sort_values("file", kind="stable").reset_index(drop=True)
+    order = ["file", "start"] if "start" in table else ["file"]
+    table = table.sort_values(order, kind="stable").reset_index(drop=True)
     context.emit_warnings()
     return validate_table(table, check_files=False)

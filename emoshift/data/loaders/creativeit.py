@@ -20,7 +20,11 @@ folder per attribute of per-annotator traces, and the file names are its assumpt
   ``<time> <value>`` (:mod:`emoshift.data.loaders.traces`).
 
 A recording's score per attribute is the mean over annotators of each trace's mean
-(``n_annotators`` counts them); activation is the table's ``arousal``. The native scale
+(``n_annotators`` counts them); activation is the table's ``arousal``. With
+``segments="utterance"`` each recording gives one row per utterance instead, from
+``segments/<session>_<performance>_<actor>.txt`` (lines ``<start> <end> [name]`` in
+seconds), scored over the utterance's span of the traces and with features read from
+that span alone (:mod:`emoshift.data.loaders.traces`). The native scale
 is the trace scale [-1, 1]: ``*_raw`` holds it and the normalised copy is the same.
 Gender is not in these names and stays missing. Language ``en``, elicitation
 ``improvised``.
@@ -65,12 +69,15 @@ ATTRIBUTES: dict[str, str] = {
 _RECORDING = re.compile(r"^(?P<session>[^_]+)_(?P<performance>[^_]+)_(?P<speaker>[^_]+)$")
 
 
-def load(path: str | os.PathLike, **options: Unpack[LoadOptions]) -> pd.DataFrame:
+def load(
+    path: str | os.PathLike, segments: str = "recording", **options: Unpack[LoadOptions]
+) -> pd.DataFrame:
     """Load CreativeIT (assumed layout, see the module docstring) from its folder.
 
-    One row per actor and performance with audio and at least one trace. Extra columns:
-    ``performance``, ``n_annotators``. Traces without audio, audio without traces and
-    names outside the scheme are reported.
+    One row per actor and performance with audio and at least one trace, or with
+    ``segments="utterance"`` one per utterance of its segments file (extra columns
+    ``start``, ``end``, ``utterance``). Extra columns: ``performance``, ``n_annotators``.
+    Traces without audio, audio without traces and names outside the scheme are reported.
     """
     rows, context = load_traced(
         CREATIVEIT,
@@ -79,5 +86,6 @@ def load(path: str | os.PathLike, **options: Unpack[LoadOptions]) -> pd.DataFram
         ATTRIBUTES,
         lambda match: {"session": match["session"], "performance": match["performance"]},
         options,
+        segments,
     )
     return context.finish(rows)

@@ -25,8 +25,12 @@ assumption:
   copies ``session_arousal`` / ``session_valence``.
 
 Scores from the traces are the mean over raters of each trace's mean (``n_annotators``),
-native scale [-1, 1] in ``*_raw`` and the same normalised copy. Gender stays missing.
-Language ``zh``, elicitation ``acted``.
+native scale [-1, 1] in ``*_raw`` and the same normalised copy. With
+``segments="utterance"`` each session channel gives one row per utterance instead, from
+``segments/<session>_<speaker>.txt`` (lines ``<start> <end> [name]`` in seconds), scored
+over the utterance's span of the traces and with features read from that span alone
+(:mod:`emoshift.data.loaders.traces`); the session-level annotation is copied to each.
+Gender stays missing. Language ``zh``, elicitation ``acted``.
 
 Example:
     >>> from emoshift.data.loaders.base import example_corpus
@@ -117,14 +121,24 @@ def _session_labels(directory: Path, context: LoaderContext) -> dict[str, dict]:
     return labels
 
 
-def load(path: str | os.PathLike, **options: Unpack[LoadOptions]) -> pd.DataFrame:
+def load(
+    path: str | os.PathLike, segments: str = "recording", **options: Unpack[LoadOptions]
+) -> pd.DataFrame:
     """Load NNIME (assumed layout, see the module docstring) from its folder.
 
-    One row per actor and session with audio and at least one trace. Extra columns:
-    ``n_annotators`` and, with ``session_labels.csv``, the session-level annotation.
+    One row per actor and session with audio and at least one trace, or with
+    ``segments="utterance"`` one per utterance of its segments file (extra columns
+    ``start``, ``end``, ``utterance``). Extra columns: ``n_annotators`` and, with
+    ``session_labels.csv``, the session-level annotation.
     """
     rows, context = load_traced(
-        NNIME, path, _RECORDING, ATTRIBUTES, lambda match: {"session": match["session"]}, options
+        NNIME,
+        path,
+        _RECORDING,
+        ATTRIBUTES,
+        lambda match: {"session": match["session"]},
+        options,
+        segments,
     )
     sessions = _session_labels(context.directory, context)
     for row in rows:
