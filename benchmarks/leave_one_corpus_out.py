@@ -54,11 +54,12 @@ NOISE = 2.0
 #: validation or the domain gap added
 GUARD_RULES: dict[str, dict[str, float | None]] = {
     "collapse+damage": {"reverse_margin": None, "domain_margin": None},
+    "+reverse 0.03": {"reverse_margin": 0.03, "domain_margin": None},
     "+reverse 0.05": {"reverse_margin": 0.05, "domain_margin": None},
-    "+gap 0.02": {"reverse_margin": None, "domain_margin": 0.02},
+    "+reverse 0.10": {"reverse_margin": 0.1, "domain_margin": None},
     "+gap 0.05": {"reverse_margin": None, "domain_margin": 0.05},
     "+gap 0.10": {"reverse_margin": None, "domain_margin": 0.1},
-    "+reverse 0.05 +gap 0.05": {"reverse_margin": 0.05, "domain_margin": 0.05},
+    "+reverse 0.05 +gap 0.10": {"reverse_margin": 0.05, "domain_margin": 0.1},
 }
 #: the rule whose margins are emoshift's defaults (:data:`DEFAULT_MARGINS`)
 DEFAULT_RULE = next(
