@@ -5,17 +5,21 @@ emoshift's protocol code as ``emoshift run`` cuts them, see ``accuracy_real.py``
 source-only model and every unsupervised method at its defaults on the same 80% of the
 source (a stratified 20% held out as the labelled source development split), and writes
 one line per fitted model: its target test UAR, the test UAR of its mean with
-source-only, what :func:`emoshift.selection.guard.guard_decision` decided, and the score
-of every unsupervised scorer of :data:`emoshift.selection.SCORERS`. Nothing but the test
-UARs reads a target label, and those are written, not used, by ``run``.
+source-only, the guard's signals against source-only
+(:func:`emoshift.selection.guard.measure`), and the score of every unsupervised scorer of
+:data:`emoshift.selection.SCORERS`. Nothing but the test UARs reads a target label, and
+those are written, not used, by ``run``.
 
 ``table`` turns the lines into the Markdown of BENCHMARKS.md. Each *configuration* is a
 rule that gives one model per trial without target labels: source-only ("never adapt"),
-a method always ("always adapt"), a method behind the guard, or a scorer choosing
-between source-only and a method (or among all of them). For each corpus as target, the
-configuration with the highest mean gain over source-only on the pairs that do *not*
-involve that corpus is chosen, then scored on the pairs whose target it is: no number in
-the "chosen leave-one-corpus-out" rows comes from a choice that saw its target.
+a method always ("always adapt"), a method behind one of the guard rules of
+:data:`GUARD_RULES` (replayed on the recorded signals by
+:func:`emoshift.selection.guard.decide`), or a scorer choosing between source-only and a
+method (or among all of them). For each corpus as target, the configuration (and, in a
+table of its own, the guard rule) with the highest mean gain over source-only on the
+pairs that do *not* involve that corpus is chosen, then scored on the pairs whose target
+it is: no number in the "chosen leave-one-corpus-out" rows comes from a choice that saw
+its target.
 
     python benchmarks/leave_one_corpus_out.py run benchmarks/accuracy/four_class.yaml \
         --out runs/loco/four_class.jsonl --trials 5
