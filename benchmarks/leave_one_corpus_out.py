@@ -5,17 +5,21 @@ emoshift's protocol code as ``emoshift run`` cuts them, see ``accuracy_real.py``
 source-only model and every unsupervised method at its defaults on the same 80% of the
 source (a stratified 20% held out as the labelled source development split), and writes
 one line per fitted model: its target test UAR, the test UAR of its mean with
-source-only, what :func:`emoshift.selection.guard.guard_decision` decided, and the score
-of every unsupervised scorer of :data:`emoshift.selection.SCORERS`. Nothing but the test
-UARs reads a target label, and those are written, not used, by ``run``.
+source-only, the guard's signals against source-only
+(:func:`emoshift.selection.guard.measure`), and the score of every unsupervised scorer of
+:data:`emoshift.selection.SCORERS`. Nothing but the test UARs reads a target label, and
+those are written, not used, by ``run``.
 
 ``table`` turns the lines into the Markdown of BENCHMARKS.md. Each *configuration* is a
 rule that gives one model per trial without target labels: source-only ("never adapt"),
-a method always ("always adapt"), a method behind the guard, or a scorer choosing
-between source-only and a method (or among all of them). For each corpus as target, the
-configuration with the highest mean gain over source-only on the pairs that do *not*
-involve that corpus is chosen, then scored on the pairs whose target it is: no number in
-the "chosen leave-one-corpus-out" rows comes from a choice that saw its target.
+a method always ("always adapt"), a method behind one of the guard rules of
+:data:`GUARD_RULES` (replayed on the recorded signals by
+:func:`emoshift.selection.guard.decide`), or a scorer choosing between source-only and a
+method (or among all of them). For each corpus as target, the configuration (and, in a
+table of its own, the guard rule) with the highest mean gain over source-only on the
+pairs that do *not* involve that corpus is chosen, then scored on the pairs whose target
+it is: no number in the "chosen leave-one-corpus-out" rows comes from a choice that saw
+its target.
 
     python benchmarks/leave_one_corpus_out.py run benchmarks/accuracy/four_class.yaml \
         --out runs/loco/four_class.jsonl --trials 5
@@ -29,6 +33,7 @@ import json
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +42,7 @@ from emoshift.experiment.trial import DomainSplit, torch_threads
 from emoshift.methods import get_method
 from emoshift.metrics import uar
 from emoshift.selection import SCORERS, SelectionData
-from emoshift.selection.guard import guard_decision
+from emoshift.selection.guard import DEFAULT_MARGINS, GuardSignals, decide, measure
 
 #: the unsupervised methods compared, each at its defaults
 METHODS = ("dann", "coral", "mrd")
@@ -48,6 +53,24 @@ CHEAP_SCORERS = ("source_dev", "iwv", "dev", "snd", "entropy")
 ARROW = "->"
 #: gains within this many UAR points of zero count as neither win nor loss (issue 21)
 NOISE = 2.0
+#: the guard rules compared (margins by signal, None = off; collapse and source damage
+#: stay at 0.1 in each): the first guard's two signals alone, then with reverse
+#: validation or the domain gap added
+GUARD_RULES: dict[str, dict[str, float | None]] = {
+    "collapse+damage": {"reverse_margin": None, "domain_margin": None},
+    "+reverse 0.03": {"reverse_margin": 0.03, "domain_margin": None},
+    "+reverse 0.05": {"reverse_margin": 0.05, "domain_margin": None},
+    "+reverse 0.10": {"reverse_margin": 0.1, "domain_margin": None},
+    "+gap 0.05": {"reverse_margin": None, "domain_margin": 0.05},
+    "+gap 0.10": {"reverse_margin": None, "domain_margin": 0.1},
+    "+reverse 0.05 +gap 0.10": {"reverse_margin": 0.05, "domain_margin": 0.1},
+}
+#: the rule whose margins are emoshift's defaults (:data:`DEFAULT_MARGINS`)
+DEFAULT_RULE = next(
+    name
+    for name, margins in GUARD_RULES.items()
+    if all(DEFAULT_MARGINS[k] == v for k, v in margins.items())
+)
 
 
 def _sources_and_target(pair: str) -> tuple[set[str], str]:
@@ -62,14 +85,14 @@ def model_record(
     data: SelectionData,
     scorers: Iterable[str],
 ) -> dict:
-    """Test UAR, test UAR averaged with ``reference``, guard decision and scorer scores."""
+    """Test UAR, test UAR averaged with ``reference``, the guard's signals (against
+    ``reference``) and scorer scores."""
     classes = np.asarray(model.classes_)
     mean = (model.predict_proba(split.X_test) + reference.predict_proba(split.X_test)) / 2
-    decision = guard_decision(model, reference, data)
     return {
         "uar": uar(split.y_test, model.predict(split.X_test)),
         "combined_uar": uar(split.y_test, classes[np.argmax(mean, axis=1)]),
-        "guard": decision.record(),
+        "signals": asdict(measure(model, reference, data)),
         "scores": {name: float(SCORERS[name](model, data)) for name in scorers},
     }
 
@@ -157,9 +180,15 @@ def _by_scorer(methods: tuple[str, ...], scorer: str) -> Rule:
     return rule
 
 
-def _guarded(method: str, combine: bool = False) -> Rule:
+def guard_action(record: dict, guard_rule: str) -> str:
+    """What the guard with the margins of ``GUARD_RULES[guard_rule]`` decides on a model's
+    recorded signals (``keep`` or ``fallback``)."""
+    return decide(GuardSignals(**record["signals"]), **GUARD_RULES[guard_rule]).action
+
+
+def _guarded(method: str, guard_rule: str = DEFAULT_RULE, combine: bool = False) -> Rule:
     def rule(models: dict[str, dict]) -> float:
-        if models[method]["guard"]["action"] == "keep":
+        if guard_action(models[method], guard_rule) == "keep":
             return models[method]["uar"]
         return models[method]["combined_uar"] if combine else models["source_only"]["uar"]
 
@@ -179,8 +208,9 @@ def configurations(methods: Iterable[str], scorers: Iterable[str]) -> dict[str, 
     rules: dict[str, Rule] = {"never adapt (source-only)": lambda m: m["source_only"]["uar"]}
     for method in methods:
         rules[f"{method}: always adapt"] = lambda m, method=method: m[method]["uar"]
-        rules[f"{method}: guard"] = _guarded(method)
-        rules[f"{method}: guard, combine"] = _guarded(method, combine=True)
+        for guard_rule in GUARD_RULES:
+            rules[f"{method}: guard {guard_rule}"] = _guarded(method, guard_rule)
+            rules[f"{method}: guard {guard_rule}, combine"] = _guarded(method, guard_rule, True)
         rules[f"{method}: mean with source-only"] = _combined(method)
         for scorer in scorers:
             rules[f"{method}: {scorer} picks adapt or not"] = _by_scorer(
@@ -249,21 +279,71 @@ def _summary(per_pair: list[float]) -> str:
     return f"{np.mean(per_pair):+.1f} | {wins} / {losses} | {spread}"
 
 
-def _guard_check(units: dict, method: str) -> str:
-    """Issue 21's guard targets for one method, over the pairs."""
+def _guard_check(units: dict, methods: Iterable[str], guard_rule: str) -> str:
+    """Issue 21's guard targets for the methods behind one guard rule, over the pairs:
+    the share of the losses (always-adapt below -2) recovered, of the gains kept."""
     recovered, lost, kept, won = 0.0, 0.0, 0.0, 0.0
-    for trials in units.values():
-        adapt = np.mean(gains(trials, lambda m: m[method]["uar"]))
-        guard = np.mean(gains(trials, _guarded(method)))
-        if adapt < -NOISE:
-            lost += -adapt
-            recovered += guard - adapt
-        elif adapt > 0:
-            won += adapt
-            kept += guard
+    for method in methods:
+        for trials in with_method(units, method).values():
+            adapt = np.mean(gains(trials, lambda m, method=method: m[method]["uar"]))
+            guard = np.mean(gains(trials, _guarded(method, guard_rule)))
+            if adapt < -NOISE:
+                lost += -adapt
+                recovered += guard - adapt
+            elif adapt > 0:
+                won += adapt
+                kept += guard
     recovery = f"{recovered / lost:.0%} of {lost:.1f}" if lost else "no pair lost > 2"
     keeping = f"{kept / won:.0%} of {won:.1f}" if won else "no pair won"
     return f"{recovery} | {keeping}"
+
+
+def _fallbacks(units: dict, method: str, guard_rule: str) -> str:
+    actions = [guard_action(t[method], guard_rule) for ts in units.values() for t in ts]
+    return f"{sum(a != 'keep' for a in actions)} of {len(actions)}"
+
+
+def choose_guard_rule(units: dict, methods: tuple[str, ...]) -> dict[str, tuple[str, int]]:
+    """For each target corpus: the guard rule (fall back) with the highest mean gain of
+    the guarded methods over the pairs that do not involve it."""
+    rules = {
+        name: (lambda m, name=name: np.mean([_guarded(x, name)(m) for x in methods]))
+        for name in GUARD_RULES
+    }
+    return choose_leave_one_out(units, rules)
+
+
+def _guard_lines(every: dict, units: dict, present: list[str], methods: list[str]) -> list[str]:
+    lines = [
+        "#### The guard's targets (pairs where always-adapt loses > 2: share of the loss "
+        "recovered; pairs where it wins: share of the gain kept)",
+        "",
+        "| method | guard rule | loss recovered | gain kept | fallbacks (trials) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for method in present:
+        held = with_method(every, method)
+        for rule in GUARD_RULES:
+            check = _guard_check(held, [method], rule)
+            lines.append(
+                f"| {method} ({len(held)} pairs) | {rule} | {check} | "
+                f"{_fallbacks(held, method, rule)} |"
+            )
+    if not methods:
+        return lines
+    lines += [
+        "",
+        f"#### Guard rule chosen leave-one-corpus-out (over {', '.join(methods)})",
+        "",
+        "| target corpus | rule chosen | chosen on (pairs) | pairs scored | loss recovered | "
+        "gain kept |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for corpus, (rule, n_on) in choose_guard_rule(units, tuple(methods)).items():
+        scored = {u: ts for u, ts in units.items() if _sources_and_target(u[1])[1] == corpus}
+        check = _guard_check(scored, methods, rule)
+        lines.append(f"| {corpus} | {rule} | {n_on} | {len(scored)} | {check} |")
+    return lines
 
 
 def markdown(paths: Iterable[Path]) -> str:
@@ -302,22 +382,8 @@ def markdown(paths: Iterable[Path]) -> str:
     for name, rule in rules.items():
         per_pair = [float(np.mean(gains(units[u], rule))) for u in units]
         lines.append(f"| {name} | {_summary(per_pair)} |")
-    lines += [
-        "",
-        "#### The guard's targets (pairs where always-adapt loses > 2: share of the loss "
-        "recovered; pairs where it wins: share of the gain kept)",
-        "",
-        "| method | loss recovered | gain kept | fallbacks (trials) |",
-        "| --- | --- | --- | --- |",
-    ]
-    for method in present:
-        held = with_method(every, method)
-        actions = [t[method]["guard"]["action"] for ts in held.values() for t in ts]
-        fallback = f"{sum(a != 'keep' for a in actions)} of {len(actions)}"
-        lines.append(
-            f"| {method} ({len(held)} pairs) | {_guard_check(held, method)} | {fallback} |"
-        )
-    lines += ["", "#### Per pair (mean test UAR %, trials)", ""]
+    lines += ["", *_guard_lines(every, units, present, methods)]
+    lines += ["", f"#### Per pair (mean test UAR %, trials; guard: {DEFAULT_RULE})", ""]
     header = ["pair", "trials", "source-only"]
     for method in present:
         header += [method, f"{method} + guard (fallbacks)"]
@@ -337,7 +403,7 @@ def _method_cells(trials: list[dict[str, dict]], method: str) -> list[str]:
     if not trials:
         return ["-", "-"]
     guarded = _guarded(method)
-    falls = sum(t[method]["guard"]["action"] != "keep" for t in trials)
+    falls = sum(guard_action(t[method], DEFAULT_RULE) != "keep" for t in trials)
     return [
         f"{100 * np.mean([t[method]['uar'] for t in trials]):.1f}",
         f"{100 * np.mean([guarded(t) for t in trials]):.1f} ({falls} of {len(trials)})",

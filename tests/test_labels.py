@@ -168,6 +168,23 @@ def test_class_columns_take_precedence_only_in_their_spaces():
     assert report.dropped == {"neutral": 1, "sadness": 1}
 
 
+def test_arousal_levels_for_categorical_corpora_come_from_the_extra_map():
+    rows = [
+        {"file": "/a.wav", "emotion": "neutral"},
+        {"file": "/b.wav", "emotion": "sadness"},
+        {"file": "/c.wav", "arousal_level": "high"},
+        {"file": "/d.wav", "emotion": "disgust"},
+    ]
+    table = make_table(rows)
+    extra = {"neutral": "normal", "sadness": "low"}
+    levels, report = apply_label_space(table, "arousal_level", extra=extra)
+    # a level column wins where present; the categories take their mapped level
+    assert levels["label"].tolist() == ["normal", "low", "high"]
+    assert report.dropped == {"disgust": 1}
+    with pytest.raises(ValueError, match=r"extra\['neutral'\]='mid' is not one of"):
+        apply_label_space(table, "arousal_level", extra={"neutral": "mid"})
+
+
 def test_binarised_midpoint_side_per_corpus():
     # the enriched-AAE paper (Sec. 2.1): IEMOCAP's 3 is high ([3, 5]), the other corpora's
     # 0 low ([-1, 0])

@@ -6,12 +6,14 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from emoshift.experiment.trial import DomainSplit
+from emoshift.selection.guard import GuardSignals
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -22,12 +24,41 @@ loco = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(loco)
 
 
-def _models(source: float, mrd: float, action: str = "keep") -> dict[str, dict]:
-    guard = {"action": action}
+def _signals(separability: float = 0.6) -> dict:
+    """Recorded guard signals: nothing raised but, when ``separability`` is far above the
+    reference's 0.6, a wider domain gap."""
+    return asdict(
+        GuardSignals(
+            adapted_balance=0.9,
+            reference_balance=0.9,
+            adapted_source_uar=0.8,
+            reference_source_uar=0.8,
+            adapted_reverse_uar=0.7,
+            reference_reverse_uar=0.7,
+            adapted_separability=separability,
+            reference_separability=0.6,
+            agreement=0.8,
+            top_class="high",
+            top_share=0.5,
+        )
+    )
+
+
+def _models(source: float, mrd: float, separability: float = 0.6) -> dict[str, dict]:
     scores = {"entropy": 0.0}
     return {
-        "source_only": {"uar": source, "combined_uar": source, "guard": guard, "scores": scores},
-        "mrd": {"uar": mrd, "combined_uar": (source + mrd) / 2, "guard": guard, "scores": scores},
+        "source_only": {
+            "uar": source,
+            "combined_uar": source,
+            "signals": _signals(),
+            "scores": scores,
+        },
+        "mrd": {
+            "uar": mrd,
+            "combined_uar": (source + mrd) / 2,
+            "signals": _signals(separability),
+            "scores": scores,
+        },
     }
 
 
@@ -54,10 +85,15 @@ def test_the_choice_for_a_corpus_reads_only_pairs_without_it():
 
 
 def test_the_guard_rule_falls_back_to_source_only_and_combine_to_the_mean():
-    models = _models(0.6, 0.4, action="fallback")
+    models = _models(0.6, 0.4, separability=0.9)  # the domain gap widened by 0.3
+    assert loco.DEFAULT_RULE == "+gap 0.05"  # emoshift's default margins
     assert loco._guarded("mrd")(models) == 0.6
     assert loco._guarded("mrd", combine=True)(models) == pytest.approx(0.5)
     assert loco._guarded("mrd")(_models(0.6, 0.4)) == 0.4
+    # the first guard's two signals do not see a wider gap; each rule decides on its own
+    assert loco._guarded("mrd", "collapse+damage")(models) == 0.4
+    assert loco.guard_action(models["mrd"], "+gap 0.10") == "fallback"
+    assert loco.guard_action(_models(0.6, 0.4, 0.7)["mrd"], "+gap 0.10") == "keep"
 
 
 def test_the_tables_state_the_chosen_configuration_and_the_guard_targets(tmp_path):
@@ -70,10 +106,12 @@ def test_the_tables_state_the_chosen_configuration_and_the_guard_targets(tmp_pat
                     file.write(json.dumps({**line, **record}) + "\n")
     text = loco.markdown([path])
     assert "| baved | mrd: always adapt | 2 | 2 | -20.0 | 0 / 2 | -20.0 / -20.0 |" in text
-    assert "| mrd (4 pairs) | 0% of 40.0 | 100% of 20.0 | 0 of 8 |" in text
+    assert "| mrd (4 pairs) | collapse+damage | 0% of 40.0 | 100% of 20.0 | 0 of 8 |" in text
+    # the guard rule for BAVED is chosen on EmoDB <-> URDU, where every rule ties
+    assert "| baved | collapse+damage | 2 | 2 | 0% of 40.0 | no pair won |" in text
 
 
-def test_a_trial_records_every_model_with_its_guard_decision_and_scores():
+def test_a_trial_records_every_model_with_its_guard_signals_and_scores():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(240, 5)).astype(np.float32)
     y = np.where(X[:, 0] > 0, "high", "low")
@@ -91,7 +129,9 @@ def test_a_trial_records_every_model_with_its_guard_decision_and_scores():
     assert [r["method"] for r in records] == ["source_only", "coral"]
     for record in records:
         assert 0 <= record["uar"] <= 1 and 0 <= record["combined_uar"] <= 1
-        assert record["guard"]["action"] in ("keep", "fallback")
+        assert set(record["signals"]) == {f.name for f in fields(GuardSignals)}
         assert sorted(record["scores"]) == ["entropy", "source_dev"]
-    assert records[0]["guard"]["action"] == "keep"  # source-only against itself
+    # source-only against itself: the same predictions and representation
+    assert records[0]["signals"]["agreement"] == 1.0
+    assert loco.guard_action(records[0], loco.DEFAULT_RULE) == "keep"
     assert records[0]["combined_uar"] == records[0]["uar"]

@@ -23,7 +23,9 @@ what was dropped per original label. The spaces (:data:`LABEL_SPACES`):
     ``{emotion: "low"|"high"}`` entries (e.g. ``{"surprise": "high"}``).
 ``arousal_level``
     the three ordered levels low, normal, high of a corpus labelled with them (the
-    ``arousal_level`` column, e.g. BAVED); rows without a level are dropped.
+    ``arousal_level`` column, e.g. BAVED); rows without a level are dropped. Option
+    ``extra``: ``{emotion: "low"|"normal"|"high"}`` entries that give categorically
+    labelled corpora (EmoDB, URDU) a level, e.g. ``{"neutral": "normal"}``.
 ``binarised_arousal`` / ``binarised_valence``
     low/high arousal and negative/positive valence from the normalised dimensional
     scores: above ``threshold`` (default 0, the scale's midpoint) is high / positive.
@@ -97,7 +99,7 @@ LABEL_SPACES: dict[str, str] = {
     "four_class": "anger, happiness, sadness, neutral (options calm=, excitement=)",
     "binary_valence": "negative vs positive emotions (option extra=)",
     "binary_arousal": "low vs high arousal emotions, or arousal levels (option extra=)",
-    "arousal_level": "low, normal, high arousal levels (the arousal_level column)",
+    "arousal_level": "low, normal, high arousal levels (the arousal_level column; extra=)",
     "binarised_arousal": "low/high from the normalised arousal (options threshold=, midpoint=)",
     "binarised_valence": "negative/positive from the normalised valence (threshold=, midpoint=)",
     "shared": "emotions shared with another table (options other=, how=)",
@@ -214,7 +216,10 @@ def _categorical(
         mapping |= {"arousal_level low": "low", "arousal_level high": "high"}
         return mapping, ("low", "high")
     if space == "arousal_level":
-        return {f"arousal_level {level}": level for level in AROUSAL_LEVELS}, AROUSAL_LEVELS
+        mapping = {f"arousal_level {level}": level for level in AROUSAL_LEVELS}
+        for emotion, level in dict(options.pop("extra", {})).items():
+            mapping[emotion] = _choice(f"extra[{emotion!r}]", level, AROUSAL_LEVELS)
+        return mapping, AROUSAL_LEVELS
     if space == "shared":
         if "other" not in options:
             raise ValueError("label space 'shared' needs other=<the other corpus table>")

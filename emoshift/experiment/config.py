@@ -45,7 +45,7 @@ from emoshift.metrics import METRICS
 from emoshift.protocols import PROTOCOLS, ProtocolSettings
 from emoshift.safe_yaml import load_yaml
 from emoshift.selection import SCORERS
-from emoshift.selection.guard import ON_RISK
+from emoshift.selection.guard import DEFAULT_MARGINS, ON_RISK
 
 TASKS = ("classification", "regression")
 EXECUTORS = ("serial", "processes", "ray")
@@ -181,11 +181,15 @@ class GuardConfig:
 
     It gives a variant of its own (``mrd[guard]``) next to the method's default variant:
     each trial fits the method and a source-only reference, and keeps the adapted model
-    only where :func:`emoshift.selection.guard.guard_decision` sees no harm.
+    only where :func:`emoshift.selection.guard.guard_decision` sees no harm. A margin set
+    to ``null`` switches its signal off; the defaults are
+    :data:`emoshift.selection.guard.DEFAULT_MARGINS`.
     """
 
-    balance_margin: float = 0.1
-    source_margin: float = 0.1
+    balance_margin: float | None = DEFAULT_MARGINS["balance_margin"]
+    source_margin: float | None = DEFAULT_MARGINS["source_margin"]
+    reverse_margin: float | None = DEFAULT_MARGINS["reverse_margin"]
+    domain_margin: float | None = DEFAULT_MARGINS["domain_margin"]
     on_risk: str = "fallback"
     dev_fraction: float = 0.2
 
@@ -402,8 +406,8 @@ def _check_guard(config: ExperimentConfig) -> None:
                     f"unlabelled target rows and no target label); {method} is not one"
                 )
         _check_choice(spec.on_risk, ON_RISK, f"{where}.on_risk")
-        for name in ("balance_margin", "source_margin"):
-            if getattr(spec, name) < 0:
+        for name in DEFAULT_MARGINS:
+            if getattr(spec, name) is not None and getattr(spec, name) < 0:
                 raise ConfigError(f"{where}.{name}: {getattr(spec, name)} must be >= 0")
         _check_dev_fraction(spec.dev_fraction, f"{where}.dev_fraction")
 

@@ -30,7 +30,7 @@ from sklearn.base import BaseEstimator
 
 from emoshift.metrics import uar
 from emoshift.selection import FewShotCVSelector, UnsupervisedGridSelector
-from emoshift.selection.guard import NegativeTransferGuard
+from emoshift.selection.guard import DEFAULT_MARGINS, NegativeTransferGuard
 
 
 def _number(value: float) -> float | None:
@@ -121,7 +121,7 @@ def _guarded(
 ) -> NegativeTransferGuard:
     """``estimator`` behind the negative-transfer guard the selection sets up (unfitted);
     once fitted, its ``decision_`` says what it decided and why."""
-    options = {k: selection[k] for k in ("balance_margin", "source_margin", "on_risk")}
+    options = {k: selection[k] for k in (*DEFAULT_MARGINS, "on_risk")}
     return NegativeTransferGuard(
         estimator,
         dev_fraction=float(selection.get("dev_fraction", 0.2)),

@@ -38,8 +38,8 @@ FITTED_HEADER = "chosen in fit"
 
 
 def _why(trial: Mapping[str, object]) -> str:
-    """The kinds of reason a guard decision gave (``collapse``, ``source damage``, or
-    ``no sign of harm``), from its reason sentence."""
+    """The kinds of reason a guard decision gave (``collapse``, ``source damage``,
+    ``reverse drop``, ``wider gap``, or ``no sign of harm``), from its reason sentence."""
     return " + ".join(
         part.split(":")[0] for part in trial["selection"]["guard"]["reason"].split("; ")
     )
@@ -136,8 +136,11 @@ def selection_notes(table: pd.DataFrame) -> list[str]:
     if GUARD_HEADER in table:
         notes.append(
             "Variants marked [guard] fitted the method and a source-only model per trial and "
-            "kept the adapted one unless its target predictions collapsed onto few classes or "
-            f"its source development UAR dropped (no target label read); '{GUARD_HEADER}' "
+            "kept the adapted one unless one of its label-free signals rose: its target "
+            "predictions collapsed onto few classes, its source development UAR dropped, a "
+            "linear model trained on its target labels scored lower on the source (reverse "
+            "validation), or its representation set target and source further apart (no "
+            f"target label read); '{GUARD_HEADER}' "
             "counts the trials by the reason it gave, and results.jsonl holds each reason."
         )
     if ORACLE_HEADER in table:

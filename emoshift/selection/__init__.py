@@ -10,9 +10,12 @@
 - :mod:`emoshift.selection.few_shot`: :class:`FewShotCVSelector`, a grid search by
   cross-validation on the k labelled target examples of a few-shot protocol (its
   ``source_weight=0`` point is ``label_target`` itself).
+- :mod:`emoshift.selection.transfer_signals`: label-free signals of negative transfer
+  (class balance of the target predictions, reverse validation with a linear reverse
+  model, domain separability of the learned representation, agreement of two models).
 - :mod:`emoshift.selection.guard`: :class:`NegativeTransferGuard`, any unsupervised
-  method kept only where its target predictions do not collapse and its source accuracy
-  holds against a source-only model (:func:`guard_decision`), else source-only.
+  method kept only where none of those signals, against a source-only model, rises past
+  its margin (:func:`guard_decision`), else source-only.
 
 Example:
     >>> from emoshift.selection import SCORERS, get_scorer

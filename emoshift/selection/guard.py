@@ -1,28 +1,37 @@
 """A guard against negative transfer: keep source-only where adapting looks harmful.
 
 Adaptation sometimes moves a model to a worse place on the target than no adaptation.
-The failures seen on new corpora share a symptom that needs no target label: the adapted
-model's predictions on the target pile up on one or two classes, far more than the
-source-only model's do. :func:`guard_decision` compares an adapted model with a
-source-only *reference* trained on the same source rows, on what an unsupervised
-protocol allows (:class:`~emoshift.selection.scorers.SelectionData`: labelled source
-development rows, unlabelled target rows), by two signals:
+:func:`guard_decision` compares an adapted model with a source-only *reference* trained
+on the same source rows, on what an unsupervised protocol allows
+(:class:`~emoshift.selection.scorers.SelectionData`: labelled source development rows,
+unlabelled target rows). :func:`measure` computes the signals of both models
+(:mod:`emoshift.selection.transfer_signals`), :func:`decide` applies the margins; each
+signal is on when its margin is a number and off when it is ``None``:
 
-- **collapse**: the *class balance* of each model's predictions on the unlabelled
-  target rows (:func:`class_balance`, the entropy of the predicted-class histogram
-  divided by ``log K``: 1 when every class is predicted equally often, 0 when one class
-  takes every row). The adapted model is flagged when its balance is below the
-  reference's by more than ``balance_margin``. Comparing with the reference, not with a
-  fixed level, lets a target whose classes really are unequal pass.
-- **source damage**: the UAR of each model on the source development rows. The adapted
-  model is flagged when it is below the reference's by more than ``source_margin``:
-  adaptation has bought its alignment by forgetting the emotion task.
+- **collapse** (``balance_margin``): the adapted model's *class balance* on the target
+  (the normalised entropy of its predicted-class histogram) is below the reference's by
+  more than the margin: its predictions pile up on one or two classes. Comparing with
+  the reference, not with a fixed level, lets a target whose classes really are unequal
+  pass.
+- **source damage** (``source_margin``): its UAR on the source development rows is below
+  the reference's by more than the margin: adaptation bought its alignment by forgetting
+  the emotion task.
+- **reverse drop** (``reverse_margin``): reverse validation with a linear reverse model
+  (a logistic regression trained on the target rows with the model's predictions as
+  labels, scored on the source development rows) is below the reference's by more than
+  the margin: the adapted model labels the target in a way that agrees less with how
+  the classes lie in the source. This catches a wrong but *balanced* target labelling,
+  which the first two signals cannot see.
+- **wider gap** (``domain_margin``): a linear domain classifier separates source
+  development rows from target rows in the adapted model's representation better than
+  in the reference's, by more than the margin: the adaptation did not align the domains.
 
 A flagged model is replaced by the reference (``on_risk="fallback"``) or averaged with it
 (``on_risk="combine"``: the mean of both models' class probabilities); an unflagged one is
 kept. :class:`NegativeTransferGuard` wraps any unsupervised method with it: it fits the
 method and the reference, decides, and predicts with what it decided. Nothing here reads
-a target label.
+a target label. The defaults (:data:`DEFAULT_MARGINS`) were chosen leave-one-corpus-out
+on the real corpora (BENCHMARKS.md, "Accuracy with the target left out of every choice").
 
 Example:
     >>> import numpy as np
@@ -31,8 +40,9 @@ Example:
     ...     def __init__(self, share): self.share = share
     ...     def predict(self, X):
     ...         return np.where(np.arange(len(X)) < self.share * len(X), "a", "b")
-    >>> data = SelectionData(X_dev=np.zeros((4, 1)), y_dev=np.array(["a", "a", "b", "b"]),
-    ...                      X_target=np.zeros((10, 1)))
+    ...     def transform(self, X): return np.asarray(X, dtype=float)
+    >>> data = SelectionData(X_dev=np.zeros((6, 1)), y_dev=np.array(["a"] * 3 + ["b"] * 3),
+    ...                      X_target=np.ones((12, 1)))
     >>> guard_decision(Constant(0.9), Constant(0.5), data).action
     'fallback'
     >>> guard_decision(Constant(0.5), Constant(0.5), data).action
@@ -50,59 +60,159 @@ from sklearn.model_selection import train_test_split
 from emoshift.metrics import uar
 from emoshift.selection.grid import baseline_like
 from emoshift.selection.scorers import SelectionData
+from emoshift.selection.transfer_signals import (
+    agreement,
+    class_balance,
+    domain_separability,
+    reverse_uar,
+)
 
 #: what a flagged adapted model becomes: the reference alone, or the mean of both
 ON_RISK = ("fallback", "combine")
+#: the guard's margins by signal; ``None`` switches a signal off
+DEFAULT_MARGINS: dict[str, float | None] = {
+    "balance_margin": 0.1,
+    "source_margin": 0.1,
+    "reverse_margin": None,
+    "domain_margin": 0.05,
+}
 
-
-def class_balance(predictions: object, classes: object) -> float:
-    """Entropy of the predicted-class histogram over ``classes``, divided by ``log K``.
-
-    1.0 when every class is predicted equally often, 0.0 when one class takes every row.
-
-    Example:
-        >>> class_balance(["a", "b", "a", "b"], ["a", "b"]), class_balance(["a"] * 4, ["a", "b"])
-        (1.0, 0.0)
-    """
-    classes = list(classes)
-    if len(classes) < 2:
-        raise ValueError(f"class balance needs at least two classes, got {classes}")
-    predicted = np.asarray(predictions).tolist()
-    counts = np.array([predicted.count(c) for c in classes], dtype=float)
-    if counts.sum() == 0:
-        raise ValueError("class balance of no predictions: the target has no rows")
-    share = counts[counts > 0] / counts.sum()
-    return float((share * np.log(1 / share)).sum() / np.log(len(classes)))
+__all__ = [
+    "DEFAULT_MARGINS",
+    "ON_RISK",
+    "GuardDecision",
+    "GuardSignals",
+    "NegativeTransferGuard",
+    "class_balance",
+    "decide",
+    "guard_decision",
+    "measure",
+]
 
 
 @dataclass(frozen=True)
-class GuardDecision:
-    """What the guard decided for one trial, and the numbers it decided on.
+class GuardSignals:
+    """The label-free numbers the guard decides on, for the adapted model and the
+    source-only reference (see :mod:`emoshift.selection.transfer_signals`).
 
     Attributes:
-        action: ``"keep"`` (the adapted model), ``"fallback"`` (the source-only
-            reference) or ``"combine"`` (the mean of both models' probabilities).
-        reason: one sentence saying why, with the numbers.
-        adapted_balance, reference_balance: :func:`class_balance` of each model's
-            predictions on the unlabelled target rows.
-        adapted_source_uar, reference_source_uar: each model's UAR on the source
-            development rows.
+        adapted_balance, reference_balance: class balance of the target predictions.
+        adapted_source_uar, reference_source_uar: UAR on the source development rows.
+        adapted_reverse_uar, reference_reverse_uar: reverse validation, linear reverse model.
+        adapted_separability, reference_separability: domain classifier's balanced
+            accuracy in each model's representation.
+        agreement: share of target rows on which the two models predict the same class.
         top_class, top_share: the class the adapted model predicts most on the target,
             and its share of the target rows.
     """
 
-    action: str
-    reason: str
     adapted_balance: float
     reference_balance: float
     adapted_source_uar: float
     reference_source_uar: float
+    adapted_reverse_uar: float
+    reference_reverse_uar: float
+    adapted_separability: float
+    reference_separability: float
+    agreement: float
     top_class: str
     top_share: float
 
+
+@dataclass(frozen=True)
+class GuardDecision:
+    """What the guard decided for one trial, why, and the numbers it decided on.
+
+    Attributes:
+        action: ``"keep"`` (the adapted model), ``"fallback"`` (the source-only
+            reference) or ``"combine"`` (the mean of both models' probabilities).
+        reason: one sentence per raised signal saying why, with the numbers.
+        signals: the :class:`GuardSignals`.
+    """
+
+    action: str
+    reason: str
+    signals: GuardSignals
+
     def record(self) -> dict:
-        """The decision as a JSON-ready dict (for results and reports)."""
-        return asdict(self)
+        """The decision as a flat JSON-ready dict (for results and reports)."""
+        return {"action": self.action, "reason": self.reason, **asdict(self.signals)}
+
+
+def measure(
+    adapted: object, reference: object, data: SelectionData, *, seed: int = 0
+) -> GuardSignals:
+    """Every signal of both fitted models (``predict``, ``transform``, ``classes_``)."""
+    if data.X_target is None:
+        raise ValueError("the guard reads unlabelled target rows: pass X_target")
+    classes = list(adapted.classes_)
+    target_adapted = np.asarray(adapted.predict(data.X_target))
+    shares = [float(np.mean(target_adapted == c)) for c in classes]
+    top = int(np.argmax(shares))
+    return GuardSignals(
+        adapted_balance=class_balance(target_adapted, classes),
+        reference_balance=class_balance(reference.predict(data.X_target), classes),
+        adapted_source_uar=uar(data.y_dev, adapted.predict(data.X_dev)),
+        reference_source_uar=uar(data.y_dev, reference.predict(data.X_dev)),
+        adapted_reverse_uar=reverse_uar(adapted, data),
+        reference_reverse_uar=reverse_uar(reference, data),
+        adapted_separability=domain_separability(adapted, data, seed=seed),
+        reference_separability=domain_separability(reference, data, seed=seed),
+        agreement=agreement(adapted, reference, data.X_target),
+        top_class=str(classes[top]),
+        top_share=shares[top],
+    )
+
+
+def _raised(s: GuardSignals, margins: dict[str, float | None]) -> list[str]:
+    """One sentence per signal past its margin (signals whose margin is None are off)."""
+    balance, source = margins["balance_margin"], margins["source_margin"]
+    reverse, domain = margins["reverse_margin"], margins["domain_margin"]
+    reasons = []
+    if balance is not None and s.adapted_balance < s.reference_balance - balance:
+        reasons.append(
+            f"collapse: the adapted model predicts {s.top_share:.0%} of the target as "
+            f"{s.top_class} (class balance {s.adapted_balance:.2f} against source-only's "
+            f"{s.reference_balance:.2f}, margin {balance:g})"
+        )
+    if source is not None and s.adapted_source_uar < s.reference_source_uar - source:
+        reasons.append(
+            f"source damage: source development UAR {s.adapted_source_uar:.1%} against "
+            f"source-only's {s.reference_source_uar:.1%} (margin {source:g})"
+        )
+    if reverse is not None and s.adapted_reverse_uar < s.reference_reverse_uar - reverse:
+        reasons.append(
+            f"reverse drop: a linear model trained on its target labels scores "
+            f"{s.adapted_reverse_uar:.1%} UAR on the source development rows against "
+            f"source-only's {s.reference_reverse_uar:.1%} (margin {reverse:g})"
+        )
+    if domain is not None and s.adapted_separability > s.reference_separability + domain:
+        reasons.append(
+            f"wider gap: a domain classifier tells source from target at "
+            f"{s.adapted_separability:.1%} in the adapted representation against "
+            f"{s.reference_separability:.1%} in source-only's (margin {domain:g})"
+        )
+    return reasons
+
+
+def decide(
+    signals: GuardSignals, *, on_risk: str = "fallback", **margins: float | None
+) -> GuardDecision:
+    """The decision for measured ``signals``; ``margins`` override :data:`DEFAULT_MARGINS`."""
+    if on_risk not in ON_RISK:
+        raise ValueError(f"on_risk={on_risk!r}; choose one of {list(ON_RISK)}")
+    unknown = sorted(set(margins) - set(DEFAULT_MARGINS))
+    if unknown:
+        raise ValueError(f"unknown guard margin(s) {unknown}; known: {list(DEFAULT_MARGINS)}")
+    reasons = _raised(signals, {**DEFAULT_MARGINS, **margins})
+    s = signals
+    reason = "; ".join(reasons) or (
+        f"no sign of harm: class balance {s.adapted_balance:.2f} (source-only "
+        f"{s.reference_balance:.2f}), source development UAR {s.adapted_source_uar:.1%} "
+        f"(source-only {s.reference_source_uar:.1%}), reverse UAR {s.adapted_reverse_uar:.1%} "
+        f"(source-only {s.reference_reverse_uar:.1%})"
+    )
+    return GuardDecision(action=on_risk if reasons else "keep", reason=reason, signals=signals)
 
 
 def guard_decision(
@@ -110,61 +220,26 @@ def guard_decision(
     reference: object,
     data: SelectionData,
     *,
-    balance_margin: float = 0.1,
-    source_margin: float = 0.1,
     on_risk: str = "fallback",
+    seed: int = 0,
+    **margins: float | None,
 ) -> GuardDecision:
     """Keep ``adapted``, or fall back to / combine with ``reference``, without target labels.
 
     Args:
-        adapted: the fitted adapted classifier (``predict``, ``classes_``).
+        adapted: the fitted adapted classifier (``predict``, ``transform``, ``classes_``).
         reference: the fitted source-only classifier trained on the same source rows.
         data: source development rows (labelled) and unlabelled target rows.
-        balance_margin: how far the adapted model's class balance on the target may fall
-            below the reference's before it is flagged (collapse).
-        source_margin: how far its source development UAR may fall below the
-            reference's before it is flagged (source damage).
         on_risk: what a flagged model becomes, one of :data:`ON_RISK`.
+        seed: seed of the domain classifier's folds.
+        margins: ``balance_margin``, ``source_margin``, ``reverse_margin``,
+            ``domain_margin`` (see the module docstring; ``None`` switches one off), by
+            default :data:`DEFAULT_MARGINS`.
     """
     if on_risk not in ON_RISK:
         raise ValueError(f"on_risk={on_risk!r}; choose one of {list(ON_RISK)}")
-    if data.X_target is None:
-        raise ValueError("the guard reads unlabelled target rows: pass X_target")
-    classes = list(adapted.classes_)
-    target_adapted = np.asarray(adapted.predict(data.X_target))
-    balance = class_balance(target_adapted, classes)
-    reference_balance = class_balance(reference.predict(data.X_target), classes)
-    source = uar(data.y_dev, adapted.predict(data.X_dev))
-    reference_source = uar(data.y_dev, reference.predict(data.X_dev))
-    shares = [float(np.mean(target_adapted == c)) for c in classes]
-    top = int(np.argmax(shares))
-    reasons = []
-    if balance < reference_balance - balance_margin:
-        reasons.append(
-            f"collapse: the adapted model predicts {shares[top]:.0%} of the target as "
-            f"{classes[top]} (class balance {balance:.2f} against source-only's "
-            f"{reference_balance:.2f}, margin {balance_margin:g})"
-        )
-    if source < reference_source - source_margin:
-        reasons.append(
-            f"source damage: source development UAR {source:.1%} against source-only's "
-            f"{reference_source:.1%} (margin {source_margin:g})"
-        )
-    action = on_risk if reasons else "keep"
-    reason = "; ".join(reasons) or (
-        f"no sign of harm: class balance {balance:.2f} (source-only {reference_balance:.2f}), "
-        f"source development UAR {source:.1%} (source-only {reference_source:.1%})"
-    )
-    return GuardDecision(
-        action=action,
-        reason=reason,
-        adapted_balance=balance,
-        reference_balance=reference_balance,
-        adapted_source_uar=source,
-        reference_source_uar=reference_source,
-        top_class=str(classes[top]),
-        top_share=shares[top],
-    )
+    signals = measure(adapted, reference, data, seed=seed)
+    return decide(signals, on_risk=on_risk, **margins)
 
 
 class NegativeTransferGuard(BaseEstimator):
@@ -179,7 +254,8 @@ class NegativeTransferGuard(BaseEstimator):
         estimator: an unfitted unsupervised emoshift method (e.g. ``get_method("mrd")``).
         reference: the unfitted source-only model; ``None`` builds ``source_only`` with
             the estimator's shared network and training settings.
-        balance_margin, source_margin, on_risk: see :func:`guard_decision`.
+        balance_margin, source_margin, reverse_margin, domain_margin, on_risk: see
+            :func:`guard_decision` (``None`` switches a signal off).
         dev_fraction: share of the source rows held out when no ``eval_set`` is given.
         random_state: seed of the development split (and of unseeded models).
 
@@ -194,8 +270,10 @@ class NegativeTransferGuard(BaseEstimator):
         estimator: BaseEstimator,
         reference: BaseEstimator | None = None,
         *,
-        balance_margin: float = 0.1,
-        source_margin: float = 0.1,
+        balance_margin: float | None = DEFAULT_MARGINS["balance_margin"],
+        source_margin: float | None = DEFAULT_MARGINS["source_margin"],
+        reverse_margin: float | None = DEFAULT_MARGINS["reverse_margin"],
+        domain_margin: float | None = DEFAULT_MARGINS["domain_margin"],
         on_risk: str = "fallback",
         dev_fraction: float = 0.2,
         random_state: int = 0,
@@ -204,6 +282,8 @@ class NegativeTransferGuard(BaseEstimator):
         self.reference = reference
         self.balance_margin = balance_margin
         self.source_margin = source_margin
+        self.reverse_margin = reverse_margin
+        self.domain_margin = domain_margin
         self.on_risk = on_risk
         self.dev_fraction = dev_fraction
         self.random_state = random_state
@@ -259,9 +339,9 @@ class NegativeTransferGuard(BaseEstimator):
             self.adapted_,
             self.reference_,
             data,
-            balance_margin=self.balance_margin,
-            source_margin=self.source_margin,
             on_risk=self.on_risk,
+            seed=self.random_state,
+            **{name: getattr(self, name) for name in DEFAULT_MARGINS},
         )
         self.classes_ = self.adapted_.classes_
         return self
