@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn import metrics as skm
 
 import emoshift.metrics
 import emoshift.metrics.classification
@@ -62,6 +63,19 @@ def textbook_pcc(x: np.ndarray, y: np.ndarray) -> float:
 
 
 # --- classification ----------------------------------------------------------------------
+
+
+def test_uar_is_bit_for_bit_scikit_learns_macro_recall_over_the_reference_classes():
+    """uar counts with numpy (it runs thousands of times per inner-CV count choice);
+    its floats must equal recall_score's exactly, or a chosen count could change."""
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        n, k = int(rng.integers(1, 40)), int(rng.integers(1, 6))
+        true, pred = rng.integers(0, k, n), rng.integers(0, k + 1, n)
+        present = np.unique(true)
+        expected = skm.recall_score(true, pred, labels=present, average="macro", zero_division=0)
+        assert uar(true, pred) == float(expected)
+        assert uar(true.astype(str), pred.astype(str)) == float(expected)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
