@@ -4,6 +4,7 @@ the training rows only, and both the SVM baseline and the enriched AAE can use i
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 
 import numpy as np
@@ -11,6 +12,7 @@ import pandas as pd
 import pytest
 from sklearn.feature_selection import SelectKBest, f_classif
 from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from emoshift.experiment.config import parse_config
@@ -18,9 +20,10 @@ from emoshift.experiment.execute import trial_split
 from emoshift.experiment.runner import prepare_run, run_experiment
 from emoshift.experiment.store import read_jsonl
 from emoshift.experiment.trial import run_trial
-from emoshift.methods.anova_count import inner_cv_count, kept_count
+from emoshift.methods.anova_count import _uar_per_count, inner_cv_count, kept_count
 from emoshift.methods.enriched_aae import EnrichedAAEClassifier
 from emoshift.methods.svm import SVMClassifier
+from emoshift.metrics import uar
 from emoshift.report.experiment import write_experiment_report
 
 
@@ -34,21 +37,22 @@ def _informative(n: int = 80, width: int = 12, signal: int = 2, seed: int = 0):
 
 
 class Recording:
-    """A pipeline factory that records each fit's count and number of rows."""
+    """A pipeline factory whose SVM records the width (the kept count) and the number of
+    rows of each fit, however the pipeline around it is fitted."""
 
     def __init__(self) -> None:
         self.fits: list[tuple[int, int]] = []
+        fits = self.fits
+
+        class RecordingSVC(SVC):
+            def fit(self, X, y, sample_weight=None):
+                fits.append((X.shape[1], len(X)))
+                return super().fit(X, y, sample_weight)
+
+        self.svm = RecordingSVC
 
     def __call__(self, count: int):
-        pipeline = make_pipeline(SelectKBest(f_classif, k=count), SVC(kernel="linear"))
-        original = pipeline.fit
-
-        def fit(X, y):
-            self.fits.append((count, len(X)))
-            return original(X, y)
-
-        pipeline.fit = fit
-        return pipeline
+        return make_pipeline(SelectKBest(f_classif, k=count), self.svm(kernel="linear"))
 
 
 def test_every_count_is_scored_on_folds_of_the_training_rows_only():
@@ -155,3 +159,24 @@ def test_each_trial_records_the_count_it_used_and_the_report_counts_them(tmp_pat
     assert table["chosen in fit"].tolist() == [
         "; ".join(f"n_selected={n}: {c}" for n, c in sorted(chosen.items(), key=str))
     ]
+
+
+@pytest.mark.parametrize("scaled_first", [True, False])
+def test_fitting_the_selection_once_scores_every_count_as_the_whole_pipeline_does(scaled_first):
+    """The shortcut (scaling and F-scores fitted once per fold) gives bit for bit the UAR of
+    refitting ``make(count)`` whole, with constant columns as on the fixture corpora."""
+    X, y = _informative(n=30, width=8)
+    X[:, -3:] = 1.0
+
+    def make(count):
+        steps = [SelectKBest(f_classif, k=count), SVC(kernel="linear")]
+        return make_pipeline(*([StandardScaler()] if scaled_first else []), *steps)
+
+    test = np.arange(1, 30, 3)
+    train = np.setdiff1d(np.arange(30), test)
+    whole = [
+        uar(y[test], make(count).fit(X[train], y[train]).predict(X[test])) for count in range(1, 9)
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # F is undefined on the constant columns
+        assert _uar_per_count(X, y, make, train, test).tolist() == whole
