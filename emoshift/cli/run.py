@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
 
 from emoshift.cli._parsers import add_config, command_parser, described
@@ -53,7 +54,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _dry_run(args: argparse.Namespace) -> int:
     from emoshift.experiment.config import load_config  # noqa: PLC0415 (fast --help)
     from emoshift.experiment.runner import dry_run, stack_size, trial_workers  # noqa: PLC0415
-    from emoshift.experiment.stacking import STACK_MASKS, plan_units  # noqa: PLC0415
+    from emoshift.experiment.stacking import (  # noqa: PLC0415
+        STACK_MASKS,
+        Alone,
+        plan_units,
+        stacks,
+    )
     from emoshift.experiment.store import ResultStore  # noqa: PLC0415
 
     config = load_config(args.config)
@@ -82,12 +88,16 @@ def _dry_run(args: argparse.Namespace) -> int:
             "file(s) are cached"
         )
     todo = [spec for spec in specs if spec.key not in finished]
-    stacks = [unit for unit in plan_units(specs, todo, size) if isinstance(unit, tuple)]
-    if stacks:
+    units = plan_units(specs, todo, size)
+    stacked = stacks(units)
+    if stacked:
         print(
-            f"{sum(map(len, stacks))} of the {len(todo)} trial(s) to run train in "
-            f"{len(stacks)} stack(s) of up to {size} ({STACK_MASKS} dropout masks)"
+            f"{sum(map(len, stacked))} of the {len(todo)} trial(s) to run train in "
+            f"{len(stacked)} stack(s) of up to {size} ({STACK_MASKS} dropout masks)"
         )
+    alone = Counter(unit.reason for unit in units if isinstance(unit, Alone))
+    for reason, count in alone.items():
+        print(f"{count} trial(s) run alone: {reason}")
     for spec in specs:
         state = "done" if spec.key in finished else "?" if spec.key == "" and finished else "todo"
         print(

@@ -43,6 +43,7 @@ import dataclasses
 import json
 import time
 import traceback
+from typing import NamedTuple
 
 from emoshift.experiment.data import ExperimentData
 from emoshift.experiment.execute import (
@@ -59,16 +60,38 @@ from emoshift.methods.stacked import fit_stacked
 from emoshift.methods.stacked_networks import NotStackable
 from emoshift.methods.stacked_steps import MEMBER_PARAMETERS, STACKED_STEPS
 
-#: one trial, or the trials of one stack
-Unit = TrialSpec | tuple[TrialSpec, ...]
+
+class Alone(NamedTuple):
+    """A trial that runs alone in a run that asked for stacks, and why it cannot stack."""
+
+    spec: TrialSpec
+    reason: str
+
+
+#: one trial, one that cannot stack, or the trials of one stack
+Unit = TrialSpec | Alone | tuple[TrialSpec, ...]
 #: how a run's stacks draw dropout masks: the cheaper draws (the trials' records say so)
 STACK_MASKS = "fast"
+
+
+def why_alone(spec: TrialSpec) -> str | None:
+    """Why ``spec`` cannot train in a stack whatever its partners, or ``None``."""
+    if method_class(spec.method) not in STACKED_STEPS:
+        return f"{spec.method} has no stacked training step"
+    if spec.selection is not None:
+        return "a trial that selects its hyper-parameters fits its own grid"
+    return None
+
+
+def stacks(units: list[Unit]) -> list[tuple[TrialSpec, ...]]:
+    """The stacks among ``units``."""
+    return [unit for unit in units if isinstance(unit, tuple) and not isinstance(unit, Alone)]
 
 
 def _stack_key(spec: TrialSpec) -> str | None:
     """What the trials of one stack share, or ``None`` for a trial that runs alone."""
     kind = method_class(spec.method)
-    if kind not in STACKED_STEPS or spec.selection is not None:
+    if why_alone(spec) is not None:
         return None
     shared = dataclasses.asdict(spec)
     for name in ("key", "trial", "variant"):
@@ -102,12 +125,22 @@ def plan_units(planned: list[TrialSpec], todo: list[TrialSpec], size: int) -> li
     for spec in todo:
         index = position[id(spec)]
         units.setdefault(stack_of.get(index, -1 - index), []).append(spec)
-    return [tuple(members) if first >= 0 else members[0] for first, members in units.items()]
+    return [
+        tuple(members) if first >= 0 else _alone_unit(members[0])
+        for first, members in units.items()
+    ]
+
+
+def _alone_unit(spec: TrialSpec) -> TrialSpec | Alone:
+    reason = why_alone(spec)
+    return spec if reason is None else Alone(spec, reason)
 
 
 def execute_unit(unit: Unit, data: ExperimentData) -> list[Outcome]:
     """Run one unit: a trial alone (:func:`~emoshift.experiment.execute.execute_trial`)
     or a stack (:func:`execute_stack`); one outcome per trial."""
+    if isinstance(unit, Alone):
+        return _alone([unit.spec], data, unit.reason)
     if isinstance(unit, TrialSpec):
         return [execute_trial(unit, data)]
     return execute_stack(list(unit), data)
