@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from sklearn import clone, config_context
+from sklearn import config_context
 from sklearn.feature_selection import SelectKBest
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
@@ -102,7 +102,7 @@ def _uar_per_count(
         select.k = count
         kept = select.get_support()
         fit_x, score_x = train_x[:, kept], test_x[:, kept]
-        *transforms, last = (clone(step) for _, step in after.steps)
+        *transforms, last = (step for _, step in after.steps)  # fit() starts afresh
         for step in transforms:
             fit_x, score_x = step.fit_transform(fit_x, y[train]), step.transform(score_x)
         scores.append(uar(y[test], last.fit(fit_x, y[train]).predict(score_x)))
