@@ -121,7 +121,9 @@ def _guarded(
 ) -> NegativeTransferGuard:
     """``estimator`` behind the negative-transfer guard the selection sets up (unfitted);
     once fitted, its ``decision_`` says what it decided and why."""
-    options = {k: selection[k] for k in (*DEFAULT_MARGINS, "on_risk")}
+    # a config's guard block has every margin; a hand-made selection may leave some out
+    options = {k: selection.get(k, default) for k, default in DEFAULT_MARGINS.items()}
+    options["on_risk"] = selection["on_risk"]
     return NegativeTransferGuard(
         estimator,
         dev_fraction=float(selection.get("dev_fraction", 0.2)),

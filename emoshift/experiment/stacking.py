@@ -105,8 +105,8 @@ def plan_units(planned: list[TrialSpec], todo: list[TrialSpec], size: int) -> li
     """The units that run ``todo``: stacks of up to ``size`` trials cut from ``planned``
     (in plan order), and trials alone; ``size`` 1 runs every trial alone.
 
-    ``todo`` holds some of the very objects in ``planned``; a trial is known by its
-    position in the plan, not its key (a dry run before extraction has no keys yet)."""
+    A trial is known by its key, or by all its fields where it has none yet (a dry run
+    before extraction): empty keys would otherwise put every trial in one stack."""
     if size <= 1:
         return list(todo)
     groups: dict[str, list[int]] = {}
@@ -120,15 +120,19 @@ def plan_units(planned: list[TrialSpec], todo: list[TrialSpec], size: int) -> li
             chunk = group[start : start + size]
             if len(chunk) > 1:
                 stack_of.update((index, chunk[0]) for index in chunk)
-    position = {id(spec): index for index, spec in enumerate(planned)}
+    position = {_identity(spec): index for index, spec in enumerate(planned)}
     units: dict[int, list[TrialSpec]] = {}
     for spec in todo:
-        index = position[id(spec)]
+        index = position[_identity(spec)]
         units.setdefault(stack_of.get(index, -1 - index), []).append(spec)
     return [
         tuple(members) if first >= 0 else _alone_unit(members[0])
         for first, members in units.items()
     ]
+
+
+def _identity(spec: TrialSpec) -> str:
+    return spec.key or json.dumps(dataclasses.asdict(spec), sort_keys=True, default=str)
 
 
 def _alone_unit(spec: TrialSpec) -> TrialSpec | Alone:

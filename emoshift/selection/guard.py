@@ -30,8 +30,11 @@ A flagged model is replaced by the reference (``on_risk="fallback"``) or average
 (``on_risk="combine"``: the mean of both models' class probabilities); an unflagged one is
 kept. :class:`NegativeTransferGuard` wraps any unsupervised method with it: it fits the
 method and the reference, decides, and predicts with what it decided. Nothing here reads
-a target label. The defaults (:data:`DEFAULT_MARGINS`) were chosen leave-one-corpus-out
-on the real corpora (BENCHMARKS.md, "Accuracy with the target left out of every choice").
+a target label. The defaults (:data:`DEFAULT_MARGINS`) were set after the
+leave-one-corpus-out measurement on the real corpora (BENCHMARKS.md, "Accuracy with the
+target left out of every choice"), judged on all of its pairs: that choice, made per
+target, picked a different rule for each, so the defaults are not free of the corpora
+they are reported on.
 
 Example:
     >>> import numpy as np
