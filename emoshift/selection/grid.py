@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
+from sklearn.model_selection import train_test_split
 
 from emoshift.methods import get_method
 
@@ -34,6 +35,33 @@ def baseline_like(name: str, estimator: BaseEstimator) -> BaseEstimator:
     own = estimator.get_params()
     shared = [k for k in get_method(name).get_params() if k in own]
     return get_method(name, **{k: own[k] for k in shared})
+
+
+def dev_split(
+    X: np.ndarray,
+    y: np.ndarray,
+    eval_set: tuple[object, object] | None,
+    dev_fraction: float,
+    random_state: int | None,
+) -> tuple[np.ndarray, np.ndarray, object, object]:
+    """Training rows and development rows: ``eval_set`` when given, else a stratified
+    ``dev_fraction`` of the labelled source held out (``ValueError`` that says what to
+    change when it cannot be held out)."""
+    if eval_set is not None:
+        X_dev, y_dev = eval_set
+        return X, y, X_dev, y_dev
+    if not 0 < dev_fraction < 1:
+        raise ValueError(f"dev_fraction={dev_fraction} must be in (0, 1)")
+    try:
+        train, held = train_test_split(
+            np.arange(len(y)), test_size=dev_fraction, random_state=random_state, stratify=y
+        )
+    except ValueError as error:
+        raise ValueError(
+            f"cannot hold out a stratified source development split of {dev_fraction}"
+            f" ({error}); pass eval_set=(X_dev, y_dev) or change dev_fraction"
+        ) from None
+    return X[train], y[train], X[held], y[held]
 
 
 class GridSelector(BaseEstimator):

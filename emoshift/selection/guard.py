@@ -58,10 +58,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
-from sklearn.model_selection import train_test_split
 
 from emoshift.metrics import uar
-from emoshift.selection.grid import baseline_like
+from emoshift.selection.grid import baseline_like, dev_split
 from emoshift.selection.scorers import SelectionData
 from emoshift.selection.transfer_signals import (
     agreement,
@@ -302,17 +301,6 @@ class NegativeTransferGuard(BaseEstimator):
             return self._seeded(self.reference)
         return self._seeded(baseline_like("source_only", self.estimator))
 
-    def _split(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
-        if not 0 < self.dev_fraction < 1:
-            raise ValueError(f"dev_fraction={self.dev_fraction} must be in (0, 1)")
-        train, held = train_test_split(
-            np.arange(len(y)),
-            test_size=self.dev_fraction,
-            random_state=self.random_state,
-            stratify=y,
-        )
-        return X[train], y[train], X[held], y[held]
-
     def fit(
         self,
         X: object,
@@ -329,10 +317,9 @@ class NegativeTransferGuard(BaseEstimator):
         if X_target is None:
             raise ValueError("the guard wraps an unsupervised method: pass X_target")
         X, y = np.asarray(X), np.asarray(y)
-        if eval_set is None:
-            X_train, y_train, X_dev, y_dev = self._split(X, y)
-        else:
-            X_train, y_train, (X_dev, y_dev) = X, y, eval_set
+        X_train, y_train, X_dev, y_dev = dev_split(
+            X, y, eval_set, self.dev_fraction, self.random_state
+        )
         self.adapted_ = self._seeded(self.estimator).fit(
             X_train, y_train, X_target=X_target, eval_set=(X_dev, y_dev), **fit_params
         )

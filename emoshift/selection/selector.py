@@ -31,9 +31,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.model_selection import ParameterGrid, train_test_split
+from sklearn.model_selection import ParameterGrid
 
-from emoshift.selection.grid import GridSelector, ParamGrid
+from emoshift.selection.grid import GridSelector, ParamGrid, dev_split
 from emoshift.selection.scorers import Scorer, SelectionData, get_scorer
 
 
@@ -127,28 +127,6 @@ class UnsupervisedGridSelector(GridSelector):
             return getattr(self.scorer, "__name__", "custom"), self.scorer
         return self.scorer, get_scorer(self.scorer)
 
-    def _split(
-        self, X: np.ndarray, y: np.ndarray, eval_set: tuple[object, object] | None
-    ) -> tuple[np.ndarray, np.ndarray, object, object]:
-        if eval_set is not None:
-            X_dev, y_dev = eval_set
-            return X, y, X_dev, y_dev
-        if not 0 < self.dev_fraction < 1:
-            raise ValueError(f"dev_fraction={self.dev_fraction} must be in (0, 1)")
-        try:
-            train, held = train_test_split(
-                np.arange(len(y)),
-                test_size=self.dev_fraction,
-                random_state=self.random_state,
-                stratify=y,
-            )
-        except ValueError as error:
-            raise ValueError(
-                f"cannot hold out a stratified source development split of {self.dev_fraction}"
-                f" ({error}); pass eval_set=(X_dev, y_dev) or change dev_fraction"
-            ) from None
-        return X[train], y[train], X[held], y[held]
-
     def fit(
         self,
         X: object,
@@ -172,7 +150,9 @@ class UnsupervisedGridSelector(GridSelector):
         X, y = np.asarray(X), np.asarray(y)
         if len(X) != len(y):
             raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
-        X_train, y_train, X_dev, y_dev = self._split(X, y, eval_set)
+        X_train, y_train, X_dev, y_dev = dev_split(
+            X, y, eval_set, self.dev_fraction, self.random_state
+        )
         data = SelectionData(X_dev=X_dev, y_dev=y_dev, X_target=X_target, X_train=X_train)
         options = dict(self.scorer_params or {})
         self.scores_: list[dict[str, object]] = []
