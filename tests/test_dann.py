@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from problems import TINY_CNN_GRU, frame_sequences
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
@@ -182,27 +183,9 @@ def test_clear_errors():
     assert not hasattr(DANN(), "domain_head_")
 
 
-def _frame_sequences(n: int, seed: int, shift: float = 0.0) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed)
-    lengths = rng.integers(12, 30, size=n)
-    return [(rng.normal(size=(k, 41)) + shift).astype(np.float32) for k in lengths]
-
-
-SEQUENCE = dict(
-    encoder="cnn_gru",
-    conv_channels=(8,),
-    conv_kernel_sizes=(5,),
-    conv_strides=(2,),
-    gru_size=8,
-    fusion_sizes=(8,),
-    batch_size=8,
-    random_state=0,
-)
-
-
 def test_frame_sequences_through_the_cnn_gru_encoder():
-    X, X_target = _frame_sequences(16, 0), _frame_sequences(16, 1, shift=1.0)
+    X, X_target = frame_sequences(16, 0), frame_sequences(16, 1, shift=1.0)
     y = np.array(["anger", "sadness"] * 8)
-    model = DANN(**SEQUENCE, max_epochs=2, warmup_epochs=1).fit(X, y, X_target=X_target)
+    model = DANN(**TINY_CNN_GRU, max_epochs=2, warmup_epochs=1).fit(X, y, X_target=X_target)
     assert model.predict(X_target).shape == (16,) and model.history_[-1]["lambda"] == 1.0
     assert model.transform(X_target).shape == (16, 8)
