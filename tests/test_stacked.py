@@ -18,12 +18,12 @@ from emoshift.experiment import stacking
 from emoshift.experiment.config import parse_config
 from emoshift.experiment.runner import run_experiment
 from emoshift.experiment.store import read_jsonl
-from emoshift.methods.baselines import SourceOnly
+from emoshift.methods.baselines import SourceOnly, SourceTarget, TargetOnly
 from emoshift.methods.coral import DeepCORAL
 from emoshift.methods.dann import DANN
 from emoshift.methods.mrd import MRD
 from emoshift.methods.stacked import fit_stacked
-from emoshift.methods.stacked_networks import NotStackable
+from emoshift.methods.stacked_networks import NotStackable, _fast_keep
 from emoshift.metrics import score
 
 SMALL = {"hidden_sizes": (24, 12), "batch_size": 32}
@@ -105,6 +105,26 @@ def test_fast_masks_change_only_the_dropout_masks(kind, params):
     assert all(_max_difference(a, b) > 1e-4 for a, b in zip(solo, stacked))
 
 
+@pytest.mark.parametrize("keep", [0.8, 0.5])
+def test_fast_masks_keep_units_at_the_rate_of_dropout_and_follow_their_own_generator(keep):
+    """``fast`` masks read four 16-bit fields of each 64-bit draw: the keep rate is the
+    dropout's (a million units: within 5 standard errors), and member ``m``'s mask is
+    drawn from its own generator alone."""
+
+    def generators(*seeds: int) -> list[torch.Generator]:
+        return [torch.Generator().manual_seed(seed) for seed in seeds]
+
+    masks = _fast_keep(torch.Size([2, 1000, 1001]), keep, generators(0, 1))
+    rate = masks.double().mean(dim=(1, 2))
+    assert torch.allclose(
+        rate,
+        torch.full((2,), keep, dtype=torch.float64),
+        atol=5 * (keep * (1 - keep) / 1001e3) ** 0.5,
+    )
+    alone = _fast_keep(torch.Size([1, 1000, 1001]), keep, generators(1))
+    assert torch.equal(masks[1], alone[0]) and not torch.equal(masks[0], masks[1])
+
+
 def test_with_batch_norm_at_any_width_the_losses_follow_the_solo_fit():
     """At widths that are not a multiple of 16 a member's batch-norm units are padded
     (so that its numbers do not depend on its stack mates), and the kernel's gradient
@@ -143,6 +163,71 @@ def test_a_member_does_not_depend_on_the_others_in_its_stack(kind, params, masks
     assert three[1].history_ == [
         dict(r, time_s=three[1].history_[i]["time_s"]) for i, r in enumerate(one.history_)
     ]
+
+
+#: the baselines trained on labelled target examples: (class, parameters, whether the
+#: fit also gets the labelled source)
+TARGET_BASELINES = [
+    (TargetOnly, {}, False),
+    (SourceTarget, {}, True),
+    (SourceTarget, {"source_weight": 0.0}, True),
+]
+
+
+def _labelled_target_fit(with_source: bool, seed: int = 5) -> dict:
+    X, y, X_target = _data(seed)
+    y_target = np.where(X_target[:, 0] > 0.4, "anger", "neutral")
+    given = {"X_target_labelled": X_target[:60], "y_target_labelled": y_target[:60]}
+    return {"X": X, "y": y, **given} if with_source else {"X": None, "y": None, **given}
+
+
+@pytest.mark.parametrize(("kind", "params", "with_source"), TARGET_BASELINES)
+def test_the_baselines_on_labelled_target_rows_stack_as_their_solo_fits(kind, params, with_source):
+    """Train-on-target / label-target (``TargetOnly``) and source + target pooled train
+    on a pool that holds labelled target rows; stacked with ``exact`` masks each member
+    ends where its solo fit does, bit for bit, and records the same losses."""
+    given = _labelled_target_fit(with_source)
+    seeds = (3, 4, 5)
+
+    def model(seed: int) -> object:
+        return kind(**{**SMALL, **WIDE, **params}, max_epochs=3, random_state=seed)
+
+    solo = [model(s).fit(**given) for s in seeds]
+    stacked = fit_stacked([model(s) for s in seeds], [given] * 3, masks="exact")
+    for alone, member in zip(solo, stacked):
+        assert member.stacked_ == {"size": 3, "masks": "exact"}
+        assert _bitwise_equal(alone, member)
+        assert [r["loss"] for r in alone.history_] == pytest.approx(
+            [r["loss"] for r in member.history_], rel=1e-6
+        )
+    assert _max_difference(solo[0], solo[1]) > 1e-2
+
+
+def test_label_target_members_stop_early_on_their_own():
+    """Early stopping on the labelled target pool's development split: each member stops
+    at its solo fit's epoch and keeps its solo fit's best epoch."""
+    given = _labelled_target_fit(False, seed=6)
+
+    def model(seed: int) -> TargetOnly:
+        return TargetOnly(
+            **SMALL, batch_norm=False, patience=2, max_epochs=40, lr=0.03, random_state=seed
+        )
+
+    seeds = range(6)
+    solo = [model(s).fit(**given) for s in seeds]
+    stacked = fit_stacked([model(s) for s in seeds], [given] * 6)
+    epochs = [m.n_epochs_ for m in stacked]
+    assert epochs == [m.n_epochs_ for m in solo]
+    assert len(set(epochs)) > 1 and max(epochs) < 40
+    assert [m.best_epoch_ for m in stacked] == [m.best_epoch_ for m in solo]
+
+
+def test_weighted_source_target_training_runs_alone_with_the_reason():
+    given = _labelled_target_fit(True)
+    with pytest.raises(NotStackable, match="source_weight other than 0 and 1"):
+        fit_stacked([SourceTarget(**SMALL, source_weight=0.5)] * 2, [given] * 2)
+    with pytest.raises(NotStackable, match="labelled target examples do not stack"):
+        fit_stacked([DANN(**SMALL), DANN(**SMALL)], [{**given, "X_target": given["X"]}] * 2)
 
 
 def test_members_stop_early_on_their_own_and_keep_their_best_epoch():

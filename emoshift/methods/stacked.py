@@ -47,7 +47,7 @@ from emoshift.methods.stacked_networks import (
     member_state,
     stack_networks,
 )
-from emoshift.methods.stacked_steps import MEMBER_PARAMETERS, STACKED_STEPS, Stack
+from emoshift.methods.stacked_steps import MEMBER_PARAMETERS, STACKED_STEPS, Stack, StackedMethod
 
 #: shared parameters that a stacked fit does not change the meaning of
 _FREE_PARAMETERS = ("random_state", "verbose", "device")
@@ -57,7 +57,8 @@ def stacking_problem(estimators: Sequence[object]) -> str | None:
     """Why ``estimators`` cannot train as one stack, or ``None`` when they can (from their
     parameters; :func:`fit_stacked` also checks their data's shapes)."""
     first = estimators[0]
-    if type(first) not in STACKED_STEPS:
+    method = STACKED_STEPS.get(type(first))
+    if method is None:
         return f"{type(first).__name__} has no stacked training step"
     if any(type(e) is not type(first) for e in estimators):
         return "the members are estimators of different methods"
@@ -68,6 +69,9 @@ def stacking_problem(estimators: Sequence[object]) -> str | None:
         return "seed ensembles do not stack"
     if params.get("multi_source"):
         return "multi-source training does not stack"
+    problem = method.problem(first)
+    if problem is not None:
+        return problem
     free = {*_FREE_PARAMETERS, *MEMBER_PARAMETERS.get(type(first), {})}
     for other in estimators[1:]:
         differ = sorted(
@@ -87,10 +91,11 @@ def _shapes(data: FitData) -> tuple:
     return tuple(shape(getattr(data, name)) for name in vars(data) if name != "eval_set")
 
 
-def _check_data(datas: Sequence[FitData]) -> None:
+def _check_data(datas: Sequence[FitData], method: StackedMethod) -> None:
     if any(data.source_domains is not None for data in datas):
         raise NotStackable("multi-source training does not stack")
-    if any(data.X_target_labelled is not None for data in datas):
+    labelled = any(data.X_target_labelled is not None for data in datas)
+    if labelled and not method.labelled_target:
         raise NotStackable("fits with labelled target examples do not stack")
     if len({_shapes(data) for data in datas}) != 1:
         raise NotStackable("the members' data differ in shape")
@@ -147,7 +152,7 @@ def fit_stacked(
     if problem is not None:
         raise NotStackable(problem)
     members = [_Member(e, FitArguments(**given)) for e, given in zip(estimators, givens)]
-    _check_data([member.data for member in members])
+    _check_data([member.data for member in members], STACKED_STEPS[type(estimators[0])])
     template = estimators[0]
     generators = [m.generator for m in members]  # one list: the stack shrinks it once
     stacked = torch.nn.ModuleDict(
@@ -161,6 +166,8 @@ def fit_stacked(
     template.modules_ = stacked  # the template's own optimizer layout, over the stack
     optimizers = template._make_optimizers()
     template.modules_ = saved
+    for optimizer in optimizers.values():
+        optimizer.foreach = True  # the same bits as the solo fits' loop, fewer calls
     _train(Stack(template, stacked, optimizers, {}), members)
     for member in members:
         estimator = member.estimator

@@ -7,7 +7,8 @@ parameters is member ``m``'s own loss gradient, since no member reads another's
 parameters. A step returns, per history key, a float (the same for every member) or a
 tensor of one value per member.
 
-Methods: source-only, DANN, Deep CORAL and MRD. :data:`STACKED_STEPS` maps each method
+Methods: the neural baselines (source-only, train-on-target and label-target, and
+source + target pooled), DANN, Deep CORAL and MRD. :data:`STACKED_STEPS` maps each method
 class to its step and forward; :data:`MEMBER_PARAMETERS` names the hyper-parameters that
 may differ between the members of one stack (a grid over them stacks).
 """
@@ -21,7 +22,7 @@ import torch
 from torch import nn
 
 from emoshift.methods.base import Batch, NeuralEstimator
-from emoshift.methods.baselines import SourceOnly
+from emoshift.methods.baselines import SourceOnly, SourceTarget, TargetOnly
 from emoshift.methods.coral import DeepCORAL
 from emoshift.methods.dann import DANN
 from emoshift.methods.mrd import MRD, _frozen_statistics
@@ -203,17 +204,38 @@ def mrd_step(stack: Stack, batch: Batch) -> Values:
     }
 
 
+def _pooled_only(estimator: NeuralEstimator) -> str | None:
+    """Why a source + target estimator has no stacked step: only its pooled batches (source
+    weight 1 without domain balance, or weight 0: the target alone) take the plain step."""
+    if estimator.train_pool == "source":
+        return (
+            "source + target training with domain-balanced batches or a source_weight "
+            "other than 0 and 1 has no stacked training step"
+        )
+    return None
+
+
+def _no_problem(estimator: NeuralEstimator) -> str | None:
+    return None
+
+
 @dataclass(frozen=True)
 class StackedMethod:
-    """How one method trains stacked: its step and its forward (task outputs)."""
+    """How one method trains stacked: its step, its forward (task outputs), whether its
+    fits may hold labelled target examples (the step reads them from the training pool,
+    ``Batch.x``), and why an estimator's parameters leave it no stacked step."""
 
     step: Callable[[Stack, Batch], Values]
     forward: Callable[[Stack, torch.Tensor], torch.Tensor] = _encoder_head
+    labelled_target: bool = False
+    problem: Callable[[NeuralEstimator], str | None] = _no_problem
 
 
 #: the methods that train stacked, by class (exactly: a subclass may change the step)
 STACKED_STEPS: dict[type, StackedMethod] = {
     SourceOnly: StackedMethod(source_only_step),
+    TargetOnly: StackedMethod(source_only_step, labelled_target=True),
+    SourceTarget: StackedMethod(source_only_step, labelled_target=True, problem=_pooled_only),
     DANN: StackedMethod(dann_step),
     DeepCORAL: StackedMethod(coral_step),
     MRD: StackedMethod(mrd_step, mrd_forward),
