@@ -370,6 +370,42 @@ def test_dry_run_says_which_trials_would_stack(tmp_path, cache, capsys):
     assert "8 of the 9 trial(s) to run train in 4 stack(s) of up to 2 (fast dropout masks)" in out
 
 
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        ({"source_weight": 0.5}, "source_weight other than 0 and 1"),
+        ({"encoder": "cnn_gru"}, "only the MLP encoder stacks"),
+        ({}, None),
+    ],
+)
+def test_a_trial_whose_parameters_leave_no_stacked_step_is_planned_alone(params, reason):
+    """The plan (and so the dry run) knows from a trial's parameters that it will run
+    alone, and why, instead of finding out when its stack fails."""
+    specs = [
+        stacking.TrialSpec(
+            experiment="e",
+            method="source_target",
+            params=params,
+            variant="v",
+            pair="a->b",
+            source="a",
+            target="b",
+            protocol="few_shot",
+            trial=trial,
+            seed=0,
+            task="classification",
+            metrics=None,
+            key=f"k{trial}",
+        )
+        for trial in range(2)
+    ]
+    units = stacking.plan_units(specs, specs, size=2)
+    if reason is None:
+        assert units == [tuple(specs)]
+    else:
+        assert all(isinstance(u, stacking.Alone) and reason in u.reason for u in units)
+
+
 @pytest.mark.bad_input
 @pytest.mark.parametrize("dry_run", [True, False])
 def test_a_stack_below_one_is_refused_before_any_data_is_read(tmp_path, cache, capsys, dry_run):
