@@ -42,8 +42,8 @@ from torch import nn
 
 from emoshift.methods.base import Batch
 from emoshift.methods.dann import DANN
-from emoshift.methods.stacked_networks import stack_networks
-from emoshift.methods.stacked_steps import STACKED_STEPS, Stack
+from emoshift.methods.stacked import new_stack
+from emoshift.methods.stacked_steps import STACKED_STEPS
 
 MEMBERS = 5
 #: stack sizes of the sweep that separates per-step from per-member cost
@@ -111,21 +111,10 @@ def solo_round(members: int = MEMBERS) -> Callable[[], None]:
 
 def stacked_round(members: int = MEMBERS) -> Callable[[], None]:
     """One stack of ``members`` DANN estimators (``fast`` masks); a call is one step."""
-    models = _models(members)
     generators = [torch.Generator().manual_seed(seed) for seed in range(members)]
-    template = models[0]
-    modules = nn.ModuleDict(
-        {
-            name: stack_networks([m.modules_[name] for m in models], generators, "fast")
-            for name in template.modules_
-        }
-    )
-    saved = template.modules_
-    template.modules_ = modules
-    optimizers = template._make_optimizers()
-    template.modules_ = saved
-    modules.train()
-    stack = Stack(template, modules, optimizers, {"lambda_": torch.ones(members).double()})
+    stack = new_stack(_models(members), generators, "fast")
+    stack.modules.train()
+    stack.member_values = {"lambda_": torch.ones(members, dtype=torch.float64)}
     batches = [_batch(seed) for seed in range(members)]
     batch = Batch(
         x=torch.stack([b.x for b in batches]),

@@ -153,11 +153,28 @@ def fit_stacked(
         raise NotStackable(problem)
     members = [_Member(e, FitArguments(**given)) for e, given in zip(estimators, givens)]
     _check_data([member.data for member in members], STACKED_STEPS[type(estimators[0])])
-    template = estimators[0]
     generators = [m.generator for m in members]  # one list: the stack shrinks it once
+    _train(new_stack([m.estimator for m in members], generators, masks), members)
+    for member in members:
+        estimator = member.estimator
+        estimator.modules_.load_state_dict(member.best_state or member.final_state)
+        estimator.n_epochs_ = len(estimator.history_)
+        estimator.stacked_ = {"size": len(members), "masks": masks}
+        estimator.modules_.eval()
+    return list(estimators)
+
+
+def new_stack(
+    estimators: Sequence[NeuralEstimator], generators: list[torch.Generator], masks: str
+) -> Stack:
+    """The stack of ``estimators`` (built, as by their ``_start_fit``): their networks as
+    one (:func:`~emoshift.methods.stacked_networks.stack_networks`, dropout masks from
+    ``generators``) and the first estimator's optimizer layout over it, on Adam's foreach
+    path (the same bits as the solo fits' loop, one call per operation)."""
+    template = estimators[0]
     stacked = torch.nn.ModuleDict(
         {
-            name: stack_networks([m.estimator.modules_[name] for m in members], generators, masks)
+            name: stack_networks([e.modules_[name] for e in estimators], generators, masks)
             for name in template.modules_
         }
     )
@@ -167,15 +184,8 @@ def fit_stacked(
     optimizers = template._make_optimizers()
     template.modules_ = saved
     for optimizer in optimizers.values():
-        optimizer.foreach = True  # the same bits as the solo fits' loop, fewer calls
-    _train(Stack(template, stacked, optimizers, {}), members)
-    for member in members:
-        estimator = member.estimator
-        estimator.modules_.load_state_dict(member.best_state or member.final_state)
-        estimator.n_epochs_ = len(estimator.history_)
-        estimator.stacked_ = {"size": len(members), "masks": masks}
-        estimator.modules_.eval()
-    return list(estimators)
+        optimizer.foreach = True
+    return Stack(template, stacked, optimizers, {})
 
 
 def _member_values(stack: Stack, active: Sequence[_Member], epoch: int) -> None:
