@@ -64,7 +64,11 @@ def stacking_problem(estimators: Sequence[object]) -> str | None:
         return "the members are estimators of different methods"
     params = first.get_params(deep=False)
     if params.get("encoder", "mlp") != "mlp" or params.get("stacked_layers", 1) != 1:
-        return "only the MLP encoder stacks (the CNN-GRU encoder and layer sums do not)"
+        return (
+            "only the MLP encoder stacks (layer sums do not, nor the CNN-GRU encoder: its "
+            "GRU is arithmetic, and written as batched products for a stack it measured "
+            "slower than one nn.GRU call per member; BENCHMARKS.md, Stacked training)"
+        )
     if params.get("ensemble", 1) != 1:
         return "seed ensembles do not stack"
     if params.get("multi_source"):
