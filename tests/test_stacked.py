@@ -21,6 +21,7 @@ from emoshift.experiment.store import read_jsonl
 from emoshift.methods.baselines import SourceOnly, SourceTarget, TargetOnly
 from emoshift.methods.coral import DeepCORAL
 from emoshift.methods.dann import DANN
+from emoshift.methods.fine_tune import FineTune
 from emoshift.methods.mrd import MRD
 from emoshift.methods.stacked import fit_stacked
 from emoshift.methods.stacked_networks import NotStackable, _fast_keep
@@ -220,6 +221,48 @@ def test_label_target_members_stop_early_on_their_own():
     assert epochs == [m.n_epochs_ for m in solo]
     assert len(set(epochs)) > 1 and max(epochs) < 40
     assert [m.best_epoch_ for m in stacked] == [m.best_epoch_ for m in solo]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"tune": "head", "fine_tune_lr": 0.01}, {"source_weight": 0.5}, {"source_weight": 0.0}],
+    ids=["all", "head", "weighted", "no-pretraining"],
+)
+def test_fine_tuning_stacks_phase_by_phase_as_its_solo_fits(params):
+    """Fine-tuning's two phases (pre-training on the source, stopping early on a source
+    split; then fine-tuning on the labelled target rows, stopping on ``eval_set``) run
+    stacked as its solo fit runs them: with ``exact`` masks every member ends bit for
+    bit where its solo fit does, with the same history (phases, epochs, best epoch)."""
+    given = _labelled_target_fit(True, seed=7)
+    X_dev, y_dev = given["X_target_labelled"][:30] + 0.1, given["y_target_labelled"][:30]
+    given = {**given, "eval_set": (X_dev, y_dev)}
+    seeds = (3, 4, 5, 6)
+
+    def model(seed: int) -> FineTune:
+        return FineTune(
+            **{**SMALL, **WIDE, **params},
+            max_epochs=12,
+            fine_tune_epochs=12,
+            patience=2,
+            lr=0.02,
+            random_state=seed,
+        )
+
+    solo = [model(s).fit(**given) for s in seeds]
+    stacked = fit_stacked([model(s) for s in seeds], [given] * len(seeds), masks="exact")
+    for alone, member in zip(solo, stacked):
+        assert _bitwise_equal(alone, member)
+        assert [(r["epoch"], r.get("phase")) for r in alone.history_] == [
+            (r["epoch"], r.get("phase")) for r in member.history_
+        ]
+        assert member.best_epoch_ == alone.best_epoch_
+        for a, b in zip(alone.history_, member.history_):
+            assert a["loss"] == pytest.approx(b["loss"], rel=1e-6)
+    phases = [[r["phase"] for r in m.history_] for m in stacked]
+    assert all(p[-1] == "fine_tune" for p in phases)
+    if params.get("source_weight", 1.0) != 0:
+        lengths = {p.count("pretrain") for p in phases} | {p.count("fine_tune") for p in phases}
+        assert len(lengths) > 1  # members left each phase at their own epochs
 
 
 def test_weighted_source_target_training_runs_alone_with_the_reason():

@@ -35,19 +35,27 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
 from emoshift.methods.base import Batch, FitData, NeuralEstimator
 from emoshift.methods.estimator import FitArguments
+from emoshift.methods.networks import frozen
+from emoshift.methods.optim import Adam
 from emoshift.methods.stacked_networks import (
     NotStackable,
     keep_members,
     member_state,
     stack_networks,
 )
-from emoshift.methods.stacked_steps import MEMBER_PARAMETERS, STACKED_STEPS, Stack, StackedMethod
+from emoshift.methods.stacked_steps import (
+    MEMBER_PARAMETERS,
+    STACKED_STEPS,
+    Stack,
+    StackedMethod,
+    StackedPhase,
+)
 
 #: shared parameters that a stacked fit does not change the meaning of
 _FREE_PARAMETERS = ("random_state", "verbose", "device")
@@ -92,7 +100,9 @@ def _shapes(data: FitData) -> tuple:
     def shape(value: object) -> tuple | None:
         return None if value is None else tuple(value.shape)
 
-    return tuple(shape(getattr(data, name)) for name in vars(data) if name != "eval_set")
+    shapes = tuple(shape(getattr(data, name)) for name in vars(data) if name != "eval_set")
+    evaluation = tuple(shape(value) for value in data.eval_set or ())
+    return (*shapes, evaluation)
 
 
 def _check_data(datas: Sequence[FitData], method: StackedMethod) -> None:
@@ -120,13 +130,27 @@ class _Member:
         self.estimator = estimator
         estimator._check_params()
         vars(estimator).pop("members_", None)  # a seed ensemble's, from an earlier fit
-        self.data = estimator._prepare(given)
+        #: the fit's data, and the current phase's (:meth:`start_phase`)
+        self.fit_data = self.data = estimator._prepare(given)
         estimator._start_fit(self.data)  # seeds torch and NumPy, builds, as a solo fit
         #: continues the seeded default generator, as the solo fit's dropout would
         self.generator = torch.Generator()
         self.generator.set_state(torch.get_rng_state())
+
+    def start_phase(self, phase: StackedPhase) -> None:
+        """Take the phase's data and start its early stopping afresh (as a solo fit's
+        ``_train_loop`` call does); its epochs count on from the history's length."""
+        self.data = phase.data(self.estimator, self.fit_data)
+        # the member's own optimizers take the phase's layout, as in its solo fit: the
+        # stack's follow their learning rates (:func:`_member_values`)
+        self.estimator._optimizers = phase.optimizers(self.estimator)
+        self.first_epoch = len(self.estimator.history_)
         self.best_loss, self.best_state, self.stale = math.inf, None, 0
         self.final_state: dict[str, torch.Tensor] | None = None
+
+    def phase_ended(self) -> None:
+        """Load the phase's best epoch (else its last) into the member's own networks."""
+        self.estimator.modules_.load_state_dict(self.best_state or self.final_state)
 
     def epoch_ended(self, record: dict[str, float], epoch: int, stacked: object, at: int) -> bool:
         """Record the epoch and update early stopping; ``True`` when this member stops."""
@@ -156,12 +180,19 @@ def fit_stacked(
     if problem is not None:
         raise NotStackable(problem)
     members = [_Member(e, FitArguments(**given)) for e, given in zip(estimators, givens)]
-    _check_data([member.data for member in members], STACKED_STEPS[type(estimators[0])])
-    generators = [m.generator for m in members]  # one list: the stack shrinks it once
-    _train(new_stack([m.estimator for m in members], generators, masks), members)
+    method = STACKED_STEPS[type(estimators[0])]
+    _check_data([member.data for member in members], method)
+    for phase in method.phases_of(estimators[0]):
+        for member in members:
+            member.start_phase(phase)
+        generators = [m.generator for m in members]  # one list: the stack shrinks it once
+        stack = new_stack(estimators, generators, masks, phase.optimizers)
+        with frozen(*(stack.modules[name] for name in phase.frozen)):
+            _train(stack, members, phase)
+        for member in members:
+            member.phase_ended()
     for member in members:
         estimator = member.estimator
-        estimator.modules_.load_state_dict(member.best_state or member.final_state)
         estimator.n_epochs_ = len(estimator.history_)
         estimator.stacked_ = {"size": len(members), "masks": masks}
         estimator.modules_.eval()
@@ -169,12 +200,16 @@ def fit_stacked(
 
 
 def new_stack(
-    estimators: Sequence[NeuralEstimator], generators: list[torch.Generator], masks: str
+    estimators: Sequence[NeuralEstimator],
+    generators: list[torch.Generator],
+    masks: str,
+    optimizers: Callable[[NeuralEstimator], dict[str, Adam]] = NeuralEstimator._make_optimizers,
 ) -> Stack:
     """The stack of ``estimators`` (built, as by their ``_start_fit``): their networks as
     one (:func:`~emoshift.methods.stacked_networks.stack_networks`, dropout masks from
-    ``generators``) and the first estimator's optimizer layout over it, on Adam's foreach
-    path (the same bits as the solo fits' loop, one call per operation)."""
+    ``generators``) and the first estimator's optimizer layout (``optimizers``, its
+    ``_make_optimizers`` unless a phase gives another) over it, on Adam's foreach path
+    (the same bits as the solo fits' loop, one call per operation)."""
     template = estimators[0]
     stacked = torch.nn.ModuleDict(
         {
@@ -185,18 +220,19 @@ def new_stack(
     stacked.to(template.device_)
     saved = template.modules_
     template.modules_ = stacked  # the template's own optimizer layout, over the stack
-    optimizers = template._make_optimizers()
+    made = optimizers(template)
     template.modules_ = saved
-    for optimizer in optimizers.values():
+    for optimizer in made.values():
         optimizer.foreach = True
-    return Stack(template, stacked, optimizers, {})
+    return Stack(template, stacked, made, {})
 
 
 def _member_values(stack: Stack, active: Sequence[_Member], epoch: int) -> None:
-    """Run each member's epoch hook and gather the per-member values the step reads;
-    optimizer settings a hook changes (learning-rate decay) follow the first member's."""
+    """Run each member's epoch hook (``epoch`` of the phase) and gather the per-member
+    values the step reads; optimizer settings a hook changes (learning-rate decay) follow
+    the first member's."""
     for member in active:
-        member.estimator._epoch_started(epoch, member.data)
+        member.estimator._epoch_started(member.first_epoch + epoch, member.data)
     attributes = MEMBER_PARAMETERS.get(type(stack.template), {}).values()
     stack.member_values = {  # float64: a history records the values as given
         name: torch.tensor(
@@ -221,18 +257,19 @@ def _dev_losses(stack: Stack, active: Sequence[_Member]) -> list[float]:
     return stack.task_loss(method.forward(stack, x), y).tolist()
 
 
-def _train(stack: Stack, members: list[_Member]) -> None:
-    """The epochs of :meth:`NeuralEstimator._train_loop`, for every member at once."""
-    method = STACKED_STEPS[type(stack.template)]
+def _train(stack: Stack, members: list[_Member], phase: StackedPhase) -> None:
+    """The epochs of one :meth:`NeuralEstimator._train_loop` call, for every member at once."""
     active = list(members)
-    for epoch in range(stack.template.max_epochs):
+    for epoch in range(phase.epochs):
         started = time.perf_counter()
         stack.modules.train()
+        for name in phase.frozen:
+            stack.modules[name].eval()
         _member_values(stack, active, epoch)
         sums: dict[str, torch.Tensor] = {}
         n_steps = 0
         for batches in zip(*(m.estimator._batches(m.data) for m in active)):
-            for key, value in method.step(stack, _stack_batches(batches)).items():
+            for key, value in phase.step(stack, _stack_batches(batches)).items():
                 value = torch.as_tensor(value, dtype=torch.float64).expand(len(active))
                 sums[key] = sums.get(key, 0) + value.double()
             n_steps += 1
@@ -241,11 +278,14 @@ def _train(stack: Stack, members: list[_Member]) -> None:
         seconds = time.perf_counter() - started
         stopped = []
         for at, member in enumerate(active):
-            record = {"epoch": epoch, **{key: values[at] for key, values in means.items()}}
+            member_epoch = member.first_epoch + epoch
+            record = {"epoch": member_epoch, **{k: values[at] for k, values in means.items()}}
+            if phase.label is not None:
+                record["phase"] = phase.label
             if dev is not None:
                 record["dev_loss"] = dev[at]
             record["time_s"] = seconds
-            if member.epoch_ended(record, epoch, stack.modules, at):
+            if member.epoch_ended(record, member_epoch, stack.modules, at):
                 stopped.append(at)
         for at in stopped:
             active[at].final_state = member_state(stack.modules, at)

@@ -8,7 +8,8 @@ parameters. A step returns, per history key, a float (the same for every member)
 tensor of one value per member.
 
 Methods: the neural baselines (source-only, train-on-target and label-target, and
-source + target pooled), DANN, Deep CORAL and MRD. :data:`STACKED_STEPS` maps each method
+source + target pooled), fine-tuning (two phases: :class:`StackedPhase`), DANN, Deep
+CORAL and MRD. :data:`STACKED_STEPS` maps each method
 class to its step and forward; :data:`MEMBER_PARAMETERS` names the hyper-parameters that
 may differ between the members of one stack (a grid over them stacks).
 """
@@ -21,10 +22,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from emoshift.methods.base import Batch, NeuralEstimator
+from emoshift.methods.base import Batch, FitData, NeuralEstimator
 from emoshift.methods.baselines import SourceOnly, SourceTarget, TargetOnly
 from emoshift.methods.coral import DeepCORAL
 from emoshift.methods.dann import DANN
+from emoshift.methods.fine_tune import FineTune
 from emoshift.methods.mrd import MRD, _frozen_statistics
 from emoshift.methods.networks import frozen
 from emoshift.methods.optim import Adam
@@ -204,6 +206,61 @@ def mrd_step(stack: Stack, batch: Batch) -> Values:
     }
 
 
+def _same_data(estimator: NeuralEstimator, data: FitData) -> FitData:
+    return data
+
+
+def _own_optimizers(estimator: NeuralEstimator) -> dict[str, Adam]:
+    return estimator._make_optimizers()
+
+
+@dataclass(frozen=True)
+class StackedPhase:
+    """One phase of a stacked fit, as one ``_train_loop`` call of the solo fit: its epochs,
+    step and history label, each member's data for it (from the member's estimator and
+    the fit's data), the optimizer layout (built by the template estimator over the
+    stack) and the modules it freezes (no gradients, evaluation mode)."""
+
+    epochs: int
+    step: Callable[[Stack, Batch], Values]
+    label: str | None = None
+    data: Callable[[NeuralEstimator, FitData], FitData] = _same_data
+    optimizers: Callable[[NeuralEstimator], dict[str, Adam]] = _own_optimizers
+    frozen: tuple[str, ...] = ()
+
+
+def _weighted_source_step(weight: float) -> Callable[[Stack, Batch], Values]:
+    """:func:`~emoshift.methods.source_weight.pretrain_on_source`'s step at ``weight``."""
+
+    def step(stack: Stack, batch: Batch) -> Values:
+        loss = weight * stack.task_loss(_encoder_head(stack, batch.x), batch.y)
+        stack.step(stack.optimizers["all"], loss)
+        return {"loss": loss.detach()}
+
+    return step
+
+
+def _fine_tune_phases(template: FineTune) -> list[StackedPhase]:
+    """Pre-training on the source (skipped at ``source_weight`` 0), then fine-tuning on
+    the labelled target examples, as :meth:`FineTune._fit` runs them."""
+    weight = template.source_weight
+    pretrain = StackedPhase(
+        template.max_epochs,
+        source_only_step if weight == 1.0 else _weighted_source_step(weight),
+        "pretrain",
+        FineTune._pretrain_data,
+    )
+    tune = StackedPhase(
+        template.fine_tune_epochs,
+        source_only_step,
+        "fine_tune",
+        FineTune._tune_data,
+        FineTune._tune_optimizers,
+        template._tune_frozen(),
+    )
+    return [tune] if weight == 0 else [pretrain, tune]
+
+
 def _pooled_only(estimator: NeuralEstimator) -> str | None:
     """Why a source + target estimator has no stacked step: only its pooled batches (source
     weight 1 without domain balance, or weight 0: the target alone) take the plain step."""
@@ -222,13 +279,21 @@ def _no_problem(estimator: NeuralEstimator) -> str | None:
 @dataclass(frozen=True)
 class StackedMethod:
     """How one method trains stacked: its step, its forward (task outputs), whether its
-    fits may hold labelled target examples (the step reads them from the training pool,
-    ``Batch.x``), and why an estimator's parameters leave it no stacked step."""
+    fits may hold labelled target examples (a step reads them from the training pool,
+    ``Batch.x``), why an estimator's parameters leave it no stacked step, and its phases
+    (``None``: one phase of ``max_epochs`` epochs of ``step``)."""
 
     step: Callable[[Stack, Batch], Values]
     forward: Callable[[Stack, torch.Tensor], torch.Tensor] = _encoder_head
     labelled_target: bool = False
     problem: Callable[[NeuralEstimator], str | None] = _no_problem
+    phases: Callable[[NeuralEstimator], list[StackedPhase]] | None = None
+
+    def phases_of(self, template: NeuralEstimator) -> list[StackedPhase]:
+        """The phases of a stacked fit whose shared parameters are ``template``'s."""
+        if self.phases is None:
+            return [StackedPhase(template.max_epochs, self.step)]
+        return self.phases(template)
 
 
 #: the methods that train stacked, by class (exactly: a subclass may change the step)
@@ -236,6 +301,7 @@ STACKED_STEPS: dict[type, StackedMethod] = {
     SourceOnly: StackedMethod(source_only_step),
     TargetOnly: StackedMethod(source_only_step, labelled_target=True),
     SourceTarget: StackedMethod(source_only_step, labelled_target=True, problem=_pooled_only),
+    FineTune: StackedMethod(source_only_step, labelled_target=True, phases=_fine_tune_phases),
     DANN: StackedMethod(dann_step),
     DeepCORAL: StackedMethod(coral_step),
     MRD: StackedMethod(mrd_step, mrd_forward),
