@@ -385,6 +385,40 @@ def test_each_stacked_member_keeps_its_own_predictions_table(tmp_path, cache):
     assert not all(np.array_equal(tables[0], t) for t in tables[1:])  # not one member's copy
 
 
+def test_a_few_shot_run_stacks_label_target_and_fine_tuning_to_its_unstacked_results(
+    tmp_path, cache
+):
+    """A few-shot run (two labelled target examples per class) of label-target and
+    fine-tuning, dropout off: stacked, every trial's line is its unstacked line plus
+    ``stacked`` (the stack feeds each member its own labelled rows and development set),
+    its predictions table the same bytes; the history's losses, reduced per member, agree
+    to float tolerance."""
+    off = {**FAST, **NO_DROPOUT}
+    methods = {"label_target": dict(off), "fine_tune": {**off, "fine_tune_epochs": 3}}
+    protocol = {"name": "few_shot", "k": [2], "exclusive": False}
+    runs = {}
+    for stack in (1, 3):
+        config = tiny_config(
+            cache, name="few", methods=methods, protocol=protocol, stack=stack, baseline=None
+        )
+        result = run_experiment(
+            parse_config(config, base_dir=tmp_path), run_dir=tmp_path / f"s{stack}", progress=False
+        )
+        assert (result.n_done, result.n_failed) == (6, 0)
+        runs[stack] = read_jsonl(tmp_path / f"s{stack}" / "results.jsonl")
+    assert all(r.pop("stacked") == {"masks": "fast"} for r in runs[3])
+    key = lambda r: r["key"]  # noqa: E731
+    for stacked, alone in zip(sorted(runs[3], key=key), sorted(runs[1], key=key), strict=True):
+        history, solo_history = stacked.pop("history"), alone.pop("history")
+        assert stacked == alone  # metrics, confusion, artifacts: the same numbers
+        for mine, theirs in zip(history, solo_history, strict=True):
+            assert mine.keys() == theirs.keys() and mine["epoch"] == theirs["epoch"]
+            for name in mine.keys() - {"epoch", "phase"}:  # losses reduced per member
+                assert mine[name] == pytest.approx(theirs[name], rel=1e-6), name
+        predictions = [pd.read_csv(tmp_path / run / stacked["predictions"]) for run in ("s1", "s3")]
+        pd.testing.assert_frame_equal(*predictions)
+
+
 def test_a_stack_that_cannot_train_together_runs_each_trial_alone(tmp_path, cache, monkeypatch):
     def refuse(models: object, givens: object, **_: object) -> None:
         raise NotStackable("a reason")
