@@ -22,6 +22,7 @@ from emoshift.methods.baselines import SourceOnly, SourceTarget, TargetOnly
 from emoshift.methods.coral import DeepCORAL
 from emoshift.methods.dann import DANN
 from emoshift.methods.fine_tune import FineTune
+from emoshift.methods.max_entropy import MaxEntropySoftLabel
 from emoshift.methods.mrd import MRD
 from emoshift.methods.stacked import fit_stacked
 from emoshift.methods.stacked_networks import NotStackable, _fast_keep
@@ -265,6 +266,48 @@ def test_fine_tuning_stacks_phase_by_phase_as_its_solo_fits(params):
         assert len(lengths) > 1  # members left each phase at their own epochs
 
 
+@pytest.mark.parametrize(
+    ("params", "unlabelled"),
+    [({}, False), ({}, True), ({"source_weight": 0.5}, True), ({"source_weight": 0.0}, False)],
+    ids=["default", "with-unlabelled-target", "weighted", "no-pretraining"],
+)
+def test_max_entropy_stacks_phase_by_phase_as_its_solo_fits(params, unlabelled):
+    """Max-entropy's pre-training, each member's own soft labels, then its adaptation
+    (class-balanced source and labelled target batches, a domain-classifier update and
+    an encoder + emotion classifier update per batch) run stacked as its solo fit runs
+    them: with ``exact`` masks every member ends bit for bit where its solo fit does,
+    with its soft labels and the same history."""
+    given = _labelled_target_fit(True, seed=8)
+    X_dev, y_dev = given["X_target_labelled"][:30] + 0.1, given["y_target_labelled"][:30]
+    given = {**given, "eval_set": (X_dev, y_dev)}
+    if unlabelled:
+        given["X_target"] = _data(9)[2]
+    seeds = (3, 4, 5)
+
+    def model(seed: int) -> MaxEntropySoftLabel:
+        return MaxEntropySoftLabel(
+            **{**SMALL, **WIDE, **params},
+            pretrain_epochs=8,
+            max_epochs=4,
+            patience=2,
+            lr=0.02,
+            random_state=seed,
+        )
+
+    solo = [model(s).fit(**given) for s in seeds]
+    stacked = fit_stacked([model(s) for s in seeds], [given] * len(seeds), masks="exact")
+    for alone, member in zip(solo, stacked):
+        assert _bitwise_equal(alone, member)
+        np.testing.assert_array_equal(alone.soft_labels_, member.soft_labels_)
+        assert [(r["epoch"], r.get("phase")) for r in alone.history_] == [
+            (r["epoch"], r.get("phase")) for r in member.history_
+        ]
+        for a, b in zip(alone.history_, member.history_):
+            for key in a.keys() - {"epoch", "phase", "time_s"}:
+                assert a[key] == pytest.approx(b[key], rel=1e-6, abs=1e-7), key
+    assert _max_difference(solo[0], solo[1]) > 1e-2
+
+
 def test_weighted_source_target_training_runs_alone_with_the_reason():
     given = _labelled_target_fit(True)
     with pytest.raises(NotStackable, match="source_weight other than 0 and 1"):
@@ -385,16 +428,18 @@ def test_each_stacked_member_keeps_its_own_predictions_table(tmp_path, cache):
     assert not all(np.array_equal(tables[0], t) for t in tables[1:])  # not one member's copy
 
 
-def test_a_few_shot_run_stacks_label_target_and_fine_tuning_to_its_unstacked_results(
-    tmp_path, cache
-):
-    """A few-shot run (two labelled target examples per class) of label-target and
-    fine-tuning, dropout off: stacked, every trial's line is its unstacked line plus
+def test_a_few_shot_run_stacks_to_its_unstacked_results(tmp_path, cache):
+    """A few-shot run (two labelled target examples per class) of label-target,
+    fine-tuning and max-entropy, dropout off: stacked, every trial's line is its unstacked line plus
     ``stacked`` (the stack feeds each member its own labelled rows and development set),
     its predictions table the same bytes; the history's losses, reduced per member, agree
     to float tolerance."""
     off = {**FAST, **NO_DROPOUT}
-    methods = {"label_target": dict(off), "fine_tune": {**off, "fine_tune_epochs": 3}}
+    methods = {
+        "label_target": dict(off),
+        "fine_tune": {**off, "fine_tune_epochs": 3},
+        "max_entropy": {**off, "pretrain_epochs": 3},
+    }
     protocol = {"name": "few_shot", "k": [2], "exclusive": False}
     runs = {}
     for stack in (1, 3):
@@ -404,7 +449,7 @@ def test_a_few_shot_run_stacks_label_target_and_fine_tuning_to_its_unstacked_res
         result = run_experiment(
             parse_config(config, base_dir=tmp_path), run_dir=tmp_path / f"s{stack}", progress=False
         )
-        assert (result.n_done, result.n_failed) == (6, 0)
+        assert (result.n_done, result.n_failed) == (9, 0)
         runs[stack] = read_jsonl(tmp_path / f"s{stack}" / "results.jsonl")
     assert all(r.pop("stacked") == {"masks": "fast"} for r in runs[3])
     key = lambda r: r["key"]  # noqa: E731

@@ -51,6 +51,7 @@ from emoshift.methods.stacked_networks import (
 )
 from emoshift.methods.stacked_steps import (
     MEMBER_PARAMETERS,
+    MEMBER_TENSORS,
     STACKED_STEPS,
     Stack,
     StackedMethod,
@@ -120,7 +121,13 @@ def _stack_batches(batches: Sequence[Batch]) -> Batch:
         values = [getattr(batch, name) for batch in batches]
         return None if values[0] is None else torch.stack(values)
 
-    return Batch(x=stacked("x"), y=stacked("y"), x_target=stacked("x_target"))
+    return Batch(
+        x=stacked("x"),
+        y=stacked("y"),
+        x_target=stacked("x_target"),
+        x_target_labelled=stacked("x_target_labelled"),
+        y_target_labelled=stacked("y_target_labelled"),
+    )
 
 
 class _Member:
@@ -141,6 +148,7 @@ class _Member:
         """Take the phase's data and start its early stopping afresh (as a solo fit's
         ``_train_loop`` call does); its epochs count on from the history's length."""
         self.data = phase.data(self.estimator, self.fit_data)
+        phase.start(self.estimator, self.data)
         # the member's own optimizers take the phase's layout, as in its solo fit: the
         # stack's follow their learning rates (:func:`_member_values`)
         self.estimator._optimizers = phase.optimizers(self.estimator)
@@ -242,6 +250,9 @@ def _member_values(stack: Stack, active: Sequence[_Member], epoch: int) -> None:
         )
         for name in attributes
     }
+    for name in MEMBER_TENSORS.get(type(stack.template), ()):
+        if hasattr(active[0].estimator, name):  # set by a phase's start (absent before it)
+            stack.member_values[name] = torch.stack([getattr(m.estimator, name) for m in active])
     first = active[0].estimator._optimizers
     for key, optimizer in stack.optimizers.items():
         for group, solo in zip(optimizer.param_groups, first[key].param_groups):
@@ -268,7 +279,7 @@ def _train(stack: Stack, members: list[_Member], phase: StackedPhase) -> None:
         _member_values(stack, active, epoch)
         sums: dict[str, torch.Tensor] = {}
         n_steps = 0
-        for batches in zip(*(m.estimator._batches(m.data) for m in active)):
+        for batches in zip(*(phase.batches(m.estimator, m.data) for m in active)):
             for key, value in phase.step(stack, _stack_batches(batches)).items():
                 value = torch.as_tensor(value, dtype=torch.float64).expand(len(active))
                 sums[key] = sums.get(key, 0) + value.double()

@@ -8,15 +8,16 @@ parameters. A step returns, per history key, a float (the same for every member)
 tensor of one value per member.
 
 Methods: the neural baselines (source-only, train-on-target and label-target, and
-source + target pooled), fine-tuning (two phases: :class:`StackedPhase`), DANN, Deep
-CORAL and MRD. :data:`STACKED_STEPS` maps each method
+source + target pooled), fine-tuning and max-entropy with soft labels (two phases each:
+:class:`StackedPhase`), DANN, Deep CORAL and MRD. :data:`STACKED_STEPS` maps each method
 class to its step and forward; :data:`MEMBER_PARAMETERS` names the hyper-parameters that
 may differ between the members of one stack (a grid over them stacks).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
@@ -27,6 +28,7 @@ from emoshift.methods.baselines import SourceOnly, SourceTarget, TargetOnly
 from emoshift.methods.coral import DeepCORAL
 from emoshift.methods.dann import DANN
 from emoshift.methods.fine_tune import FineTune
+from emoshift.methods.max_entropy import MaxEntropySoftLabel, _entropy
 from emoshift.methods.mrd import MRD, _frozen_statistics
 from emoshift.methods.networks import frozen
 from emoshift.methods.optim import Adam
@@ -214,12 +216,26 @@ def _own_optimizers(estimator: NeuralEstimator) -> dict[str, Adam]:
     return estimator._make_optimizers()
 
 
+def _own_batches(estimator: NeuralEstimator, data: FitData) -> Iterable[Batch]:
+    return estimator._batches(data)
+
+
+def _few_shot(estimator: NeuralEstimator, data: FitData) -> Iterable[Batch]:
+    return estimator._few_shot_batches(data)
+
+
+def _nothing(estimator: NeuralEstimator, data: FitData) -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class StackedPhase:
     """One phase of a stacked fit, as one ``_train_loop`` call of the solo fit: its epochs,
     step and history label, each member's data for it (from the member's estimator and
     the fit's data), the optimizer layout (built by the template estimator over the
-    stack) and the modules it freezes (no gradients, evaluation mode)."""
+    stack), the modules it freezes (no gradients, evaluation mode), each member's batches
+    and what each member does before the phase (with its own networks, as the previous
+    phase left them)."""
 
     epochs: int
     step: Callable[[Stack, Batch], Values]
@@ -227,6 +243,8 @@ class StackedPhase:
     data: Callable[[NeuralEstimator, FitData], FitData] = _same_data
     optimizers: Callable[[NeuralEstimator], dict[str, Adam]] = _own_optimizers
     frozen: tuple[str, ...] = ()
+    batches: Callable[[NeuralEstimator, FitData], Iterable[Batch]] = _own_batches
+    start: Callable[[NeuralEstimator, FitData], None] = _nothing
 
 
 def _weighted_source_step(weight: float) -> Callable[[Stack, Batch], Values]:
@@ -243,12 +261,8 @@ def _weighted_source_step(weight: float) -> Callable[[Stack, Batch], Values]:
 def _fine_tune_phases(template: FineTune) -> list[StackedPhase]:
     """Pre-training on the source (skipped at ``source_weight`` 0), then fine-tuning on
     the labelled target examples, as :meth:`FineTune._fit` runs them."""
-    weight = template.source_weight
-    pretrain = StackedPhase(
-        template.max_epochs,
-        source_only_step if weight == 1.0 else _weighted_source_step(weight),
-        "pretrain",
-        FineTune._pretrain_data,
+    pretrain = dataclasses.replace(
+        _pretrain_phase(template, template.max_epochs), data=FineTune._pretrain_data
     )
     tune = StackedPhase(
         template.fine_tune_epochs,
@@ -258,7 +272,87 @@ def _fine_tune_phases(template: FineTune) -> list[StackedPhase]:
         FineTune._tune_optimizers,
         template._tune_frozen(),
     )
-    return [tune] if weight == 0 else [pretrain, tune]
+    return [tune] if template.source_weight == 0 else [pretrain, tune]
+
+
+def _pretrain_phase(template: NeuralEstimator, epochs: int) -> StackedPhase:
+    """:func:`~emoshift.methods.source_weight.pretrain_on_source`'s phase."""
+    weight = template.source_weight
+    step = source_only_step if weight == 1.0 else _weighted_source_step(weight)
+    return StackedPhase(epochs, step, "pretrain")
+
+
+def _member_split_weighted(
+    stack: Stack, outputs: torch.Tensor, targets: torch.Tensor, n_source: int, weight: float
+) -> torch.Tensor:
+    """:func:`~emoshift.methods.source_weight.split_weighted` of the task loss, per member."""
+    if weight == 1.0:
+        return stack.task_loss(outputs, targets)
+    target = stack.task_loss(outputs[:, n_source:], targets[:, n_source:])
+    if weight == 0:
+        return target
+    n_target = targets.shape[1] - n_source
+    source = stack.task_loss(outputs[:, :n_source], targets[:, :n_source])
+    return (weight * n_source * source + n_target * target) / (weight * n_source + n_target)
+
+
+def max_entropy_step(stack: Stack, batch: Batch) -> Values:
+    """:meth:`MaxEntropySoftLabel._adapt_step` per member: a domain-classifier update,
+    then the encoder and emotion classifier's."""
+    template, modules = stack.template, stack.modules
+    members, n_source = batch.y.shape
+    target = [batch.x_target_labelled, *([] if batch.x_target is None else [batch.x_target])]
+    features = modules["encoder"](torch.cat([batch.x, *target], dim=1))
+    rows = features.shape[1]
+    is_target = torch.zeros(members, rows, dtype=torch.long, device=features.device)
+    is_target[:, n_source:] = 1
+
+    def halves(values: torch.Tensor) -> torch.Tensor:
+        return 0.5 * (values[:, :n_source].mean(1) + values[:, n_source:].mean(1))
+
+    domain_logits = modules["domain"](features.detach())
+    per_row = nn.functional.cross_entropy(
+        domain_logits.reshape(members * rows, -1), is_target.reshape(-1), reduction="none"
+    )
+    domain_loss = halves(per_row.view(members, rows))
+    stack.step(stack.optimizers["domain"], domain_loss)
+    accuracy = (domain_logits.argmax(2) == is_target).float().mean(1)
+
+    n_labelled = n_source + batch.y_target_labelled.shape[1]
+    with frozen(modules["domain"]):
+        entropy = halves(_entropy(modules["domain"](features)))
+    logits = modules["head"](features[:, :n_labelled])
+    labels = torch.cat([batch.y, batch.y_target_labelled], dim=1)
+    emotion_loss = _member_split_weighted(stack, logits, labels, n_source, template.source_weight)
+    log_tempered = nn.functional.log_softmax(logits[:, n_source:] / template.tau, dim=2)
+    soft = stack.member_values["_soft"]
+    soft_rows = soft[torch.arange(members).unsqueeze(1), batch.y_target_labelled]
+    soft_loss = -(soft_rows * log_tempered).sum(2).mean(1)
+    loss = emotion_loss - template.lambda_conf * entropy + template.lambda_soft * soft_loss
+    stack.step(stack.optimizers["all"], loss)
+    return {
+        "loss": loss.detach(),
+        "emotion_loss": emotion_loss.detach(),
+        "soft_loss": soft_loss.detach(),
+        "domain_loss": domain_loss.detach(),
+        "domain_accuracy": accuracy,
+        "domain_entropy": entropy.detach(),
+    }
+
+
+def _max_entropy_phases(template: MaxEntropySoftLabel) -> list[StackedPhase]:
+    """Pre-training (skipped at ``source_weight`` 0), then adaptation from each member's
+    own soft labels, as :meth:`MaxEntropySoftLabel._fit` runs them."""
+    adapt = StackedPhase(
+        template.max_epochs,
+        max_entropy_step,
+        "adapt",
+        batches=_few_shot,
+        start=MaxEntropySoftLabel._start_adaptation,
+    )
+    if template.source_weight == 0:
+        return [adapt]
+    return [_pretrain_phase(template, template.pretrain_epochs), adapt]
 
 
 def _pooled_only(estimator: NeuralEstimator) -> str | None:
@@ -302,6 +396,9 @@ STACKED_STEPS: dict[type, StackedMethod] = {
     TargetOnly: StackedMethod(source_only_step, labelled_target=True),
     SourceTarget: StackedMethod(source_only_step, labelled_target=True, problem=_pooled_only),
     FineTune: StackedMethod(source_only_step, labelled_target=True, phases=_fine_tune_phases),
+    MaxEntropySoftLabel: StackedMethod(
+        max_entropy_step, labelled_target=True, phases=_max_entropy_phases
+    ),
     DANN: StackedMethod(dann_step),
     DeepCORAL: StackedMethod(coral_step),
     MRD: StackedMethod(mrd_step, mrd_forward),
@@ -313,3 +410,7 @@ MEMBER_PARAMETERS: dict[type, dict[str, str]] = {
     DANN: {"lambda_max": "lambda_"},
     DeepCORAL: {"coral_weight": "coral_weight"},
 }
+
+#: per method, the per-member tensors (fitted, not parameters) that its step reads from
+#: ``Stack.member_values``, stacked along the member dimension
+MEMBER_TENSORS: dict[type, tuple[str, ...]] = {MaxEntropySoftLabel: ("_soft",)}
