@@ -356,16 +356,17 @@ def five(steps: int, repeats: int) -> dict:
     return result
 
 
-def sweep(steps: int, repeats: int, solo_ms: float) -> dict:
+def sweep(steps: int, repeats: int) -> dict:
     """Step time against stack size: per step ``a + b * members``, by least squares, for
-    the stacked step, the bare peer and the products; ``b / solo`` is the ratio to solo
-    steps that no stack size can go below."""
-    runs: dict[str, Callable[[], None]] = {}
+    the stacked step, the bare peer and the products; ``b / solo`` (one solo step, timed
+    in the same rotation) is the ratio to solo steps that no stack size can go below."""
+    runs: dict[str, Callable[[], None]] = {"solo": solo_round(1)}
     for members in SIZES:
         runs[f"stacked {members}"] = stacked_round(members)
         runs[f"bare {members}"] = bare_round(members)
         runs[f"products {members}"] = products_round(members, stacked=True)
     medians = _medians(runs, steps, repeats)
+    solo_ms = medians["solo"]
     result: dict[str, object] = {"sizes": list(SIZES), "solo_step_ms": round(solo_ms, 2)}
     for kind in ("stacked", "bare", "products"):
         ms = [medians[f"{kind} {members}"] for members in SIZES]
@@ -392,8 +393,7 @@ def main() -> None:
     result = five(args.steps, args.repeats)
     print(json.dumps({**result, "load": os.getloadavg()[0]}), flush=True)
     if args.sweep:
-        solo_ms = result["solo_ms"] / MEMBERS
-        print(json.dumps({**sweep(args.steps, args.repeats, solo_ms), "load": os.getloadavg()[0]}))
+        print(json.dumps({**sweep(args.steps, args.repeats), "load": os.getloadavg()[0]}))
     if args.gru:
         runs, difference = gru_rounds()
         medians = _medians(runs, max(args.steps // 20, 2), args.repeats)

@@ -19,6 +19,7 @@ from emoshift.experiment.config import parse_config
 from emoshift.experiment.runner import run_experiment
 from emoshift.experiment.store import read_jsonl
 from emoshift.methods.baselines import SourceOnly, SourceTarget, TargetOnly
+from emoshift.methods.cada import CADA
 from emoshift.methods.coral import DeepCORAL
 from emoshift.methods.dann import DANN
 from emoshift.methods.fine_tune import FineTune
@@ -308,6 +309,52 @@ def test_max_entropy_stacks_phase_by_phase_as_its_solo_fits(params, unlabelled):
     assert _max_difference(solo[0], solo[1]) > 1e-2
 
 
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"merge": "max", "source_weight": 0.5}, {"source_weight": 0.0}],
+    ids=["sum", "max-weighted", "target-only-loss"],
+)
+def test_cada_stacks_as_its_solo_fits(params):
+    """CADA's two stages per batch (encoder and 2K-way predictor, then the encoder alone
+    on swapped categories) and its merged-category development loss: with ``exact``
+    masks members end bit for bit where their solo fits do and stop on their own."""
+    given = _labelled_target_fit(True, seed=10)
+    X_dev, y_dev = given["X_target_labelled"][:30] + 0.1, given["y_target_labelled"][:30]
+    given = {**given, "eval_set": (X_dev, y_dev)}
+    seeds = (3, 4, 5, 6)
+
+    def model(seed: int) -> CADA:
+        return CADA(
+            **{**SMALL, **WIDE, **params},
+            max_epochs=15,
+            patience=2,
+            lr=0.02,
+            random_state=seed,
+        )
+
+    solo = [model(s).fit(**given) for s in seeds]
+    stacked = fit_stacked([model(s) for s in seeds], [given] * len(seeds), masks="exact")
+    for alone, member in zip(solo, stacked):
+        assert _bitwise_equal(alone, member)
+        assert member.best_epoch_ == alone.best_epoch_
+        for a, b in zip(alone.history_, member.history_, strict=True):
+            for key in a.keys() - {"epoch", "time_s"}:
+                assert a[key] == pytest.approx(b[key], rel=1e-6, abs=1e-7), key
+    assert len({m.n_epochs_ for m in stacked}) > 1  # members stopped at their own epochs
+
+
+def test_cada_members_need_every_class_in_their_labelled_target_rows():
+    given = _labelled_target_fit(True, seed=10)
+    one_class = given["y_target_labelled"] == given["y_target_labelled"][0]
+    given = {
+        **given,
+        "X_target_labelled": given["X_target_labelled"][one_class],
+        "y_target_labelled": given["y_target_labelled"][one_class],
+    }
+    with pytest.raises(ValueError, match="needs every class in the labelled target"):
+        fit_stacked([CADA(**SMALL, max_epochs=1), CADA(**SMALL, max_epochs=1)], [given] * 2)
+
+
 def test_weighted_source_target_training_runs_alone_with_the_reason():
     given = _labelled_target_fit(True)
     with pytest.raises(NotStackable, match="source_weight other than 0 and 1"):
@@ -430,15 +477,16 @@ def test_each_stacked_member_keeps_its_own_predictions_table(tmp_path, cache):
 
 def test_a_few_shot_run_stacks_to_its_unstacked_results(tmp_path, cache):
     """A few-shot run (two labelled target examples per class) of label-target,
-    fine-tuning and max-entropy, dropout off: stacked, every trial's line is its unstacked line plus
-    ``stacked`` (the stack feeds each member its own labelled rows and development set),
-    its predictions table the same bytes; the history's losses, reduced per member, agree
+    fine-tuning, max-entropy and CADA, dropout off: stacked, every trial's line is its
+    unstacked line plus ``stacked`` (the stack feeds each member its own labelled rows
+    and development set), its predictions table the same bytes; the history's losses, reduced per member, agree
     to float tolerance."""
     off = {**FAST, **NO_DROPOUT}
     methods = {
         "label_target": dict(off),
         "fine_tune": {**off, "fine_tune_epochs": 3},
         "max_entropy": {**off, "pretrain_epochs": 3},
+        "cada": dict(off),
     }
     protocol = {"name": "few_shot", "k": [2], "exclusive": False}
     runs = {}
@@ -449,7 +497,7 @@ def test_a_few_shot_run_stacks_to_its_unstacked_results(tmp_path, cache):
         result = run_experiment(
             parse_config(config, base_dir=tmp_path), run_dir=tmp_path / f"s{stack}", progress=False
         )
-        assert (result.n_done, result.n_failed) == (9, 0)
+        assert (result.n_done, result.n_failed) == (12, 0)
         runs[stack] = read_jsonl(tmp_path / f"s{stack}" / "results.jsonl")
     assert all(r.pop("stacked") == {"masks": "fast"} for r in runs[3])
     key = lambda r: r["key"]  # noqa: E731

@@ -211,7 +211,7 @@ def new_stack(
     estimators: Sequence[NeuralEstimator],
     generators: list[torch.Generator],
     masks: str,
-    optimizers: Callable[[NeuralEstimator], dict[str, Adam]] = NeuralEstimator._make_optimizers,
+    optimizers: Callable[[NeuralEstimator], dict[str, Adam]] | None = None,
 ) -> Stack:
     """The stack of ``estimators`` (built, as by their ``_start_fit``): their networks as
     one (:func:`~emoshift.methods.stacked_networks.stack_networks`, dropout masks from
@@ -228,7 +228,7 @@ def new_stack(
     stacked.to(template.device_)
     saved = template.modules_
     template.modules_ = stacked  # the template's own optimizer layout, over the stack
-    made = optimizers(template)
+    made = template._make_optimizers() if optimizers is None else optimizers(template)
     template.modules_ = saved
     for optimizer in made.values():
         optimizer.foreach = True

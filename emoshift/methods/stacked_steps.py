@@ -9,7 +9,7 @@ tensor of one value per member.
 
 Methods: the neural baselines (source-only, train-on-target and label-target, and
 source + target pooled), fine-tuning and max-entropy with soft labels (two phases each:
-:class:`StackedPhase`), DANN, Deep CORAL and MRD. :data:`STACKED_STEPS` maps each method
+:class:`StackedPhase`), CADA, DANN, Deep CORAL and MRD. :data:`STACKED_STEPS` maps each method
 class to its step and forward; :data:`MEMBER_PARAMETERS` names the hyper-parameters that
 may differ between the members of one stack (a grid over them stacks).
 """
@@ -25,6 +25,7 @@ from torch import nn
 
 from emoshift.methods.base import Batch, FitData, NeuralEstimator
 from emoshift.methods.baselines import SourceOnly, SourceTarget, TargetOnly
+from emoshift.methods.cada import CADA
 from emoshift.methods.coral import DeepCORAL
 from emoshift.methods.dann import DANN
 from emoshift.methods.fine_tune import FineTune
@@ -340,6 +341,41 @@ def max_entropy_step(stack: Stack, batch: Batch) -> Values:
     }
 
 
+def cada_step(stack: Stack, batch: Batch) -> Values:
+    """:meth:`CADA._train_step` per member: the 2K-way stage, then the encoder alone on
+    the swapped categories."""
+    template, k = stack.template, stack.template.n_outputs_
+    n_source = batch.y.shape[1]
+    x = torch.cat([batch.x, batch.x_target_labelled], dim=1)
+    true = torch.cat([batch.y, batch.y_target_labelled + k], dim=1)
+    swapped = torch.cat([batch.y + k, batch.y_target_labelled], dim=1)
+    logits = _encoder_head(stack, x)
+    stage1 = _member_split_weighted(stack, logits, true, n_source, template.source_weight)
+    stack.step(stack.optimizers["stage1"], stage1)
+    domain_accuracy = ((logits.argmax(2) >= k) == (true >= k)).float().mean(1)
+    with frozen(stack.modules["head"]):
+        outputs = _encoder_head(stack, x)
+        stage2 = _member_split_weighted(stack, outputs, swapped, n_source, template.source_weight)
+        stack.step(stack.optimizers["stage2"], stage2)
+    return {
+        "stage1_loss": stage1.detach(),
+        "domain_accuracy": domain_accuracy,
+        "stage2_loss": stage2.detach(),
+    }
+
+
+def cada_forward(stack: Stack, x: torch.Tensor) -> torch.Tensor:
+    """:meth:`CADA._forward` per member: each class's two categories merged."""
+    logits = _encoder_head(stack, x)
+    pairs = logits.view(*logits.shape[:2], 2, stack.template.n_outputs_)
+    return pairs.logsumexp(2) if stack.template.merge == "sum" else pairs.amax(2)
+
+
+def _cada_phases(template: CADA) -> list[StackedPhase]:
+    """One phase, after each member's check that every class has labelled target rows."""
+    return [StackedPhase(template.max_epochs, cada_step, start=CADA._check_class_coverage)]
+
+
 def _max_entropy_phases(template: MaxEntropySoftLabel) -> list[StackedPhase]:
     """Pre-training (skipped at ``source_weight`` 0), then adaptation from each member's
     own soft labels, as :meth:`MaxEntropySoftLabel._fit` runs them."""
@@ -396,6 +432,7 @@ STACKED_STEPS: dict[type, StackedMethod] = {
     TargetOnly: StackedMethod(source_only_step, labelled_target=True),
     SourceTarget: StackedMethod(source_only_step, labelled_target=True, problem=_pooled_only),
     FineTune: StackedMethod(source_only_step, labelled_target=True, phases=_fine_tune_phases),
+    CADA: StackedMethod(cada_step, cada_forward, labelled_target=True, phases=_cada_phases),
     MaxEntropySoftLabel: StackedMethod(
         max_entropy_step, labelled_target=True, phases=_max_entropy_phases
     ),
