@@ -479,8 +479,8 @@ def test_a_few_shot_run_stacks_to_its_unstacked_results(tmp_path, cache):
     """A few-shot run (two labelled target examples per class) of label-target,
     fine-tuning, max-entropy and CADA, dropout off: stacked, every trial's line is its
     unstacked line plus ``stacked`` (the stack feeds each member its own labelled rows
-    and development set), its predictions table the same bytes; the history's losses, reduced per member, agree
-    to float tolerance."""
+    and development set), its predictions table the same bytes; the history's losses,
+    reduced per member, agree to float tolerance."""
     off = {**FAST, **NO_DROPOUT}
     methods = {
         "label_target": dict(off),
