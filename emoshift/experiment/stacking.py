@@ -51,6 +51,7 @@ from emoshift.experiment.execute import (
     execute_trial,
     record_result,
     trial_record,
+    trial_seed,
     trial_split,
 )
 from emoshift.experiment.plan import TrialSpec
@@ -83,7 +84,7 @@ def why_alone(spec: TrialSpec) -> str | None:
     if spec.selection is not None:
         return "a trial that selects its hyper-parameters fits its own grid"
     try:
-        model = trial_model(spec.method, spec.params, seed=spec.seed + spec.trial, task=spec.task)
+        model = trial_model(spec.method, spec.params, seed=trial_seed(spec), task=spec.task)
     except (TypeError, ValueError):  # the trial's own fit records its error, stacked or not
         return None
     return stacking_problem([model])
@@ -170,7 +171,7 @@ def execute_stack(specs: list[TrialSpec], data: ExperimentData) -> list[Outcome]
     try:
         splits = [trial_split(spec, data) for spec in specs]
         models = [
-            trial_model(spec.method, spec.params, seed=spec.seed + spec.trial, task=spec.task)
+            trial_model(spec.method, spec.params, seed=trial_seed(spec), task=spec.task)
             for spec in specs
         ]
         givens = [

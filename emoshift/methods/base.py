@@ -70,6 +70,12 @@ from emoshift.torch_device import torch_device
 __all__ = ["Batch", "BatchInputs", "FitData", "Inputs", "NeuralEstimator", "concordance_loss"]
 
 
+def dev_loss_improves(loss: float, best: float) -> bool:
+    """Whether an epoch's development loss counts as better than the best so far (by more
+    than 1e-6) for early stopping: a solo fit's and a stacked member's rule."""
+    return loss < best - 1e-6
+
+
 class NeuralEstimator(Predictions, NetworkState, DomainEstimator):
     """Shared parameters and training loop of every neural method.
 
@@ -312,7 +318,7 @@ class NeuralEstimator(Predictions, NetworkState, DomainEstimator):
             self.history_.append(record)
             if data.X_dev is None or patience is None:
                 continue
-            if record["dev_loss"] < best_loss - 1e-6:
+            if dev_loss_improves(record["dev_loss"], best_loss):
                 best_loss, stale, self.best_epoch_ = record["dev_loss"], 0, epoch
                 best_state = copy.deepcopy(self.modules_.state_dict())
             else:

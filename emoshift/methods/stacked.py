@@ -39,7 +39,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from emoshift.methods.base import Batch, FitData, NeuralEstimator
+from emoshift.methods.base import Batch, FitData, NeuralEstimator, dev_loss_improves
 from emoshift.methods.estimator import FitArguments
 from emoshift.methods.networks import frozen
 from emoshift.methods.optim import Adam
@@ -167,7 +167,7 @@ class _Member:
         patience = estimator.patience
         if self.data.X_dev is None or patience is None:
             return False
-        if record["dev_loss"] < self.best_loss - 1e-6:
+        if dev_loss_improves(record["dev_loss"], self.best_loss):
             self.best_loss, self.stale, estimator.best_epoch_ = record["dev_loss"], 0, epoch
             self.best_state = member_state(stacked, at)
             return False
