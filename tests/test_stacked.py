@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -184,6 +185,18 @@ def _labelled_target_fit(with_source: bool, seed: int = 5) -> dict:
     return {"X": X, "y": y, **given} if with_source else {"X": None, "y": None, **given}
 
 
+def _with_target_dev(given: dict) -> dict:
+    """``given`` with ``eval_set``: its first 30 labelled target rows, shifted by 0.1."""
+    X_dev, y_dev = given["X_target_labelled"][:30] + 0.1, given["y_target_labelled"][:30]
+    return {**given, "eval_set": (X_dev, y_dev)}
+
+
+def _fit_both(model: Callable, seeds: Sequence[int], given: dict, masks: str = "exact") -> tuple:
+    """The fits of ``model(seed)`` for each of ``seeds`` on ``given``: alone, and stacked."""
+    solo = [model(s).fit(**given) for s in seeds]
+    return solo, fit_stacked([model(s) for s in seeds], [given] * len(seeds), masks=masks)
+
+
 @pytest.mark.parametrize(("kind", "params", "with_source"), TARGET_BASELINES)
 def test_the_baselines_on_labelled_target_rows_stack_as_their_solo_fits(kind, params, with_source):
     """Train-on-target / label-target (``TargetOnly``) and source + target pooled train
@@ -195,8 +208,7 @@ def test_the_baselines_on_labelled_target_rows_stack_as_their_solo_fits(kind, pa
     def model(seed: int) -> object:
         return kind(**{**SMALL, **WIDE, **params}, max_epochs=3, random_state=seed)
 
-    solo = [model(s).fit(**given) for s in seeds]
-    stacked = fit_stacked([model(s) for s in seeds], [given] * 3, masks="exact")
+    solo, stacked = _fit_both(model, seeds, given)
     for alone, member in zip(solo, stacked):
         assert member.stacked_ == {"size": 3, "masks": "exact"}
         assert _bitwise_equal(alone, member)
@@ -217,8 +229,7 @@ def test_label_target_members_stop_early_on_their_own():
         )
 
     seeds = range(6)
-    solo = [model(s).fit(**given) for s in seeds]
-    stacked = fit_stacked([model(s) for s in seeds], [given] * 6)
+    solo, stacked = _fit_both(model, seeds, given)
     epochs = [m.n_epochs_ for m in stacked]
     assert epochs == [m.n_epochs_ for m in solo]
     assert len(set(epochs)) > 1 and max(epochs) < 40
@@ -235,9 +246,7 @@ def test_fine_tuning_stacks_phase_by_phase_as_its_solo_fits(params):
     split; then fine-tuning on the labelled target rows, stopping on ``eval_set``) run
     stacked as its solo fit runs them: with ``exact`` masks every member ends bit for
     bit where its solo fit does, with the same history (phases, epochs, best epoch)."""
-    given = _labelled_target_fit(True, seed=7)
-    X_dev, y_dev = given["X_target_labelled"][:30] + 0.1, given["y_target_labelled"][:30]
-    given = {**given, "eval_set": (X_dev, y_dev)}
+    given = _with_target_dev(_labelled_target_fit(True, seed=7))
     seeds = (3, 4, 5, 6)
 
     def model(seed: int) -> FineTune:
@@ -250,8 +259,7 @@ def test_fine_tuning_stacks_phase_by_phase_as_its_solo_fits(params):
             random_state=seed,
         )
 
-    solo = [model(s).fit(**given) for s in seeds]
-    stacked = fit_stacked([model(s) for s in seeds], [given] * len(seeds), masks="exact")
+    solo, stacked = _fit_both(model, seeds, given)
     for alone, member in zip(solo, stacked):
         assert _bitwise_equal(alone, member)
         assert [(r["epoch"], r.get("phase")) for r in alone.history_] == [
@@ -278,9 +286,7 @@ def test_max_entropy_stacks_phase_by_phase_as_its_solo_fits(params, unlabelled):
     an encoder + emotion classifier update per batch) run stacked as its solo fit runs
     them: with ``exact`` masks every member ends bit for bit where its solo fit does,
     with its soft labels and the same history."""
-    given = _labelled_target_fit(True, seed=8)
-    X_dev, y_dev = given["X_target_labelled"][:30] + 0.1, given["y_target_labelled"][:30]
-    given = {**given, "eval_set": (X_dev, y_dev)}
+    given = _with_target_dev(_labelled_target_fit(True, seed=8))
     if unlabelled:
         given["X_target"] = _data(9)[2]
     seeds = (3, 4, 5)
@@ -295,8 +301,7 @@ def test_max_entropy_stacks_phase_by_phase_as_its_solo_fits(params, unlabelled):
             random_state=seed,
         )
 
-    solo = [model(s).fit(**given) for s in seeds]
-    stacked = fit_stacked([model(s) for s in seeds], [given] * len(seeds), masks="exact")
+    solo, stacked = _fit_both(model, seeds, given)
     for alone, member in zip(solo, stacked):
         assert _bitwise_equal(alone, member)
         np.testing.assert_array_equal(alone.soft_labels_, member.soft_labels_)
@@ -318,9 +323,7 @@ def test_cada_stacks_as_its_solo_fits(params):
     """CADA's two stages per batch (encoder and 2K-way predictor, then the encoder alone
     on swapped categories) and its merged-category development loss: with ``exact``
     masks members end bit for bit where their solo fits do and stop on their own."""
-    given = _labelled_target_fit(True, seed=10)
-    X_dev, y_dev = given["X_target_labelled"][:30] + 0.1, given["y_target_labelled"][:30]
-    given = {**given, "eval_set": (X_dev, y_dev)}
+    given = _with_target_dev(_labelled_target_fit(True, seed=10))
     seeds = (3, 4, 5, 6)
 
     def model(seed: int) -> CADA:
@@ -332,8 +335,7 @@ def test_cada_stacks_as_its_solo_fits(params):
             random_state=seed,
         )
 
-    solo = [model(s).fit(**given) for s in seeds]
-    stacked = fit_stacked([model(s) for s in seeds], [given] * len(seeds), masks="exact")
+    solo, stacked = _fit_both(model, seeds, given)
     for alone, member in zip(solo, stacked):
         assert _bitwise_equal(alone, member)
         assert member.best_epoch_ == alone.best_epoch_
@@ -372,8 +374,7 @@ def test_members_stop_early_on_their_own_and_keep_their_best_epoch():
             **SMALL, batch_norm=False, patience=2, max_epochs=40, lr=0.02, random_state=seed
         )
 
-    solo = [model(s).fit(X, y) for s in seeds]
-    stacked = fit_stacked([model(s) for s in seeds], [{"X": X, "y": y}] * 6)
+    solo, stacked = _fit_both(model, seeds, {"X": X, "y": y})
     epochs = [m.n_epochs_ for m in stacked]
     assert epochs == [m.n_epochs_ for m in solo]
     assert len(set(epochs)) > 1 and max(epochs) < 40  # they stopped, at different epochs
