@@ -79,6 +79,37 @@ def _solo_and_stacked(kind: type, params: dict, masks: str, seeds=(3, 4, 5)) -> 
     return solo, fit_stacked([model(s) for s in seeds], given, masks=masks)
 
 
+def test_a_member_draws_its_own_target_subset_as_its_solo_fit():
+    """``target_sample="source_size"`` cuts the target rows to a subset as large as the source
+    pool, drawn from the member's own generator: a stacked member trains on the subset
+    its solo fit draws, bit for bit."""
+    X, y, X_target = _data(11, n=96)
+    given = {"X": X, "y": y, "X_target": np.concatenate([X_target, X_target[:64] + 0.2])}
+
+    def model(seed: int) -> DANN:
+        return DANN(
+            **{**SMALL, **WIDE},
+            target_sample="source_size",
+            max_epochs=2,
+            warmup_epochs=1,
+            random_state=seed,
+        )
+
+    solo, stacked = _fit_both(model, (3, 4, 5), given)
+    for alone, member in zip(solo, stacked):
+        np.testing.assert_array_equal(member.target_sample_, alone.target_sample_)
+        assert _bitwise_equal(alone, member)
+    assert len({tuple(m.target_sample_) for m in stacked}) == 3
+
+
+def test_a_solo_refit_no_longer_says_it_was_stacked():
+    X, y, _ = _data()
+    models = [SourceOnly(**SMALL, max_epochs=1, random_state=s) for s in (0, 1)]
+    fit_stacked(models, [{"X": X, "y": y}] * 2)
+    assert models[0].stacked_ == {"size": 2, "masks": "exact"}
+    assert not hasattr(models[0].fit(X, y), "stacked_")
+
+
 @pytest.mark.parametrize(("kind", "params"), METHODS, ids=lambda v: getattr(v, "__name__", ""))
 def test_a_stacked_member_takes_the_steps_of_its_solo_fit(kind, params):
     """With ``exact`` masks a member's every operation is its solo fit's, batch norm and

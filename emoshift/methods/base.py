@@ -230,6 +230,7 @@ class NeuralEstimator(Predictions, NetworkState, DomainEstimator):
     # ------------------------------------------------------------------ fitting
 
     def _fit_given(self, given: FitArguments) -> NeuralEstimator:
+        vars(self).pop("stacked_", None)  # an earlier stacked fit's (fit_stacked sets it)
         if self.ensemble > 1:
             return fit_seed_ensemble(self, given)
         vars(self).pop("members_", None)

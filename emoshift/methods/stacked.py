@@ -137,9 +137,11 @@ class _Member:
         self.estimator = estimator
         estimator._check_params()
         vars(estimator).pop("members_", None)  # a seed ensemble's, from an earlier fit
-        #: the fit's data, and the current phase's (:meth:`start_phase`)
-        self.fit_data = self.data = estimator._prepare(given)
-        estimator._start_fit(self.data)  # seeds torch and NumPy, builds, as a solo fit
+        data = estimator._prepare(given)
+        estimator._start_fit(data)  # seeds torch and NumPy, builds, as a solo fit
+        #: the fit's data (its own target subset, as a solo fit draws it), and the
+        #: current phase's (:meth:`start_phase`)
+        self.fit_data = self.data = estimator._sample_target(data)
         #: continues the seeded default generator, as the solo fit's dropout would
         self.generator = torch.Generator()
         self.generator.set_state(torch.get_rng_state())
