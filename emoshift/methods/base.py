@@ -233,13 +233,23 @@ class NeuralEstimator(Predictions, NetworkState, DomainEstimator):
         vars(self).pop("stacked_", None)  # an earlier stacked fit's (fit_stacked sets it)
         if self.ensemble > 1:
             return fit_seed_ensemble(self, given)
+        self._fit(self._begin_fit(given))
+        self._end_fit()
+        return self
+
+    def _begin_fit(self, given: FitArguments) -> FitData:
+        """What a fit does before training, alone or in a stack
+        (:func:`~emoshift.methods.stacked.fit_stacked`): drop an earlier seed ensemble's
+        members, check the inputs, seed, build, and cut the target subset."""
         vars(self).pop("members_", None)
         data = self._prepare(given)
         self._start_fit(data)
-        self._fit(self._sample_target(data))
+        return self._sample_target(data)
+
+    def _end_fit(self) -> None:
+        """What a fit does after training, alone or in a stack."""
         self.n_epochs_ = len(self.history_)
         self.modules_.eval()
-        return self
 
     def _sample_target(self, data: FitData) -> FitData:
         """``data`` with ``X_target`` cut to the subset ``target_sample`` asks for

@@ -136,12 +136,9 @@ class _Member:
     def __init__(self, estimator: NeuralEstimator, given: FitArguments) -> None:
         self.estimator = estimator
         estimator._check_params()
-        vars(estimator).pop("members_", None)  # a seed ensemble's, from an earlier fit
-        data = estimator._prepare(given)
-        estimator._start_fit(data)  # seeds torch and NumPy, builds, as a solo fit
-        #: the fit's data (its own target subset, as a solo fit draws it), and the
-        #: current phase's (:meth:`start_phase`)
-        self.fit_data = self.data = estimator._sample_target(data)
+        #: the fit's data, as a solo fit starts (seeded, built, its own target subset),
+        #: and the current phase's (:meth:`start_phase`)
+        self.fit_data = self.data = estimator._begin_fit(given)
         #: continues the seeded default generator, as the solo fit's dropout would
         self.generator = torch.Generator()
         self.generator.set_state(torch.get_rng_state())
@@ -202,10 +199,8 @@ def fit_stacked(
         for member in members:
             member.phase_ended()
     for member in members:
-        estimator = member.estimator
-        estimator.n_epochs_ = len(estimator.history_)
-        estimator.stacked_ = {"size": len(members), "masks": masks}
-        estimator.modules_.eval()
+        member.estimator._end_fit()
+        member.estimator.stacked_ = {"size": len(members), "masks": masks}
     return list(estimators)
 
 
