@@ -266,24 +266,14 @@ def _dev_losses(stack: Stack, active: Sequence[_Member]) -> list[float]:
 
 
 def _train(stack: Stack, members: list[_Member], phase: StackedPhase) -> None:
-    """The epochs of one :meth:`NeuralEstimator._train_loop` call, for every member at once."""
+    """The epochs of one :meth:`NeuralEstimator._train_loop` call, for every member at once;
+    a member that stops leaves the stack, which ends when the last one does."""
     active = list(members)
     for epoch in range(phase.epochs):
         started = time.perf_counter()
-        stack.modules.train()
-        for name in phase.frozen:
-            stack.modules[name].eval()
-        _member_values(stack, active, epoch)
-        sums: dict[str, torch.Tensor] = {}
-        n_steps = 0
-        for batches in zip(*(phase.batches(m.estimator, m.data) for m in active)):
-            for key, value in phase.step(stack, _stack_batches(batches)).items():
-                value = torch.as_tensor(value, dtype=torch.float64).expand(len(active))
-                sums[key] = sums.get(key, 0) + value.double()
-            n_steps += 1
-        means = {key: (value / max(n_steps, 1)).tolist() for key, value in sums.items()}
+        means = _run_epoch(stack, active, phase, epoch)
         dev = _dev_losses(stack, active) if active[0].data.X_dev is not None else None
-        seconds = time.perf_counter() - started
+        seconds = (time.perf_counter() - started) / len(active)  # each member's share
         stopped = []
         for at, member in enumerate(active):
             member_epoch = member.first_epoch + epoch
@@ -295,13 +285,40 @@ def _train(stack: Stack, members: list[_Member], phase: StackedPhase) -> None:
             record["time_s"] = seconds
             if member.epoch_ended(record, member_epoch, stack.modules, at):
                 stopped.append(at)
-        for at in stopped:
-            active[at].final_state = member_state(stack.modules, at)
-        if stopped:
-            kept = [at for at in range(len(active)) if at not in stopped]
-            active = [active[at] for at in kept]
-            if not active:
-                return
-            keep_members(stack.modules, stack.optimizers.values(), kept)
+        active = _leave(stack, active, stopped)
+        if not active:
+            return
     for at, member in enumerate(active):
         member.final_state = member_state(stack.modules, at)
+
+
+def _run_epoch(
+    stack: Stack, active: Sequence[_Member], phase: StackedPhase, epoch: int
+) -> dict[str, list[float]]:
+    """One pass of the phase's step over the members' batches; per history key, each
+    member's mean over the epoch's steps."""
+    stack.modules.train()
+    for name in phase.frozen:
+        stack.modules[name].eval()
+    _member_values(stack, active, epoch)
+    sums: dict[str, torch.Tensor] = {}
+    n_steps = 0
+    for batches in zip(*(phase.batches(m.estimator, m.data) for m in active)):
+        for key, value in phase.step(stack, _stack_batches(batches)).items():
+            value = torch.as_tensor(value, dtype=torch.float64).expand(len(active))
+            sums[key] = sums.get(key, 0) + value.double()
+        n_steps += 1
+    return {key: (value / max(n_steps, 1)).tolist() for key, value in sums.items()}
+
+
+def _leave(stack: Stack, active: list[_Member], stopped: list[int]) -> list[_Member]:
+    """Keep the final weights of the members at positions ``stopped`` and take them out of
+    the stack; the members that go on."""
+    for at in stopped:
+        active[at].final_state = member_state(stack.modules, at)
+    if not stopped:
+        return active
+    kept = [at for at in range(len(active)) if at not in stopped]
+    if kept:
+        keep_members(stack.modules, stack.optimizers.values(), kept)
+    return [active[at] for at in kept]
