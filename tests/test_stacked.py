@@ -68,6 +68,19 @@ def _bitwise_equal(a: object, b: object) -> bool:
     return pa.keys() == pb.keys() and all(torch.equal(pa[k], pb[k]) for k in pa)
 
 
+def _assert_as_solo_fits(solo: list, stacked: list) -> None:
+    """Each member ends bit for bit where its solo fit does, at the same best epoch, with
+    the same history: epochs and phases exactly, the other values to float tolerance."""
+    for alone, member in zip(solo, stacked, strict=True):
+        assert _bitwise_equal(alone, member)
+        assert getattr(member, "best_epoch_", None) == getattr(alone, "best_epoch_", None)
+        for a, b in zip(alone.history_, member.history_, strict=True):
+            assert a.keys() == b.keys()
+            assert (a["epoch"], a.get("phase")) == (b["epoch"], b.get("phase"))
+            for key in a.keys() - {"epoch", "phase", "time_s"}:
+                assert a[key] == pytest.approx(b[key], rel=1e-6, abs=1e-7), key
+
+
 def _solo_and_stacked(kind: type, params: dict, masks: str, seeds=(3, 4, 5)) -> tuple:
     X, y, X_target = _data()
 
@@ -117,14 +130,8 @@ def test_a_stacked_member_takes_the_steps_of_its_solo_fit(kind, params):
     epochs its parameters are its solo fit's bit for bit; the per-epoch losses, reduced
     per member, agree to float tolerance."""
     solo, stacked = _solo_and_stacked(kind, {**params, **WIDE}, "exact")
-    for alone, member in zip(solo, stacked):
-        assert member.stacked_ == {"size": 3, "masks": "exact"}
-        assert _bitwise_equal(alone, member)
-        for a, b in zip(alone.history_, member.history_, strict=True):
-            assert a.keys() == b.keys()
-            for key in a:
-                if key != "time_s":
-                    assert a[key] == pytest.approx(b[key], rel=1e-6, abs=1e-7), key
+    _assert_as_solo_fits(solo, stacked)
+    assert all(member.stacked_ == {"size": 3, "masks": "exact"} for member in stacked)
     assert _max_difference(solo[0], solo[1]) > 1e-2  # seeds give different networks
 
 
@@ -291,14 +298,7 @@ def test_fine_tuning_stacks_phase_by_phase_as_its_solo_fits(params):
         )
 
     solo, stacked = _fit_both(model, seeds, given)
-    for alone, member in zip(solo, stacked):
-        assert _bitwise_equal(alone, member)
-        assert [(r["epoch"], r.get("phase")) for r in alone.history_] == [
-            (r["epoch"], r.get("phase")) for r in member.history_
-        ]
-        assert member.best_epoch_ == alone.best_epoch_
-        for a, b in zip(alone.history_, member.history_):
-            assert a["loss"] == pytest.approx(b["loss"], rel=1e-6)
+    _assert_as_solo_fits(solo, stacked)
     phases = [[r["phase"] for r in m.history_] for m in stacked]
     assert all(p[-1] == "fine_tune" for p in phases)
     if params.get("source_weight", 1.0) != 0:
@@ -333,15 +333,9 @@ def test_max_entropy_stacks_phase_by_phase_as_its_solo_fits(params, unlabelled):
         )
 
     solo, stacked = _fit_both(model, seeds, given)
+    _assert_as_solo_fits(solo, stacked)
     for alone, member in zip(solo, stacked):
-        assert _bitwise_equal(alone, member)
         np.testing.assert_array_equal(alone.soft_labels_, member.soft_labels_)
-        assert [(r["epoch"], r.get("phase")) for r in alone.history_] == [
-            (r["epoch"], r.get("phase")) for r in member.history_
-        ]
-        for a, b in zip(alone.history_, member.history_):
-            for key in a.keys() - {"epoch", "phase", "time_s"}:
-                assert a[key] == pytest.approx(b[key], rel=1e-6, abs=1e-7), key
     assert _max_difference(solo[0], solo[1]) > 1e-2
 
 
@@ -367,12 +361,7 @@ def test_cada_stacks_as_its_solo_fits(params):
         )
 
     solo, stacked = _fit_both(model, seeds, given)
-    for alone, member in zip(solo, stacked):
-        assert _bitwise_equal(alone, member)
-        assert member.best_epoch_ == alone.best_epoch_
-        for a, b in zip(alone.history_, member.history_, strict=True):
-            for key in a.keys() - {"epoch", "time_s"}:
-                assert a[key] == pytest.approx(b[key], rel=1e-6, abs=1e-7), key
+    _assert_as_solo_fits(solo, stacked)
     assert len({m.n_epochs_ for m in stacked}) > 1  # members stopped at their own epochs
 
 
