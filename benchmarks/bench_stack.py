@@ -208,7 +208,7 @@ def rss(mode: str, epochs: int) -> dict:
     return {"mode": mode, "peak_growth_mib": round(_status_mib("VmHWM") - before, 1)}
 
 
-def main() -> None:
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=2)
@@ -225,26 +225,26 @@ def main() -> None:
         help="--skada: emoshift's adversarial weight(s); 2 is SKADA's (default 1)",
     )
     parser.add_argument("--one-rss", choices=("solo", "stack"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-    if args.one_rss:
-        print(json.dumps(rss(args.one_rss, args.epochs)))
-        return
-    print(f"load average {os.getloadavg()}", flush=True)
-    if args.rss:
-        for mode in ("solo", "stack", "solo", "stack"):
-            command = [sys.executable, __file__, "--one-rss", mode, "--epochs", str(args.epochs)]
-            out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-            print(out.strip().splitlines()[-1], flush=True)
-        return
-    if args.skada:
-        splits = _splits(args.trials)
-        skada(splits[:1], 1, 0)  # untimed: SKADA's and skorch's one-off start
-        for repeat in range(args.repeats):
-            for lambda_max in args.lambda_max:
-                result = skada(splits, args.epochs, repeat, lambda_max)
-                print(json.dumps({**result, "load": os.getloadavg()[0]}), flush=True)
-        return
+    return parser.parse_args()
+
+
+def _print_rss(epochs: int) -> None:
+    for mode in ("solo", "stack", "solo", "stack"):
+        command = [sys.executable, __file__, "--one-rss", mode, "--epochs", str(epochs)]
+        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        print(out.strip().splitlines()[-1], flush=True)
+
+
+def _print_skada(args: argparse.Namespace) -> None:
+    splits = _splits(args.trials)
+    skada(splits[:1], 1, 0)  # untimed: SKADA's and skorch's one-off start
+    for repeat in range(args.repeats):
+        for lambda_max in args.lambda_max:
+            result = skada(splits, args.epochs, repeat, lambda_max)
+            print(json.dumps({**result, "load": os.getloadavg()[0]}), flush=True)
+
+
+def _print_comparisons(args: argparse.Namespace) -> None:
     splits = _splits()
     for repeat in range(args.repeats):
         for method, grid in (
@@ -256,6 +256,21 @@ def main() -> None:
             result = compare(method, splits, args.epochs, grid, repeat)
             result["load"] = os.getloadavg()[0]
             print(json.dumps(result), flush=True)
+
+
+def main() -> None:
+    args = _arguments()
+    torch.set_num_threads(1)
+    if args.one_rss:
+        print(json.dumps(rss(args.one_rss, args.epochs)))
+        return
+    print(f"load average {os.getloadavg()}", flush=True)
+    if args.rss:
+        _print_rss(args.epochs)
+    elif args.skada:
+        _print_skada(args)
+    else:
+        _print_comparisons(args)
 
 
 if __name__ == "__main__":
