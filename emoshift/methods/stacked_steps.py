@@ -262,9 +262,10 @@ def _weighted_source_step(weight: float) -> Callable[[Stack, Batch], Values]:
 def _fine_tune_phases(template: FineTune) -> list[StackedPhase]:
     """Pre-training on the source (skipped at ``source_weight`` 0), then fine-tuning on
     the labelled target examples, as :meth:`FineTune._fit` runs them."""
-    pretrain = dataclasses.replace(
-        _pretrain_phase(template, template.max_epochs), data=FineTune._pretrain_data
-    )
+    pretrain = [
+        dataclasses.replace(phase, data=FineTune._pretrain_data)
+        for phase in _pretrain_phases(template, template.max_epochs)
+    ]
     tune = StackedPhase(
         template.fine_tune_epochs,
         source_only_step,
@@ -273,14 +274,17 @@ def _fine_tune_phases(template: FineTune) -> list[StackedPhase]:
         FineTune._tune_optimizers,
         template._tune_frozen(),
     )
-    return [tune] if template.source_weight == 0 else [pretrain, tune]
+    return [*pretrain, tune]
 
 
-def _pretrain_phase(template: NeuralEstimator, epochs: int) -> StackedPhase:
-    """:func:`~emoshift.methods.source_weight.pretrain_on_source`'s phase."""
+def _pretrain_phases(template: NeuralEstimator, epochs: int) -> list[StackedPhase]:
+    """:func:`~emoshift.methods.source_weight.pretrain_on_source`'s phase, none at
+    ``source_weight`` 0 (as it skips the phase)."""
     weight = template.source_weight
+    if weight == 0:
+        return []
     step = source_only_step if weight == 1.0 else _weighted_source_step(weight)
-    return StackedPhase(epochs, step, "pretrain")
+    return [StackedPhase(epochs, step, "pretrain")]
 
 
 def _member_split_weighted(
@@ -386,9 +390,7 @@ def _max_entropy_phases(template: MaxEntropySoftLabel) -> list[StackedPhase]:
         batches=_few_shot,
         start=MaxEntropySoftLabel._start_adaptation,
     )
-    if template.source_weight == 0:
-        return [adapt]
-    return [_pretrain_phase(template, template.pretrain_epochs), adapt]
+    return [*_pretrain_phases(template, template.pretrain_epochs), adapt]
 
 
 def _pooled_only(estimator: NeuralEstimator) -> str | None:
