@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,12 +19,15 @@ from emoshift.experiment import stacking
 from emoshift.experiment.config import parse_config
 from emoshift.experiment.runner import run_experiment
 from emoshift.experiment.store import read_jsonl
-from emoshift.methods.baselines import SourceOnly
+from emoshift.methods.baselines import SourceOnly, SourceTarget, TargetOnly
+from emoshift.methods.cada import CADA
 from emoshift.methods.coral import DeepCORAL
 from emoshift.methods.dann import DANN
+from emoshift.methods.fine_tune import FineTune
+from emoshift.methods.max_entropy import MaxEntropySoftLabel
 from emoshift.methods.mrd import MRD
 from emoshift.methods.stacked import fit_stacked
-from emoshift.methods.stacked_networks import NotStackable
+from emoshift.methods.stacked_networks import NotStackable, _fast_keep
 from emoshift.metrics import score
 
 SMALL = {"hidden_sizes": (24, 12), "batch_size": 32}
@@ -64,6 +68,19 @@ def _bitwise_equal(a: object, b: object) -> bool:
     return pa.keys() == pb.keys() and all(torch.equal(pa[k], pb[k]) for k in pa)
 
 
+def _assert_as_solo_fits(solo: list, stacked: list) -> None:
+    """Each member ends bit for bit where its solo fit does, at the same best epoch, with
+    the same history: epochs and phases exactly, the other values to float tolerance."""
+    for alone, member in zip(solo, stacked, strict=True):
+        assert _bitwise_equal(alone, member)
+        assert getattr(member, "best_epoch_", None) == getattr(alone, "best_epoch_", None)
+        for a, b in zip(alone.history_, member.history_, strict=True):
+            assert a.keys() == b.keys()
+            assert (a["epoch"], a.get("phase")) == (b["epoch"], b.get("phase"))
+            for key in a.keys() - {"epoch", "phase", "time_s"}:
+                assert a[key] == pytest.approx(b[key], rel=1e-6, abs=1e-7), key
+
+
 def _solo_and_stacked(kind: type, params: dict, masks: str, seeds=(3, 4, 5)) -> tuple:
     X, y, X_target = _data()
 
@@ -75,6 +92,37 @@ def _solo_and_stacked(kind: type, params: dict, masks: str, seeds=(3, 4, 5)) -> 
     return solo, fit_stacked([model(s) for s in seeds], given, masks=masks)
 
 
+def test_a_member_draws_its_own_target_subset_as_its_solo_fit():
+    """``target_sample="source_size"`` cuts the target rows to a subset as large as the source
+    pool, drawn from the member's own generator: a stacked member trains on the subset
+    its solo fit draws, bit for bit."""
+    X, y, X_target = _data(11, n=96)
+    given = {"X": X, "y": y, "X_target": np.concatenate([X_target, X_target[:64] + 0.2])}
+
+    def model(seed: int) -> DANN:
+        return DANN(
+            **{**SMALL, **WIDE},
+            target_sample="source_size",
+            max_epochs=2,
+            warmup_epochs=1,
+            random_state=seed,
+        )
+
+    solo, stacked = _fit_both(model, (3, 4, 5), given)
+    for alone, member in zip(solo, stacked):
+        np.testing.assert_array_equal(member.target_sample_, alone.target_sample_)
+        assert _bitwise_equal(alone, member)
+    assert len({tuple(m.target_sample_) for m in stacked}) == 3
+
+
+def test_a_solo_refit_no_longer_says_it_was_stacked():
+    X, y, _ = _data()
+    models = [SourceOnly(**SMALL, max_epochs=1, random_state=s) for s in (0, 1)]
+    fit_stacked(models, [{"X": X, "y": y}] * 2)
+    assert models[0].stacked_ == {"size": 2, "masks": "exact"}
+    assert not hasattr(models[0].fit(X, y), "stacked_")
+
+
 @pytest.mark.parametrize(("kind", "params"), METHODS, ids=lambda v: getattr(v, "__name__", ""))
 def test_a_stacked_member_takes_the_steps_of_its_solo_fit(kind, params):
     """With ``exact`` masks a member's every operation is its solo fit's, batch norm and
@@ -82,14 +130,8 @@ def test_a_stacked_member_takes_the_steps_of_its_solo_fit(kind, params):
     epochs its parameters are its solo fit's bit for bit; the per-epoch losses, reduced
     per member, agree to float tolerance."""
     solo, stacked = _solo_and_stacked(kind, {**params, **WIDE}, "exact")
-    for alone, member in zip(solo, stacked):
-        assert member.stacked_ == {"size": 3, "masks": "exact"}
-        assert _bitwise_equal(alone, member)
-        for a, b in zip(alone.history_, member.history_, strict=True):
-            assert a.keys() == b.keys()
-            for key in a:
-                if key != "time_s":
-                    assert a[key] == pytest.approx(b[key], rel=1e-6, abs=1e-7), key
+    _assert_as_solo_fits(solo, stacked)
+    assert all(member.stacked_ == {"size": 3, "masks": "exact"} for member in stacked)
     assert _max_difference(solo[0], solo[1]) > 1e-2  # seeds give different networks
 
 
@@ -103,6 +145,26 @@ def test_fast_masks_change_only_the_dropout_masks(kind, params):
     assert stacked[0].stacked_ == {"size": 3, "masks": "fast"}
     solo, stacked = _solo_and_stacked(kind, {**params, **WIDE}, "fast")
     assert all(_max_difference(a, b) > 1e-4 for a, b in zip(solo, stacked))
+
+
+@pytest.mark.parametrize("keep", [0.8, 0.5])
+def test_fast_masks_keep_units_at_the_rate_of_dropout_and_follow_their_own_generator(keep):
+    """``fast`` masks read four 16-bit fields of each 64-bit draw: the keep rate is the
+    dropout's (a million units: within 5 standard errors), and member ``m``'s mask is
+    drawn from its own generator alone."""
+
+    def generators(*seeds: int) -> list[torch.Generator]:
+        return [torch.Generator().manual_seed(seed) for seed in seeds]
+
+    masks = _fast_keep(torch.Size([2, 1000, 1001]), keep, generators(0, 1))
+    rate = masks.double().mean(dim=(1, 2))
+    assert torch.allclose(
+        rate,
+        torch.full((2,), keep, dtype=torch.float64),
+        atol=5 * (keep * (1 - keep) / 1001e3) ** 0.5,
+    )
+    alone = _fast_keep(torch.Size([1, 1000, 1001]), keep, generators(1))
+    assert torch.equal(masks[1], alone[0]) and not torch.equal(masks[0], masks[1])
 
 
 def test_with_batch_norm_at_any_width_the_losses_follow_the_solo_fit():
@@ -145,6 +207,184 @@ def test_a_member_does_not_depend_on_the_others_in_its_stack(kind, params, masks
     ]
 
 
+#: the baselines trained on labelled target examples: (class, parameters, whether the
+#: fit also gets the labelled source)
+TARGET_BASELINES = [
+    (TargetOnly, {}, False),
+    (SourceTarget, {}, True),
+    (SourceTarget, {"source_weight": 0.0}, True),
+]
+
+
+def _labelled_target_fit(with_source: bool, seed: int = 5) -> dict:
+    X, y, X_target = _data(seed)
+    y_target = np.where(X_target[:, 0] > 0.4, "anger", "neutral")
+    given = {"X_target_labelled": X_target[:60], "y_target_labelled": y_target[:60]}
+    return {"X": X, "y": y, **given} if with_source else {"X": None, "y": None, **given}
+
+
+def _with_target_dev(given: dict) -> dict:
+    """``given`` with ``eval_set``: its first 30 labelled target rows, shifted by 0.1."""
+    X_dev, y_dev = given["X_target_labelled"][:30] + 0.1, given["y_target_labelled"][:30]
+    return {**given, "eval_set": (X_dev, y_dev)}
+
+
+def _fit_both(model: Callable, seeds: Sequence[int], given: dict, masks: str = "exact") -> tuple:
+    """The fits of ``model(seed)`` for each of ``seeds`` on ``given``: alone, and stacked."""
+    solo = [model(s).fit(**given) for s in seeds]
+    return solo, fit_stacked([model(s) for s in seeds], [given] * len(seeds), masks=masks)
+
+
+@pytest.mark.parametrize(("kind", "params", "with_source"), TARGET_BASELINES)
+def test_the_baselines_on_labelled_target_rows_stack_as_their_solo_fits(kind, params, with_source):
+    """Train-on-target / label-target (``TargetOnly``) and source + target pooled train
+    on a pool that holds labelled target rows; stacked with ``exact`` masks each member
+    ends where its solo fit does, bit for bit, and records the same losses."""
+    given = _labelled_target_fit(with_source)
+    seeds = (3, 4, 5)
+
+    def model(seed: int) -> object:
+        return kind(**{**SMALL, **WIDE, **params}, max_epochs=3, random_state=seed)
+
+    solo, stacked = _fit_both(model, seeds, given)
+    for alone, member in zip(solo, stacked):
+        assert member.stacked_ == {"size": 3, "masks": "exact"}
+        assert _bitwise_equal(alone, member)
+        assert [r["loss"] for r in alone.history_] == pytest.approx(
+            [r["loss"] for r in member.history_], rel=1e-6
+        )
+    assert _max_difference(solo[0], solo[1]) > 1e-2
+
+
+def test_label_target_members_stop_early_on_their_own():
+    """Early stopping on the labelled target pool's development split: each member stops
+    at its solo fit's epoch and keeps its solo fit's best epoch."""
+    given = _labelled_target_fit(False, seed=6)
+
+    def model(seed: int) -> TargetOnly:
+        return TargetOnly(
+            **SMALL, batch_norm=False, patience=2, max_epochs=40, lr=0.03, random_state=seed
+        )
+
+    seeds = range(6)
+    solo, stacked = _fit_both(model, seeds, given)
+    epochs = [m.n_epochs_ for m in stacked]
+    assert epochs == [m.n_epochs_ for m in solo]
+    assert len(set(epochs)) > 1 and max(epochs) < 40
+    assert [m.best_epoch_ for m in stacked] == [m.best_epoch_ for m in solo]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"tune": "head", "fine_tune_lr": 0.01}, {"source_weight": 0.5}, {"source_weight": 0.0}],
+    ids=["all", "head", "weighted", "no-pretraining"],
+)
+def test_fine_tuning_stacks_phase_by_phase_as_its_solo_fits(params):
+    """Fine-tuning's two phases (pre-training on the source, stopping early on a source
+    split; then fine-tuning on the labelled target rows, stopping on ``eval_set``) run
+    stacked as its solo fit runs them: with ``exact`` masks every member ends bit for
+    bit where its solo fit does, with the same history (phases, epochs, best epoch)."""
+    given = _with_target_dev(_labelled_target_fit(True, seed=7))
+    seeds = (3, 4, 5, 6)
+
+    def model(seed: int) -> FineTune:
+        return FineTune(
+            **{**SMALL, **WIDE, **params},
+            max_epochs=12,
+            fine_tune_epochs=12,
+            patience=2,
+            lr=0.02,
+            random_state=seed,
+        )
+
+    solo, stacked = _fit_both(model, seeds, given)
+    _assert_as_solo_fits(solo, stacked)
+    phases = [[r["phase"] for r in m.history_] for m in stacked]
+    assert all(p[-1] == "fine_tune" for p in phases)
+    if params.get("source_weight", 1.0) != 0:
+        lengths = {p.count("pretrain") for p in phases} | {p.count("fine_tune") for p in phases}
+        assert len(lengths) > 1  # members left each phase at their own epochs
+
+
+@pytest.mark.parametrize(
+    ("params", "unlabelled"),
+    [({}, False), ({}, True), ({"source_weight": 0.5}, True), ({"source_weight": 0.0}, False)],
+    ids=["default", "with-unlabelled-target", "weighted", "no-pretraining"],
+)
+def test_max_entropy_stacks_phase_by_phase_as_its_solo_fits(params, unlabelled):
+    """Max-entropy's pre-training, each member's own soft labels, then its adaptation
+    (class-balanced source and labelled target batches, a domain-classifier update and
+    an encoder + emotion classifier update per batch) run stacked as its solo fit runs
+    them: with ``exact`` masks every member ends bit for bit where its solo fit does,
+    with its soft labels and the same history."""
+    given = _with_target_dev(_labelled_target_fit(True, seed=8))
+    if unlabelled:
+        given["X_target"] = _data(9)[2]
+    seeds = (3, 4, 5)
+
+    def model(seed: int) -> MaxEntropySoftLabel:
+        return MaxEntropySoftLabel(
+            **{**SMALL, **WIDE, **params},
+            pretrain_epochs=8,
+            max_epochs=4,
+            patience=2,
+            lr=0.02,
+            random_state=seed,
+        )
+
+    solo, stacked = _fit_both(model, seeds, given)
+    _assert_as_solo_fits(solo, stacked)
+    for alone, member in zip(solo, stacked):
+        np.testing.assert_array_equal(alone.soft_labels_, member.soft_labels_)
+    assert _max_difference(solo[0], solo[1]) > 1e-2
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"merge": "max", "source_weight": 0.5}, {"source_weight": 0.0}],
+    ids=["sum", "max-weighted", "target-only-loss"],
+)
+def test_cada_stacks_as_its_solo_fits(params):
+    """CADA's two stages per batch (encoder and 2K-way predictor, then the encoder alone
+    on swapped categories) and its merged-category development loss: with ``exact``
+    masks members end bit for bit where their solo fits do and stop on their own."""
+    given = _with_target_dev(_labelled_target_fit(True, seed=10))
+    seeds = (3, 4, 5, 6)
+
+    def model(seed: int) -> CADA:
+        return CADA(
+            **{**SMALL, **WIDE, **params},
+            max_epochs=15,
+            patience=2,
+            lr=0.02,
+            random_state=seed,
+        )
+
+    solo, stacked = _fit_both(model, seeds, given)
+    _assert_as_solo_fits(solo, stacked)
+    assert len({m.n_epochs_ for m in stacked}) > 1  # members stopped at their own epochs
+
+
+def test_cada_members_need_every_class_in_their_labelled_target_rows():
+    given = _labelled_target_fit(True, seed=10)
+    one_class = given["y_target_labelled"] == given["y_target_labelled"][0]
+    given = {
+        **given,
+        "X_target_labelled": given["X_target_labelled"][one_class],
+        "y_target_labelled": given["y_target_labelled"][one_class],
+    }
+    with pytest.raises(ValueError, match="needs every class in the labelled target"):
+        fit_stacked([CADA(**SMALL, max_epochs=1), CADA(**SMALL, max_epochs=1)], [given] * 2)
+
+
+def test_weighted_source_target_training_runs_alone_with_the_reason():
+    given = _labelled_target_fit(True)
+    with pytest.raises(NotStackable, match="source_weight other than 0 and 1"):
+        fit_stacked([SourceTarget(**SMALL, source_weight=0.5)] * 2, [given] * 2)
+    with pytest.raises(NotStackable, match="labelled target examples do not stack"):
+        fit_stacked([DANN(**SMALL), DANN(**SMALL)], [{**given, "X_target": given["X"]}] * 2)
+
+
 def test_members_stop_early_on_their_own_and_keep_their_best_epoch():
     X, y, _ = _data(3, n=200)
     seeds = range(6)
@@ -154,8 +394,7 @@ def test_members_stop_early_on_their_own_and_keep_their_best_epoch():
             **SMALL, batch_norm=False, patience=2, max_epochs=40, lr=0.02, random_state=seed
         )
 
-    solo = [model(s).fit(X, y) for s in seeds]
-    stacked = fit_stacked([model(s) for s in seeds], [{"X": X, "y": y}] * 6)
+    solo, stacked = _fit_both(model, seeds, {"X": X, "y": y})
     epochs = [m.n_epochs_ for m in stacked]
     assert epochs == [m.n_epochs_ for m in solo]
     assert len(set(epochs)) > 1 and max(epochs) < 40  # they stopped, at different epochs
@@ -257,6 +496,43 @@ def test_each_stacked_member_keeps_its_own_predictions_table(tmp_path, cache):
     assert not all(np.array_equal(tables[0], t) for t in tables[1:])  # not one member's copy
 
 
+def test_a_few_shot_run_stacks_to_its_unstacked_results(tmp_path, cache):
+    """A few-shot run (two labelled target examples per class) of label-target,
+    fine-tuning, max-entropy and CADA, dropout off: stacked, every trial's line is its
+    unstacked line plus ``stacked`` (the stack feeds each member its own labelled rows
+    and development set), its predictions table the same bytes; the history's losses,
+    reduced per member, agree to float tolerance."""
+    off = {**FAST, **NO_DROPOUT}
+    methods = {
+        "label_target": dict(off),
+        "fine_tune": {**off, "fine_tune_epochs": 3},
+        "max_entropy": {**off, "pretrain_epochs": 3},
+        "cada": dict(off),
+    }
+    protocol = {"name": "few_shot", "k": [2], "exclusive": False}
+    runs = {}
+    for stack in (1, 3):
+        config = tiny_config(
+            cache, name="few", methods=methods, protocol=protocol, stack=stack, baseline=None
+        )
+        result = run_experiment(
+            parse_config(config, base_dir=tmp_path), run_dir=tmp_path / f"s{stack}", progress=False
+        )
+        assert (result.n_done, result.n_failed) == (12, 0)
+        runs[stack] = read_jsonl(tmp_path / f"s{stack}" / "results.jsonl")
+    assert all(r.pop("stacked") == {"masks": "fast"} for r in runs[3])
+    key = lambda r: r["key"]  # noqa: E731
+    for stacked, alone in zip(sorted(runs[3], key=key), sorted(runs[1], key=key), strict=True):
+        history, solo_history = stacked.pop("history"), alone.pop("history")
+        assert stacked == alone  # metrics, confusion, artifacts: the same numbers
+        for mine, theirs in zip(history, solo_history, strict=True):
+            assert mine.keys() == theirs.keys() and mine["epoch"] == theirs["epoch"]
+            for name in mine.keys() - {"epoch", "phase"}:  # losses reduced per member
+                assert mine[name] == pytest.approx(theirs[name], rel=1e-6), name
+        predictions = [pd.read_csv(tmp_path / run / stacked["predictions"]) for run in ("s1", "s3")]
+        pd.testing.assert_frame_equal(*predictions)
+
+
 def test_a_stack_that_cannot_train_together_runs_each_trial_alone(tmp_path, cache, monkeypatch):
     def refuse(models: object, givens: object, **_: object) -> None:
         raise NotStackable("a reason")
@@ -283,6 +559,42 @@ def test_dry_run_says_which_trials_would_stack(tmp_path, cache, capsys):
     # source-only: 3 trials -> a stack of 2 and one alone; CORAL: 6 trials -> 3 stacks of 2
     out = capsys.readouterr().out
     assert "8 of the 9 trial(s) to run train in 4 stack(s) of up to 2 (fast dropout masks)" in out
+
+
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        ({"source_weight": 0.5}, "source_weight other than 0 and 1"),
+        ({"encoder": "cnn_gru"}, "only the MLP encoder stacks"),
+        ({}, None),
+    ],
+)
+def test_a_trial_whose_parameters_leave_no_stacked_step_is_planned_alone(params, reason):
+    """The plan (and so the dry run) knows from a trial's parameters that it will run
+    alone, and why, instead of finding out when its stack fails."""
+    specs = [
+        stacking.TrialSpec(
+            experiment="e",
+            method="source_target",
+            params=params,
+            variant="v",
+            pair="a->b",
+            source="a",
+            target="b",
+            protocol="few_shot",
+            trial=trial,
+            seed=0,
+            task="classification",
+            metrics=None,
+            key=f"k{trial}",
+        )
+        for trial in range(2)
+    ]
+    units = stacking.plan_units(specs, specs, size=2)
+    if reason is None:
+        assert units == [tuple(specs)]
+    else:
+        assert all(isinstance(u, stacking.Alone) and reason in u.reason for u in units)
 
 
 @pytest.mark.bad_input

@@ -161,6 +161,11 @@ def record_result(
     return embeddings, predictions
 
 
+def trial_seed(spec: TrialSpec) -> int:
+    """The seed of ``spec``'s model: the config's seed plus the trial's number."""
+    return spec.seed + spec.trial
+
+
 @torch_threads(1)
 def execute_trial(spec: TrialSpec, data: ExperimentData) -> Outcome:
     """Run one trial; returns ``(record, embeddings or None, predictions or None, seconds)``."""
@@ -173,7 +178,7 @@ def execute_trial(spec: TrialSpec, data: ExperimentData) -> Outcome:
             spec.method,
             spec.params,
             split,
-            seed=spec.seed + spec.trial,
+            seed=trial_seed(spec),
             task=spec.task,
             metrics=spec.metrics,
             dimensions=dimensions,

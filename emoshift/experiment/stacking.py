@@ -51,12 +51,13 @@ from emoshift.experiment.execute import (
     execute_trial,
     record_result,
     trial_record,
+    trial_seed,
     trial_split,
 )
 from emoshift.experiment.plan import TrialSpec
 from emoshift.experiment.trial import fit_arguments, score_trial, torch_threads, trial_model
 from emoshift.methods import method_class
-from emoshift.methods.stacked import fit_stacked
+from emoshift.methods.stacked import fit_stacked, stacking_problem
 from emoshift.methods.stacked_networks import NotStackable
 from emoshift.methods.stacked_steps import MEMBER_PARAMETERS, STACKED_STEPS
 
@@ -75,12 +76,18 @@ STACK_MASKS = "fast"
 
 
 def why_alone(spec: TrialSpec) -> str | None:
-    """Why ``spec`` cannot train in a stack whatever its partners, or ``None``."""
+    """Why ``spec`` cannot train in a stack whatever its partners, or ``None``: the
+    method, a trial's own grid, or its parameters (the CNN-GRU encoder, a weighted
+    source + target fit: :func:`~emoshift.methods.stacked.stacking_problem`)."""
     if method_class(spec.method) not in STACKED_STEPS:
         return f"{spec.method} has no stacked training step"
     if spec.selection is not None:
         return "a trial that selects its hyper-parameters fits its own grid"
-    return None
+    try:
+        model = trial_model(spec.method, spec.params, seed=trial_seed(spec), task=spec.task)
+    except (TypeError, ValueError):  # the trial's own fit records its error, stacked or not
+        return None
+    return stacking_problem([model])
 
 
 def stacks(units: list[Unit]) -> list[tuple[TrialSpec, ...]]:
@@ -164,7 +171,7 @@ def execute_stack(specs: list[TrialSpec], data: ExperimentData) -> list[Outcome]
     try:
         splits = [trial_split(spec, data) for spec in specs]
         models = [
-            trial_model(spec.method, spec.params, seed=spec.seed + spec.trial, task=spec.task)
+            trial_model(spec.method, spec.params, seed=trial_seed(spec), task=spec.task)
             for spec in specs
         ]
         givens = [

@@ -70,6 +70,12 @@ from emoshift.torch_device import torch_device
 __all__ = ["Batch", "BatchInputs", "FitData", "Inputs", "NeuralEstimator", "concordance_loss"]
 
 
+def dev_loss_improves(loss: float, best: float) -> bool:
+    """Whether an epoch's development loss counts as better than the best so far (by more
+    than 1e-6) for early stopping: a solo fit's and a stacked member's rule."""
+    return loss < best - 1e-6
+
+
 class NeuralEstimator(Predictions, NetworkState, DomainEstimator):
     """Shared parameters and training loop of every neural method.
 
@@ -224,15 +230,26 @@ class NeuralEstimator(Predictions, NetworkState, DomainEstimator):
     # ------------------------------------------------------------------ fitting
 
     def _fit_given(self, given: FitArguments) -> NeuralEstimator:
+        vars(self).pop("stacked_", None)  # an earlier stacked fit's (fit_stacked sets it)
         if self.ensemble > 1:
             return fit_seed_ensemble(self, given)
+        self._fit(self._begin_fit(given))
+        self._end_fit()
+        return self
+
+    def _begin_fit(self, given: FitArguments) -> FitData:
+        """What a fit does before training, alone or in a stack
+        (:func:`~emoshift.methods.stacked.fit_stacked`): drop an earlier seed ensemble's
+        members, check the inputs, seed, build, and cut the target subset."""
         vars(self).pop("members_", None)
         data = self._prepare(given)
         self._start_fit(data)
-        self._fit(self._sample_target(data))
+        return self._sample_target(data)
+
+    def _end_fit(self) -> None:
+        """What a fit does after training, alone or in a stack."""
         self.n_epochs_ = len(self.history_)
         self.modules_.eval()
-        return self
 
     def _sample_target(self, data: FitData) -> FitData:
         """``data`` with ``X_target`` cut to the subset ``target_sample`` asks for
@@ -312,7 +329,7 @@ class NeuralEstimator(Predictions, NetworkState, DomainEstimator):
             self.history_.append(record)
             if data.X_dev is None or patience is None:
                 continue
-            if record["dev_loss"] < best_loss - 1e-6:
+            if dev_loss_improves(record["dev_loss"], best_loss):
                 best_loss, stale, self.best_epoch_ = record["dev_loss"], 0, epoch
                 best_state = copy.deepcopy(self.modules_.state_dict())
             else:

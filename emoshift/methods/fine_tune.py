@@ -33,12 +33,12 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 
 from emoshift.methods.base import FitData, NeuralEstimator
 from emoshift.methods.needs import MethodNeeds
 from emoshift.methods.networks import frozen
+from emoshift.methods.optim import Adam
 from emoshift.methods.params import AT_LEAST_ONE, POSITIVE, StrOptions
 from emoshift.methods.shared_params import SHARED_CONSTRAINTS
 from emoshift.methods.source_weight import SOURCE_WEIGHT_CONSTRAINT, pretrain_on_source
@@ -92,10 +92,27 @@ class FineTune(NeuralEstimator):
         split; the fine-tune phase on ``eval_set`` (labelled target development data)
         when one is given, else it runs exactly ``fine_tune_epochs`` epochs.
         """
-        data = dataclasses.replace(data, X_target=None)
-        pretrain_on_source(self, data, self.max_epochs)
+        pretrain_on_source(self, self._pretrain_data(data), self.max_epochs)
+        self._optimizers = self._tune_optimizers()
+        # A frozen encoder gets no gradients at all: none would be used, and a recurrent
+        # encoder in evaluation mode cannot be backpropagated through on CUDA (cuDNN).
+        with frozen(*(self.modules_[name] for name in self._tune_frozen())):
+            self._train_loop(
+                self._tune_data(data),
+                self.fine_tune_epochs,
+                phase="fine_tune",
+                eval_modules=self._tune_frozen(),  # a frozen encoder stays frozen
+            )
+
+    def _pretrain_data(self, data: FitData) -> FitData:
+        """The pre-training phase's data: the fit's, without unlabelled target rows."""
+        return dataclasses.replace(data, X_target=None)
+
+    def _tune_data(self, data: FitData) -> FitData:
+        """The fine-tune phase's data: the labelled target examples, ``eval_set`` (when
+        given) as the development data."""
         X_dev, y_dev = data.eval_set or (None, None)
-        tune_data = FitData(
+        return FitData(
             X_train=data.X_target_labelled,
             y_train=data.y_target_labelled,
             X_target=None,
@@ -104,16 +121,12 @@ class FineTune(NeuralEstimator):
             X_dev=X_dev,
             y_dev=y_dev,
         )
-        head_only = self.tune == "head"
-        module = self.modules_["head"] if head_only else self.modules_
-        self._optimizers = {"all": self._adam(module.parameters(), lr=self.fine_tune_lr)}
-        # A frozen encoder gets no gradients at all: none would be used, and a recurrent
-        # encoder in evaluation mode cannot be backpropagated through on CUDA (cuDNN).
-        encoder_frozen = frozen(self.modules_["encoder"]) if head_only else contextlib.nullcontext()
-        with encoder_frozen:
-            self._train_loop(
-                tune_data,
-                self.fine_tune_epochs,
-                phase="fine_tune",
-                eval_modules=("encoder",) if head_only else (),  # a frozen encoder stays frozen
-            )
+
+    def _tune_optimizers(self) -> dict[str, Adam]:
+        """The fine-tune phase's Adam: over the head, or everything, at ``fine_tune_lr``."""
+        module = self.modules_["head"] if self.tune == "head" else self.modules_
+        return {"all": self._adam(module.parameters(), lr=self.fine_tune_lr)}
+
+    def _tune_frozen(self) -> tuple[str, ...]:
+        """The modules that the fine-tune phase freezes (and keeps in evaluation mode)."""
+        return ("encoder",) if self.tune == "head" else ()

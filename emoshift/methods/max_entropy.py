@@ -76,8 +76,8 @@ CLASSIFICATION_ONLY = (
 
 def _entropy(logits: torch.Tensor) -> torch.Tensor:
     """Entropy (nats) of each row's softmax."""
-    log_p = F.log_softmax(logits, dim=1)
-    return -(log_p.exp() * log_p).sum(1)
+    log_p = F.log_softmax(logits, dim=-1)
+    return -(log_p.exp() * log_p).sum(-1)
 
 
 class MaxEntropySoftLabel(NeuralEstimator):
@@ -129,8 +129,7 @@ class MaxEntropySoftLabel(NeuralEstimator):
         stopping watches ``eval_set`` (e.g. labelled target dev), else a source split.
         """
         pretrain_on_source(self, data, self.pretrain_epochs)
-        self.soft_labels_ = self._compute_soft_labels(data.X_train, data.y_train)
-        self._soft = torch.as_tensor(self.soft_labels_, device=self.device_)
+        self._start_adaptation(data)
         self._optimizers = self._make_optimizers()
         self._train_loop(
             data,
@@ -139,6 +138,11 @@ class MaxEntropySoftLabel(NeuralEstimator):
             batches=self._few_shot_batches,
             phase="adapt",
         )
+
+    def _start_adaptation(self, data: FitData) -> None:
+        """The soft labels of the network as the pre-training left it."""
+        self.soft_labels_ = self._compute_soft_labels(data.X_train, data.y_train)
+        self._soft = torch.as_tensor(self.soft_labels_, device=self.device_)
 
     @torch.no_grad()
     def _compute_soft_labels(self, X: Inputs, y: torch.Tensor) -> np.ndarray:

@@ -35,19 +35,28 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
-from emoshift.methods.base import Batch, FitData, NeuralEstimator
+from emoshift.methods.base import Batch, FitData, NeuralEstimator, dev_loss_improves
 from emoshift.methods.estimator import FitArguments
+from emoshift.methods.networks import frozen
+from emoshift.methods.optim import Adam
 from emoshift.methods.stacked_networks import (
     NotStackable,
     keep_members,
     member_state,
     stack_networks,
 )
-from emoshift.methods.stacked_steps import MEMBER_PARAMETERS, STACKED_STEPS, Stack
+from emoshift.methods.stacked_steps import (
+    MEMBER_PARAMETERS,
+    MEMBER_TENSORS,
+    STACKED_STEPS,
+    Stack,
+    StackedMethod,
+    StackedPhase,
+)
 
 #: shared parameters that a stacked fit does not change the meaning of
 _FREE_PARAMETERS = ("random_state", "verbose", "device")
@@ -57,17 +66,25 @@ def stacking_problem(estimators: Sequence[object]) -> str | None:
     """Why ``estimators`` cannot train as one stack, or ``None`` when they can (from their
     parameters; :func:`fit_stacked` also checks their data's shapes)."""
     first = estimators[0]
-    if type(first) not in STACKED_STEPS:
+    method = STACKED_STEPS.get(type(first))
+    if method is None:
         return f"{type(first).__name__} has no stacked training step"
     if any(type(e) is not type(first) for e in estimators):
         return "the members are estimators of different methods"
     params = first.get_params(deep=False)
     if params.get("encoder", "mlp") != "mlp" or params.get("stacked_layers", 1) != 1:
-        return "only the MLP encoder stacks (the CNN-GRU encoder and layer sums do not)"
+        return (
+            "only the MLP encoder stacks (layer sums do not, nor the CNN-GRU encoder: its "
+            "GRU is arithmetic, and written as batched products for a stack it measured "
+            "slower than one nn.GRU call per member; BENCHMARKS.md, Stacked training)"
+        )
     if params.get("ensemble", 1) != 1:
         return "seed ensembles do not stack"
     if params.get("multi_source"):
         return "multi-source training does not stack"
+    problem = method.problem(first)
+    if problem is not None:
+        return problem
     free = {*_FREE_PARAMETERS, *MEMBER_PARAMETERS.get(type(first), {})}
     for other in estimators[1:]:
         differ = sorted(
@@ -84,13 +101,16 @@ def _shapes(data: FitData) -> tuple:
     def shape(value: object) -> tuple | None:
         return None if value is None else tuple(value.shape)
 
-    return tuple(shape(getattr(data, name)) for name in vars(data) if name != "eval_set")
+    shapes = tuple(shape(getattr(data, name)) for name in vars(data) if name != "eval_set")
+    evaluation = tuple(shape(value) for value in data.eval_set or ())
+    return (*shapes, evaluation)
 
 
-def _check_data(datas: Sequence[FitData]) -> None:
+def _check_data(datas: Sequence[FitData], method: StackedMethod) -> None:
     if any(data.source_domains is not None for data in datas):
         raise NotStackable("multi-source training does not stack")
-    if any(data.X_target_labelled is not None for data in datas):
+    labelled = any(data.X_target_labelled is not None for data in datas)
+    if labelled and not method.labelled_target:
         raise NotStackable("fits with labelled target examples do not stack")
     if len({_shapes(data) for data in datas}) != 1:
         raise NotStackable("the members' data differ in shape")
@@ -101,7 +121,13 @@ def _stack_batches(batches: Sequence[Batch]) -> Batch:
         values = [getattr(batch, name) for batch in batches]
         return None if values[0] is None else torch.stack(values)
 
-    return Batch(x=stacked("x"), y=stacked("y"), x_target=stacked("x_target"))
+    return Batch(
+        x=stacked("x"),
+        y=stacked("y"),
+        x_target=stacked("x_target"),
+        x_target_labelled=stacked("x_target_labelled"),
+        y_target_labelled=stacked("y_target_labelled"),
+    )
 
 
 class _Member:
@@ -110,14 +136,28 @@ class _Member:
     def __init__(self, estimator: NeuralEstimator, given: FitArguments) -> None:
         self.estimator = estimator
         estimator._check_params()
-        vars(estimator).pop("members_", None)  # a seed ensemble's, from an earlier fit
-        self.data = estimator._prepare(given)
-        estimator._start_fit(self.data)  # seeds torch and NumPy, builds, as a solo fit
+        #: the fit's data, as a solo fit starts (seeded, built, its own target subset),
+        #: and the current phase's (:meth:`start_phase`)
+        self.fit_data = self.data = estimator._begin_fit(given)
         #: continues the seeded default generator, as the solo fit's dropout would
         self.generator = torch.Generator()
         self.generator.set_state(torch.get_rng_state())
+
+    def start_phase(self, phase: StackedPhase) -> None:
+        """Take the phase's data and start its early stopping afresh (as a solo fit's
+        ``_train_loop`` call does); its epochs count on from the history's length."""
+        self.data = phase.data(self.estimator, self.fit_data)
+        phase.start(self.estimator, self.data)
+        # the member's own optimizers take the phase's layout, as in its solo fit: the
+        # stack's follow their learning rates (:func:`_member_values`)
+        self.estimator._optimizers = phase.optimizers(self.estimator)
+        self.first_epoch = len(self.estimator.history_)
         self.best_loss, self.best_state, self.stale = math.inf, None, 0
         self.final_state: dict[str, torch.Tensor] | None = None
+
+    def phase_ended(self) -> None:
+        """Load the phase's best epoch (else its last) into the member's own networks."""
+        self.estimator.modules_.load_state_dict(self.best_state or self.final_state)
 
     def epoch_ended(self, record: dict[str, float], epoch: int, stacked: object, at: int) -> bool:
         """Record the epoch and update early stopping; ``True`` when this member stops."""
@@ -126,7 +166,7 @@ class _Member:
         patience = estimator.patience
         if self.data.X_dev is None or patience is None:
             return False
-        if record["dev_loss"] < self.best_loss - 1e-6:
+        if dev_loss_improves(record["dev_loss"], self.best_loss):
             self.best_loss, self.stale, estimator.best_epoch_ = record["dev_loss"], 0, epoch
             self.best_state = member_state(stacked, at)
             return False
@@ -147,35 +187,57 @@ def fit_stacked(
     if problem is not None:
         raise NotStackable(problem)
     members = [_Member(e, FitArguments(**given)) for e, given in zip(estimators, givens)]
-    _check_data([member.data for member in members])
+    method = STACKED_STEPS[type(estimators[0])]
+    _check_data([member.data for member in members], method)
+    for phase in method.phases_of(estimators[0]):
+        for member in members:
+            member.start_phase(phase)
+        generators = [m.generator for m in members]  # one list: the stack shrinks it once
+        stack = new_stack(estimators, generators, masks, phase.optimizers)
+        with frozen(*(stack.modules[name] for name in phase.frozen)):
+            _train(stack, members, phase)
+        for member in members:
+            member.phase_ended()
+    for member in members:
+        member.estimator._end_fit()
+        member.estimator.stacked_ = {"size": len(members), "masks": masks}
+    return list(estimators)
+
+
+def new_stack(
+    estimators: Sequence[NeuralEstimator],
+    generators: list[torch.Generator],
+    masks: str,
+    optimizers: Callable[[NeuralEstimator], dict[str, Adam]] | None = None,
+) -> Stack:
+    """The stack of ``estimators`` (built, as by their ``_start_fit``): their networks as
+    one (:func:`~emoshift.methods.stacked_networks.stack_networks`, dropout masks from
+    ``generators``) and the first estimator's optimizer layout (``optimizers``, its
+    ``_make_optimizers`` unless a phase gives another) over it, on Adam's foreach path
+    (the same bits as the solo fits' loop, one call per operation)."""
     template = estimators[0]
-    generators = [m.generator for m in members]  # one list: the stack shrinks it once
     stacked = torch.nn.ModuleDict(
         {
-            name: stack_networks([m.estimator.modules_[name] for m in members], generators, masks)
+            name: stack_networks([e.modules_[name] for e in estimators], generators, masks)
             for name in template.modules_
         }
     )
     stacked.to(template.device_)
     saved = template.modules_
     template.modules_ = stacked  # the template's own optimizer layout, over the stack
-    optimizers = template._make_optimizers()
+    made = template._make_optimizers() if optimizers is None else optimizers(template)
     template.modules_ = saved
-    _train(Stack(template, stacked, optimizers, {}), members)
-    for member in members:
-        estimator = member.estimator
-        estimator.modules_.load_state_dict(member.best_state or member.final_state)
-        estimator.n_epochs_ = len(estimator.history_)
-        estimator.stacked_ = {"size": len(members), "masks": masks}
-        estimator.modules_.eval()
-    return list(estimators)
+    for optimizer in made.values():
+        optimizer.foreach = True
+    return Stack(template, stacked, made, {})
 
 
 def _member_values(stack: Stack, active: Sequence[_Member], epoch: int) -> None:
-    """Run each member's epoch hook and gather the per-member values the step reads;
-    optimizer settings a hook changes (learning-rate decay) follow the first member's."""
+    """Run each member's epoch hook (``epoch`` of the phase) and gather the per-member
+    values the step reads; optimizer settings a hook changes (learning-rate decay) follow
+    the first member's."""
     for member in active:
-        member.estimator._epoch_started(epoch, member.data)
+        member.estimator._epoch_started(member.first_epoch + epoch, member.data)
     attributes = MEMBER_PARAMETERS.get(type(stack.template), {}).values()
     stack.member_values = {  # float64: a history records the values as given
         name: torch.tensor(
@@ -185,6 +247,9 @@ def _member_values(stack: Stack, active: Sequence[_Member], epoch: int) -> None:
         )
         for name in attributes
     }
+    for name in MEMBER_TENSORS.get(type(stack.template), ()):
+        if hasattr(active[0].estimator, name):  # set by a phase's start (absent before it)
+            stack.member_values[name] = torch.stack([getattr(m.estimator, name) for m in active])
     first = active[0].estimator._optimizers
     for key, optimizer in stack.optimizers.items():
         for group, solo in zip(optimizer.param_groups, first[key].param_groups):
@@ -200,39 +265,60 @@ def _dev_losses(stack: Stack, active: Sequence[_Member]) -> list[float]:
     return stack.task_loss(method.forward(stack, x), y).tolist()
 
 
-def _train(stack: Stack, members: list[_Member]) -> None:
-    """The epochs of :meth:`NeuralEstimator._train_loop`, for every member at once."""
-    method = STACKED_STEPS[type(stack.template)]
+def _train(stack: Stack, members: list[_Member], phase: StackedPhase) -> None:
+    """The epochs of one :meth:`NeuralEstimator._train_loop` call, for every member at once;
+    a member that stops leaves the stack, which ends when the last one does."""
     active = list(members)
-    for epoch in range(stack.template.max_epochs):
+    for epoch in range(phase.epochs):
         started = time.perf_counter()
-        stack.modules.train()
-        _member_values(stack, active, epoch)
-        sums: dict[str, torch.Tensor] = {}
-        n_steps = 0
-        for batches in zip(*(m.estimator._batches(m.data) for m in active)):
-            for key, value in method.step(stack, _stack_batches(batches)).items():
-                value = torch.as_tensor(value, dtype=torch.float64).expand(len(active))
-                sums[key] = sums.get(key, 0) + value.double()
-            n_steps += 1
-        means = {key: (value / max(n_steps, 1)).tolist() for key, value in sums.items()}
+        means = _run_epoch(stack, active, phase, epoch)
         dev = _dev_losses(stack, active) if active[0].data.X_dev is not None else None
-        seconds = time.perf_counter() - started
+        seconds = (time.perf_counter() - started) / len(active)  # each member's share
         stopped = []
         for at, member in enumerate(active):
-            record = {"epoch": epoch, **{key: values[at] for key, values in means.items()}}
+            member_epoch = member.first_epoch + epoch
+            record = {"epoch": member_epoch, **{k: values[at] for k, values in means.items()}}
+            if phase.label is not None:
+                record["phase"] = phase.label
             if dev is not None:
                 record["dev_loss"] = dev[at]
             record["time_s"] = seconds
-            if member.epoch_ended(record, epoch, stack.modules, at):
+            if member.epoch_ended(record, member_epoch, stack.modules, at):
                 stopped.append(at)
-        for at in stopped:
-            active[at].final_state = member_state(stack.modules, at)
-        if stopped:
-            kept = [at for at in range(len(active)) if at not in stopped]
-            active = [active[at] for at in kept]
-            if not active:
-                return
-            keep_members(stack.modules, stack.optimizers.values(), kept)
+        active = _leave(stack, active, stopped)
+        if not active:
+            return
     for at, member in enumerate(active):
         member.final_state = member_state(stack.modules, at)
+
+
+def _run_epoch(
+    stack: Stack, active: Sequence[_Member], phase: StackedPhase, epoch: int
+) -> dict[str, list[float]]:
+    """One pass of the phase's step over the members' batches; per history key, each
+    member's mean over the epoch's steps."""
+    stack.modules.train()
+    for name in phase.frozen:
+        stack.modules[name].eval()
+    _member_values(stack, active, epoch)
+    sums: dict[str, torch.Tensor] = {}
+    n_steps = 0
+    for batches in zip(*(phase.batches(m.estimator, m.data) for m in active)):
+        for key, value in phase.step(stack, _stack_batches(batches)).items():
+            value = torch.as_tensor(value, dtype=torch.float64).expand(len(active))
+            sums[key] = sums.get(key, 0) + value.double()
+        n_steps += 1
+    return {key: (value / max(n_steps, 1)).tolist() for key, value in sums.items()}
+
+
+def _leave(stack: Stack, active: list[_Member], stopped: list[int]) -> list[_Member]:
+    """Keep the final weights of the members at positions ``stopped`` and take them out of
+    the stack; the members that go on."""
+    for at in stopped:
+        active[at].final_state = member_state(stack.modules, at)
+    if not stopped:
+        return active
+    kept = [at for at in range(len(active)) if at not in stopped]
+    if kept:
+        keep_members(stack.modules, stack.optimizers.values(), kept)
+    return [active[at] for at in kept]
