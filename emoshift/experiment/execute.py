@@ -142,6 +142,8 @@ def record_result(
         record["selection"] = result.selection
     if result.fitted_params:  # only then, so other records stay as they were
         record["fitted_params"] = result.fitted_params
+    if result.domain_classifier is not None:
+        record["domain_classifier"] = result.domain_classifier
     predictions = embeddings = None
     if split.test_files is not None:  # a corpus table names each row's file
         predictions = prediction_table(
