@@ -73,6 +73,9 @@ class DomainSplit:
         X_labelled_train, y_labelled_train: what methods reading every target label
             train on instead of ``X_target``/``y_target`` (``partition`` with
             ``target_train``), or ``None``.
+        source_rows, test_rows: the corpus-table rows of ``X_source`` and ``X_test``
+            (positions into the experiment's table), for what a run stores beside the
+            scores (each embedded row's metadata), or ``None``.
         label_folds: the fold of each ``X_target`` row, which are also the ``X_test``
             rows (``whole_target`` with ``label_folds``): methods reading every target
             label are cross-validated over them (:func:`cross_validated`), or ``None``.
@@ -93,6 +96,8 @@ class DomainSplit:
     X_labelled_train: np.ndarray | None = None
     y_labelled_train: np.ndarray | None = None
     label_folds: np.ndarray | None = None
+    source_rows: np.ndarray | None = None
+    test_rows: np.ndarray | None = None
 
 
 @dataclass
