@@ -281,6 +281,10 @@ def test_whole_target_label_folds_cut_the_target_speakers_into_folds_per_trial()
         for speaker in set(speakers):  # a speaker's rows never span two folds
             assert len(set(cut.label_folds[speakers == speaker].tolist())) == 1
     assert len({tuple(cut.label_folds) for cut in cuts}) > 1  # a new cut per trial
+    # checked before any training: more folds than target speakers is named
+    too_many = ProtocolSettings("whole_target", label_folds=9)
+    with pytest.raises(ValueError, match="label_folds: 9 speaker folds .* the target has 8"):
+        get_protocol("whole_target").check_target(target, too_many, seed=0, n_trials=1)
 
 
 class _Recorder:

@@ -511,6 +511,18 @@ class WholeTarget(Protocol):
         "a source development split (the cross-validated upper bound: its training folds)"
     )
 
+    def check_target(
+        self, target: Target, settings: ProtocolSettings, *, seed: int, n_trials: int
+    ) -> None:
+        if settings.label_folds is None:
+            return
+        speakers = len(set(_speaker_groups(target, settings).tolist()))
+        if speakers < settings.label_folds:
+            raise ValueError(
+                f"label_folds: {settings.label_folds} speaker folds need as many target "
+                f"speakers; the target has {speakers}; lower label_folds"
+            )
+
     def split(self, target: Target, draw: Draw) -> TargetSplit:
         everything = np.arange(len(target.y))
         n_folds = draw.settings.label_folds
