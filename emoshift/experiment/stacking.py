@@ -55,7 +55,7 @@ from emoshift.experiment.execute import (
 )
 from emoshift.experiment.plan import TrialSpec
 from emoshift.experiment.trial import fit_arguments, score_trial, torch_threads, trial_model
-from emoshift.methods import method_class, method_needs
+from emoshift.methods import method_class
 from emoshift.methods.stacked import fit_stacked
 from emoshift.methods.stacked_networks import NotStackable
 from emoshift.methods.stacked_steps import MEMBER_PARAMETERS, STACKED_STEPS
@@ -80,9 +80,6 @@ def why_alone(spec: TrialSpec) -> str | None:
         return f"{spec.method} has no stacked training step"
     if spec.selection is not None:
         return "a trial that selects its hyper-parameters fits its own grid"
-    cross_validated = "label_folds" in spec.protocol_options
-    if cross_validated and method_needs(spec.method, spec.params).all_target_labels:
-        return "a trial cross-validated over label_folds fits one model per fold"
     return None
 
 
