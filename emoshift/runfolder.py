@@ -70,6 +70,9 @@ ARTIFACTS = "artifacts"
 PROJECTIONS = "projections"
 PREDICTIONS = "predictions"
 REPORT = "report"
+METADATA_PREFIX = "meta_"
+"""Arrays ``meta_<column>`` of an ``artifacts/<key>.npz`` file hold each embedded row's
+value of a corpus-table column (``meta_speaker``, ``meta_session``, ...) as text."""
 #: the column of a predictions table that holds the reference label
 TRUE_COLUMN = "true"
 

@@ -262,7 +262,93 @@ def test_whole_target_refuses_a_method_that_reads_every_target_label(tmp_path):
     }
     with pytest.raises(ConfigError, match="trains and scores on the same target rows"):
         parse_config(raw, base_dir=tmp_path)
+    with pytest.raises(ConfigError, match="set protocol.label_folds"):
+        parse_config(raw, base_dir=tmp_path)
     parse_config({**raw, "methods": {"source_only": {}, "mrd": {}}}, base_dir=tmp_path)
+
+
+def test_whole_target_label_folds_cut_the_target_speakers_into_folds_per_trial():
+    speakers = np.array(list("aabbccddeeffgghh"), dtype=object)
+    target = Target(speakers, np.arange(16.0))
+    settings = ProtocolSettings("whole_target", label_folds=4)
+    cuts = [
+        get_protocol("whole_target").split(target, Draw(settings, Condition(), t, seed=7))
+        for t in range(3)
+    ]
+    for cut in cuts:
+        assert cut.train.tolist() == cut.test.tolist() == list(range(16))
+        assert sorted(set(cut.label_folds.tolist())) == [0, 1, 2, 3]
+        for speaker in set(speakers):  # a speaker's rows never span two folds
+            assert len(set(cut.label_folds[speakers == speaker].tolist())) == 1
+    assert len({tuple(cut.label_folds) for cut in cuts}) > 1  # a new cut per trial
+    # checked before any training: more folds than target speakers is named
+    too_many = ProtocolSettings("whole_target", label_folds=9)
+    with pytest.raises(ValueError, match="label_folds: 9 speaker folds .* the target has 8"):
+        get_protocol("whole_target").check_target(target, too_many, seed=0, n_trials=1)
+
+
+class _Recorder:
+    """Predicts the mean of the target labels it trained on, and records their rows."""
+
+    fits: list = []
+
+    def __init__(self, **params):
+        self.params = params
+
+    def fit(self, X, y, X_target, X_target_labelled=None, y_target_labelled=None, **kwargs):
+        if X_target_labelled is None:  # a method that reads no target label
+            type(self).fits.append("source only")
+            self.value = 0.0
+            return self
+        type(self).fits.append(X_target_labelled[:, 0].astype(int).tolist())
+        self.value = float(np.mean(y_target_labelled))
+        return self
+
+    def predict(self, X):
+        self.predicted_rows = X[:, 0].astype(int).tolist()
+        return np.full(len(X), self.value)
+
+
+def test_a_method_reading_every_target_label_is_cross_validated_over_label_folds(monkeypatch):
+    import emoshift.experiment.trial as trial
+
+    monkeypatch.setattr(trial, "trial_model", lambda method, params, **_: _Recorder())
+    _Recorder.fits = []
+    X, _, X_target = _domains(n_source=10, n_target=12)
+    folds = np.array([0, 0, 1, 1, 2, 2] * 2)
+    y_target = np.arange(12.0)
+    split = trial.DomainSplit(
+        X_source=X, y_source=np.zeros(10), X_target=X_target, y_target=y_target,
+        X_test=X_target, y_test=y_target, label_folds=folds,
+    )
+    result = trial.run_trial("train_on_target", {}, split, seed=0, task="regression")
+    # each fold's model trains on the other folds' rows only ...
+    assert _Recorder.fits == [np.flatnonzero(folds != f).tolist() for f in range(3)]
+    # ... and predicts its own fold's rows, each row in its place
+    expected = np.array([y_target[folds != f].mean() for f in folds])
+    assert np.allclose(result.y_pred, expected)
+    assert len(result.y_true) == 12  # the whole target is scored
+    # a method that reads no target label fits once, on the source, as before
+    _Recorder.fits = []
+    trial.run_trial("source_only", {}, split, seed=0, task="regression")
+    assert _Recorder.fits == ["source only"]
+
+
+@pytest.mark.bad_input
+def test_whole_target_runs_the_upper_bound_with_label_folds_and_checks_them(tmp_path):
+    raw = {
+        "name": "whole-target",
+        "corpora": {"synthetic": {"loader": "synthetic", "path": str(tmp_path)}},
+        "task": "regression",
+        "labels": {"dimensions": ["arousal"]},
+        "pairs": [{"source": "domain == 'acted'", "target": "domain == 'spontaneous'"}],
+        "protocol": {"name": "whole_target", "label_folds": 5},
+        "methods": {"source_only": {}, "mrd": {}, "train_on_target": {}},
+    }
+    assert parse_config(raw, base_dir=tmp_path).protocol.label_folds == 5
+    with pytest.raises((ConfigError, ValueError), match="label_folds: 1 must be at least 2"):
+        parse_config({**raw, "protocol": {"name": "whole_target", "label_folds": 1}},
+                     base_dir=tmp_path)
 
 
 # --- ComParE 2013 (DANN: Sec. IV-B) -----------------------------------------------------

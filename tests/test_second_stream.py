@@ -19,6 +19,7 @@ from emoshift.experiment.plan import _data_spec
 from emoshift.experiment.protocols import make_split
 from emoshift.experiment.runner import run_experiment
 from emoshift.experiment.store import read_jsonl
+from emoshift.experiment.streams import read_stream
 from emoshift.experiment.trial import run_trial
 from emoshift.methods.sequence import Sequences
 
@@ -187,6 +188,26 @@ def test_a_column_the_table_lacks_is_named(corpus):
     raw = _raw(corpus, second_stream={"column": "faces", "root": "corpus"})
     with pytest.raises(ValueError, match="'faces' is not a corpus-table column.*extra_columns"):
         load_experiment_data(parse_config(raw, base_dir=corpus), progress=False)
+
+
+@pytest.mark.bad_input
+def test_segments_of_one_recording_cannot_share_a_stream_file(tmp_path):
+    np.save(tmp_path / "rec.npy", np.ones((10, 3), dtype=np.float32))
+    np.save(tmp_path / "rec_1.npy", np.zeros((4, 3), dtype=np.float32))
+    segments = pd.DataFrame({"file": ["rec.wav", "rec.wav"], "start": [0.0, 1.5],
+                             "end": [1.5, 3.0], "face": ["rec.npy", "rec.npy"]})
+    with pytest.raises(ValueError) as error:
+        read_stream(segments, "face", tmp_path)
+    message = str(error.value)
+    assert "features.second_stream.column 'face'" in message
+    assert "rec.wav#t=0.0,1.5" in message and "rec.wav#t=1.5,3.0" in message
+    assert "give each segment its own file" in message
+    # a file per segment is read, each row its own frames
+    frames = read_stream(segments.assign(face=["rec.npy", "rec_1.npy"]), "face", tmp_path)
+    assert [f.shape for f in frames] == [(10, 3), (4, 3)]
+    # whole recordings (no span) may still name their files as before
+    whole = pd.DataFrame({"file": ["a.wav", "b.wav"], "face": ["rec.npy", "rec_1.npy"]})
+    assert len(read_stream(whole, "face", tmp_path)) == 2
 
 
 @pytest.mark.bad_input

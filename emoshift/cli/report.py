@@ -55,6 +55,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="rows of each stored embedding to project (default 200, at most 400)",
     )
     parser.add_argument("--no-embeddings", action="store_true", help="draw no t-SNE/UMAP figure")
+    parser.add_argument(
+        "--colour-by",
+        nargs="+",
+        metavar="COLUMN",
+        default=[],
+        help="corpus-table columns (e.g. session, speaker) to colour each t-SNE/UMAP "
+        "figure by, one more figure per column",
+    )
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -89,10 +97,11 @@ def figure_scope(args: argparse.Namespace) -> FigureScope:
 
     Example:
         >>> args = argparse.Namespace(figure_pairs=["none"], figure_variants=None,
-        ...                           embedding_points=100, no_embeddings=False)
+        ...                           embedding_points=100, no_embeddings=False,
+        ...                           colour_by=["session"])
         >>> scope = figure_scope(args)
-        >>> scope.pairs, scope.variants, scope.points
-        ((), ('all',), 100)
+        >>> scope.pairs, scope.variants, scope.points, scope.colour_by
+        ((), ('all',), 100, ('session',))
     """
     from emoshift.report.figure_scope import FigureScope
 
@@ -106,4 +115,8 @@ def figure_scope(args: argparse.Namespace) -> FigureScope:
         for name, value in given.items()
         if value is not None
     }
-    return FigureScope(**options, embeddings=not args.no_embeddings)
+    return FigureScope(
+        **options,
+        embeddings=not args.no_embeddings,
+        colour_by=tuple(args.colour_by),
+    )

@@ -276,12 +276,17 @@ def _check_protocol(config: ExperimentConfig, raw: object) -> None:
                 f"and protocol {settings.name}'s target training rows are unlabelled "
                 "(name labelled training rows with target_train)"
             )
-        if protocol.transductive and any(need.all_target_labels for need in needs):
+        cross_validated = getattr(settings, "label_folds", None) is not None
+        if (
+            protocol.transductive
+            and not cross_validated
+            and any(need.all_target_labels for need in needs)
+        ):
             raise ConfigError(
                 f"config.methods.{method}: {method} reads every target training label, and "
                 f"protocol {settings.name} trains and scores on the same target rows, so it "
-                "would be scored on the labels it learnt; run it in a config of its own "
-                "(e.g. protocol loso, a speaker-independent cross-validation of the target)"
+                "would be scored on the labels it learnt; set protocol.label_folds (e.g. 5) "
+                "to run it as a speaker-independent cross-validation of the target"
             )
         if not protocol.labelled_target and any(need.labelled_target for need in needs):
             raise ConfigError(

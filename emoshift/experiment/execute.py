@@ -22,7 +22,7 @@ from emoshift.experiment.plan import TrialSpec
 from emoshift.experiment.protocols import make_split
 from emoshift.experiment.trial import DomainSplit, TrialResult, run_trial, torch_threads
 from emoshift.methods.inputs import concat_inputs
-from emoshift.runfolder import RunFolder, prediction_table
+from emoshift.runfolder import METADATA_PREFIX, RunFolder, prediction_table
 
 EMBEDDING_ROWS = 400
 
@@ -40,8 +40,31 @@ def _one_output(split: DomainSplit, column: int) -> DomainSplit:
     )
 
 
-def _embeddings(model: object, split: DomainSplit, seed: int) -> dict[str, np.ndarray] | None:
-    """Each shared layer's representation of up to 400 source and target test rows."""
+def _metadata(
+    table: pd.DataFrame | None, split: DomainSplit, source: np.ndarray, target: np.ndarray
+) -> dict[str, np.ndarray]:
+    """``meta_<column>``: the embedded rows' values, as text, of every text or whole-number
+    column of the corpus table but ``file`` (speaker, session, gender, ...), so a report
+    can colour the projections by any of them."""
+    if table is None or split.source_rows is None or split.test_rows is None:
+        return {}
+    rows = np.concatenate([split.source_rows[source], split.test_rows[target]])
+    kept = [
+        column
+        for column in table.columns
+        if column != "file" and table[column].dtype.kind in "OUSbiu"
+    ]
+    return {
+        f"{METADATA_PREFIX}{column}": table[column].iloc[rows].astype(str).to_numpy(dtype=str)
+        for column in kept
+    }
+
+
+def _embeddings(
+    model: object, split: DomainSplit, seed: int, table: pd.DataFrame | None = None
+) -> dict[str, np.ndarray] | None:
+    """Each shared layer's representation of up to 400 source and target test rows, with
+    their domain, label and corpus-table metadata (:func:`_metadata`)."""
     transform = getattr(model, "transform", None)
     if transform is None:
         return None
@@ -56,6 +79,7 @@ def _embeddings(model: object, split: DomainSplit, seed: int) -> dict[str, np.nd
     arrays: dict[str, np.ndarray] = {
         "domain": np.r_[np.zeros(len(source), int), np.ones(len(target), int)],
         "label": labels.astype(str) if labels.dtype.kind in "OUS" else labels.astype(float),
+        **_metadata(table, split, source, target),
     }
     layer = 0
     while True:
@@ -128,9 +152,11 @@ def record_result(
     result: TrialResult,
     split: DomainSplit,
     dimensions: list[str] | None,
+    table: pd.DataFrame | None = None,
 ) -> tuple[dict[str, np.ndarray] | None, pd.DataFrame | None]:
-    """Put ``result`` into ``record``; returns the embeddings of trial 0 and the per-file
-    test predictions (each None when there are none). The record names the artifacts
+    """Put ``result`` into ``record``; returns the embeddings of trial 0 (with the
+    metadata ``table`` holds for the embedded rows) and the per-file test predictions
+    (each None when there are none). The record names the artifacts
     only once both are made, so a failing trial never names a file that is not written."""
     record.update(
         metrics=result.metrics,
@@ -142,6 +168,8 @@ def record_result(
         record["selection"] = result.selection
     if result.fitted_params:  # only then, so other records stay as they were
         record["fitted_params"] = result.fitted_params
+    if result.domain_classifier is not None:
+        record["domain_classifier"] = result.domain_classifier
     predictions = embeddings = None
     if split.test_files is not None:  # a corpus table names each row's file
         predictions = prediction_table(
@@ -153,7 +181,7 @@ def record_result(
             dimensions=dimensions,
         )
     if spec.trial == 0 and result.model is not None:
-        embeddings = _embeddings(result.model, split, spec.seed)
+        embeddings = _embeddings(result.model, split, spec.seed, table)
     if predictions is not None:
         record["predictions"] = RunFolder.predictions_name(spec.key)
     if embeddings is not None:
@@ -185,7 +213,9 @@ def execute_trial(spec: TrialSpec, data: ExperimentData) -> Outcome:
             keep_model=spec.trial == 0,
             selection=spec.selection,
         )
-        embeddings, predictions = record_result(record, spec, result, split, dimensions)
+        embeddings, predictions = record_result(
+            record, spec, result, split, dimensions, data.table
+        )
     except Exception:  # a failing trial is recorded, the others go on
         record.update(status="error", error=traceback.format_exc())
     return record, embeddings, predictions, time.perf_counter() - started

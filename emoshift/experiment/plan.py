@@ -173,6 +173,7 @@ PROTOCOL_OPTIONS = (
     "dev_fraction",
     "unsampled_as_unlabelled",
     "target_train",
+    "label_folds",
 )
 
 

@@ -130,6 +130,9 @@ def make_split(
             None if cut.labelled_train is None else data.inputs(target[cut.labelled_train])
         ),
         y_labelled_train=None if cut.labelled_train is None else data.y[target[cut.labelled_train]],
+        label_folds=cut.label_folds,
+        source_rows=source,
+        test_rows=test,
         source_domains=(
             None
             if domain_column is None

@@ -204,7 +204,9 @@ def execute_stack(specs: list[TrialSpec], data: ExperimentData) -> list[Outcome]
                 keep_model=spec.trial == 0,
                 fit_seconds=fit_seconds,
             )
-            embeddings, predictions = record_result(record, spec, result, split, dimensions)
+            embeddings, predictions = record_result(
+                record, spec, result, split, dimensions, data.table
+            )
         except Exception:  # a failing trial is recorded, the others go on
             record.update(status="error", error=traceback.format_exc())
         # not the stack's size: a resumed run's stacks are smaller, and a member's

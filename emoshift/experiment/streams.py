@@ -43,6 +43,7 @@ from emoshift.data.loaders.csv_table import table_separator
 from emoshift.experiment.features import NORMALISATIONS, _normalise_frames
 from emoshift.experiment.method_grid import expand_method_grid
 from emoshift.experiment.schema import ConfigError, _check_choice
+from emoshift.features.segments import row_names, split_name
 from emoshift.methods import method_class
 
 
@@ -158,6 +159,7 @@ def read_stream(
             f"features.second_stream.column {column!r} is not a corpus-table column "
             f"(columns: {list(table.columns)}); add it with corpora.<name>.extra_columns"
         )
+    _refuse_shared_segment_files(table, column)
     sequences: list[np.ndarray] = []
     for audio, name in zip(table["file"].astype(str), table[column]):
         if not isinstance(name, str) or not name.strip():
@@ -175,6 +177,28 @@ def read_stream(
     out = np.empty(len(sequences), dtype=object)
     out[:] = sequences
     return out
+
+
+def _refuse_shared_segment_files(table: pd.DataFrame, column: str) -> None:
+    """Refuse segment rows (``<file>#t=start,end``) that name one stream file: a file
+    joined by audio file (``extra_columns``) covers the whole recording, so each of its
+    utterances would read every frame of the others."""
+    names = row_names(table)
+    segments = [split_name(name)[1] is not None for name in names]
+    paths = table[column].astype(str).str.strip()
+    seen: dict[str, str] = {}
+    for name, path, is_segment in zip(names, paths, segments):
+        if not is_segment or not path:
+            continue
+        if path in seen:
+            raise ValueError(
+                f"features.second_stream.column {column!r}: segment rows {seen[path]} and "
+                f"{name} name the same file {path}; a stream file holds the frames of one "
+                "utterance, so give each segment its own file (a per-segment path in the "
+                "column, not one joined by audio file through corpora.<name>.extra_columns) "
+                "or drop features.second_stream"
+            )
+        seen[path] = name
 
 
 def _read_frames(path: Path, audio: str, width: int | None) -> np.ndarray:

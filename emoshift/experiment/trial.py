@@ -22,11 +22,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 
+from emoshift.experiment.cross_fit import CrossFitted
 from emoshift.experiment.selecting import oracle_scores, select_model
 from emoshift.methods import get_method, method_class, method_needs
 from emoshift.metrics import confusion_matrix, score
@@ -72,6 +73,12 @@ class DomainSplit:
         X_labelled_train, y_labelled_train: what methods reading every target label
             train on instead of ``X_target``/``y_target`` (``partition`` with
             ``target_train``), or ``None``.
+        source_rows, test_rows: the corpus-table rows of ``X_source`` and ``X_test``
+            (positions into the experiment's table), for what a run stores beside the
+            scores (each embedded row's metadata), or ``None``.
+        label_folds: the fold of each ``X_target`` row, which are also the ``X_test``
+            rows (``whole_target`` with ``label_folds``): methods reading every target
+            label are cross-validated over them (:func:`cross_validated`), or ``None``.
     """
 
     X_source: np.ndarray
@@ -88,6 +95,9 @@ class DomainSplit:
     test_files: np.ndarray | None = None
     X_labelled_train: np.ndarray | None = None
     y_labelled_train: np.ndarray | None = None
+    label_folds: np.ndarray | None = None
+    source_rows: np.ndarray | None = None
+    test_rows: np.ndarray | None = None
 
 
 @dataclass
@@ -110,6 +120,9 @@ class TrialResult:
     fitted_params: dict = field(default_factory=dict)
     """Hyper-parameters the method chose inside ``fit`` from its training rows (its
     ``fitted_params_``, e.g. the ANOVA-F count of ``n_selected: inner_cv``)."""
+    domain_classifier: dict | None = None
+    """For a method with a domain classifier, how well the fitted one tells the domains
+    apart (:func:`domain_detection`), else ``None``."""
 
 
 def fit_arguments(
@@ -162,7 +175,14 @@ def run_trial(
     started = time.perf_counter()
     kwargs = fit_arguments(method, split, params)
     chosen = None
-    if selection is None:
+    if split.label_folds is not None and method_needs(method, params).all_target_labels:
+        if selection is not None:
+            raise ValueError(
+                f"method {method!r} runs cross-validated over label_folds and cannot also "
+                f"select its hyper-parameters (selection.{method}); drop one of the two"
+            )
+        model = cross_validated(method, params, split, seed=seed, task=task)
+    elif selection is None:
         model.fit(split.X_source, split.y_source, **kwargs)
     else:
         chosen, record = select_model(
@@ -194,6 +214,31 @@ def run_trial(
             )
         result.selection = record
     return result
+
+
+def cross_validated(
+    method: str, params: dict[str, object], split: DomainSplit, *, seed: int, task: str
+) -> CrossFitted:
+    """``method`` fitted once per fold of ``split.label_folds``, each on the target rows
+    of the other folds (their labels included), as one predictor of the test rows."""
+    models = []
+    for fold in range(int(split.label_folds.max()) + 1):
+        kept = split.label_folds != fold
+        fold_split = replace(
+            split,
+            X_target=split.X_target[kept],
+            y_target=split.y_target[kept],
+            target_speakers=(
+                None if split.target_speakers is None else split.target_speakers[kept]
+            ),
+            X_labelled_train=None,
+            y_labelled_train=None,
+            label_folds=None,
+        )
+        model = trial_model(method, params, seed=seed, task=task)
+        model.fit(split.X_source, split.y_source, **fit_arguments(method, fold_split, params))
+        models.append(model)
+    return CrossFitted(models, split.label_folds)
 
 
 def trial_model(method: str, params: dict[str, object], *, seed: int, task: str) -> object:
@@ -246,7 +291,21 @@ def score_trial(
         proba=proba,
         classes=classes,
         fitted_params=dict(getattr(model, "fitted_params_", {})),
+        domain_classifier=domain_detection(model, split),
     )
+
+
+def domain_detection(model: object, split: DomainSplit) -> dict[str, float] | None:
+    """The fitted domain classifier's accuracy on the target test rows (the share it takes
+    for target data, as Abdelwahab & Busso's Table III reports it), on the labelled source
+    training rows (the share it takes for source data) and their mean, the balanced
+    accuracy; ``None`` for a model without a domain classifier. Near 0.5 balanced, the
+    classifier no longer tells the domains apart."""
+    if not hasattr(model, "domain_classifier_"):
+        return None
+    target = float(np.mean(model.predict_domain(split.X_test) == 1))
+    source = float(np.mean(model.predict_domain(split.X_source) == 0))
+    return {"target_test": target, "source": source, "balanced": (target + source) / 2}
 
 
 def _gives_probabilities(model: object) -> bool:

@@ -65,6 +65,34 @@ class Predictions:
         outputs = map_chunks(lambda x: encoder.layers_output(x)[layer], inputs, self.device_)
         return outputs.cpu().numpy()
 
+    @property
+    def domain_classifier_(self) -> torch.nn.Module:
+        """The fitted domain classifier of a method that trains one (DANN, max-entropy).
+
+        ``AttributeError`` for a model without one, so ``hasattr`` tells which have one.
+        """
+        modules = vars(self).get("modules_")
+        if modules is None or "domain" not in modules:
+            raise AttributeError(f"{type(self).__name__} has no fitted domain classifier")
+        return modules["domain"]
+
+    @torch.no_grad()
+    def predict_domain(self, X: object) -> np.ndarray:
+        """1 for each row the domain classifier takes for target data, else 0.
+
+        The classifier's target output is its single logit's positive side, or its last
+        output (source against target, or K source domains then the target).
+        """
+        classifier = self.domain_classifier_
+        inputs = self._check_predict_inputs(X)
+        self.modules_.eval()
+        encoder = self.modules_["encoder"]
+        logits = map_chunks(lambda x: classifier(encoder(x)), inputs, self.device_)
+        logits = logits.cpu().numpy()
+        if logits.shape[1] == 1:
+            return (logits[:, 0] > 0).astype(int)
+        return (logits.argmax(1) == logits.shape[1] - 1).astype(int)
+
     def score(self, X: object, y: object) -> float:
         """UAR for classification, mean CCC over target columns for regression
         (:mod:`emoshift.metrics`)."""

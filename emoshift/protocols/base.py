@@ -62,6 +62,11 @@ class ProtocolSettings:
             reading every target label (``train_on_target``, the within-corpus upper
             bound) train on, e.g. ``"partition == 'Train'"``; the other methods never see
             them. Unset: those methods cannot run under ``partition``.
+        label_folds: ``whole_target``: the methods that read every target label (the
+            within-corpus upper bound) run as a speaker-independent cross-validation of
+            the target in ``label_folds`` folds, each fold's rows predicted by a model
+            trained on the other folds' labels, so every target row is scored by a model
+            that never saw its speaker. Unset: those methods cannot run there.
     """
 
     name: str = "cross_domain"
@@ -81,6 +86,7 @@ class ProtocolSettings:
     dev_fraction: float = 0.1
     unsampled_as_unlabelled: bool = True
     target_train: str | None = None
+    label_folds: int | None = None
 
     def check(self) -> None:
         """Raise ``ValueError`` naming the first field whose value is out of range.
@@ -117,6 +123,8 @@ class ProtocolSettings:
             raise ValueError(f"k_counts: {self.k_counts!r} is not 'per_class' or 'total'")
         if self.n_folds < 2:
             raise ValueError(f"n_folds: {self.n_folds} must be at least 2 (5 is usual)")
+        if self.label_folds is not None and self.label_folds < 2:
+            raise ValueError(f"label_folds: {self.label_folds} must be at least 2 (5 is usual)")
         if not 0 <= self.dev_fraction < 1:
             raise ValueError(
                 f"dev_fraction: {self.dev_fraction} is not a fraction in [0, 1) of the "
@@ -205,6 +213,9 @@ class TargetSplit:
         dev: target rows of a labelled development set (early stopping), or ``None``.
         labelled_train: target rows that methods reading every target label train on
             instead of ``train`` (``partition`` with ``target_train``), or ``None``.
+        label_folds: the cross-validation fold of each ``train`` row (which are also the
+            ``test`` rows) for the methods reading every target label (``whole_target``
+            with ``label_folds``), or ``None``.
     """
 
     train: np.ndarray
@@ -212,6 +223,7 @@ class TargetSplit:
     labelled: np.ndarray | None = None
     dev: np.ndarray | None = None
     labelled_train: np.ndarray | None = None
+    label_folds: np.ndarray | None = None
 
 
 class Protocol(ABC):
@@ -228,7 +240,7 @@ class Protocol(ABC):
             that read every target label, such as ``train_on_target``, cannot run).
         transductive: whether its test rows are also its unlabelled target training rows
             (methods that read every target training label would learn the test labels,
-            so they cannot run).
+            so they run only cross-validated, with ``label_folds``).
         model_selection: what model selection (early stopping, hyper-parameters) may see,
             completing the sentence "Model selection used only ...".
     """

@@ -25,7 +25,9 @@
   that read every target label (a within-corpus upper bound on the official train set).
 - ``whole_target``: every target row is unlabelled training data and every target row is
   scored (transductive unsupervised adaptation, as Chao et al. 2019 evaluate MRD); no
-  method may read a target label, so ``train_on_target`` is refused.
+  method may read a target label, so ``train_on_target`` is refused, unless
+  ``label_folds`` makes it a speaker-independent cross-validation of the target whose
+  folds' predictions together score every target row (the paper's upper bound).
 
 Speaker splits make each utterance of unknown speaker a speaker of its own
 (``unknown_speakers="own_group"``) or raise (``"raise"``).
@@ -495,16 +497,47 @@ class Partition(Protocol):
 
 
 class WholeTarget(Protocol):
-    """Every target row unlabelled for training and scored for testing (transductive)."""
+    """Every target row unlabelled for training and scored for testing (transductive).
+
+    With ``label_folds``, the target speakers are also cut into that many folds
+    (balancing classes, a new cut per trial) for the methods that read every target label:
+    each fold is predicted by a model trained on the others.
+    """
 
     name = "whole_target"
-    settings: tuple[str, ...] = ()
+    settings: tuple[str, ...] = ("label_folds", "unknown_speakers")
     transductive = True
-    model_selection = "a source development split"
+    model_selection = (
+        "a source development split (the cross-validated upper bound: its training folds)"
+    )
+
+    def check_target(
+        self, target: Target, settings: ProtocolSettings, *, seed: int, n_trials: int
+    ) -> None:
+        if settings.label_folds is None:
+            return
+        speakers = len(set(_speaker_groups(target, settings).tolist()))
+        if speakers < settings.label_folds:
+            raise ValueError(
+                f"label_folds: {settings.label_folds} speaker folds need as many target "
+                f"speakers; the target has {speakers}; lower label_folds"
+            )
 
     def split(self, target: Target, draw: Draw) -> TargetSplit:
         everything = np.arange(len(target.y))
-        return TargetSplit(train=everything, test=everything.copy())
+        n_folds = draw.settings.label_folds
+        if n_folds is None:
+            return TargetSplit(train=everything, test=everything.copy())
+        folds = partition_groups(
+            _speaker_groups(target, draw.settings),
+            target.strata(),
+            [1 / n_folds] * n_folds,
+            draw.seed + draw.trial,
+        )
+        label_folds = np.empty(len(everything), dtype=int)
+        for fold, rows in enumerate(folds):
+            label_folds[rows] = fold
+        return TargetSplit(train=everything, test=everything.copy(), label_folds=label_folds)
 
 
 PROTOCOLS: dict[str, Protocol] = {

@@ -24,10 +24,12 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from emoshift.runfolder import METADATA_PREFIX
 
 MAX_POINTS = 400
 """At most this many points are projected (the run stores no more)."""
@@ -46,11 +48,13 @@ _LAYER = re.compile(r"layer_(\d+)")
 class Embeddings:
     """The stored representations of one trial: ``layers`` maps ``layer_<i>`` (in order)
     to an ``(n, d)`` array; ``domain`` holds n codes (0 = source, 1 = target); ``label``
-    n class names, or numbers for regression."""
+    n class names, or numbers for regression; ``metadata`` maps a corpus-table column to
+    the n rows' values as text (empty for files written before runs stored them)."""
 
     layers: dict[str, np.ndarray]
     domain: np.ndarray
     label: np.ndarray
+    metadata: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def load_embeddings(path: str | os.PathLike) -> Embeddings:
@@ -86,14 +90,20 @@ def load_embeddings(path: str | os.PathLike) -> Embeddings:
         )
     domain, label = stored["domain"].astype(int), stored["label"]
     n = len(domain)
-    for name in ("label", *layer_names):
+    metadata = [name for name in stored if name.startswith(METADATA_PREFIX)]
+    for name in ("label", *metadata, *layer_names):
         array = stored[name]
-        if len(array) != n or (name != "label" and array.ndim != 2):
+        if len(array) != n or (name in layer_names and array.ndim != 2):
             raise ValueError(
                 f"{file}: {name} has shape {array.shape} but 'domain' has {n} rows; each "
-                "layer must be (n, features) and 'label' hold n values"
+                "layer must be (n, features) and 'label' and 'meta_<column>' hold n values"
             )
-    return Embeddings({name: stored[name] for name in layer_names}, domain, label)
+    return Embeddings(
+        {name: stored[name] for name in layer_names},
+        domain,
+        label,
+        {name[len(METADATA_PREFIX) :]: stored[name].astype(str) for name in metadata},
+    )
 
 
 def umap_available() -> bool:

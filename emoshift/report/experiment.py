@@ -9,15 +9,17 @@ tables, each as ``.md``, ``.csv``, ``.json``, ``.tex`` and ``.html`` in ``report
 trials, and a paired test against the config's baseline, Holm-corrected), ``wide``
 (variants x pairs, marked for significance), ``per_class`` (recall and F1 of each class)
 and, when a method chose hyper-parameters inside its fit, ``fitted`` (the choices
-counted over trials); and a self-contained ``report/report.html`` (plus ``report.md``)
-with the tables, the metric against the number of labelled target examples, confusion
-matrices, domain-classifier accuracy over epochs, t-SNE (and UMAP when installed) of
-each shared layer for the baseline and each adapted model side by side (for the pairs
-and variants of a :class:`~emoshift.report.figure_scope.FigureScope`; projections cached
-in ``projections/``), the failed trials, and how models were selected. The tables are
-built in :mod:`emoshift.report.trial_tables` and :mod:`emoshift.report.paper_tables`,
-the figures drawn in :mod:`emoshift.report.experiment_figures`; this module reads the
-run and assembles.
+counted over trials), and when methods trained a domain classifier,
+``domain_classifier`` (how well the fitted one tells the domains apart); and a
+self-contained ``report/report.html`` (plus ``report.md``) with the tables, the metric
+against the number of labelled target examples, confusion matrices, domain-classifier
+accuracy over epochs, t-SNE (and UMAP when installed) of each shared layer for the
+baseline and each adapted model side by side (for the pairs and variants of a
+:class:`~emoshift.report.figure_scope.FigureScope`; projections cached in
+``projections/``), the failed trials, and how models were selected. The tables are built
+in :mod:`emoshift.report.trial_tables` and :mod:`emoshift.report.paper_tables`, the
+figures drawn in :mod:`emoshift.report.experiment_figures`; this module reads the run
+and assembles.
 
 Example:
     >>> import json, tempfile, pathlib
@@ -44,6 +46,7 @@ from pathlib import Path
 import pandas as pd
 
 from emoshift.protocols import get_protocol
+from emoshift.report.domain_tables import DOMAIN_CLASSIFIER_NOTE, domain_classifier_table
 from emoshift.report.experiment_figures import FigureSet, draw_figures
 from emoshift.report.figure_scope import FigureScope
 from emoshift.report.html import write_report
@@ -97,7 +100,8 @@ class ExperimentReport:
     """What :func:`write_experiment_report` wrote: the results ``table`` (one row per
     variant x pair x condition), the ``failures`` table, the ``html`` and ``markdown``
     pages, the ``tables`` files (table name -> suffix -> path: ``results``, ``wide``,
-    ``per_class``, ``fitted`` when trials chose in fit, each ``md``, ``csv``, ``json``,
+    ``per_class``, ``fitted`` when trials chose in fit, ``domain_classifier`` when
+    trials recorded one, each ``md``, ``csv``, ``json``,
     ``tex``, ``html``), the ``figures``
     (caption -> PNG path), the ``notes`` shown on the page and the ``projections``
     (``computed`` and ``cached``: how many t-SNE/UMAP projections were computed and how
@@ -293,6 +297,11 @@ def _analyse(
         sections["Hyper-parameters chosen in fit"] = fitted
         files["fitted"] = (fitted, FITTED_NOTE)
         notes.append(FITTED_NOTE)
+    domains = domain_classifier_table(trials)
+    if domains is not None:
+        sections["Domain classifier after training"] = domains
+        files["domain_classifier"] = (domains, DOMAIN_CLASSIFIER_NOTE)
+        notes.append(DOMAIN_CLASSIFIER_NOTE)
     conditions = condition_columns(trials)
     cache = ProjectionCache(RunFolder(results.run_dir).projections)
     draw_figures(

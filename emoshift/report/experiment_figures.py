@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from itertools import product
 from pathlib import Path
 
 import numpy as np
@@ -151,6 +152,23 @@ class _StoredEmbeddings:
                 return None
         return self.loaded[relative]
 
+    def coloured(self, relative: str, layer: str, method: str, column: str) -> tuple | None:
+        """:meth:`points` with each row's ``column`` value (corpus-table metadata the run
+        stored) in place of its label; ``ValueError`` naming the stored columns when the
+        file has no such column."""
+        drawn = self.points(relative, layer, method)
+        if drawn is None:
+            return None
+        stored = self.loaded[relative]
+        if column not in stored.metadata:
+            raise ValueError(
+                f"--colour-by {column}: {relative} stores no such column (it has "
+                f"{sorted(stored.metadata) or 'none: a run made before metadata was stored'}); "
+                "choose one of those or re-run the trials"
+            )
+        rows = sample_rows(len(stored.domain), self.sample_size)
+        return drawn[0], drawn[1], stored.metadata[column][rows]
+
     def points(self, relative: str, layer: str, method: str) -> tuple | None:
         """``(2-D points, domain, label)`` of ``layer``, or ``None`` when the file lacks it."""
         stored = self.loaded[relative]
@@ -193,11 +211,13 @@ def _embedding_figures(
     reference: str | None,
     conditions: Sequence[str],
     figures: FigureSet,
+    colour_by: Sequence[str] = (),
 ) -> None:
     """Per pair (first condition with artifacts): each adapted variant beside the baseline,
-    one figure per shared layer and projection."""
+    one figure per shared layer and projection, and one more per ``colour_by`` column."""
     classification = trials[0].get("task", "classification") == "classification"
     label_name = "emotion" if classification else "label (first dimension)"
+    colourings = [(label_name, None), *((column, column) for column in colour_by)]
     with_artifacts = [t for t in trials if t.get("embeddings")]
     for pair in dict.fromkeys(t["pair"] for t in with_artifacts):
         chosen = first_condition(with_artifacts, pair)
@@ -208,17 +228,23 @@ def _embedding_figures(
             layers = dict.fromkeys(n for a in artifacts.values() for n in stored.loaded[a].layers)
             for method in projection_methods():
                 name = PROJECTION_NAMES[method]
-                for layer in layers:
+                for layer, (colour_name, column) in product(layers, colourings):
                     caption = (
                         f"{name} of {layer} ({' vs '.join(artifacts)}), {where}: source and "
                         f"target test examples of trial {first_trial[models[-1]]['trial']}, "
-                        f"coloured by domain (top) and {label_name} (bottom)"
+                        f"coloured by domain (top) and {colour_name} (bottom)"
                     )
+                    drawn = {
+                        v: stored.points(a, layer, method)
+                        if column is None
+                        else stored.coloured(a, layer, method, column)
+                        for v, a in artifacts.items()
+                    }
                     path = embedding_scatter_figure(
-                        {v: stored.points(a, layer, method) for v, a in artifacts.items()},
-                        figures.path(f"{method} {models[-1]} {pair} {layer}"),
+                        drawn,
+                        figures.path(f"{method} {models[-1]} {pair} {layer} {column or ''}"),
                         projection=name,
-                        label_name=label_name,
+                        label_name=colour_name,
                         title=f"{layer}, {pair}",
                     )
                     figures.add(f"Representations ({name})", caption, path)
@@ -258,7 +284,7 @@ def draw_figures(
     if not scope.embeddings or not any(t.get("embeddings") for t in panels):
         return
     stored = _StoredEmbeddings(run_dir, cache, scope.points)
-    _embedding_figures(panels, stored, reference, conditions, figures)
+    _embedding_figures(panels, stored, reference, conditions, figures, scope.colour_by)
     _embedding_notes(stored, notes)
 
 

@@ -39,12 +39,15 @@ class FigureScope:
             ``("all",)``; empty: none.
         points: rows of each stored embedding that are projected (3 to 400).
         embeddings: whether to draw t-SNE/UMAP at all.
+        colour_by: corpus-table columns (e.g. ``session``, ``speaker``) that each
+            projection is also drawn coloured by, one more figure per column.
     """
 
     pairs: tuple[str, ...] = (FIRST,)
     variants: tuple[str, ...] = (ALL,)
     points: int = DEFAULT_POINTS
     embeddings: bool = True
+    colour_by: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 3 <= self.points <= MAX_POINTS:
