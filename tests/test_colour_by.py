@@ -23,13 +23,15 @@ from emoshift.report.projection_cache import sample_rows
 
 def test_a_trial_stores_the_metadata_of_each_embedded_row(tmp_path):
     n = 40
-    table = pd.DataFrame({
-        "file": [f"f{i}.wav" for i in range(n)],
-        "domain": ["s"] * 20 + ["t"] * 20,
-        "speaker": [f"spk{i // 4}" for i in range(n)],
-        "session": [f"Session{i % 3 + 1}" for i in range(n)],
-        "arousal": np.linspace(-1, 1, n),  # a score, not metadata
-    })
+    table = pd.DataFrame(
+        {
+            "file": [f"f{i}.wav" for i in range(n)],
+            "domain": ["s"] * 20 + ["t"] * 20,
+            "speaker": [f"spk{i // 4}" for i in range(n)],
+            "session": [f"Session{i % 3 + 1}" for i in range(n)],
+            "arousal": np.linspace(-1, 1, n),  # a score, not metadata
+        }
+    )
     rng = np.random.default_rng(0)
     X = rng.normal(size=(n, 5)).astype("float32")
     y = np.where(X[:, 0] > 0, "high", "low")
@@ -62,8 +64,11 @@ def _add_sessions(directory):
     return sessions
 
 
-def test_the_report_draws_each_projection_coloured_by_the_column(tmp_path, projection,  # noqa: F811
-                                                                  monkeypatch):
+def test_the_report_draws_each_projection_coloured_by_the_column(
+    tmp_path,
+    projection,  # noqa: F811
+    monkeypatch,
+):
     make_run(tmp_path)
     sessions = _add_sessions(tmp_path)
     drawn = []

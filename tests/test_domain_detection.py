@@ -23,8 +23,9 @@ PLAIN_TINY = {k: v for k, v in TINY.items() if k != "domain_hidden_sizes"}
 
 def _split(shift: float) -> DomainSplit:
     Xs, ys, Xt, yt = _two_domains(160, 0, shift=shift)
-    return DomainSplit(X_source=Xs, y_source=ys, X_target=Xt[:80], y_target=yt[:80],
-                       X_test=Xt[80:], y_test=yt[80:])
+    return DomainSplit(
+        X_source=Xs, y_source=ys, X_target=Xt[:80], y_target=yt[:80], X_test=Xt[80:], y_test=yt[80:]
+    )
 
 
 def test_predict_domain_reads_the_domain_classifier_target_side():
@@ -38,8 +39,11 @@ def test_predict_domain_reads_the_domain_classifier_target_side():
     assert np.array_equal(dann.predict_domain(split.X_test), (logit > 0).astype(int))
     labelled = np.arange(8)
     me = MaxEntropySoftLabel(**PLAIN_TINY, max_epochs=2, pretrain_epochs=1).fit(
-        split.X_source, split.y_source, X_target=split.X_target,
-        X_target_labelled=split.X_target[labelled], y_target_labelled=split.y_target[labelled],
+        split.X_source,
+        split.y_source,
+        X_target=split.X_target,
+        X_target_labelled=split.X_target[labelled],
+        y_target_labelled=split.y_target[labelled],
     )
     with torch.no_grad():
         me.modules_.eval()
@@ -67,8 +71,12 @@ def test_a_trial_records_how_well_its_domain_classifier_tells_the_domains_apart(
 
 def test_the_report_table_averages_the_recorded_accuracies_per_variant():
     trials = [
-        {"variant": "dann", "pair": "a->b", "trial": t,
-         "domain_classifier": {"target_test": v, "source": 0.9, "balanced": (v + 0.9) / 2}}
+        {
+            "variant": "dann",
+            "pair": "a->b",
+            "trial": t,
+            "domain_classifier": {"target_test": v, "source": 0.9, "balanced": (v + 0.9) / 2},
+        }
         for t, v in enumerate((0.6, 0.7))
     ] + [{"variant": "source_only", "pair": "a->b", "trial": 0}]
     table = domain_classifier_table(trials)

@@ -318,8 +318,13 @@ def test_a_method_reading_every_target_label_is_cross_validated_over_label_folds
     folds = np.array([0, 0, 1, 1, 2, 2] * 2)
     y_target = np.arange(12.0)
     split = trial.DomainSplit(
-        X_source=X, y_source=np.zeros(10), X_target=X_target, y_target=y_target,
-        X_test=X_target, y_test=y_target, label_folds=folds,
+        X_source=X,
+        y_source=np.zeros(10),
+        X_target=X_target,
+        y_target=y_target,
+        X_test=X_target,
+        y_test=y_target,
+        label_folds=folds,
     )
     result = trial.run_trial("train_on_target", {}, split, seed=0, task="regression")
     # each fold's model trains on the other folds' rows only ...
@@ -347,8 +352,9 @@ def test_whole_target_runs_the_upper_bound_with_label_folds_and_checks_them(tmp_
     }
     assert parse_config(raw, base_dir=tmp_path).protocol.label_folds == 5
     with pytest.raises((ConfigError, ValueError), match="label_folds: 1 must be at least 2"):
-        parse_config({**raw, "protocol": {"name": "whole_target", "label_folds": 1}},
-                     base_dir=tmp_path)
+        parse_config(
+            {**raw, "protocol": {"name": "whole_target", "label_folds": 1}}, base_dir=tmp_path
+        )
 
 
 # --- ComParE 2013 (DANN: Sec. IV-B) -----------------------------------------------------

@@ -194,8 +194,14 @@ def test_a_column_the_table_lacks_is_named(corpus):
 def test_segments_of_one_recording_cannot_share_a_stream_file(tmp_path):
     np.save(tmp_path / "rec.npy", np.ones((10, 3), dtype=np.float32))
     np.save(tmp_path / "rec_1.npy", np.zeros((4, 3), dtype=np.float32))
-    segments = pd.DataFrame({"file": ["rec.wav", "rec.wav"], "start": [0.0, 1.5],
-                             "end": [1.5, 3.0], "face": ["rec.npy", "rec.npy"]})
+    segments = pd.DataFrame(
+        {
+            "file": ["rec.wav", "rec.wav"],
+            "start": [0.0, 1.5],
+            "end": [1.5, 3.0],
+            "face": ["rec.npy", "rec.npy"],
+        }
+    )
     with pytest.raises(ValueError) as error:
         read_stream(segments, "face", tmp_path)
     message = str(error.value)

@@ -54,8 +54,10 @@ class CrossFitted:
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Each row predicted by the model of its fold."""
         self._check(X)
-        parts = [(self.folds == fold, model.predict(X[self.folds == fold]))
-                 for fold, model in enumerate(self.models)]
+        parts = [
+            (self.folds == fold, model.predict(X[self.folds == fold]))
+            for fold, model in enumerate(self.models)
+        ]
         shape = (len(self.folds), *parts[0][1].shape[1:])
         predicted = np.empty(shape, dtype=np.result_type(*(p for _, p in parts)))
         for rows, values in parts:

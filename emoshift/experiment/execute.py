@@ -213,9 +213,7 @@ def execute_trial(spec: TrialSpec, data: ExperimentData) -> Outcome:
             keep_model=spec.trial == 0,
             selection=spec.selection,
         )
-        embeddings, predictions = record_result(
-            record, spec, result, split, dimensions, data.table
-        )
+        embeddings, predictions = record_result(record, spec, result, split, dimensions, data.table)
     except Exception:  # a failing trial is recorded, the others go on
         record.update(status="error", error=traceback.format_exc())
     return record, embeddings, predictions, time.perf_counter() - started
