@@ -20,7 +20,12 @@ from emoshift.experiment.execute import trial_split
 from emoshift.experiment.runner import prepare_run, run_experiment
 from emoshift.experiment.store import read_jsonl
 from emoshift.experiment.trial import run_trial
-from emoshift.methods.anova_count import _uar_per_count, inner_cv_count, kept_count
+from emoshift.methods.anova_count import (
+    _uar_per_count,
+    _with_fixed_class_weight,
+    inner_cv_count,
+    kept_count,
+)
 from emoshift.methods.enriched_aae import EnrichedAAEClassifier
 from emoshift.methods.svm import SVMClassifier
 from emoshift.metrics import uar
@@ -161,16 +166,22 @@ def test_each_trial_records_the_count_it_used_and_the_report_counts_them(tmp_pat
     ]
 
 
-@pytest.mark.parametrize("scaled_first", [True, False])
-def test_fitting_the_selection_once_scores_every_count_as_the_whole_pipeline_does(scaled_first):
-    """The shortcut (scaling and F-scores fitted once per fold) gives bit for bit the UAR of
-    refitting ``make(count)`` whole, with constant columns as on the fixture corpora."""
+@pytest.mark.parametrize("order", ["scaled_first", "selected_only", "scaled_after"])
+def test_fitting_the_selection_once_scores_every_count_as_the_whole_pipeline_does(order):
+    """The shortcut (scaling, F-scores and class weights fitted once per fold) gives bit
+    for bit the UAR of refitting ``make(count)`` whole, with constant columns as on the
+    fixture corpora; ``scaled_after`` is the enriched AAE's order (selection, scaling, a
+    balanced SVM), whose weights are computed once per fold."""
     X, y = _informative(n=30, width=8)
     X[:, -3:] = 1.0
+    y[:4] = "high"  # unequal classes, so that balanced weights differ from 1
 
     def make(count):
-        steps = [SelectKBest(f_classif, k=count), SVC(kernel="linear")]
-        return make_pipeline(*([StandardScaler()] if scaled_first else []), *steps)
+        select = SelectKBest(f_classif, k=count)
+        if order == "scaled_after":
+            return make_pipeline(select, StandardScaler(), SVC(class_weight="balanced"))
+        steps = [select, SVC(kernel="linear")]
+        return make_pipeline(*([StandardScaler()] if order == "scaled_first" else []), *steps)
 
     test = np.arange(1, 30, 3)
     train = np.setdiff1d(np.arange(30), test)
@@ -180,3 +191,14 @@ def test_fitting_the_selection_once_scores_every_count_as_the_whole_pipeline_doe
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # F is undefined on the constant columns
         assert _uar_per_count(X, y, make, train, test).tolist() == whole
+
+
+def test_a_balanced_svm_keeps_its_decisions_with_the_weights_fixed_once():
+    X, y = _informative(n=30, width=5)
+    y[:6] = "high"
+    fixed = _with_fixed_class_weight(SVC(class_weight="balanced"), y)
+    assert isinstance(fixed.class_weight, dict)
+    expected = SVC(class_weight="balanced").fit(X, y).decision_function(X)
+    assert np.array_equal(fixed.fit(X, y).decision_function(X), expected)
+    unweighted = SVC()
+    assert _with_fixed_class_weight(unweighted, y) is unweighted and unweighted.class_weight is None

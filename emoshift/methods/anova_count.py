@@ -29,6 +29,8 @@ from sklearn import config_context
 from sklearn.feature_selection import SelectKBest
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
+from sklearn.svm import SVC
+from sklearn.utils.class_weight import compute_class_weight
 
 from emoshift.metrics import uar
 
@@ -86,9 +88,12 @@ def _uar_per_count(
     count ``1 .. X.shape[1]``.
 
     The steps up to and including the ``SelectKBest`` do not depend on the count, so they
-    are fitted once; each count only refits the steps after the selection, on the columns
-    the fitted selection keeps at that count: the same numbers as fitting ``make(count)``
-    whole, without refitting the same scaling and F-scores ``X.shape[1]`` times.
+    are fitted once, and so are a balanced SVM's class weights, which depend on the labels
+    alone; each count only refits the steps after the selection, on the columns the fitted
+    selection keeps: the same numbers as fitting ``make(count)`` whole, without refitting
+    the same scaling, F-scores and weights ``X.shape[1]`` times. (A scaler after the
+    selection is refitted per count: fitted once on every column and sliced, it differs in
+    the last bit where numpy sums one kept column pairwise and several row by row.)
     """
     pipeline = make(X.shape[1])
     at = next(i for i, (_, step) in enumerate(pipeline.steps) if isinstance(step, SelectKBest))
@@ -96,14 +101,25 @@ def _uar_per_count(
     train_x, test_x = X[train], X[test]
     if at:
         train_x, test_x = pipeline[:at].transform(train_x), pipeline[:at].transform(test_x)
-    select, after = pipeline[at], pipeline[at + 1 :]
+    select = pipeline[at]
+    *transforms, last = (step for _, step in pipeline.steps[at + 1 :])  # fit() starts afresh
+    last = _with_fixed_class_weight(last, y[train])
     scores = []
     for count in range(1, X.shape[1] + 1):
         select.k = count
         kept = select.get_support()
         fit_x, score_x = train_x[:, kept], test_x[:, kept]
-        *transforms, last = (step for _, step in after.steps)  # fit() starts afresh
         for step in transforms:
             fit_x, score_x = step.fit_transform(fit_x, y[train]), step.transform(score_x)
         scores.append(uar(y[test], last.fit(fit_x, y[train]).predict(score_x)))
     return np.array(scores)
+
+
+def _with_fixed_class_weight(estimator: object, y: np.ndarray) -> object:
+    """``estimator`` with ``class_weight="balanced"`` replaced by the weights it would
+    compute from ``y`` (the same numbers, computed once instead of at every fit)."""
+    if not isinstance(estimator, SVC) or estimator.class_weight != "balanced":
+        return estimator
+    classes = np.unique(y)
+    weights = compute_class_weight("balanced", classes=classes, y=y)
+    return estimator.set_params(class_weight=dict(zip(classes, weights, strict=True)))
