@@ -30,9 +30,12 @@ def _reduce_params(method: str, params: dict) -> dict:
 
 
 def _reduced(config: dict, tmp_path: Path) -> dict:
+    """``config`` cut to one trial (a second only re-seeds the same code), 2 epochs, one
+    few-shot k and reduced size, the fewest folds or repetitions its protocol takes, and
+    tiny synthetic corpora or a third of each real one."""
     config = dict(config)
     config["output"] = str(tmp_path / "run")
-    config["trials"] = 2
+    config["trials"] = 1
     config["methods"] = {m: _reduce_params(m, p) for m, p in config["methods"].items()}
     protocol = dict(config.get("protocol", {}))
     if protocol.get("name") == "few_shot":
@@ -41,6 +44,9 @@ def _reduced(config: dict, tmp_path: Path) -> dict:
         protocol["sizes"] = [0.5]
     if protocol.get("name") == "target_cv":  # two folds, each tested by one of 2 trials
         protocol.update(n_folds=2, k=[2])
+        config["trials"] = 2
+    if protocol.get("repetitions"):  # exclusive runs take 2 at least
+        protocol["repetitions"] = 2
     config["protocol"] = protocol
     features = dict(config.get("features", {}))
     features["cache_dir"] = str(tmp_path.parent / "feature-cache")

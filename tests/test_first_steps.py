@@ -53,7 +53,7 @@ def test_readme_starts_with_the_demo_and_test_commands_that_ci_runs():
         # torch first, so that the range does not pull the newest (CUDA) build
         assert command.index("pip install torch==") < command.index("pip install -e ")
     assert demo.endswith("pip install -e . && emoshift demo")
-    assert tests.endswith("&& python -m pytest -q -p no:cacheprovider")
+    assert tests.endswith("&& python -m pytest -q -p no:cacheprovider -n 2 --dist worksteal")
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()
     assert ci[-1] == tests
     assert "--index-url https://download.pytorch.org/whl/cpu" in README

@@ -247,12 +247,15 @@ def test_enriched_aae_preset_binarises_iemocap_midpoint_high_and_keeps_creativei
 # --- every preset on fixture corpora ------------------------------------------------------
 
 
-def _reduced(path: Path, corpora: Path, out: Path, trials: int = 2) -> dict:
+def _reduced(path: Path, corpora: Path, out: Path, trials: int = 1) -> dict:
     """The preset with its corpora on the fixtures, ``trials`` trials and 2 epochs per
     training phase (0 warm-up); every pair and grid point is kept, and every condition
     but ``reduced``'s sizes: one count (8, what the fixture folds hold) and each fraction,
     in one trial (the enriched-AAE presets' 4 sizes x 2 repetitions x 4 pairs
-    took over 10 minutes of CI time)."""
+    took over 10 minutes of CI time). One trial by default (a second only re-seeds the
+    same code); ``split_10_40_50`` keeps 2 repetitions, the fewest its exclusive runs
+    take, and ``target_cv`` one trial per fold. The presets share one feature cache next
+    to ``corpora``, so each feature set is extracted once per module."""
     raw = yaml.safe_load(path.read_text().replace("$EMOSHIFT_CORPORA", str(corpora)))
     raw["output"] = str(out)
     raw["trials"] = trials
@@ -260,7 +263,7 @@ def _reduced(path: Path, corpora: Path, out: Path, trials: int = 2) -> dict:
     if protocol.get("name") == "target_cv":  # every fold tested once at least
         raw["trials"] = max(trials, protocol.get("n_folds", 5))
     if protocol.get("repetitions"):
-        protocol["repetitions"] = trials
+        protocol["repetitions"] = max(trials, 2)
     if protocol.get("label_folds"):  # the fixture corpora have few speakers
         protocol["label_folds"] = 2
     if protocol.get("name") == "reduced":  # the fixture folds hold a few rows: one count, 8
@@ -273,7 +276,7 @@ def _reduced(path: Path, corpora: Path, out: Path, trials: int = 2) -> dict:
         for name, default in method_class(method)().get_params().items():
             if "epochs" in name and isinstance(default, int):
                 params[name] = 0 if name.startswith("warmup") else 2
-    raw.setdefault("features", {})["cache_dir"] = str(out.parent / "cache")
+    raw.setdefault("features", {})["cache_dir"] = str(corpora.parent / f"{corpora.name}-features")
     return raw
 
 
