@@ -127,7 +127,7 @@ def test_the_tables_state_the_chosen_configuration_and_the_guard_targets(tmp_pat
     assert "| a new corpus (in-sample: scored on the pairs it was chosen on) | " in text
     assert "| mrd (4 pairs) | collapse+damage | 0% of 40.0 | 100% of 20.0 | 0 of 8 |" in text
     # the guard rule for BAVED is chosen on EmoDB <-> URDU, where every rule ties
-    assert "| baved | collapse+damage | 2 | 2 | 0% of 40.0 | no pair won |" in text
+    assert "| mrd | baved | collapse+damage | 2 | 2 | 0% of 40.0 | no pair won |" in text
 
 
 def test_a_trial_records_every_model_with_its_guard_signals_and_scores():
