@@ -30,12 +30,11 @@ A flagged model is replaced by the reference (``on_risk="fallback"``) or average
 (``on_risk="combine"``: the mean of both models' class probabilities); an unflagged one is
 kept. :class:`NegativeTransferGuard` wraps any unsupervised method with it: it fits the
 method and the reference, decides, and predicts with what it decided. Nothing here reads
-a target label. The defaults (:data:`DEFAULT_MARGINS`) are what issue 21's ranking
-(fewest pairs below -2, then the highest mean gain) picks, with MRD, on all pairs of the
+a target label. The defaults (:data:`DEFAULT_MARGINS`) were set on all pairs of the
 leave-one-corpus-out records of the real corpora (BENCHMARKS.md, "Accuracy with the
-target left out of every choice"). That is an in-sample choice: with each corpus left
-out, the same ranking kept this guard for two targets and dropped it for the third, so
-the defaults are not free of the corpora they are reported on.
+target left out of every choice"), not chosen leave-one-corpus-out; with more trials
+in, that protocol prefers MRD without the guard on those corpora, and the same choice
+made per target picked a different rule for each, so the defaults are a judgement.
 
 Example:
     >>> import numpy as np
