@@ -84,6 +84,23 @@ def test_the_choice_for_a_corpus_reads_only_pairs_without_it():
     assert good["emodb"][0] == "mrd: always adapt"
 
 
+def test_the_target_criterion_puts_fewer_losing_pairs_before_a_higher_mean_gain():
+    # MRD gains 30 and loses 20 where the domain gap widens (the gap guard falls back on
+    # both), and gains 10 where it does not: always adapting has the higher mean (+6.7)
+    # with one pair below -2; the gap guard +3.3 with none
+    units = {
+        ("arousal", "emodb->urdu"): [_models(0.5, 0.8, separability=0.9)],
+        ("arousal", "urdu->emodb"): [_models(0.5, 0.3, separability=0.9)],
+        ("arousal", "emodb->baved"): [_models(0.5, 0.6)],
+    }
+    rules = loco.configurations(["mrd"], ["entropy"])
+    assert loco.choose(units, rules, "mean gain") == "mrd: always adapt"
+    assert loco.choose(units, rules, "fewest losses, then mean gain") == "mrd: guard +gap 0.05"
+    # with no configuration better than never adapting, the tie goes to never adapting
+    lost = {u: [_models(0.5, 0.3)] for u in units}
+    assert loco.choose(lost, rules, "fewest losses, then mean gain").startswith("never")
+
+
 def test_the_guard_rule_falls_back_to_source_only_and_combine_to_the_mean():
     models = _models(0.6, 0.4, separability=0.9)  # the domain gap widened by 0.3
     assert loco.DEFAULT_RULE == "+gap 0.05"  # emoshift's default margins
@@ -106,9 +123,11 @@ def test_the_tables_state_the_chosen_configuration_and_the_guard_targets(tmp_pat
                     file.write(json.dumps({**line, **record}) + "\n")
     text = loco.markdown([path])
     assert "| baved | mrd: always adapt | 2 | 2 | -20.0 | 0 / 2 | -20.0 / -20.0 |" in text
+    # a corpus outside the records gets the choice made on all four pairs
+    assert "| a new corpus (in-sample: scored on the pairs it was chosen on) | " in text
     assert "| mrd (4 pairs) | collapse+damage | 0% of 40.0 | 100% of 20.0 | 0 of 8 |" in text
     # the guard rule for BAVED is chosen on EmoDB <-> URDU, where every rule ties
-    assert "| baved | collapse+damage | 2 | 2 | 0% of 40.0 | no pair won |" in text
+    assert "| mrd | baved | collapse+damage | 2 | 2 | 0% of 40.0 | no pair won |" in text
 
 
 def test_a_trial_records_every_model_with_its_guard_signals_and_scores():

@@ -30,11 +30,11 @@ A flagged model is replaced by the reference (``on_risk="fallback"``) or average
 (``on_risk="combine"``: the mean of both models' class probabilities); an unflagged one is
 kept. :class:`NegativeTransferGuard` wraps any unsupervised method with it: it fits the
 method and the reference, decides, and predicts with what it decided. Nothing here reads
-a target label. The defaults (:data:`DEFAULT_MARGINS`) were set after the
-leave-one-corpus-out measurement on the real corpora (BENCHMARKS.md, "Accuracy with the
-target left out of every choice"), judged on all of its pairs: that choice, made per
-target, picked a different rule for each, so the defaults are not free of the corpora
-they are reported on.
+a target label. The defaults (:data:`DEFAULT_MARGINS`) were set on all pairs of the
+leave-one-corpus-out records of the real corpora (BENCHMARKS.md, "Accuracy with the
+target left out of every choice"), not chosen leave-one-corpus-out; with more trials
+in, that protocol prefers MRD without the guard on those corpora, and the same choice
+made per target picked a different rule for each, so the defaults are a judgement.
 
 Example:
     >>> import numpy as np
