@@ -249,17 +249,22 @@ def test_whole_target_trains_on_and_scores_every_target_row():
     assert np.array_equal(cut.y_test, y[6:])
 
 
-@pytest.mark.bad_input
-def test_whole_target_refuses_a_method_that_reads_every_target_label(tmp_path):
-    raw = {
+def _whole_target_config(tmp_path, **protocol) -> dict:
+    """A regression run of MRD and the upper bound under ``whole_target``."""
+    return {
         "name": "whole-target",
         "corpora": {"synthetic": {"loader": "synthetic", "path": str(tmp_path)}},
         "task": "regression",
         "labels": {"dimensions": ["arousal"]},
         "pairs": [{"source": "domain == 'acted'", "target": "domain == 'spontaneous'"}],
-        "protocol": {"name": "whole_target"},
+        "protocol": {"name": "whole_target", **protocol},
         "methods": {"source_only": {}, "mrd": {}, "train_on_target": {}},
     }
+
+
+@pytest.mark.bad_input
+def test_whole_target_refuses_a_method_that_reads_every_target_label(tmp_path):
+    raw = _whole_target_config(tmp_path)
     with pytest.raises(ConfigError, match="trains and scores on the same target rows"):
         parse_config(raw, base_dir=tmp_path)
     with pytest.raises(ConfigError, match="set protocol.label_folds"):
@@ -341,15 +346,7 @@ def test_a_method_reading_every_target_label_is_cross_validated_over_label_folds
 
 @pytest.mark.bad_input
 def test_whole_target_runs_the_upper_bound_with_label_folds_and_checks_them(tmp_path):
-    raw = {
-        "name": "whole-target",
-        "corpora": {"synthetic": {"loader": "synthetic", "path": str(tmp_path)}},
-        "task": "regression",
-        "labels": {"dimensions": ["arousal"]},
-        "pairs": [{"source": "domain == 'acted'", "target": "domain == 'spontaneous'"}],
-        "protocol": {"name": "whole_target", "label_folds": 5},
-        "methods": {"source_only": {}, "mrd": {}, "train_on_target": {}},
-    }
+    raw = _whole_target_config(tmp_path, label_folds=5)
     assert parse_config(raw, base_dir=tmp_path).protocol.label_folds == 5
     with pytest.raises((ConfigError, ValueError), match="label_folds: 1 must be at least 2"):
         parse_config(
