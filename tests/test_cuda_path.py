@@ -11,11 +11,13 @@ saying so.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 import torch
 from test_method_contract import CLASSES, NAMES, _domain, _fit_arguments, _model
-from test_optim import _ForeachAdam, _network
+from test_optim import _network
 
 from emoshift.methods.optim import Adam
 
@@ -61,13 +63,8 @@ def test_adam_on_cuda_takes_the_foreach_path_with_the_bits_of_the_single_tensor_
             optimizer.step()
         return network
 
-    class SingleTensorAdam(Adam):
-        @torch.no_grad()
-        def step(self) -> None:
-            for group in self.param_groups:
-                self._single_tensor_step(group, [p for p in group["params"] if p.grad is not None])
-
-    ours, forced, single = train(Adam), train(_ForeachAdam), train(SingleTensorAdam)
+    forced, single = partial(Adam, foreach=True), partial(Adam, foreach=False)
+    ours, forced, single = train(Adam), train(forced), train(single)
     for name, value in ours.state_dict().items():
         assert torch.equal(value, forced.state_dict()[name]), name  # Adam chose foreach
         assert torch.equal(value, single.state_dict()[name]), name
