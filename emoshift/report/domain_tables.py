@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from emoshift.report.trial_tables import condition_columns, order_trials
+from emoshift.report.trial_tables import cells_recording
 
 TARGET_HEADER = "target test rows taken for target (%)"
 SOURCE_HEADER = "source training rows taken for source (%)"
@@ -41,17 +41,12 @@ def domain_classifier_table(trials: Sequence[Mapping[str, object]]) -> pd.DataFr
     """One row per pair x condition x variant whose trials recorded their domain
     classifier's accuracies (mean ± sample standard deviation over trials, in %), or
     ``None`` when none did."""
-    recorded = [t for t in order_trials(trials, None) if t.get("domain_classifier")]
-    if not recorded:
+    cells = cells_recording(trials, "domain_classifier")
+    if not cells:
         return None
-    conditions = condition_columns(recorded)
-    groups: dict[tuple, list[Mapping[str, object]]] = {}
-    for trial in recorded:
-        key = (trial["pair"], *(trial.get(c) for c in conditions), trial["variant"])
-        groups.setdefault(key, []).append(trial)
     rows = []
-    for key, group in groups.items():
-        row = dict(zip(["pair", *conditions, "variant"], key)) | {"n_trials": len(group)}
+    for row, group in cells:
+        row["n_trials"] = len(group)
         for name, header in _HEADERS.items():
             row[header] = _mean_std([t["domain_classifier"][name] for t in group])
         rows.append(row)

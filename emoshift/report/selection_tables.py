@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from emoshift.report.trial_tables import condition_columns, order_trials
+from emoshift.report.trial_tables import cells_recording
 
 ORACLE_HEADER = "oracle (reads target test labels; not a valid choice)"
 DISTANCE_HEADER = "distance to oracle (UAR points)"
@@ -65,17 +65,11 @@ def _oracle_pick(trial: Mapping[str, object]) -> tuple[Mapping[str, object], flo
 def selection_table(trials: Sequence[Mapping[str, object]]) -> pd.DataFrame | None:
     """One row per pair x condition x variant that selected its hyper-parameters, or
     ``None`` when no trial did."""
-    selected = [t for t in order_trials(trials, None) if t.get("selection")]
-    if not selected:
+    cells = cells_recording(trials, "selection")
+    if not cells:
         return None
-    conditions = condition_columns(selected)
-    groups: dict[tuple, list[Mapping[str, object]]] = {}
-    for trial in selected:
-        key = (trial["pair"], *(trial.get(c) for c in conditions), trial["variant"])
-        groups.setdefault(key, []).append(trial)
     rows = []
-    for key, group in groups.items():
-        row = dict(zip(["pair", *conditions, "variant"], key))
+    for row, group in cells:
         row["scorer"] = group[0]["selection"]["scorer"]
         row["n_trials"] = len(group)
         row["picked"] = _counts([t["selection"]["picked"] for t in group])
@@ -102,18 +96,12 @@ def fitted_table(trials: Sequence[Mapping[str, object]]) -> pd.DataFrame | None:
         >>> fitted_table(trials)["chosen in fit"].tolist()
         ['n_selected=3: 1; n_selected=8: 2']
     """
-    fitted = [t for t in order_trials(trials, None) if t.get("fitted_params")]
-    if not fitted:
+    cells = cells_recording(trials, "fitted_params")
+    if not cells:
         return None
-    conditions = condition_columns(fitted)
-    groups: dict[tuple, list[Mapping[str, object]]] = {}
-    for trial in fitted:
-        key = (trial["pair"], *(trial.get(c) for c in conditions), trial["variant"])
-        groups.setdefault(key, []).append(trial)
     rows = [
-        dict(zip(["pair", *conditions, "variant"], key))
-        | {"n_trials": len(group), FITTED_HEADER: _counts([t["fitted_params"] for t in group])}
-        for key, group in groups.items()
+        row | {"n_trials": len(group), FITTED_HEADER: _counts([t["fitted_params"] for t in group])}
+        for row, group in cells
     ]
     return pd.DataFrame(rows)
 

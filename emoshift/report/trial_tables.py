@@ -103,6 +103,20 @@ def _condition_key(trial: Mapping[str, object]) -> tuple:
     return tuple((trial.get(c) is not None, trial.get(c) or 0) for c in CONDITIONS)
 
 
+def cells_recording(
+    trials: Sequence[Mapping[str, object]], field: str
+) -> list[tuple[dict[str, object], list[Mapping[str, object]]]]:
+    """The trials that recorded ``field``, grouped by pair x condition x variant (in
+    :func:`order_trials` order): per group, its ``pair``/condition/``variant`` columns and
+    its trials; empty when no trial recorded ``field``."""
+    recorded = [t for t in order_trials(trials, None) if t.get(field)]
+    columns = ["pair", *condition_columns(recorded), "variant"]
+    groups: dict[tuple, list[Mapping[str, object]]] = {}
+    for trial in recorded:
+        groups.setdefault(tuple(trial.get(c) for c in columns), []).append(trial)
+    return [(dict(zip(columns, key)), group) for key, group in groups.items()]
+
+
 def order_trials(trials: Sequence[Mapping[str, object]], first: str | None) -> list[dict]:
     """Trials sorted by pair (first appearance), condition (ascending) and variant (the
     baseline first, then first appearance), then trial."""
