@@ -58,3 +58,57 @@ def test_repeats_average_the_pooled_uar_of_several_fold_draws(few_shot):
         FewShotCVSelector(model, {}, cv="loo", repeats=2).fit(
             Xs, ys, X_target_labelled=Xt, y_target_labelled=yt
         )
+
+
+def _scripted(model, per_fold: dict[float, list[float]], grid: list[float], rule: str):
+    """A selector whose cross-validation returns ``per_fold[source_weight]`` (one draw of
+    three folds; the pooled score is their mean), so the rule is checked on known numbers."""
+    selector = FewShotCVSelector(model, {"source_weight": grid}, cv=3, rule=rule)
+
+    def cv_score(params, folds, *_):
+        scores = per_fold[params["source_weight"]]
+        return float(np.mean(scores)), scores
+
+    selector._cv_score = cv_score
+    return selector
+
+
+@pytest.mark.parametrize(
+    ("weight_one", "picked_by_one_se"),
+    [
+        ([0.9, 0.9, 0.9], 1.0),  # 0.4 better in every fold: a gain far above its noise
+        ([1.0, 0.4, 0.9], 0.0),  # 0.1 better on average, differences 0.4, -0.3, 0.1: noise
+    ],
+)
+def test_one_se_keeps_the_fall_back_unless_the_gain_exceeds_one_standard_error(
+    few_shot, weight_one, picked_by_one_se
+):
+    Xs, ys, Xt, yt = few_shot
+    model = get_method("fine_tune", **SHARED, **EXTRA["fine_tune"])
+    fall_back = [0.6, 0.7, 0.8] if picked_by_one_se == 0.0 else [0.5, 0.5, 0.5]
+    per_fold = {1.0: weight_one, 0.0: fall_back}
+    fitted = {}
+    for rule in ("best", "one_se"):
+        selector = _scripted(model, per_fold, [1.0, 0.0], rule)
+        fitted[rule] = selector.fit(Xs, ys, X_target_labelled=Xt, y_target_labelled=yt)
+    assert fitted["best"].best_params_ == {"source_weight": 1.0}  # the higher mean
+    one_se = fitted["one_se"]
+    assert one_se.best_params_ == {"source_weight": picked_by_one_se}
+    differences = np.subtract(weight_one, per_fold[0.0])
+    assert one_se.rule_["se"] == pytest.approx(np.std(differences, ddof=1) / np.sqrt(3))
+    assert one_se.rule_["kept"] == (picked_by_one_se == 1.0)
+    if picked_by_one_se == 0.0:
+        assert type(one_se.best_estimator_) is type(get_method("label_target"))
+
+
+def test_one_se_needs_the_weight_zero_point_and_a_known_rule(few_shot):
+    Xs, ys, Xt, yt = few_shot
+    model = get_method("fine_tune", **SHARED, **EXTRA["fine_tune"])
+    with pytest.raises(ValueError, match="add 0.0 to the grid's source_weight"):
+        FewShotCVSelector(model, {"source_weight": [1.0, 0.5]}, cv=3, rule="one_se").fit(
+            Xs, ys, X_target_labelled=Xt, y_target_labelled=yt
+        )
+    with pytest.raises(ValueError, match="rule='median'"):
+        FewShotCVSelector(model, {"source_weight": [1.0, 0.0]}, cv=3, rule="median").fit(
+            Xs, ys, X_target_labelled=Xt, y_target_labelled=yt
+        )

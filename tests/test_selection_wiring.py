@@ -82,6 +82,27 @@ def _config(**overrides: object) -> dict:
             {"protocol": {"name": "few_shot", "k": [2]}, "methods": {"fine_tune": {}}},
             "source_weight=-1.0 is not allowed",
         ),
+        (
+            {"fine_tune": {"scorer": "few_shot_cv", "rule": "median"}},
+            {"protocol": {"name": "few_shot", "k": [2]}, "methods": {"fine_tune": {}}},
+            ".rule: 'median'; choose one of ['best', 'one_se']",
+        ),
+        (
+            {
+                "fine_tune": {
+                    "scorer": "few_shot_cv",
+                    "grid": {"source_weight": [1.0, 0.5]},
+                    "rule": "one_se",
+                }
+            },
+            {"protocol": {"name": "few_shot", "k": [2]}, "methods": {"fine_tune": {}}},
+            "add 0.0 to grid.source_weight",
+        ),
+        (
+            {"dann": {"scorer": "entropy", "grid": {"lambda_max": [1.0, 0.1]}, "rule": "one_se"}},
+            {},
+            "one_se is a rule of few_shot_cv only",
+        ),
     ],
 )
 def test_a_bad_selection_block_is_a_config_error_naming_the_field(selection, extra, message):
@@ -353,3 +374,20 @@ def test_the_report_shows_no_oracle_column_unless_recorded(tmp_path):
     text = write_experiment_report(tmp_path).markdown.read_text()
     assert "Model selection inside trials" in text and "lambda_max=0.3: 3" in text
     assert "oracle" not in text.lower()
+
+
+def test_a_few_shot_trial_records_the_one_se_rule_and_each_folds_score():
+    split = _split(labelled=np.arange(8))
+    selection = {
+        "scorer": "few_shot_cv",
+        "grid": [{"source_weight": 1.0}, {"source_weight": 0.0}],
+        "cv": 2,
+        "repeats": 2,
+        "rule": "one_se",
+    }
+    record = run_trial("fine_tune", FAST, split, seed=0, selection=selection).selection
+    rule = record["rule"]
+    assert rule["name"] == "one_se" and sorted(rule) == ["gain", "kept", "name", "se"]
+    assert all(len(s["fold_scores"]) == 4 for s in record["scores"])  # 2 draws x 2 folds
+    expected = {"source_weight": 1.0} if rule["kept"] else {"source_weight": 0.0}
+    assert record["picked"] == expected and rule["kept"] == (rule["gain"] > rule["se"])

@@ -45,6 +45,7 @@ from emoshift.metrics import METRICS
 from emoshift.protocols import PROTOCOLS, ProtocolSettings
 from emoshift.safe_yaml import load_yaml
 from emoshift.selection import SCORERS
+from emoshift.selection.few_shot import RULES
 from emoshift.selection.guard import DEFAULT_MARGINS, ON_RISK
 
 TASKS = ("classification", "regression")
@@ -161,7 +162,9 @@ class SelectionConfig:
     scorer's value of the method's own parameters);
     ``epochs`` adds ``max_epochs`` to it; ``oracle`` also records each grid point's
     target-test score, which the report shows only as not a valid choice. ``cv`` (folds
-    or ``"loo"``) and ``repeats`` (fold draws averaged) are for ``few_shot_cv``,
+    or ``"loo"``), ``repeats`` (fold draws averaged) and ``rule`` (``best``, or ``one_se``:
+    keep the ``source_weight: 0`` fall-back unless the best point beats it by more than one
+    standard error, :mod:`emoshift.selection.few_shot`) are for ``few_shot_cv``,
     ``dev_fraction`` and ``scorer_params`` for the unsupervised scorers.
     """
 
@@ -171,6 +174,7 @@ class SelectionConfig:
     oracle: bool = False
     cv: int | str = 5
     repeats: int = 1
+    rule: str = "best"
     dev_fraction: float = 0.2
     scorer_params: dict = field(default_factory=dict)
 
@@ -372,6 +376,23 @@ def _check_dev_fraction(fraction: float, where: str) -> None:
         raise ConfigError(f"{where}: {fraction} is not in (0, 1)")
 
 
+def _check_rule(spec: SelectionConfig, where: str) -> None:
+    """``rule`` is known, and ``one_se`` has its scorer and its fall-back point."""
+    if spec.rule not in RULES:
+        raise ConfigError(f"{where}.rule: {spec.rule!r}; choose one of {list(RULES)}")
+    if spec.rule == "best":
+        return
+    if spec.scorer != ["few_shot_cv"]:
+        raise ConfigError(
+            f"{where}.rule: one_se is a rule of few_shot_cv only; give scorer: few_shot_cv"
+        )
+    if 0 not in (spec.grid or {}).get("source_weight", []):
+        raise ConfigError(
+            f"{where}.rule: one_se falls back to source_weight 0 (label_target); add 0.0 to "
+            "grid.source_weight"
+        )
+
+
 def _check_selection(config: ExperimentConfig) -> None:
     """Each ``selection:`` block: a listed method, known scorers, a valid grid."""
     for method, spec, where in _per_method(config, "selection", config.selection):
@@ -385,6 +406,7 @@ def _check_selection(config: ExperimentConfig) -> None:
             raise ConfigError(
                 f"{where}.repeats: {spec.repeats}; give 1 or more fold draws (1 with cv: loo)"
             )
+        _check_rule(spec, where)
         for scorer in set(spec.scorer) & set(SCORERS):
             options = list(inspect.signature(SCORERS[scorer]).parameters)[2:]
             unknown = sorted(set(spec.scorer_params) - set(options))

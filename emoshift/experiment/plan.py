@@ -126,6 +126,7 @@ def _selection_spec(config: ExperimentConfig, method: str, params: dict, scorer:
         "oracle": spec.oracle,
         "cv": spec.cv,
         **({"repeats": spec.repeats} if spec.repeats != 1 else {}),  # keys as before at 1
+        **({"rule": spec.rule} if spec.rule != "best" else {}),
         "dev_fraction": spec.dev_fraction,
         "scorer_params": dict(spec.scorer_params),
     }

@@ -81,11 +81,14 @@ def select_model(
             _grid(selection),
             cv=selection.get("cv", 5),
             repeats=int(selection.get("repeats", 1)),
+            rule=str(selection.get("rule", "best")),
             keep_models=keep,
             random_state=seed,
         )
         selector.fit(X, y, groups=groups, **fit_kwargs)
         read = {"cv": f"{selector.cv_} over the labelled target examples"}
+        if selector.rule_ is not None:
+            read["rule"] = {"name": selector.rule, **selector.rule_}
     else:
         target_dev = scorer == "source_dev" and "eval_set" in fit_kwargs
         fraction = float(selection.get("dev_fraction", 0.2))
@@ -109,7 +112,9 @@ def select_model(
         "scorer": scorer,
         "picked": dict(selector.best_params_),
         "scores": [
-            {"params": dict(s["params"]), "score": _number(s["score"])} for s in selector.scores_
+            {"params": dict(s["params"]), "score": _number(s["score"])}
+            | ({"fold_scores": s["fold_scores"]} if "fold_scores" in s else {})
+            for s in selector.scores_
         ],
         **read,
     }

@@ -11,6 +11,19 @@ hurts: the grid point ``source_weight=0`` is ``label_target`` itself (the same n
 and training settings, trained on the target examples alone), whatever the method, so
 the selection's fall-back is exactly the baseline it must not lose to.
 
+``rule="one_se"`` keeps that fall-back unless the best point beats it by more than one
+standard error of their paired per-fold difference (the one-standard-error rule of
+Hastie, Tibshirani & Friedman, *The Elements of Statistical Learning*, 2nd ed., §7.10,
+with the fall-back as the simplest model). With folds of 6-7 examples the pooled score
+alone often prefers the source where the test does not (BENCHMARKS.md, "Few-shot at
+k = 10"); the rule asks the cross-validation for a difference larger than its own noise:
+
+    d_f = UAR_f(best) - UAR_f(fall-back)       for each held-out fold f of every draw
+    keep best  <=>  score(best) - score(fall-back) > sd(d) / sqrt(K)
+
+with ``score`` the pooled UAR above and ``K`` the folds of one draw (repeated draws reuse
+the same examples, so they do not shrink the error).
+
 Folds (:func:`few_shot_folds`): ``cv="loo"`` leaves one example out (one speaker, when
 speakers are known); an integer asks for that many stratified folds, grouped by speaker
 when speakers are known (no speaker on both sides), lowered to what the smallest class
@@ -34,7 +47,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -51,6 +63,8 @@ from emoshift.metrics import uar
 from emoshift.selection.grid import GridSelector, ParamGrid, baseline_like
 
 Folds = list[tuple[np.ndarray, np.ndarray]]
+#: how :class:`FewShotCVSelector` turns scores into a choice
+RULES = ("best", "one_se")
 
 
 def _covers(y: np.ndarray, folds: Folds) -> bool:
@@ -116,6 +130,9 @@ class FewShotCVSelector(GridSelector):
             draws (seeds ``random_state``, ``random_state + 1``, ...) and score each grid
             point by the mean of their pooled UARs: on 20-40 examples one draw of 3 folds
             is noisy. ``"loo"`` has one draw only.
+        rule: ``"best"`` takes the highest score; ``"one_se"`` keeps the
+            ``source_weight=0`` point (which the grid must hold) unless the best beats it
+            by more than one standard error (see the module docstring).
         keep_models: fit every grid point on all labelled examples and keep them in
             ``models_`` (for a target-test oracle column; costs one fit per point).
         random_state: seed of the folds (and of estimators whose seed is ``None``).
@@ -123,7 +140,10 @@ class FewShotCVSelector(GridSelector):
     Attributes:
         best_params_, best_score_, best_index_: the chosen grid point, its pooled
             out-of-fold UAR and position.
-        scores_: ``[{"params": dict, "score": float}, ...]``, one per grid point.
+        scores_: ``[{"params": dict, "score": float, "fold_scores": [float, ...]}, ...]``,
+            one per grid point (``fold_scores``: each held-out fold's UAR, draw by draw).
+        rule_: with ``"one_se"``, ``{"gain": best minus fall-back score, "se": the standard
+            error, "kept": whether the best point was kept}``; else ``None``.
         cv_: the fold scheme in words.
         best_estimator_: the chosen point refitted on all labelled examples.
         models_: every point fitted on all labelled examples (``keep_models``).
@@ -136,12 +156,14 @@ class FewShotCVSelector(GridSelector):
         *,
         cv: int | str = 5,
         repeats: int = 1,
+        rule: str = "best",
         keep_models: bool = False,
         random_state: int = 0,
     ) -> None:
         super().__init__(estimator, param_grid, keep_models=keep_models, random_state=random_state)
         self.cv = cv
         self.repeats = repeats
+        self.rule = rule
 
     def _candidate(self, params: Mapping[str, object]) -> BaseEstimator:
         """The grid point's model; at ``source_weight=0``, ``label_target`` itself."""
@@ -161,8 +183,9 @@ class FewShotCVSelector(GridSelector):
         X_labelled: np.ndarray,
         y_labelled: np.ndarray,
         fit_params: Mapping[str, object],
-    ) -> float:
-        """UAR of the pooled out-of-fold predictions of the labelled examples."""
+    ) -> tuple[float, list[float]]:
+        """UAR of the pooled out-of-fold predictions of the labelled examples, and each
+        held-out fold's own UAR."""
         predicted = np.empty(len(y_labelled), dtype=y_labelled.dtype)
         for train, held in folds:
             model = self._candidate(params).fit(
@@ -173,7 +196,8 @@ class FewShotCVSelector(GridSelector):
                 **fit_params,
             )
             predicted[held] = model.predict(X_labelled[held])
-        return uar(y_labelled, predicted)
+        per_fold = [uar(y_labelled[held], predicted[held]) for _, held in folds]
+        return uar(y_labelled, predicted), per_fold
 
     def fit(
         self,
@@ -196,27 +220,36 @@ class FewShotCVSelector(GridSelector):
         X_labelled, y_labelled = np.asarray(X_target_labelled), np.asarray(y_target_labelled)
         if self.repeats < 1 or (self.repeats > 1 and self.cv == "loo"):
             raise ValueError(f"repeats={self.repeats}: give 1 or more, and 1 with cv='loo'")
+        grid = list(ParameterGrid(self._grids()))
+        fallback = self._fallback_index(grid)
         draws = [
             few_shot_folds(y_labelled, groups, self.cv, self.random_state + r)
             for r in range(self.repeats)
         ]
         self.cv_ = draws[0][1] + (f", {self.repeats} draws" if self.repeats > 1 else "")
-        grid = list(ParameterGrid(self._grids()))
         self.scores_: list[dict[str, object]] = []
-        best = -math.inf
-        for i, params in enumerate(grid):
-            value = float(
-                np.mean(
-                    [
-                        self._cv_score(params, folds, X, y, X_labelled, y_labelled, fit_params)
-                        for folds, _ in draws
-                    ]
-                )
+        for params in grid:
+            pooled, per_fold = zip(
+                *(
+                    self._cv_score(params, folds, X, y, X_labelled, y_labelled, fit_params)
+                    for folds, _ in draws
+                ),
+                strict=True,
             )
-            self.scores_.append({"params": params, "score": value})
-            if value > best:
-                best, self.best_index_ = value, i
-        self.best_score_ = best
+            self.scores_.append(
+                {
+                    "params": params,
+                    "score": float(np.mean(pooled)),
+                    "fold_scores": [float(v) for folds in per_fold for v in folds],
+                }
+            )
+        self.best_index_ = int(np.argmax([s["score"] for s in self.scores_]))
+        self.rule_ = None
+        if fallback is not None:
+            self.rule_ = self._one_se(self.best_index_, fallback, len(draws[0][0]))
+            if not self.rule_["kept"]:
+                self.best_index_ = fallback
+        self.best_score_ = self.scores_[self.best_index_]["score"]
         self.best_params_ = grid[self.best_index_]
 
         def full(params: Mapping[str, object]) -> BaseEstimator:
@@ -230,3 +263,28 @@ class FewShotCVSelector(GridSelector):
         )
         self.classes_ = getattr(self.best_estimator_, "classes_", None)
         return self
+
+    def _fallback_index(self, grid: list[dict[str, object]]) -> int | None:
+        """The ``source_weight=0`` point that ``rule="one_se"`` falls back to (``None``
+        under ``"best"``); a ``ValueError`` for an unknown rule or a grid without it."""
+        if self.rule not in RULES:
+            raise ValueError(f"rule={self.rule!r}; choose one of {list(RULES)}")
+        if self.rule == "best":
+            return None
+        zero = [i for i, params in enumerate(grid) if params.get("source_weight") == 0]
+        if not zero:
+            raise ValueError(
+                "rule='one_se' falls back to the grid point source_weight=0 (label_target); "
+                "add 0.0 to the grid's source_weight values"
+            )
+        return zero[0]
+
+    def _one_se(self, best: int, fallback: int, k: int) -> dict[str, object]:
+        """Whether ``best`` beats ``fallback`` by more than one standard error of their
+        paired per-fold UAR difference (``k`` folds per draw)."""
+        differences = np.subtract(
+            self.scores_[best]["fold_scores"], self.scores_[fallback]["fold_scores"]
+        )
+        se = float(np.std(differences, ddof=1) / np.sqrt(k)) if len(differences) > 1 else 0.0
+        gain = float(self.scores_[best]["score"] - self.scores_[fallback]["score"])
+        return {"gain": gain, "se": se, "kept": best != fallback and gain > se}
