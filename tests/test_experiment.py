@@ -86,7 +86,8 @@ def _failing(monkeypatch, reasons: dict[str, Exception]) -> None:
 
 def test_run_resumes_and_records_failures(tmp_path, cache, monkeypatch):
     _failing(monkeypatch, {"train_on_target": ValueError("no labelled target here")})
-    parsed = parse_config(tiny_config(cache), base_dir=tmp_path)
+    # stack 1: the failure is raised in the unstacked trial path (test_stacked covers a stack)
+    parsed = parse_config(tiny_config(cache, stack=1), base_dir=tmp_path)
     summary = run_experiment(parsed, progress=False)
     assert (summary.n_done, summary.n_failed) == (3, 3)
     records = read_jsonl(summary.run_dir / "results.jsonl")
@@ -247,7 +248,8 @@ def test_run_summary_names_each_failure_reason_with_its_count(tmp_path, cache, c
         monkeypatch,
         {"train_on_target": ValueError("boom"), "label_target": FloatingPointError("loss is NaN")},
     )
-    config = tiny_config(cache, trials=2, protocol={"name": "few_shot", "k": [1]})
+    # stack 1: the failures are raised in the unstacked trial path
+    config = tiny_config(cache, trials=2, protocol={"name": "few_shot", "k": [1]}, stack=1)
     config["methods"] = {name: dict(FAST) for name in ("source_only", "label_target")}
     config["methods"]["train_on_target"] = dict(FAST)
     assert main(["run", str(_write(tmp_path, config)), "--no-report"]) == 1

@@ -317,7 +317,8 @@ def test_a_run_with_selection_resumes_to_the_same_results_and_reports_the_picks(
     import emoshift.experiment.execute as execute  # noqa: PLC0415
 
     selection = {"dann": {"scorer": "entropy", "grid": {"lambda_max": [1.0, 0.1]}, "oracle": True}}
-    config = parse_config(_config(selection=selection), base_dir=tmp_path)
+    # stack 1: the interruption counts calls of the unstacked trial path
+    config = parse_config(_config(selection=selection, stack=1), base_dir=tmp_path)
     whole = run_experiment(config, run_dir=tmp_path / "whole", progress=False)
     assert whole.n_done == 6
 

@@ -123,13 +123,15 @@ def test_a_solo_refit_no_longer_says_it_was_stacked():
     assert not hasattr(models[0].fit(X, y), "stacked_")
 
 
+@pytest.mark.parametrize("widths", [WIDE, {}], ids=["one_batch_norm_call", "member_by_member"])
 @pytest.mark.parametrize(("kind", "params"), METHODS, ids=lambda v: getattr(v, "__name__", ""))
-def test_a_stacked_member_takes_the_steps_of_its_solo_fit(kind, params):
+def test_a_stacked_member_takes_the_steps_of_its_solo_fit(kind, params, widths):
     """With ``exact`` masks a member's every operation is its solo fit's, batch norm and
     dropout included (DANN's defaults drop 20% of inputs and 50% of units), so after two
-    epochs its parameters are its solo fit's bit for bit; the per-epoch losses, reduced
-    per member, agree to float tolerance."""
-    solo, stacked = _solo_and_stacked(kind, {**params, **WIDE}, "exact")
+    epochs its parameters are its solo fit's bit for bit, at widths that batch norm runs
+    in one call (32, 16) and at widths it runs member by member (24, 12); the per-epoch
+    losses, reduced per member, agree to float tolerance."""
+    solo, stacked = _solo_and_stacked(kind, {**params, **widths}, "exact")
     _assert_as_solo_fits(solo, stacked)
     assert all(member.stacked_ == {"size": 3, "masks": "exact"} for member in stacked)
     assert _max_difference(solo[0], solo[1]) > 1e-2  # seeds give different networks
@@ -189,8 +191,9 @@ def test_with_batch_norm_at_any_width_the_losses_follow_the_solo_fit():
 def test_a_member_does_not_depend_on_the_others_in_its_stack(kind, params, masks):
     """What a resumed run relies on: the same trial in a stack of three (with other
     grid values where the method has them) or alone in a stack of one ends with the same
-    bytes, at widths (24, 12) that batch norm pads. (DANN's one-unit domain output and
-    the gradients of every linear layer once depended on the stack's size.)"""
+    bytes, at widths (24, 12) that batch norm runs member by member. (DANN's one-unit
+    domain output and the gradients of every linear layer once depended on the stack's
+    size.)"""
     X, y, X_target = _data(2)
     given = {"X": X, "y": y, "X_target": X_target}
     grid = {DANN: "lambda_max", DeepCORAL: "coral_weight"}.get(kind)
@@ -454,7 +457,7 @@ def test_a_resumed_stacked_run_gives_the_same_results_file(tmp_path, cache):
     whole = run_experiment(config, run_dir=tmp_path / "whole", progress=False)
     assert (whole.n_done, whole.n_failed) == (18, 0)
     records = read_jsonl(tmp_path / "whole" / "results.jsonl")
-    assert all(r["stacked"] == {"masks": "fast"} for r in records)
+    assert all(r["stacked"] == {"masks": "exact"} for r in records)
     cut = tmp_path / "cut"
     shutil.copytree(tmp_path / "whole", cut)
     lines = (cut / "results.jsonl").read_text().splitlines()
@@ -482,7 +485,7 @@ def test_each_stacked_member_keeps_its_own_predictions_table(tmp_path, cache):
     config = parse_config(_config(cache, stack=3), base_dir=tmp_path)
     run_experiment(config, run_dir=tmp_path / "run", progress=False)
     records = read_jsonl(tmp_path / "run" / "results.jsonl")
-    assert all(r["stacked"] == {"masks": "fast"} for r in records)
+    assert all(r["stacked"] == {"masks": "exact"} for r in records)
     assert len({r["predictions"] for r in records}) == len(records) == 9
     tables = []
     for record in records:
@@ -520,7 +523,7 @@ def test_a_few_shot_run_stacks_to_its_unstacked_results(tmp_path, cache):
         )
         assert (result.n_done, result.n_failed) == (12, 0)
         runs[stack] = read_jsonl(tmp_path / f"s{stack}" / "results.jsonl")
-    assert all(r.pop("stacked") == {"masks": "fast"} for r in runs[3])
+    assert all(r.pop("stacked") == {"masks": "exact"} for r in runs[3])
     key = lambda r: r["key"]  # noqa: E731
     for stacked, alone in zip(sorted(runs[3], key=key), sorted(runs[1], key=key), strict=True):
         history, solo_history = stacked.pop("history"), alone.pop("history")
@@ -558,7 +561,52 @@ def test_dry_run_says_which_trials_would_stack(tmp_path, cache, capsys):
     assert main(["run", str(path), "--dry-run", "--stack", "2"]) == 0
     # source-only: 3 trials -> a stack of 2 and one alone; CORAL: 6 trials -> 3 stacks of 2
     out = capsys.readouterr().out
-    assert "8 of the 9 trial(s) to run train in 4 stack(s) of up to 2 (fast dropout masks)" in out
+    assert (
+        "8 of the 9 trial(s) to run train in 4 stack(s) of up to 2 (exact dropout masks: the "
+        "numbers of each trial alone)" in out
+    )
+    assert main(["run", str(path), "--dry-run", "--stack", "auto", "--stack-masks", "fast"]) == 0
+    # stack auto: 5 on a machine without a GPU; CORAL's 6 trials -> stacks of 5 and 1
+    out = capsys.readouterr().out
+    assert "8 of the 9 trial(s) to run train in 2 stack(s) of up to 5 (stack: auto) (fast" in out
+
+
+def test_auto_stacks_five_trials_on_a_cpu_and_none_where_torch_sees_a_gpu(monkeypatch):
+    monkeypatch.setattr(stacking.torch.cuda, "is_available", lambda: False)
+    assert stacking.stack_size(None, "auto") == stacking.AUTO_CPU_STACK == 5
+    assert stacking.stack_size(2, "auto") == 2
+    monkeypatch.setattr(stacking.torch.cuda, "is_available", lambda: True)
+    assert stacking.stack_size("auto", 4) == 1
+
+
+def test_by_default_a_run_stacks_with_exact_masks_and_gives_the_unstacked_numbers(tmp_path, cache):
+    """No ``stack`` in the config: stack auto, exact masks. Every line is its unstacked
+    line plus ``stacked`` (histories' losses to float tolerance, as above); ``fast``
+    masks, asked for, are recorded and give other numbers."""
+    runs = {}
+    for name, extra in {
+        "default": {},
+        "alone": {"stack": 1},
+        "fast": {"stack_masks": "fast"},
+    }.items():
+        config = tiny_config(
+            cache,
+            name="auto",
+            methods={"dann": {**FAST, "warmup_epochs": 1}},
+            baseline=None,
+            **extra,
+        )
+        run_experiment(
+            parse_config(config, base_dir=tmp_path), run_dir=tmp_path / name, progress=False
+        )
+        runs[name] = sorted(read_jsonl(tmp_path / name / "results.jsonl"), key=lambda r: r["key"])
+    assert all(r.pop("stacked") == {"masks": "exact"} for r in runs["default"])
+    assert all(r.pop("stacked") == {"masks": "fast"} for r in runs["fast"])
+    for stacked, alone, fast in zip(runs["default"], runs["alone"], runs["fast"], strict=True):
+        for record in (stacked, alone, fast):
+            record.pop("history")
+        assert stacked == alone
+        assert fast["metrics"] != alone["metrics"] or fast["confusion"] != alone["confusion"]
 
 
 @pytest.mark.parametrize(
@@ -592,7 +640,7 @@ def test_a_trial_whose_parameters_leave_no_stacked_step_is_planned_alone(params,
     ]
     units = stacking.plan_units(specs, specs, size=2)
     if reason is None:
-        assert units == [tuple(specs)]
+        assert units == [stacking.Stack(tuple(specs), "exact")]
     else:
         assert all(isinstance(u, stacking.Alone) and reason in u.reason for u in units)
 

@@ -41,23 +41,41 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--stack",
-        type=int,
+        type=_stack,
         default=None,
-        metavar="N",
-        help="train up to N trials of one method and pair together as one stacked network "
-        "(default: the config's stack, else 1: each trial alone)",
+        metavar="N|auto",
+        help="train up to N trials of one method and pair together as one stacked network; "
+        "1: each trial alone (default: the config's stack, else auto: 5 where torch sees "
+        "no GPU, else 1)",
+    )
+    parser.add_argument(
+        "--stack-masks",
+        choices=("exact", "fast"),
+        default=None,
+        help="dropout masks of stacked trials: exact (each trial's numbers as if it trained "
+        "alone) or fast (cheaper draws, other numbers) (default: the config's, else exact)",
     )
     parser.add_argument("--output", default=None, help="run folder (default: the config's)")
     parser.add_argument("--no-report", action="store_true", help="skip writing the report")
 
 
+def _stack(value: str) -> int | str:
+    """``--stack``'s value: a number of trials, or ``auto``."""
+    if value == "auto":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: give a number of trials or auto") from None
+
+
 def _dry_run(args: argparse.Namespace) -> int:
     from emoshift.experiment.config import load_config  # noqa: PLC0415 (fast --help)
-    from emoshift.experiment.runner import dry_run, stack_size, trial_workers  # noqa: PLC0415
+    from emoshift.experiment.runner import dry_run, trial_workers  # noqa: PLC0415
     from emoshift.experiment.stacking import (  # noqa: PLC0415
-        STACK_MASKS,
         Alone,
         plan_units,
+        stack_size,
         stacks,
     )
     from emoshift.experiment.store import ResultStore  # noqa: PLC0415
@@ -88,12 +106,16 @@ def _dry_run(args: argparse.Namespace) -> int:
             "file(s) are cached"
         )
     todo = [spec for spec in specs if spec.key not in finished]
-    units = plan_units(specs, todo, size)
+    masks = args.stack_masks or config.stack_masks
+    units = plan_units(specs, todo, size, masks)
     stacked = stacks(units)
     if stacked:
         print(
-            f"{sum(map(len, stacked))} of the {len(todo)} trial(s) to run train in "
-            f"{len(stacked)} stack(s) of up to {size} ({STACK_MASKS} dropout masks)"
+            f"{sum(len(s.members) for s in stacked)} of the {len(todo)} trial(s) to run train "
+            f"in {len(stacked)} stack(s) of up to {size}"
+            + (" (stack: auto)" if (args.stack or config.stack) == "auto" else "")
+            + f" ({masks} dropout masks"
+            + (": the numbers of each trial alone)" if masks == "exact" else ")")
         )
     alone = Counter(unit.reason for unit in units if isinstance(unit, Alone))
     for reason, count in alone.items():
@@ -123,6 +145,7 @@ def _run(args: argparse.Namespace) -> int:
             address=args.address,
             run_dir=args.output,
             stack=args.stack,
+            stack_masks=args.stack_masks,
         )
     except KeyboardInterrupt as stop:
         run_dir = args.output or config.output_dir()

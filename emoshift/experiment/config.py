@@ -41,6 +41,7 @@ from emoshift.experiment.schema import ConfigError, _build, _check_choice, _sugg
 from emoshift.experiment.streams import check_second_stream
 from emoshift.features.normalise import LEVELS
 from emoshift.methods import method_class, method_needs
+from emoshift.methods.stacked_networks import MASKS
 from emoshift.metrics import METRICS
 from emoshift.protocols import PROTOCOLS, ProtocolSettings
 from emoshift.safe_yaml import load_yaml
@@ -220,7 +221,8 @@ class ExperimentConfig:
     output: str | None = None
     executor: str = "serial"
     jobs: int | None = None
-    stack: int = 1
+    stack: int | str = "auto"
+    stack_masks: str = "exact"
     base_dir: str = "."
 
     def output_dir(self) -> Path:
@@ -508,8 +510,14 @@ def parse_config(
         raise ConfigError("config.methods: name at least one method")
     if config.trials < 1:
         raise ConfigError("config.trials: must be at least 1")
-    if config.stack < 1:
-        raise ConfigError("config.stack: must be at least 1 (1: every trial trains alone)")
+    if config.stack != "auto" and (
+        not isinstance(config.stack, int) or isinstance(config.stack, bool) or config.stack < 1
+    ):
+        raise ConfigError(
+            f"config.stack: {config.stack!r}; give a number of trials, at least 1 (1: every "
+            "trial trains alone), or auto"
+        )
+    _check_choice(config.stack_masks, MASKS, "config.stack_masks")
     _check_queries(config)
     for method, params in config.methods.items():
         expand_method_grid(method, params or {}, f"config.methods.{method}", config.task)

@@ -53,7 +53,7 @@ from emoshift.experiment.executors import EXECUTORS
 from emoshift.experiment.features import extractor_options
 from emoshift.experiment.plan import TrialSpec, plan_trials
 from emoshift.experiment.protocols import check_data, target_speakers
-from emoshift.experiment.stacking import plan_units
+from emoshift.experiment.stacking import plan_units, stack_size
 from emoshift.experiment.store import ResultStore
 from emoshift.features.extract import get_extractor, uncached_files
 from emoshift.progress import progress_bar
@@ -208,20 +208,6 @@ def trial_workers(jobs: int | None, config_jobs: int | None) -> int:
     return chosen
 
 
-def stack_size(stack: int | None, config_stack: int) -> int:
-    """Trials per stack for ``--stack`` (else the config's ``stack``); below 1 is a
-    ``ValueError`` (checked before any work).
-
-    >>> stack_size(None, 3), stack_size(2, 3)
-    (3, 2)
-    """
-    if stack is None:
-        return config_stack
-    if stack < 1:
-        raise ValueError(f"--stack {stack}: give at least 1 (1: every trial trains alone)")
-    return stack
-
-
 def run_experiment(
     config: ExperimentConfig,
     *,
@@ -230,11 +216,12 @@ def run_experiment(
     address: str | None = None,
     run_dir: str | os.PathLike | None = None,
     progress: bool | None = None,
-    stack: int | None = None,
+    stack: int | str | None = None,
+    stack_masks: str | None = None,
 ) -> RunSummary:
     """Run every trial of ``config`` that ``run_dir`` has not finished yet; ``stack``
-    (default the config's) trains up to that many trials together
-    (:mod:`emoshift.experiment.stacking`)."""
+    (default the config's) trains up to that many trials together with ``stack_masks``
+    dropout masks (default the config's) (:mod:`emoshift.experiment.stacking`)."""
     started = time.perf_counter()
     executor = executor or config.executor
     if executor not in EXECUTORS:
@@ -253,7 +240,7 @@ def run_experiment(
     bar = progress_bar(
         len(todo), desc=f"{config.name} trials", unit="trial", enabled=progress, leave=True
     )
-    units = plan_units(specs, todo, stack)
+    units = plan_units(specs, todo, stack, stack_masks or config.stack_masks)
     outcomes = EXECUTORS[executor](units, data, jobs, data_dir=data_dir, address=address)
     failures: Counter[str] = Counter()
     n_finished = 0

@@ -1,4 +1,5 @@
-"""Trials that train as one stack (``emoshift run --stack N``, or ``stack: N`` in a config).
+"""Trials that train as one stack (``emoshift run --stack N``, or ``stack: N`` in a config;
+by default ``auto``, see :func:`stack_size`).
 
 :func:`plan_units` cuts a run's trials into units of work: a trial alone, or a stack of
 up to N trials of one method on one pair and protocol condition that differ only in
@@ -9,9 +10,9 @@ puts a trial in the same stack as an uninterrupted one; the trials of a stack th
 already finished are left out of it. :func:`execute_unit` runs a unit:
 a stack through :func:`~emoshift.methods.stacked.fit_stacked`, each trial then scored and
 recorded on its own, with its own key, result line, history, predictions table and
-artifacts. A trial's record says ``"stacked": {"masks": "fast"}`` when it trained in a
-stack, with :data:`STACK_MASKS` dropout masks
-(:data:`~emoshift.methods.stacked_networks.MASKS`); when
+artifacts. A trial's record says ``"stacked": {"masks": "exact"}`` when it trained in a
+stack, with the run's dropout masks (``stack_masks``,
+:data:`~emoshift.methods.stacked_networks.MASKS`: ``exact`` by default); when
 the trials of a stack could not train together (a method or encoder without a stacked
 step, data of different shapes), each runs alone as without ``--stack``, and its record
 says ``"stacked": false`` with the reason in ``"stack_problem"``. Without ``--stack``
@@ -20,8 +21,11 @@ records are as before.
 Every loss, statistic, clipping norm and random draw of a member is its own, and a
 member ends with the same bytes in a stack of any size (``tests/test_stacked.py``), so a
 run resumed mid-stack, whose stacks leave out the trials already finished, gives the same
-results file. With ``fast`` masks a member is not bit for bit its solo fit (its dropout
-masks are other draws of the same distribution; BENCHMARKS.md measures how far).
+results file. With ``exact`` masks (the default) a member is bit for bit its solo fit,
+so stacking changes a run's time and not its numbers, which is why runs stack by
+default; with ``fast`` masks (opt-in, cheaper) a member is not bit for bit its solo fit
+(its dropout masks are other draws of the same distribution; BENCHMARKS.md measures how
+far).
 
 Example:
     >>> from emoshift.experiment.config import parse_config
@@ -33,7 +37,7 @@ Example:
     ...     "methods": {"dann": {"lambda_max": [0.5, 1.0]}, "coral": {"lr": [0.001, 0.01]}},
     ...     "baseline": None, "trials": 3})
     >>> units = plan_units(plan_trials(config), plan_trials(config), 4)
-    >>> [len(unit) for unit in units]  # DANN's grid point may differ within a stack, lr not
+    >>> [len(unit.members) for unit in units]  # DANN's grid point may differ in a stack
     [4, 3, 3, 2]
 """
 
@@ -44,6 +48,8 @@ import json
 import time
 import traceback
 from typing import NamedTuple
+
+import torch
 
 from emoshift.experiment.data import ExperimentData
 from emoshift.experiment.execute import (
@@ -58,7 +64,7 @@ from emoshift.experiment.plan import TrialSpec
 from emoshift.experiment.trial import fit_arguments, score_trial, torch_threads, trial_model
 from emoshift.methods import method_class
 from emoshift.methods.stacked import fit_stacked, stacking_problem
-from emoshift.methods.stacked_networks import NotStackable
+from emoshift.methods.stacked_networks import MASKS, NotStackable
 from emoshift.methods.stacked_steps import MEMBER_PARAMETERS, STACKED_STEPS
 
 
@@ -69,10 +75,36 @@ class Alone(NamedTuple):
     reason: str
 
 
+class Stack(NamedTuple):
+    """The trials of one stack, and how they draw their dropout masks."""
+
+    members: tuple[TrialSpec, ...]
+    masks: str
+
+
 #: one trial, one that cannot stack, or the trials of one stack
-Unit = TrialSpec | Alone | tuple[TrialSpec, ...]
-#: how a run's stacks draw dropout masks: the cheaper draws (the trials' records say so)
-STACK_MASKS = "fast"
+Unit = TrialSpec | Alone | Stack
+#: ``stack: auto`` on a machine where torch sees no GPU: a stack of 5 took 0.57-0.70 of
+#: the time of its trials one after another at 1.93-1.97x one trial's memory
+#: (BENCHMARKS.md, "Stacked trials"); larger stacks gain less per member
+AUTO_CPU_STACK = 5
+
+
+def stack_size(stack: int | str | None, config_stack: int | str) -> int:
+    """Trials per stack for ``--stack`` (else the config's ``stack``): a number, or
+    ``"auto"``: :data:`AUTO_CPU_STACK` where torch sees no GPU, else 1 (stacked
+    members on a GPU have not been checked against their solo fits yet). Below 1 is a
+    ``ValueError`` (checked before any work).
+
+    >>> stack_size(None, 3), stack_size(2, 3)
+    (3, 2)
+    """
+    stack = config_stack if stack is None else stack
+    if stack == "auto":
+        return 1 if torch.cuda.is_available() else AUTO_CPU_STACK
+    if not isinstance(stack, int) or isinstance(stack, bool) or stack < 1:
+        raise ValueError(f"--stack {stack}: give at least 1 (1: every trial trains alone) or auto")
+    return stack
 
 
 def why_alone(spec: TrialSpec) -> str | None:
@@ -90,9 +122,9 @@ def why_alone(spec: TrialSpec) -> str | None:
     return stacking_problem([model])
 
 
-def stacks(units: list[Unit]) -> list[tuple[TrialSpec, ...]]:
+def stacks(units: list[Unit]) -> list[Stack]:
     """The stacks among ``units``."""
-    return [unit for unit in units if isinstance(unit, tuple) and not isinstance(unit, Alone)]
+    return [unit for unit in units if isinstance(unit, Stack)]
 
 
 def _stack_key(spec: TrialSpec) -> str | None:
@@ -108,12 +140,17 @@ def _stack_key(spec: TrialSpec) -> str | None:
     return json.dumps(shared, sort_keys=True, default=str)
 
 
-def plan_units(planned: list[TrialSpec], todo: list[TrialSpec], size: int) -> list[Unit]:
+def plan_units(
+    planned: list[TrialSpec], todo: list[TrialSpec], size: int, masks: str = "exact"
+) -> list[Unit]:
     """The units that run ``todo``: stacks of up to ``size`` trials cut from ``planned``
-    (in plan order), and trials alone; ``size`` 1 runs every trial alone.
+    (in plan order) that draw ``masks`` dropout masks, and trials alone; ``size`` 1 runs
+    every trial alone.
 
     A trial is known by its key, or by all its fields where it has none yet (a dry run
     before extraction): empty keys would otherwise put every trial in one stack."""
+    if masks not in MASKS:
+        raise ValueError(f"stack masks {masks!r}; choose one of {list(MASKS)}")
     if size <= 1:
         return list(todo)
     groups: dict[str, list[int]] = {}
@@ -133,7 +170,7 @@ def plan_units(planned: list[TrialSpec], todo: list[TrialSpec], size: int) -> li
         index = position[_identity(spec)]
         units.setdefault(stack_of.get(index, -1 - index), []).append(spec)
     return [
-        tuple(members) if first >= 0 else _alone_unit(members[0])
+        Stack(tuple(members), masks) if first >= 0 else _alone_unit(members[0])
         for first, members in units.items()
     ]
 
@@ -154,7 +191,7 @@ def execute_unit(unit: Unit, data: ExperimentData) -> list[Outcome]:
         return _alone([unit.spec], data, unit.reason)
     if isinstance(unit, TrialSpec):
         return [execute_trial(unit, data)]
-    return execute_stack(list(unit), data)
+    return execute_stack(list(unit.members), data, unit.masks)
 
 
 def _alone(specs: list[TrialSpec], data: ExperimentData, problem: str) -> list[Outcome]:
@@ -165,8 +202,11 @@ def _alone(specs: list[TrialSpec], data: ExperimentData, problem: str) -> list[O
 
 
 @torch_threads(1)
-def execute_stack(specs: list[TrialSpec], data: ExperimentData) -> list[Outcome]:
-    """Train ``specs`` as one stack, then score and record each trial on its own."""
+def execute_stack(
+    specs: list[TrialSpec], data: ExperimentData, masks: str = "exact"
+) -> list[Outcome]:
+    """Train ``specs`` as one stack with ``masks`` dropout masks, then score and record
+    each trial on its own."""
     started = time.perf_counter()
     try:
         splits = [trial_split(spec, data) for spec in specs]
@@ -182,7 +222,7 @@ def execute_stack(specs: list[TrialSpec], data: ExperimentData) -> list[Outcome]
             }
             for spec, (split, _) in zip(specs, splits)
         ]
-        fit_stacked(models, givens, masks=STACK_MASKS)
+        fit_stacked(models, givens, masks=masks)
     except NotStackable as problem:
         return _alone(specs, data, str(problem))
     except Exception as problem:  # noqa: BLE001 (each trial alone records its own error)

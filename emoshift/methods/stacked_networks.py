@@ -4,10 +4,9 @@
 built and initialised by its own seed) into one network whose linear layers hold an
 ``(M, out, in)`` weight and run as one batched matrix product (``torch.baddbmm``, with
 the gradients in the orientation ``nn.Linear`` computes them), whose batch-norm layers
-normalise each member's batch on its own statistics in one ``batch_norm`` call (each
-member's units padded to a multiple of :data:`_LANES` channels, so that a member's
-numbers do not depend on its stack mates: for widths that are a multiple of 16 they are
-its solo layer's, bit for bit), and whose dropout layers draw each member's mask from
+normalise each member's batch on its own statistics (in one ``batch_norm`` call when a
+member's width is a multiple of :data:`_LANES`, else one call per member; either way its
+solo layer's numbers, bit for bit), and whose dropout layers draw each member's mask from
 that member's own generator, in the order its solo network would (:data:`MASKS`: with
 ``exact`` the solo fit's very masks, with ``fast`` cheaper ones). Inputs and outputs carry
 the member dimension first: ``(M, batch, features)``. Containers keep their children's
@@ -45,8 +44,9 @@ from emoshift.methods.networks import ACTIVATIONS, MLPEncoder, MLPHead
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict, MLPEncoder, MLPHead)
 #: parameter-free layers that act elementwise, shared by all members as they are
 _ELEMENTWISE = tuple(kind for kind in ACTIVATIONS.values() if kind is not nn.PReLU) + (nn.Identity,)
-#: a member's batch-norm units are padded to a multiple of this (the widest CPU vector, in
-#: floats), so that no vector of the batch-norm kernel holds units of two members
+#: batch norm runs as one call for all members when a member's width is a multiple of this
+#: (the widest CPU vector, in floats: no vector of the kernel then holds units of two
+#: members), else member by member
 _LANES = 16
 #: how stacked dropout draws a member's masks: ``exact`` as ``nn.Dropout`` does
 #: (``bernoulli_``, the masks of the member's solo fit), ``fast`` from 16-bit fields of
@@ -100,11 +100,6 @@ class StackedLinear(nn.Module):
         return _BatchedLinear.apply(x.contiguous(), self.weight, self.bias)
 
 
-def _padded(tensor: torch.Tensor, pad: int, value: float) -> torch.Tensor:
-    """``tensor`` with ``pad`` more entries of ``value`` in its last dimension."""
-    return nn.functional.pad(tensor, (0, pad), value=value) if pad else tensor
-
-
 class StackedBatchNorm1d(nn.BatchNorm1d):
     """M batch-norm layers; each member's units are channels of one ``batch_norm`` call.
 
@@ -127,25 +122,41 @@ class StackedBatchNorm1d(nn.BatchNorm1d):
         if self.training and self.track_running_stats:
             self.num_batches_tracked.add_(1)
         members, rows, width = x.shape
-        pad = -width % _LANES
         use_running = not self.training or self.track_running_stats
-        mean, var = _padded(self.running_mean, pad, 0.0), _padded(self.running_var, pad, 1.0)
-        # one call, each member's units as channels (members x padded width)
+        if width % _LANES:
+            return self._member_by_member(x, use_running)
+        # one call, each member's units as channels (members x width)
         out = nn.functional.batch_norm(
-            _padded(x, pad, 0.0).transpose(0, 1).reshape(rows, members * (width + pad)),
-            mean.reshape(-1) if use_running else None,
-            var.reshape(-1) if use_running else None,
-            _padded(self.weight, pad, 1.0).reshape(-1),
-            _padded(self.bias, pad, 0.0).reshape(-1),
+            x.transpose(0, 1).reshape(rows, members * width),
+            self.running_mean.view(-1) if use_running else None,
+            self.running_var.view(-1) if use_running else None,
+            self.weight.reshape(-1),
+            self.bias.reshape(-1),
             self.training,
             self.momentum,
             self.eps,
         )
-        if pad and self.training and self.track_running_stats:
-            self.running_mean.copy_(mean[:, :width])
-            self.running_var.copy_(var[:, :width])
-        out = out.view(rows, members, width + pad).transpose(0, 1)
-        return (out[:, :, :width] if pad else out).contiguous()
+        return out.view(rows, members, width).transpose(0, 1).contiguous()
+
+    def _member_by_member(self, x: torch.Tensor, use_running: bool) -> torch.Tensor:
+        """One ``batch_norm`` call per member: at a width that is not a multiple of
+        :data:`_LANES` one call for all members (padded or not) rounds a member's input
+        gradient unlike its solo layer (the kernel's vector tail falls elsewhere)."""
+        return torch.stack(
+            [
+                nn.functional.batch_norm(
+                    x[m],
+                    self.running_mean[m] if use_running else None,
+                    self.running_var[m] if use_running else None,
+                    self.weight[m],
+                    self.bias[m],
+                    self.training,
+                    self.momentum,
+                    self.eps,
+                )
+                for m in range(len(x))
+            ]
+        )
 
 
 def _fast_keep(shape: torch.Size, keep: float, generators: list[torch.Generator]) -> torch.Tensor:
