@@ -29,6 +29,7 @@ from emoshift.methods.mrd import MRD
 from emoshift.methods.stacked import fit_stacked
 from emoshift.methods.stacked_networks import NotStackable, _fast_keep
 from emoshift.metrics import score
+from emoshift.report.experiment import stacking_note, write_experiment_report
 
 SMALL = {"hidden_sizes": (24, 12), "batch_size": 32}
 
@@ -607,6 +608,10 @@ def test_by_default_a_run_stacks_with_exact_masks_and_gives_the_unstacked_number
             record.pop("history")
         assert stacked == alone
         assert fast["metrics"] != alone["metrics"] or fast["confusion"] != alone["confusion"]
+    # the report says which mode ran (and nothing where the run asked for no stacks)
+    assert stacking_note(read_jsonl(tmp_path / "alone" / "results.jsonl")) is None
+    report = write_experiment_report(tmp_path / "fast").markdown.read_text()
+    assert "Stacked training: 3 trial(s) in stacks with fast dropout masks: other" in report
 
 
 @pytest.mark.parametrize(

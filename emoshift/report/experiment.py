@@ -40,6 +40,7 @@ Example:
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -335,7 +336,35 @@ def _intro(results: RunResults, baseline: str | None) -> list[str]:
     corpora = config.get("corpora") or {}
     if any(isinstance(c, dict) and c.get("loader") == "synthetic" for c in corpora.values()):
         intro.append("Data: the synthetic corpus (emoshift.data.synthetic), not recorded speech.")
-    return intro
+    stacking = stacking_note(results.trials + results.failures)
+    return intro + ([stacking] if stacking else [])
+
+
+_MASKS_MEANING = {
+    "exact": "exact dropout masks: each trial's numbers are those it has trained alone",
+    "fast": "fast dropout masks: other mask draws, so not the numbers each trial has "
+    "trained alone (BENCHMARKS.md, Stacked training, measures how far)",
+}
+
+
+def stacking_note(records: list[dict]) -> str | None:
+    """How the trials trained: in stacks with which dropout masks, or alone and why
+    (``None`` when the run asked for no stacks).
+
+    >>> note = stacking_note([{"stacked": {"masks": "exact"}},
+    ...     {"stacked": False, "stack_problem": "FADA has no stacked training step"}])
+    >>> note.startswith("Stacked training: 1 trial(s) in stacks with exact dropout masks")
+    True
+    >>> note.endswith("; 1 alone (FADA has no stacked training step).")
+    True
+    """
+    modes = Counter(r["stacked"]["masks"] for r in records if r.get("stacked"))
+    alone = Counter(r.get("stack_problem", "?") for r in records if r.get("stacked") is False)
+    if not modes and not alone:
+        return None
+    parts = [f"{n} trial(s) in stacks with {_MASKS_MEANING[m]}" for m, n in modes.items()]
+    parts += [f"{n} alone ({reason})" for reason, n in alone.items()]
+    return "Stacked training: " + "; ".join(parts) + "."
 
 
 def write_experiment_report(
