@@ -580,6 +580,34 @@ def test_auto_stacks_five_trials_on_a_cpu_and_none_where_torch_sees_a_gpu(monkey
     assert stacking.stack_size("auto", 4) == 1
 
 
+def test_auto_leaves_no_parallel_worker_idle_on_a_small_run():
+    """Three trials on two workers stack as 2 + 1 (each worker gets a unit), twelve as
+    5 + 5 + 2 as on one worker: at most ceil(n / workers), at most the size."""
+    specs = [
+        stacking.TrialSpec(
+            experiment="e",
+            method="source_only",
+            params={},
+            variant="source_only",
+            pair="a->b",
+            source="a",
+            target="b",
+            protocol="cross_domain",
+            trial=trial,
+            seed=0,
+            task="classification",
+            metrics=None,
+            key=f"k{trial}",
+        )
+        for trial in range(12)
+    ]
+    sizes = lambda units: [len(u.members) if isinstance(u, stacking.Stack) else 1 for u in units]  # noqa: E731
+    assert sizes(stacking.plan_units(specs[:3], specs[:3], 5, workers=2)) == [2, 1]
+    assert sizes(stacking.plan_units(specs[:3], specs[:3], 5)) == [3]
+    assert sizes(stacking.plan_units(specs, specs, 5, workers=2)) == [5, 5, 2]
+    assert sizes(stacking.plan_units(specs, specs, 5, workers=4)) == [3, 3, 3, 3]
+
+
 def test_by_default_a_run_stacks_with_exact_masks_and_gives_the_unstacked_numbers(tmp_path, cache):
     """No ``stack`` in the config: stack auto, exact masks. Every line is its unstacked
     line plus ``stacked`` (histories' losses to float tolerance, as above); ``fast``

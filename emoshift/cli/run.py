@@ -81,7 +81,9 @@ def _dry_run(args: argparse.Namespace) -> int:
     from emoshift.experiment.store import ResultStore  # noqa: PLC0415
 
     config = load_config(args.config)
-    trial_workers(args.jobs, config.jobs)  # what run would refuse, before the data is read
+    jobs = trial_workers(args.jobs, config.jobs)  # what run refuses, before the data is read
+    auto = (args.stack or config.stack) == "auto"
+    spread = jobs if auto and (args.executor or config.executor) != "serial" else 1
     size = stack_size(args.stack, config.stack)
     checked = dry_run(config)
     run_dir = args.output or config.output_dir()
@@ -107,13 +109,13 @@ def _dry_run(args: argparse.Namespace) -> int:
         )
     todo = [spec for spec in specs if spec.key not in finished]
     masks = args.stack_masks or config.stack_masks
-    units = plan_units(specs, todo, size, masks)
+    units = plan_units(specs, todo, size, masks, spread)
     stacked = stacks(units)
     if stacked:
         print(
             f"{sum(len(s.members) for s in stacked)} of the {len(todo)} trial(s) to run train "
             f"in {len(stacked)} stack(s) of up to {size}"
-            + (" (stack: auto)" if (args.stack or config.stack) == "auto" else "")
+            + (" (stack: auto)" if auto else "")
             + f" ({masks} dropout masks"
             + (": the numbers of each trial alone)" if masks == "exact" else ")")
         )

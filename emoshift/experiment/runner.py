@@ -227,6 +227,7 @@ def run_experiment(
     if executor not in EXECUTORS:
         raise ValueError(f"executor {executor!r}; choose one of {list(EXECUTORS)}")
     jobs = trial_workers(jobs, config.jobs)
+    spread = jobs if executor != "serial" and (stack or config.stack) == "auto" else 1
     stack = stack_size(stack, config.stack)
     check_devices(config)
     run_dir = Path(run_dir) if run_dir is not None else config.output_dir()
@@ -240,7 +241,7 @@ def run_experiment(
     bar = progress_bar(
         len(todo), desc=f"{config.name} trials", unit="trial", enabled=progress, leave=True
     )
-    units = plan_units(specs, todo, stack, stack_masks or config.stack_masks)
+    units = plan_units(specs, todo, stack, stack_masks or config.stack_masks, spread)
     outcomes = EXECUTORS[executor](units, data, jobs, data_dir=data_dir, address=address)
     failures: Counter[str] = Counter()
     n_finished = 0

@@ -141,11 +141,18 @@ def _stack_key(spec: TrialSpec) -> str | None:
 
 
 def plan_units(
-    planned: list[TrialSpec], todo: list[TrialSpec], size: int, masks: str = "exact"
+    planned: list[TrialSpec],
+    todo: list[TrialSpec],
+    size: int,
+    masks: str = "exact",
+    workers: int = 1,
 ) -> list[Unit]:
     """The units that run ``todo``: stacks of up to ``size`` trials cut from ``planned``
     (in plan order) that draw ``masks`` dropout masks, and trials alone; ``size`` 1 runs
-    every trial alone.
+    every trial alone. With ``workers`` > 1 (``stack: auto`` under a parallel executor) a
+    group of n trials that may stack is cut into stacks of at most ceil(n / workers), so
+    that a small run still gives every worker a unit (3 trials on 2 workers: 2 + 1, not
+    one stack of 3 and an idle worker).
 
     A trial is known by its key, or by all its fields where it has none yet (a dry run
     before extraction): empty keys would otherwise put every trial in one stack."""
@@ -160,8 +167,9 @@ def plan_units(
             groups.setdefault(key, []).append(index)
     stack_of: dict[int, int] = {}  # plan position -> its stack's first member's position
     for group in groups.values():
-        for start in range(0, len(group), size):
-            chunk = group[start : start + size]
+        step = min(size, -(-len(group) // max(workers, 1)))
+        for start in range(0, len(group), step):
+            chunk = group[start : start + step]
             if len(chunk) > 1:
                 stack_of.update((index, chunk[0]) for index in chunk)
     position = {_identity(spec): index for index, spec in enumerate(planned)}
