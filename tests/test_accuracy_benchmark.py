@@ -402,3 +402,43 @@ def test_a_selection_record_gives_the_run_frame_its_pick_and_score(tmp_path):
     (tmp_path / "results.jsonl").write_text(json.dumps(record) + "\n")
     row = tables.run_frame(tmp_path).iloc[0]
     assert row.picked == {"source_weight": 0.0} and row.cv_score == 0.6
+
+
+def test_the_few_shot_rules_table_reads_each_rules_pick_from_the_same_trial(tmp_path):
+    """One trial: one_se kept label_target (0.6), the highest score was weight 1 (test
+    0.7 in the oracle column), the method at its defaults scored 0.5."""
+    rules = _script("few_shot_rules")
+
+    def line(variant: str, uar: float, selection: dict | None = None) -> dict:
+        return {
+            "key": variant,
+            "pair": "a->b",
+            "trial": 0,
+            "variant": variant,
+            "metrics": {"uar": uar},
+            "selection": selection,
+        }
+
+    def selection(kept: bool) -> dict:
+        return {
+            "scores": [
+                {"params": {"source_weight": 1.0}, "score": 0.9},
+                {"params": {"source_weight": 0.0}, "score": 0.8},
+            ],
+            "oracle": [
+                {"params": {"source_weight": 1.0}, "uar": 0.7},
+                {"params": {"source_weight": 0.0}, "uar": 0.6},
+            ],
+            "rule": {"kept": kept},
+        }
+
+    records = [line("label_target", 0.6)]
+    for method in ("fine_tune", "max_entropy"):
+        records += [line(method, 0.5), line(f"{method}[select=few_shot_cv]", 0.6, selection(False))]
+    path = tmp_path / "results.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    row = rules.table([str(path)]).splitlines()[2]
+    assert row == (
+        "| a->b (1) | 60.0 | +10.0 (+10.0..+10.0) | +0.0 (+0.0..+0.0) | +10.0 (+10.0..+10.0) "
+        "| +0.0 (+0.0..+0.0) | -10.0 (-10.0..-10.0) | -10.0 (-10.0..-10.0) | 0/1, 0/1 |"
+    )
