@@ -103,7 +103,7 @@ def test_the_target_criterion_puts_fewer_losing_pairs_before_a_higher_mean_gain(
 
 def test_the_guard_rule_falls_back_to_source_only_and_combine_to_the_mean():
     models = _models(0.6, 0.4, separability=0.9)  # the domain gap widened by 0.3
-    assert loco.DEFAULT_RULE == "+gap 0.05"  # emoshift's default margins
+    assert loco.DEFAULT_RULE == "+gap 0.10"  # emoshift's default margins
     assert loco._guarded("mrd")(models) == 0.6
     assert loco._guarded("mrd", combine=True)(models) == pytest.approx(0.5)
     assert loco._guarded("mrd")(_models(0.6, 0.4)) == 0.4

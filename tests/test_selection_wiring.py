@@ -392,3 +392,17 @@ def test_a_few_shot_trial_records_the_one_se_rule_and_each_folds_score():
     assert all(len(s["fold_scores"]) == 4 for s in record["scores"])  # 2 draws x 2 folds
     expected = {"source_weight": 1.0} if rule["kept"] else {"source_weight": 0.0}
     assert record["picked"] == expected and rule["kept"] == (rule["gain"] > rule["se"])
+
+
+def test_one_se_reads_its_fall_back_from_the_expanded_grid():
+    """A single ``source_weight`` value is a grid point too (here with a list of rates)."""
+    selection = {
+        "fine_tune": {
+            "scorer": "few_shot_cv",
+            "grid": {"source_weight": 0.0, "lr": [0.001, 0.01]},
+            "rule": "one_se",
+        }
+    }
+    extra = {"protocol": {"name": "few_shot", "k": [2]}, "methods": {"fine_tune": {}}}
+    config = parse_config(_config(selection=selection, baseline=None, **extra))
+    assert config.selection["fine_tune"].rule == "one_se"

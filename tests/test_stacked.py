@@ -554,7 +554,7 @@ def test_a_stack_that_cannot_train_together_runs_each_trial_alone(tmp_path, cach
     assert sorted(refused, key=key) == sorted(plain_records, key=key)
 
 
-def test_dry_run_says_which_trials_would_stack(tmp_path, cache, capsys):
+def test_dry_run_says_which_trials_would_stack(tmp_path, cache, capsys, monkeypatch):
     import yaml  # noqa: PLC0415
 
     path = tmp_path / "experiment.yaml"
@@ -566,6 +566,7 @@ def test_dry_run_says_which_trials_would_stack(tmp_path, cache, capsys):
         "8 of the 9 trial(s) to run train in 4 stack(s) of up to 2 (exact dropout masks: the "
         "numbers of each trial alone)" in out
     )
+    monkeypatch.setattr(stacking.torch.cuda, "is_available", lambda: False)  # auto: 5
     assert main(["run", str(path), "--dry-run", "--stack", "auto", "--stack-masks", "fast"]) == 0
     # stack auto: 5 on a machine without a GPU; CORAL's 6 trials -> stacks of 5 and 1
     out = capsys.readouterr().out
@@ -581,8 +582,9 @@ def test_auto_stacks_five_trials_on_a_cpu_and_none_where_torch_sees_a_gpu(monkey
 
 
 def test_auto_leaves_no_parallel_worker_idle_on_a_small_run():
-    """Three trials on two workers stack as 2 + 1 (each worker gets a unit), twelve as
-    5 + 5 + 2 as on one worker: at most ceil(n / workers), at most the size."""
+    """Stacks shrink only as far as the plan needs to give every worker a unit: three
+    trials on two workers stack as 2 + 1, twelve as 5 + 5 + 2 as on one worker, twelve on
+    four workers as 3 + 3 + 3 + 3, and on sixteen workers every trial runs alone."""
     specs = [
         stacking.TrialSpec(
             experiment="e",
@@ -606,12 +608,16 @@ def test_auto_leaves_no_parallel_worker_idle_on_a_small_run():
     assert sizes(stacking.plan_units(specs[:3], specs[:3], 5)) == [3]
     assert sizes(stacking.plan_units(specs, specs, 5, workers=2)) == [5, 5, 2]
     assert sizes(stacking.plan_units(specs, specs, 5, workers=4)) == [3, 3, 3, 3]
+    assert sizes(stacking.plan_units(specs, specs, 5, workers=16)) == [1] * 12
 
 
-def test_by_default_a_run_stacks_with_exact_masks_and_gives_the_unstacked_numbers(tmp_path, cache):
+def test_by_default_a_run_stacks_with_exact_masks_and_gives_the_unstacked_numbers(
+    tmp_path, cache, monkeypatch
+):
     """No ``stack`` in the config: stack auto, exact masks. Every line is its unstacked
     line plus ``stacked`` (histories' losses to float tolerance, as above); ``fast``
     masks, asked for, are recorded and give other numbers."""
+    monkeypatch.setattr(stacking.torch.cuda, "is_available", lambda: False)  # auto: 5
     runs = {}
     for name, extra in {
         "default": {},
@@ -638,6 +644,7 @@ def test_by_default_a_run_stacks_with_exact_masks_and_gives_the_unstacked_number
         assert fast["metrics"] != alone["metrics"] or fast["confusion"] != alone["confusion"]
     # the report says which mode ran (and nothing where the run asked for no stacks)
     assert stacking_note(read_jsonl(tmp_path / "alone" / "results.jsonl")) is None
+    assert "1 trial(s) in stacks with fast" in stacking_note([{"stacked": True}])  # older runs
     report = write_experiment_report(tmp_path / "fast").markdown.read_text()
     assert "Stacked training: 3 trial(s) in stacks with fast dropout masks: other" in report
 

@@ -379,7 +379,8 @@ def _check_dev_fraction(fraction: float, where: str) -> None:
 
 
 def _check_rule(spec: SelectionConfig, where: str) -> None:
-    """``rule`` is known, and ``one_se`` has its scorer and its fall-back point."""
+    """``rule`` is known, and ``one_se`` has its scorer (its fall-back point is checked on
+    the expanded grid, :func:`_check_fall_back`)."""
     if spec.rule not in RULES:
         raise ConfigError(f"{where}.rule: {spec.rule!r}; choose one of {list(RULES)}")
     if spec.rule == "best":
@@ -387,11 +388,6 @@ def _check_rule(spec: SelectionConfig, where: str) -> None:
     if spec.scorer != ["few_shot_cv"]:
         raise ConfigError(
             f"{where}.rule: one_se is a rule of few_shot_cv only; give scorer: few_shot_cv"
-        )
-    if 0 not in (spec.grid or {}).get("source_weight", []):
-        raise ConfigError(
-            f"{where}.rule: one_se falls back to source_weight 0 (label_target); add 0.0 to "
-            "grid.source_weight"
         )
 
 
@@ -419,7 +415,16 @@ def _check_selection(config: ExperimentConfig) -> None:
                 )
         _check_dev_fraction(spec.dev_fraction, f"{where}.dev_fraction")
         for params in expand_method_grid(method, config.methods[method] or {}, where):
-            selection_grid(config, method, params)
+            _check_fall_back(spec, selection_grid(config, method, params), where)
+
+
+def _check_fall_back(spec: SelectionConfig, points: list[dict], where: str) -> None:
+    """``rule: one_se`` needs a grid point at ``source_weight`` 0 (label_target)."""
+    if spec.rule == "one_se" and not any(p.get("source_weight") == 0 for p in points):
+        raise ConfigError(
+            f"{where}.rule: one_se falls back to source_weight 0 (label_target); add 0.0 to "
+            "grid.source_weight"
+        )
 
 
 def _check_guard(config: ExperimentConfig) -> None:

@@ -86,7 +86,7 @@ class Stack(NamedTuple):
 Unit = TrialSpec | Alone | Stack
 #: ``stack: auto`` on a machine where torch sees no GPU: a stack of 5 took 0.57-0.70 of
 #: the time of its trials one after another at 1.93-1.97x one trial's memory
-#: (BENCHMARKS.md, "Stacked trials"); larger stacks gain less per member
+#: (BENCHMARKS.md, "Stacked training"); larger stacks gain less per member
 AUTO_CPU_STACK = 5
 
 
@@ -149,10 +149,11 @@ def plan_units(
 ) -> list[Unit]:
     """The units that run ``todo``: stacks of up to ``size`` trials cut from ``planned``
     (in plan order) that draw ``masks`` dropout masks, and trials alone; ``size`` 1 runs
-    every trial alone. With ``workers`` > 1 (``stack: auto`` under a parallel executor) a
-    group of n trials that may stack is cut into stacks of at most ceil(n / workers), so
-    that a small run still gives every worker a unit (3 trials on 2 workers: 2 + 1, not
-    one stack of 3 and an idle worker).
+    every trial alone. With ``workers`` > 1 (``stack: auto`` under a parallel executor)
+    the stacks shrink below ``size`` only as far as the whole plan needs to give every
+    worker a unit (3 trials on 2 workers: 2 + 1, not one stack of 3 and an idle worker;
+    20 groups of 5 trials: stacks of 5). The cut reads ``planned`` only, so a resumed run
+    stacks its trials as an uninterrupted one.
 
     A trial is known by its key, or by all its fields where it has none yet (a dry run
     before extraction): empty keys would otherwise put every trial in one stack."""
@@ -165,9 +166,9 @@ def plan_units(
         key = _stack_key(spec)
         if key is not None:
             groups.setdefault(key, []).append(index)
+    step = _step(size, [len(g) for g in groups.values()], len(planned), workers)
     stack_of: dict[int, int] = {}  # plan position -> its stack's first member's position
     for group in groups.values():
-        step = min(size, -(-len(group) // max(workers, 1)))
         for start in range(0, len(group), step):
             chunk = group[start : start + step]
             if len(chunk) > 1:
@@ -181,6 +182,16 @@ def plan_units(
         Stack(tuple(members), masks) if first >= 0 else _alone_unit(members[0])
         for first, members in units.items()
     ]
+
+
+def _step(size: int, groups: list[int], planned: int, workers: int) -> int:
+    """The largest stack size up to ``size`` that cuts ``planned`` trials (``groups``: the
+    sizes of those that may stack together) into at least ``workers`` units, if any does."""
+    alone = planned - sum(groups)
+    for step in range(size, 1, -1):
+        if alone + sum(-(-n // step) for n in groups) >= workers:
+            return step
+    return 1
 
 
 def _identity(spec: TrialSpec) -> str:

@@ -101,7 +101,8 @@ class StackedLinear(nn.Module):
 
 
 class StackedBatchNorm1d(nn.BatchNorm1d):
-    """M batch-norm layers; each member's units are channels of one ``batch_norm`` call.
+    """M batch-norm layers: each member's units are channels of one ``batch_norm`` call
+    where a member's width is a multiple of :data:`_LANES`, else one call per member.
 
     A subclass of ``nn.BatchNorm1d``, so that code which freezes running statistics
     (``track_running_stats``) treats it as any batch-norm layer.

@@ -341,8 +341,8 @@ def _intro(results: RunResults, baseline: str | None) -> list[str]:
 
 
 _MASKS_MEANING = {
-    "exact": "exact dropout masks: each trial's numbers are those it has trained alone",
-    "fast": "fast dropout masks: other mask draws, so not the numbers each trial has "
+    "exact": "exact dropout masks: each trial's numbers are those it gives trained alone",
+    "fast": "fast dropout masks: other mask draws, so not the numbers each trial gives "
     "trained alone (BENCHMARKS.md, Stacked training, measures how far)",
 }
 
@@ -358,7 +358,12 @@ def stacking_note(records: list[dict]) -> str | None:
     >>> note.endswith("; 1 alone (FADA has no stacked training step).")
     True
     """
-    modes = Counter(r["stacked"]["masks"] for r in records if r.get("stacked"))
+    # records written before the masks were recorded say ``"stacked": true`` (fast masks)
+    modes = Counter(
+        r["stacked"]["masks"] if isinstance(r["stacked"], dict) else "fast"
+        for r in records
+        if r.get("stacked")
+    )
     alone = Counter(r.get("stack_problem", "?") for r in records if r.get("stacked") is False)
     if not modes and not alone:
         return None

@@ -221,7 +221,7 @@ class FewShotCVSelector(GridSelector):
         if self.repeats < 1 or (self.repeats > 1 and self.cv == "loo"):
             raise ValueError(f"repeats={self.repeats}: give 1 or more, and 1 with cv='loo'")
         grid = list(ParameterGrid(self._grids()))
-        fallback = self._fallback_index(grid)
+        fallbacks = self._fallback_indices(grid)
         draws = [
             few_shot_folds(y_labelled, groups, self.cv, self.random_state + r)
             for r in range(self.repeats)
@@ -243,9 +243,11 @@ class FewShotCVSelector(GridSelector):
                     "fold_scores": [float(v) for folds in per_fold for v in folds],
                 }
             )
-        self.best_index_ = int(np.argmax([s["score"] for s in self.scores_]))
+        scores = [s["score"] for s in self.scores_]
+        self.best_index_ = int(np.argmax(scores))
         self.rule_ = None
-        if fallback is not None:
+        if fallbacks is not None:  # the best-scoring weight-0 point (ties: the first)
+            fallback = max(fallbacks, key=lambda i: (scores[i], -i))
             self.rule_ = self._one_se(self.best_index_, fallback, len(draws[0][0]))
             if not self.rule_["kept"]:
                 self.best_index_ = fallback
@@ -264,9 +266,9 @@ class FewShotCVSelector(GridSelector):
         self.classes_ = getattr(self.best_estimator_, "classes_", None)
         return self
 
-    def _fallback_index(self, grid: list[dict[str, object]]) -> int | None:
-        """The ``source_weight=0`` point that ``rule="one_se"`` falls back to (``None``
-        under ``"best"``); a ``ValueError`` for an unknown rule or a grid without it."""
+    def _fallback_indices(self, grid: list[dict[str, object]]) -> list[int] | None:
+        """The ``source_weight=0`` points that ``rule="one_se"`` falls back to (``None``
+        under ``"best"``); a ``ValueError`` for an unknown rule or a grid without one."""
         if self.rule not in RULES:
             raise ValueError(f"rule={self.rule!r}; choose one of {list(RULES)}")
         if self.rule == "best":
@@ -277,7 +279,7 @@ class FewShotCVSelector(GridSelector):
                 "rule='one_se' falls back to the grid point source_weight=0 (label_target); "
                 "add 0.0 to the grid's source_weight values"
             )
-        return zero[0]
+        return zero
 
     def _one_se(self, best: int, fallback: int, k: int) -> dict[str, object]:
         """Whether ``best`` beats ``fallback`` by more than one standard error of their
