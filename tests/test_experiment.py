@@ -108,7 +108,9 @@ def _sorted_results(run_dir: Path) -> list[str]:
 
 
 def test_killed_run_restarts_with_only_the_missing_trials(tmp_path, cache):
-    config = tiny_config(cache, trials=4)
+    # two stacks of two: the first stack's lines are written together, so the run is
+    # killed with one or two of the four trials recorded and the second stack unfinished
+    config = tiny_config(cache, trials=4, stack=2)
     config["methods"] = {"source_only": {"max_epochs": 40, "patience": None, "hidden_sizes": [64]}}
     path = _write(tmp_path, config)
     run_experiment(load_config(path), progress=False, run_dir=tmp_path / "warm")  # corpus+cache
