@@ -581,28 +581,33 @@ def test_auto_stacks_five_trials_on_a_cpu_and_none_where_torch_sees_a_gpu(monkey
     assert stacking.stack_size("auto", 4) == 1
 
 
-def test_auto_leaves_no_parallel_worker_idle_on_a_small_run():
-    """Stacks shrink only as far as the plan needs to give every worker a unit: three
-    trials on two workers stack as 2 + 1, twelve as 5 + 5 + 2 as on one worker, twelve on
-    four workers as 3 + 3 + 3 + 3, and on sixteen workers every trial runs alone."""
-    specs = [
+def _trial_specs(method: str, params: dict, protocol: str, n: int) -> list:
+    """``n`` trials of ``method`` on one pair, differing only in their trial (and key)."""
+    return [
         stacking.TrialSpec(
             experiment="e",
-            method="source_only",
-            params={},
-            variant="source_only",
+            method=method,
+            params=params,
+            variant="v",
             pair="a->b",
             source="a",
             target="b",
-            protocol="cross_domain",
+            protocol=protocol,
             trial=trial,
             seed=0,
             task="classification",
             metrics=None,
             key=f"k{trial}",
         )
-        for trial in range(12)
+        for trial in range(n)
     ]
+
+
+def test_auto_leaves_no_parallel_worker_idle_on_a_small_run():
+    """Stacks shrink only as far as the plan needs to give every worker a unit: three
+    trials on two workers stack as 2 + 1, twelve as 5 + 5 + 2 as on one worker, twelve on
+    four workers as 3 + 3 + 3 + 3, and on sixteen workers every trial runs alone."""
+    specs = _trial_specs("source_only", {}, "cross_domain", 12)
     sizes = lambda units: [len(u.members) if isinstance(u, stacking.Stack) else 1 for u in units]  # noqa: E731
     assert sizes(stacking.plan_units(specs[:3], specs[:3], 5, workers=2)) == [2, 1]
     assert sizes(stacking.plan_units(specs[:3], specs[:3], 5)) == [3]
@@ -660,24 +665,7 @@ def test_by_default_a_run_stacks_with_exact_masks_and_gives_the_unstacked_number
 def test_a_trial_whose_parameters_leave_no_stacked_step_is_planned_alone(params, reason):
     """The plan (and so the dry run) knows from a trial's parameters that it will run
     alone, and why, instead of finding out when its stack fails."""
-    specs = [
-        stacking.TrialSpec(
-            experiment="e",
-            method="source_target",
-            params=params,
-            variant="v",
-            pair="a->b",
-            source="a",
-            target="b",
-            protocol="few_shot",
-            trial=trial,
-            seed=0,
-            task="classification",
-            metrics=None,
-            key=f"k{trial}",
-        )
-        for trial in range(2)
-    ]
+    specs = _trial_specs("source_target", params, "few_shot", 2)
     units = stacking.plan_units(specs, specs, size=2)
     if reason is None:
         assert units == [stacking.Stack(tuple(specs), "exact")]

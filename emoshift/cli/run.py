@@ -75,16 +75,20 @@ def _dry_run(args: argparse.Namespace) -> int:
     from emoshift.experiment.stacking import (  # noqa: PLC0415
         Alone,
         plan_units,
-        stack_size,
+        stack_settings,
         stacks,
     )
     from emoshift.experiment.store import ResultStore  # noqa: PLC0415
 
     config = load_config(args.config)
-    jobs = trial_workers(args.jobs, config.jobs)  # what run refuses, before the data is read
-    auto = (args.stack or config.stack) == "auto"
-    spread = jobs if auto and (args.executor or config.executor) != "serial" else 1
-    size = stack_size(args.stack, config.stack)
+    stacking = stack_settings(  # what run refuses, before the data is read
+        config.stack,
+        config.stack_masks,
+        stack=args.stack,
+        masks=args.stack_masks,
+        executor=args.executor or config.executor,
+        jobs=trial_workers(args.jobs, config.jobs),
+    )
     checked = dry_run(config)
     run_dir = args.output or config.output_dir()
     finished = ResultStore(run_dir).finished_keys() if Path(run_dir).exists() else set()
@@ -108,16 +112,15 @@ def _dry_run(args: argparse.Namespace) -> int:
             "file(s) are cached"
         )
     todo = [spec for spec in specs if spec.key not in finished]
-    masks = args.stack_masks or config.stack_masks
-    units = plan_units(specs, todo, size, masks, spread)
+    units = plan_units(specs, todo, stacking.size, stacking.masks, stacking.workers)
     stacked = stacks(units)
     if stacked:
         print(
             f"{sum(len(s.members) for s in stacked)} of the {len(todo)} trial(s) to run train "
-            f"in {len(stacked)} stack(s) of up to {size}"
-            + (" (stack: auto)" if auto else "")
-            + f" ({masks} dropout masks"
-            + (": the numbers of each trial alone)" if masks == "exact" else ")")
+            f"in {len(stacked)} stack(s) of up to {stacking.size}"
+            + (" (stack: auto)" if stacking.auto else "")
+            + f" ({stacking.masks} dropout masks"
+            + (": the numbers of each trial alone)" if stacking.masks == "exact" else ")")
         )
     alone = Counter(unit.reason for unit in units if isinstance(unit, Alone))
     for reason, count in alone.items():

@@ -53,10 +53,9 @@ from emoshift.experiment.executors import EXECUTORS
 from emoshift.experiment.features import extractor_options
 from emoshift.experiment.plan import TrialSpec, plan_trials
 from emoshift.experiment.protocols import check_data, target_speakers
-from emoshift.experiment.stacking import plan_units, stack_size
+from emoshift.experiment.stacking import plan_units, stack_settings
 from emoshift.experiment.store import ResultStore
 from emoshift.features.extract import get_extractor, uncached_files
-from emoshift.methods.stacked_networks import MASKS
 from emoshift.progress import progress_bar
 from emoshift.protocols import get_protocol
 from emoshift.runfolder import write_csv_whole
@@ -228,11 +227,14 @@ def run_experiment(
     if executor not in EXECUTORS:
         raise ValueError(f"executor {executor!r}; choose one of {list(EXECUTORS)}")
     jobs = trial_workers(jobs, config.jobs)
-    spread = jobs if executor != "serial" and (stack or config.stack) == "auto" else 1
-    stack = stack_size(stack, config.stack)
-    masks = stack_masks or config.stack_masks
-    if masks not in MASKS:
-        raise ValueError(f"stack_masks {masks!r}; choose one of {list(MASKS)}")
+    stacking = stack_settings(
+        config.stack,
+        config.stack_masks,
+        stack=stack,
+        masks=stack_masks,
+        executor=executor,
+        jobs=jobs,
+    )
     check_devices(config)
     run_dir = Path(run_dir) if run_dir is not None else config.output_dir()
     store = ResultStore(run_dir)
@@ -245,7 +247,7 @@ def run_experiment(
     bar = progress_bar(
         len(todo), desc=f"{config.name} trials", unit="trial", enabled=progress, leave=True
     )
-    units = plan_units(specs, todo, stack, masks, spread)
+    units = plan_units(specs, todo, stacking.size, stacking.masks, stacking.workers)
     outcomes = EXECUTORS[executor](units, data, jobs, data_dir=data_dir, address=address)
     failures: Counter[str] = Counter()
     n_finished = 0

@@ -107,6 +107,38 @@ def stack_size(stack: int | str | None, config_stack: int | str) -> int:
     return stack
 
 
+class StackSettings(NamedTuple):
+    """How a run cuts its trials into stacks (:func:`stack_settings`)."""
+
+    size: int
+    masks: str
+    workers: int  # the parallel workers every one of which ``auto`` gives a unit
+    auto: bool
+
+
+def stack_settings(
+    config_stack: int | str,
+    config_masks: str,
+    *,
+    stack: int | str | None,
+    masks: str | None,
+    executor: str,
+    jobs: int,
+) -> StackSettings:
+    """The stack settings of a run: ``stack`` and ``masks`` (else the config's), checked
+    before any data is read; under ``auto`` a parallel executor's ``jobs`` workers."""
+    auto = (stack or config_stack) == "auto"
+    masks = masks or config_masks
+    _check_masks(masks)
+    workers = jobs if auto and executor != "serial" else 1
+    return StackSettings(stack_size(stack, config_stack), masks, workers, auto)
+
+
+def _check_masks(masks: str) -> None:
+    if masks not in MASKS:
+        raise ValueError(f"stack masks {masks!r}; choose one of {list(MASKS)}")
+
+
 def why_alone(spec: TrialSpec) -> str | None:
     """Why ``spec`` cannot train in a stack whatever its partners, or ``None``: the
     method, a trial's own grid, or its parameters (the CNN-GRU encoder, a weighted
@@ -157,8 +189,7 @@ def plan_units(
 
     A trial is known by its key, or by all its fields where it has none yet (a dry run
     before extraction): empty keys would otherwise put every trial in one stack."""
-    if masks not in MASKS:
-        raise ValueError(f"stack masks {masks!r}; choose one of {list(MASKS)}")
+    _check_masks(masks)
     if size <= 1:
         return list(todo)
     groups: dict[str, list[int]] = {}
