@@ -603,12 +603,32 @@ def _trial_specs(method: str, params: dict, protocol: str, n: int) -> list:
     ]
 
 
+def test_auto_on_a_gpu_runs_every_trial_alone_and_says_why(monkeypatch):
+    """Where torch sees a GPU, ``auto`` stacks nothing; every record (and so the report's
+    stacking line) says that ``auto`` chose it, while ``--stack 1`` stays silent."""
+    monkeypatch.setattr(stacking.torch.cuda, "is_available", lambda: True)
+    settings = stacking.stack_settings(
+        "auto", "exact", stack=None, masks=None, executor="serial", jobs=1
+    )
+    assert (settings.size, settings.alone) == (1, stacking.GPU_ALONE)
+    specs = _trial_specs("dann", {}, "cross_domain", 3)
+    units = stacking.plan_units(specs, specs, settings.size, alone=settings.alone)
+    assert units == [stacking.Alone(spec, stacking.GPU_ALONE) for spec in specs]
+    records = [{"stacked": False, "stack_problem": unit.reason} for unit in units]
+    assert stacking_note(records) == f"Stacked training: 3 alone ({stacking.GPU_ALONE})."
+    one = stacking.stack_settings(1, "exact", stack=None, masks=None, executor="serial", jobs=1)
+    assert one.alone is None
+    assert stacking.plan_units(specs, specs, one.size, alone=one.alone) == specs
+
+
 def test_auto_leaves_no_parallel_worker_idle_on_a_small_run():
     """Stacks shrink only as far as the plan needs to give every worker a unit: three
     trials on two workers stack as 2 + 1, twelve as 5 + 5 + 2 as on one worker, twelve on
     four workers as 3 + 3 + 3 + 3, and on sixteen workers every trial runs alone."""
     specs = _trial_specs("source_only", {}, "cross_domain", 12)
-    sizes = lambda units: [len(u.members) if isinstance(u, stacking.Stack) else 1 for u in units]  # noqa: E731
+    sizes = lambda units: [  # noqa: E731
+        len(u.members) if isinstance(u, stacking.TrialStack) else 1 for u in units
+    ]
     assert sizes(stacking.plan_units(specs[:3], specs[:3], 5, workers=2)) == [2, 1]
     assert sizes(stacking.plan_units(specs[:3], specs[:3], 5)) == [3]
     assert sizes(stacking.plan_units(specs, specs, 5, workers=2)) == [5, 5, 2]
@@ -668,7 +688,7 @@ def test_a_trial_whose_parameters_leave_no_stacked_step_is_planned_alone(params,
     specs = _trial_specs("source_target", params, "few_shot", 2)
     units = stacking.plan_units(specs, specs, size=2)
     if reason is None:
-        assert units == [stacking.Stack(tuple(specs), "exact")]
+        assert units == [stacking.TrialStack(tuple(specs), "exact")]
     else:
         assert all(isinstance(u, stacking.Alone) and reason in u.reason for u in units)
 

@@ -37,7 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--address",
         default=None,
-        help="Ray cluster address for --executor ray (default: a local Ray)",
+        help="Ray cluster address for --executor ray (default: a local Ray); give --jobs "
+        "the cluster's CPUs so that stack: auto leaves no worker idle",
     )
     parser.add_argument(
         "--stack",
@@ -112,7 +113,7 @@ def _dry_run(args: argparse.Namespace) -> int:
             "file(s) are cached"
         )
     todo = [spec for spec in specs if spec.key not in finished]
-    units = plan_units(specs, todo, stacking.size, stacking.masks, stacking.workers)
+    units = plan_units(specs, todo, stacking.size, stacking.masks, stacking.workers, stacking.alone)
     stacked = stacks(units)
     if stacked:
         print(

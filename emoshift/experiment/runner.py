@@ -247,7 +247,7 @@ def run_experiment(
     bar = progress_bar(
         len(todo), desc=f"{config.name} trials", unit="trial", enabled=progress, leave=True
     )
-    units = plan_units(specs, todo, stacking.size, stacking.masks, stacking.workers)
+    units = plan_units(specs, todo, stacking.size, stacking.masks, stacking.workers, stacking.alone)
     outcomes = EXECUTORS[executor](units, data, jobs, data_dir=data_dir, address=address)
     failures: Counter[str] = Counter()
     n_finished = 0

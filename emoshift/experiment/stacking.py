@@ -75,7 +75,7 @@ class Alone(NamedTuple):
     reason: str
 
 
-class Stack(NamedTuple):
+class TrialStack(NamedTuple):
     """The trials of one stack, and how they draw their dropout masks."""
 
     members: tuple[TrialSpec, ...]
@@ -83,11 +83,18 @@ class Stack(NamedTuple):
 
 
 #: one trial, one that cannot stack, or the trials of one stack
-Unit = TrialSpec | Alone | Stack
+Unit = TrialSpec | Alone | TrialStack
 #: ``stack: auto`` on a machine where torch sees no GPU: a stack of 5 took 0.57-0.70 of
 #: the time of its trials one after another at 1.93-1.97x one trial's memory
 #: (BENCHMARKS.md, "Stacked training"); larger stacks gain less per member
 AUTO_CPU_STACK = 5
+
+
+#: why ``stack: auto`` trains every trial alone where torch sees a GPU (in each record)
+GPU_ALONE = (
+    "stack: auto trains each trial alone where torch sees a GPU, because stacked members "
+    "have not been checked against their solo fits there; --stack N stacks them"
+)
 
 
 def stack_size(stack: int | str | None, config_stack: int | str) -> int:
@@ -114,6 +121,7 @@ class StackSettings(NamedTuple):
     masks: str
     workers: int  # the parallel workers every one of which ``auto`` gives a unit
     auto: bool
+    alone: str | None  # why ``auto`` trains every trial alone here, else None
 
 
 def stack_settings(
@@ -126,12 +134,15 @@ def stack_settings(
     jobs: int,
 ) -> StackSettings:
     """The stack settings of a run: ``stack`` and ``masks`` (else the config's), checked
-    before any data is read; under ``auto`` a parallel executor's ``jobs`` workers."""
+    before any data is read; under ``auto`` a parallel executor's ``jobs`` workers (under
+    Ray with a cluster ``address`` too: ``--jobs`` should then be the cluster's CPUs)."""
     auto = (stack or config_stack) == "auto"
     masks = masks or config_masks
     _check_masks(masks)
     workers = jobs if auto and executor != "serial" else 1
-    return StackSettings(stack_size(stack, config_stack), masks, workers, auto)
+    size = stack_size(stack, config_stack)
+    alone = GPU_ALONE if auto and size == 1 else None
+    return StackSettings(size, masks, workers, auto, alone)
 
 
 def _check_masks(masks: str) -> None:
@@ -154,9 +165,9 @@ def why_alone(spec: TrialSpec) -> str | None:
     return stacking_problem([model])
 
 
-def stacks(units: list[Unit]) -> list[Stack]:
+def stacks(units: list[Unit]) -> list[TrialStack]:
     """The stacks among ``units``."""
-    return [unit for unit in units if isinstance(unit, Stack)]
+    return [unit for unit in units if isinstance(unit, TrialStack)]
 
 
 def _stack_key(spec: TrialSpec) -> str | None:
@@ -178,6 +189,7 @@ def plan_units(
     size: int,
     masks: str = "exact",
     workers: int = 1,
+    alone: str | None = None,
 ) -> list[Unit]:
     """The units that run ``todo``: stacks of up to ``size`` trials cut from ``planned``
     (in plan order) that draw ``masks`` dropout masks, and trials alone; ``size`` 1 runs
@@ -185,13 +197,14 @@ def plan_units(
     the stacks shrink below ``size`` only as far as the whole plan needs to give every
     worker a unit (3 trials on 2 workers: 2 + 1, not one stack of 3 and an idle worker;
     20 groups of 5 trials: stacks of 5). The cut reads ``planned`` only, so a resumed run
-    stacks its trials as an uninterrupted one.
+    stacks its trials as an uninterrupted one. With ``size`` 1 and an ``alone`` reason
+    (``auto`` on a GPU) every trial runs alone and its record says why.
 
     A trial is known by its key, or by all its fields where it has none yet (a dry run
     before extraction): empty keys would otherwise put every trial in one stack."""
     _check_masks(masks)
     if size <= 1:
-        return list(todo)
+        return [Alone(spec, alone) for spec in todo] if alone else list(todo)
     groups: dict[str, list[int]] = {}
     for index, spec in enumerate(planned):
         key = _stack_key(spec)
@@ -210,7 +223,7 @@ def plan_units(
         index = position[_identity(spec)]
         units.setdefault(stack_of.get(index, -1 - index), []).append(spec)
     return [
-        Stack(tuple(members), masks) if first >= 0 else _alone_unit(members[0])
+        TrialStack(tuple(members), masks) if first >= 0 else _alone_unit(members[0])
         for first, members in units.items()
     ]
 
