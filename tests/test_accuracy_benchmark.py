@@ -3,6 +3,7 @@ that ``emoshift run`` cuts, and its tables pick, compare and count as computed b
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -17,6 +18,7 @@ import emoshift.experiment.execute as execute
 from emoshift.experiment.config import load_config, parse_config
 from emoshift.experiment.data import ExperimentData
 from emoshift.experiment.plan import plan_trials
+from emoshift.experiment.trial import DomainSplit
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "benchmarks" / "accuracy").glob("*.yaml"))
@@ -442,3 +444,51 @@ def test_the_few_shot_rules_table_reads_each_rules_pick_from_the_same_trial(tmp_
         "| a->b (1) | 60.0 | +10.0 (+10.0..+10.0) | +0.0 (+0.0..+0.0) | +10.0 (+10.0..+10.0) "
         "| +0.0 (+0.0..+0.0) | -10.0 (-10.0..-10.0) | -10.0 (-10.0..-10.0) | 0/1, 0/1 |"
     )
+
+
+def _few_shot_split(seed: int = 0) -> DomainSplit:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(240, 5)).astype(np.float32)
+    y = np.where(X[:, 0] > 0, "high", "low")
+    X[120:] += 0.5
+    labelled = np.concatenate([np.flatnonzero(y[120:180] == c)[:4] for c in ("high", "low")])
+    return DomainSplit(
+        X_source=X[:120],
+        y_source=y[:120],
+        X_target=X[120:180],
+        y_target=y[120:180],
+        X_test=X[180:],
+        y_test=y[180:],
+        labelled=labelled,
+    )
+
+
+def test_few_shot_candidates_score_each_alone_and_with_label_target_and_some_skip_the_source(
+    tmp_path,
+):
+    candidates = _script("few_shot_candidates")
+    tiny = {"hidden_sizes": (8,), "max_epochs": 12}  # DANN warms up for 10 epochs
+    split = _few_shot_split()
+    scores = candidates.candidate_trial(split, 0, overrides=tiny)
+    names = list(candidates.CANDIDATES)
+    assert list(scores) == [
+        "label_target",
+        *(n for name in names for n in (name, f"{name}, mean with label_target")),
+    ]
+    assert all(0 <= s <= 1 for s in scores.values())
+    # the target-only candidates read no source row: other source labels, same scores
+    flipped = dataclasses.replace(split, y_source=split.y_source[::-1].copy())
+    again = candidates.candidate_trial(flipped, 0, overrides=tiny)
+    for name in ("label_target", "MRD, labelled target + pool", "self-training on the pool"):
+        assert again[name] == scores[name]
+    assert (
+        again["source-only"] != scores["source-only"]
+        or again["MRD on the source"] != (scores["MRD on the source"])
+    )
+    lines = tmp_path / "c.jsonl"
+    record = {"config": "c", "pair": "a->b", "trial": 0, "uar": scores}
+    lines.write_text(json.dumps(record) + "\n" + json.dumps({**record, "trial": 1}) + "\n")
+    table = candidates.table([lines])
+    assert "| c a->b (2) | mean |" in table
+    gain = 100 * (scores["source-only"] - scores["label_target"])
+    assert f"| source-only | {gain:+.1f} | {gain:+.1f} |" in table

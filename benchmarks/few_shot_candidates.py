@@ -1,0 +1,210 @@
+"""What could beat ``label_target`` at k = 10? Candidates measured on the few-shot splits.
+
+Issue 21 asks for a few-shot configuration at least 3 UAR points above ``label_target``
+(the network trained on the k labelled target examples per class alone). This fits, on
+each trial of a few-shot accuracy config (``benchmarks/accuracy/few_shot_k10_*.yaml``,
+cut by emoshift's protocol code as ``emoshift run`` cuts them, see ``accuracy_real.py``),
+``label_target`` and the candidates of :data:`CANDIDATES`, every one at emoshift's
+defaults with the trial's seed, and writes one line per trial with each candidate's
+target test UAR. Three families:
+
+- *the source as well*: source-only, MRD on the source, MRD and source-only on the source
+  pooled with the k labelled target examples;
+- *the unlabelled target pool instead of the source* (semi-supervised): MRD and DANN
+  with the labelled target examples as their labelled domain and the pool as the
+  unlabelled one; self-training (``label_target``'s most confident half of the pool per
+  predicted class as pseudo-labels, then a fresh network on both);
+- *a steadier learner on the k examples*: a seed ensemble of 5 ``label_target``
+  networks; an L2 logistic regression (C = 0.1).
+
+Each candidate is also scored as the mean of its class probabilities with
+``label_target``'s. No choice is made here and no test label is read but to score.
+
+    python benchmarks/few_shot_candidates.py run benchmarks/accuracy/few_shot_k10_arousal.yaml \\
+        --out runs/few-shot-candidates/arousal.jsonl
+    python benchmarks/few_shot_candidates.py table runs/few-shot-candidates/*.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from emoshift.experiment.trial import DomainSplit, torch_threads
+from emoshift.methods import get_method
+from emoshift.metrics import uar
+
+#: seeds of the label_target ensemble: the trial's seed + 1000 * i
+ENSEMBLE = 5
+#: the share of the target pool self-training pseudo-labels (per predicted class)
+PSEUDO_SHARE = 0.5
+#: the inverse L2 strength of the logistic regression
+LOGREG_C = 0.1
+
+#: a candidate: (the trial's split, its labelled rows, options) -> class probabilities
+#: on the test rows, columns in ``label_target``'s class order
+Candidate = Callable[[DomainSplit, np.ndarray, np.ndarray, dict], np.ndarray]
+
+
+def _fit(method: str, X: np.ndarray, y: np.ndarray, X_target: np.ndarray, options: dict):
+    return get_method(method, **options).fit(X, y, X_target=X_target)
+
+
+def _pooled(method: str) -> Candidate:
+    def candidate(split, Xl, yl, options):
+        X, y = np.vstack([split.X_source, Xl]), np.concatenate([split.y_source, yl])
+        return _fit(method, X, y, split.X_target, options).predict_proba(split.X_test)
+
+    return candidate
+
+
+def _on_source(method: str) -> Candidate:
+    def candidate(split, Xl, yl, options):
+        model = _fit(method, split.X_source, split.y_source, split.X_target, options)
+        return model.predict_proba(split.X_test)
+
+    return candidate
+
+
+def _on_target(method: str) -> Candidate:
+    def candidate(split, Xl, yl, options):
+        return _fit(method, Xl, yl, split.X_target, options).predict_proba(split.X_test)
+
+    return candidate
+
+
+def _label_target(split, Xl, yl, options) -> object:
+    return get_method("label_target", **options).fit(
+        split.X_source,
+        split.y_source,
+        X_target=split.X_target,
+        X_target_labelled=Xl,
+        y_target_labelled=yl,
+    )
+
+
+def _ensemble(split, Xl, yl, options) -> np.ndarray:
+    seed = options["random_state"]
+    models = [
+        _label_target(split, Xl, yl, {**options, "random_state": seed + 1000 * i})
+        for i in range(ENSEMBLE)
+    ]
+    return np.mean([m.predict_proba(split.X_test) for m in models], axis=0)
+
+
+def _self_training(split, Xl, yl, options) -> np.ndarray:
+    teacher = _label_target(split, Xl, yl, options)
+    pool = teacher.predict_proba(split.X_target)
+    predicted, confidence = teacher.classes_[pool.argmax(1)], pool.max(1)
+    chosen = []
+    for c in teacher.classes_:
+        rows = np.flatnonzero(predicted == c)
+        chosen.append(rows[np.argsort(-confidence[rows])][: int(PSEUDO_SHARE * len(rows))])
+    rows = np.concatenate(chosen)
+    X, y = np.vstack([Xl, split.X_target[rows]]), np.concatenate([yl, predicted[rows]])
+    return _fit("source_only", X, y, split.X_target, options).predict_proba(split.X_test)
+
+
+def _logistic(split, Xl, yl, options) -> np.ndarray:
+    model = LogisticRegression(C=LOGREG_C, max_iter=2000).fit(Xl, yl)
+    return model.predict_proba(split.X_test)
+
+
+CANDIDATES: dict[str, Candidate] = {
+    "source-only": _on_source("source_only"),
+    "MRD on the source": _on_source("mrd"),
+    "source-only, source + labelled target": _pooled("source_only"),
+    "MRD, source + labelled target": _pooled("mrd"),
+    "MRD, labelled target + pool": _on_target("mrd"),
+    "DANN, labelled target + pool": _on_target("dann"),
+    "self-training on the pool": _self_training,
+    f"{ENSEMBLE} label_target seeds": _ensemble,
+    f"logistic regression (C = {LOGREG_C:g})": _logistic,
+}
+
+
+def candidate_trial(split: DomainSplit, seed: int, overrides: dict | None = None) -> dict:
+    """Test UAR of ``label_target`` and of each candidate, alone and averaged with it;
+    ``overrides`` sets parameters of every network (tests train tiny ones with it)."""
+    Xl, yl = split.X_target[split.labelled], split.y_target[split.labelled]
+    options = {**(overrides or {}), "random_state": seed}
+    base = _label_target(split, Xl, yl, options)
+    classes, base_proba = base.classes_, base.predict_proba(split.X_test)
+    scores = {"label_target": uar(split.y_test, classes[base_proba.argmax(1)])}
+    for name, candidate in CANDIDATES.items():
+        proba = candidate(split, Xl, yl, options)
+        scores[name] = uar(split.y_test, classes[proba.argmax(1)])
+        mean = (proba + base_proba) / 2
+        scores[f"{name}, mean with label_target"] = uar(split.y_test, classes[mean.argmax(1)])
+    return scores
+
+
+def run(config_path: str, out: Path, trials: int | None) -> None:
+    """Every (pair, trial) of the config not yet in ``out``, one line each."""
+    from accuracy_real import load, trial_splits  # noqa: PLC0415 (beside this script)
+
+    config, data = load(config_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    done = set()
+    if out.exists():
+        done = {(r["pair"], r["trial"]) for r in map(json.loads, out.read_text().splitlines())}
+    for pair, trial, split in trial_splits(config, data, trials):
+        if (pair, trial) in done:
+            continue
+        with torch_threads(1):
+            scores = candidate_trial(split, config.seed + trial)
+        line = {"config": config.name, "pair": pair, "trial": trial, "uar": scores}
+        with out.open("a") as file:
+            file.write(json.dumps(line) + "\n")
+        print(f"{config.name} {pair} trial {trial}", flush=True)
+
+
+def table(paths: list[Path]) -> str:
+    """Per target task, each candidate's gain over label_target (mean over trials)."""
+    tasks: dict[str, list[dict]] = defaultdict(list)
+    for path in paths:
+        for line in map(json.loads, path.read_text().splitlines()):
+            tasks[f"{line['config']} {line['pair']}"].append(line["uar"])
+    names = list(next(iter(tasks.values()))[0])[1:]
+    lines = [
+        "| candidate | " + " | ".join(f"{t} ({len(s)})" for t, s in tasks.items()) + " | mean |",
+        "| --- |" + " --- |" * (len(tasks) + 1),
+        "| label_target UAR | "
+        + " | ".join(
+            f"{100 * np.mean([s['label_target'] for s in ts]):.1f}" for ts in tasks.values()
+        )
+        + " | |",
+    ]
+    for name in names:
+        per_task = [
+            100 * np.mean([s[name] - s["label_target"] for s in ts]) for ts in tasks.values()
+        ]
+        cells = " | ".join(f"{g:+.1f}" for g in per_task)
+        lines.append(f"| {name} | {cells} | {np.mean(per_task):+.1f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    command = commands.add_parser("run", help="fit the candidates on a few-shot config's trials")
+    command.add_argument("config")
+    command.add_argument("--out", type=Path, required=True)
+    command.add_argument("--trials", type=int, default=None, help="default: the config's")
+    command = commands.add_parser("table", help="the Markdown table of the lines")
+    command.add_argument("paths", nargs="+", type=Path)
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        run(args.config, args.out, args.trials)
+    else:
+        print(table(args.paths))
+
+
+if __name__ == "__main__":
+    main()
