@@ -170,7 +170,8 @@ def table(paths: list[Path]) -> str:
     tasks: dict[str, list[dict]] = defaultdict(list)
     for path in paths:
         for line in map(json.loads, path.read_text().splitlines()):
-            tasks[f"{line['config']} {line['pair']}"].append(line["uar"])
+            config = line["config"].removeprefix("accuracy-few-shot-")
+            tasks[f"{config} {line['pair']}"].append(line["uar"])
     names = list(next(iter(tasks.values()))[0])[1:]
     lines = [
         "| candidate | " + " | ".join(f"{t} ({len(s)})" for t, s in tasks.items()) + " | mean |",
