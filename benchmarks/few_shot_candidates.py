@@ -165,29 +165,75 @@ def run(config_path: str, out: Path, trials: int | None) -> None:
         print(f"{config.name} {pair} trial {trial}", flush=True)
 
 
-def table(paths: list[Path]) -> str:
-    """Per target task, each candidate's gain over label_target (mean over trials)."""
-    tasks: dict[str, list[dict]] = defaultdict(list)
+def _tasks(paths: list[Path]) -> dict[str, list[dict[str, float]]]:
+    """``task -> its trials' test UARs by name``, a task being ``"<config> <pair>"``."""
+    tasks: dict[str, list[dict[str, float]]] = defaultdict(list)
     for path in paths:
         for line in map(json.loads, path.read_text().splitlines()):
             config = line["config"].removeprefix("accuracy-few-shot-")
             tasks[f"{config} {line['pair']}"].append(line["uar"])
-    names = list(next(iter(tasks.values()))[0])[1:]
+    return tasks
+
+
+def _gains(tasks: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """``task -> {name: mean gain over label_target in points}`` (``label_target``: 0)."""
+    return {
+        task: {n: 100 * np.mean([s[n] - s["label_target"] for s in ts]) for n in ts[0]}
+        for task, ts in tasks.items()
+    }
+
+
+def _corpora(task: str) -> tuple[set[str], str]:
+    """The corpora a task's pair involves, and its target (``"k10-x a+b->c"``)."""
+    sources, target = task.split()[-1].split("->")
+    return {*sources.split("+"), target}, target
+
+
+def chosen_leave_one_out(gains: dict[str, dict[str, float]]) -> dict[str, tuple[str, int]]:
+    """For each target corpus: the candidate (``label_target`` among them) with the highest
+    mean gain on the tasks that do not involve that corpus (ties: ``label_target``, then
+    the first named), and how many tasks it was chosen on."""
+    chosen = {}
+    for corpus in sorted({_corpora(t)[1] for t in gains}):
+        others = [g for t, g in gains.items() if corpus not in _corpora(t)[0]]
+        if others:
+            names = list(others[0])
+            mean = {n: np.mean([g[n] for g in others]) for n in names}
+            best = max(names, key=lambda n: (mean[n], n == "label_target"))
+            chosen[corpus] = (best, len(others))
+    return chosen
+
+
+def table(paths: list[Path]) -> str:
+    """Per target task, each candidate's gain over label_target (mean over trials), then
+    the candidate chosen for each target corpus with that corpus left out."""
+    tasks = _tasks(paths)
+    gains = _gains(tasks)
+    names = [n for n in next(iter(gains.values())) if n != "label_target"]
+    bases = [100 * np.mean([s["label_target"] for s in ts]) for ts in tasks.values()]
     lines = [
         "| candidate | " + " | ".join(f"{t} ({len(s)})" for t, s in tasks.items()) + " | mean |",
         "| --- |" + " --- |" * (len(tasks) + 1),
-        "| label_target UAR | "
-        + " | ".join(
-            f"{100 * np.mean([s['label_target'] for s in ts]):.1f}" for ts in tasks.values()
-        )
-        + " | |",
+        "| label_target UAR | " + " | ".join(f"{b:.1f}" for b in bases) + " | |",
     ]
     for name in names:
-        per_task = [
-            100 * np.mean([s[name] - s["label_target"] for s in ts]) for ts in tasks.values()
-        ]
+        per_task = [g[name] for g in gains.values()]
         cells = " | ".join(f"{g:+.1f}" for g in per_task)
         lines.append(f"| {name} | {cells} | {np.mean(per_task):+.1f} |")
+    lines += [
+        "",
+        "| target corpus | candidate chosen on the tasks without it | chosen on (tasks) | "
+        "gain on its tasks |",
+        "| --- | --- | --- | --- |",
+    ]
+    scored: list[float] = []
+    for corpus, (name, n_on) in chosen_leave_one_out(gains).items():
+        mine = [g[name] for t, g in gains.items() if _corpora(t)[1] == corpus]
+        scored += mine
+        cells = ", ".join(f"{g:+.1f}" for g in mine)
+        lines.append(f"| {corpus} | {name} | {n_on} | {cells} |")
+    if scored:
+        lines.append(f"| **all** | (per target) | | mean {np.mean(scored):+.1f} |")
     return "\n".join(lines)
 
 

@@ -490,5 +490,20 @@ def test_few_shot_candidates_score_each_alone_and_with_label_target_and_some_ski
     lines.write_text(json.dumps(record) + "\n" + json.dumps({**record, "trial": 1}) + "\n")
     table = candidates.table([lines])
     assert "| c a->b (2) | mean |" in table
+    assert "| **all** |" not in table  # no task leaves its target's corpus out
     gain = 100 * (scores["source-only"] - scores["label_target"])
     assert f"| source-only | {gain:+.1f} | {gain:+.1f} |" in table
+
+
+def test_few_shot_candidates_choose_for_a_corpus_on_the_tasks_without_it():
+    candidates = _script("few_shot_candidates")
+    gains = {
+        "k10 a->b": {"label_target": 0.0, "x": 5.0, "y": 1.0},
+        "k10 b->c": {"label_target": 0.0, "x": -4.0, "y": 2.0},
+        "k10 d->c": {"label_target": 0.0, "x": -6.0, "y": 0.5},
+    }
+    # target c: chosen on a->b alone (b->c and d->c involve c); target b: on d->c alone
+    assert candidates.chosen_leave_one_out(gains) == {"b": ("y", 1), "c": ("x", 1)}
+    # a tie goes to label_target
+    tied = {t: {**g, "x": 0.0, "y": 0.0} for t, g in gains.items()}
+    assert candidates.chosen_leave_one_out(tied)["c"] == ("label_target", 1)
