@@ -47,9 +47,9 @@ PSEUDO_SHARE = 0.5
 #: the inverse L2 strength of the logistic regression
 LOGREG_C = 0.1
 
-#: a candidate: (the trial's split, its labelled rows, options) -> class probabilities
-#: on the test rows, columns in ``label_target``'s class order
-Candidate = Callable[[DomainSplit, np.ndarray, np.ndarray, dict], np.ndarray]
+#: a candidate: (the trial's split, its labelled rows, options) -> its classes and its
+#: class probabilities on the test rows (columns in that order)
+Candidate = Callable[[DomainSplit, np.ndarray, np.ndarray, dict], tuple[np.ndarray, np.ndarray]]
 
 
 def _fit(method: str, X: np.ndarray, y: np.ndarray, X_target: np.ndarray, options: dict):
@@ -59,22 +59,21 @@ def _fit(method: str, X: np.ndarray, y: np.ndarray, X_target: np.ndarray, option
 def _pooled(method: str) -> Candidate:
     def candidate(split, Xl, yl, options):
         X, y = np.vstack([split.X_source, Xl]), np.concatenate([split.y_source, yl])
-        return _fit(method, X, y, split.X_target, options).predict_proba(split.X_test)
+        return _scored(_fit(method, X, y, split.X_target, options), split)
 
     return candidate
 
 
 def _on_source(method: str) -> Candidate:
     def candidate(split, Xl, yl, options):
-        model = _fit(method, split.X_source, split.y_source, split.X_target, options)
-        return model.predict_proba(split.X_test)
+        return _scored(_fit(method, split.X_source, split.y_source, split.X_target, options), split)
 
     return candidate
 
 
 def _on_target(method: str) -> Candidate:
     def candidate(split, Xl, yl, options):
-        return _fit(method, Xl, yl, split.X_target, options).predict_proba(split.X_test)
+        return _scored(_fit(method, Xl, yl, split.X_target, options), split)
 
     return candidate
 
@@ -89,16 +88,20 @@ def _label_target(split, Xl, yl, options) -> object:
     )
 
 
-def _ensemble(split, Xl, yl, options) -> np.ndarray:
+def _scored(model, split: DomainSplit) -> tuple[np.ndarray, np.ndarray]:
+    return np.asarray(model.classes_), model.predict_proba(split.X_test)
+
+
+def _ensemble(split, Xl, yl, options) -> tuple[np.ndarray, np.ndarray]:
     seed = options["random_state"]
     models = [
         _label_target(split, Xl, yl, {**options, "random_state": seed + 1000 * i})
         for i in range(ENSEMBLE)
     ]
-    return np.mean([m.predict_proba(split.X_test) for m in models], axis=0)
+    return models[0].classes_, np.mean([m.predict_proba(split.X_test) for m in models], axis=0)
 
 
-def _self_training(split, Xl, yl, options) -> np.ndarray:
+def _self_training(split, Xl, yl, options) -> tuple[np.ndarray, np.ndarray]:
     teacher = _label_target(split, Xl, yl, options)
     pool = teacher.predict_proba(split.X_target)
     predicted, confidence = teacher.classes_[pool.argmax(1)], pool.max(1)
@@ -108,12 +111,11 @@ def _self_training(split, Xl, yl, options) -> np.ndarray:
         chosen.append(rows[np.argsort(-confidence[rows])][: int(PSEUDO_SHARE * len(rows))])
     rows = np.concatenate(chosen)
     X, y = np.vstack([Xl, split.X_target[rows]]), np.concatenate([yl, predicted[rows]])
-    return _fit("source_only", X, y, split.X_target, options).predict_proba(split.X_test)
+    return _scored(_fit("source_only", X, y, split.X_target, options), split)
 
 
-def _logistic(split, Xl, yl, options) -> np.ndarray:
-    model = LogisticRegression(C=LOGREG_C, max_iter=2000).fit(Xl, yl)
-    return model.predict_proba(split.X_test)
+def _logistic(split, Xl, yl, options) -> tuple[np.ndarray, np.ndarray]:
+    return _scored(LogisticRegression(C=LOGREG_C, max_iter=2000).fit(Xl, yl), split)
 
 
 CANDIDATES: dict[str, Candidate] = {
@@ -138,11 +140,18 @@ def candidate_trial(split: DomainSplit, seed: int, overrides: dict | None = None
     classes, base_proba = base.classes_, base.predict_proba(split.X_test)
     scores = {"label_target": uar(split.y_test, classes[base_proba.argmax(1)])}
     for name, candidate in CANDIDATES.items():
-        proba = candidate(split, Xl, yl, options)
+        proba = _in_order(*candidate(split, Xl, yl, options), classes, name)
         scores[name] = uar(split.y_test, classes[proba.argmax(1)])
         mean = (proba + base_proba) / 2
         scores[f"{name}, mean with label_target"] = uar(split.y_test, classes[mean.argmax(1)])
     return scores
+
+
+def _in_order(classes: np.ndarray, proba: np.ndarray, order: np.ndarray, name: str) -> np.ndarray:
+    """``proba``'s columns in the class ``order`` of ``label_target``."""
+    if sorted(classes.tolist()) != sorted(order.tolist()):
+        raise ValueError(f"{name} predicts classes {classes.tolist()}, not {order.tolist()}")
+    return proba[:, [classes.tolist().index(c) for c in order.tolist()]]
 
 
 def run(config_path: str, out: Path, trials: int | None) -> None:

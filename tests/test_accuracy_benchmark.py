@@ -476,15 +476,20 @@ def test_few_shot_candidates_score_each_alone_and_with_label_target_and_some_ski
         *(n for name in names for n in (name, f"{name}, mean with label_target")),
     ]
     assert all(0 <= s <= 1 for s in scores.values())
-    # the target-only candidates read no source row: other source labels, same scores
-    flipped = dataclasses.replace(split, y_source=split.y_source[::-1].copy())
-    again = candidates.candidate_trial(flipped, 0, overrides=tiny)
+    # the target-only candidates read no source row: another source, the same scores
+    shuffled = np.random.default_rng(1).permutation(split.y_source)
+    other = dataclasses.replace(split, X_source=split.X_source + 3, y_source=shuffled)
+    again = candidates.candidate_trial(other, 0, overrides=tiny)
     for name in ("label_target", "MRD, labelled target + pool", "self-training on the pool"):
         assert again[name] == scores[name]
-    assert (
-        again["source-only"] != scores["source-only"]
-        or again["MRD on the source"] != (scores["MRD on the source"])
-    )
+    assert again["source-only"] != scores["source-only"]
+    assert again["MRD on the source"] != scores["MRD on the source"]
+    # a candidate's columns follow label_target's classes, whatever its own order
+    proba = np.array([[0.9, 0.1], [0.2, 0.8]])
+    turned = candidates._in_order(np.array(["b", "a"]), proba, np.array(["a", "b"]), "c")
+    assert turned.tolist() == [[0.1, 0.9], [0.8, 0.2]]
+    with pytest.raises(ValueError, match="c predicts classes"):
+        candidates._in_order(np.array(["a", "x"]), proba, np.array(["a", "b"]), "c")
     lines = tmp_path / "c.jsonl"
     record = {"config": "c", "pair": "a->b", "trial": 0, "uar": scores}
     lines.write_text(json.dumps(record) + "\n" + json.dumps({**record, "trial": 1}) + "\n")

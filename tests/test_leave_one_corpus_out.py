@@ -123,6 +123,9 @@ def test_the_tables_state_the_chosen_configuration_and_the_guard_targets(tmp_pat
                     file.write(json.dumps({**line, **record}) + "\n")
     text = loco.markdown([path])
     assert "| baved | mrd: always adapt | 2 | 2 | -20.0 | 0 / 2 | -20.0 / -20.0 |" in text
+    # among guarded configurations alone, BAVED's choice is one with the guard on
+    guarded = text.split("among the configurations with the guard on")[1].split("####")[0]
+    assert "| baved | mrd: guard " in guarded and "always adapt" not in guarded
     # a corpus outside the records gets the choice made on all four pairs
     assert "| a new corpus (in-sample: scored on the pairs it was chosen on) | " in text
     assert "| mrd (4 pairs) | collapse+damage | 0% of 40.0 | 100% of 20.0 | 0 of 8 |" in text

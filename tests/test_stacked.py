@@ -571,6 +571,10 @@ def test_dry_run_says_which_trials_would_stack(tmp_path, cache, capsys, monkeypa
     # stack auto: 5 on a machine without a GPU; CORAL's 6 trials -> stacks of 5 and 1
     out = capsys.readouterr().out
     assert "8 of the 9 trial(s) to run train in 2 stack(s) of up to 5 (stack: auto) (fast" in out
+    monkeypatch.setattr(stacking.torch.cuda, "is_available", lambda: True)  # auto: 1
+    assert main(["run", str(path), "--dry-run", "--stack", "auto"]) == 0
+    out = capsys.readouterr().out
+    assert f"9 trial(s) run alone: {stacking.GPU_ALONE}" in out and "stack(s)" not in out
 
 
 def test_auto_stacks_five_trials_on_a_cpu_and_none_where_torch_sees_a_gpu(monkeypatch):

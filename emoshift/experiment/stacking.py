@@ -15,8 +15,9 @@ stack, with the run's dropout masks (``stack_masks``,
 :data:`~emoshift.methods.stacked_networks.MASKS`: ``exact`` by default); when
 the trials of a stack could not train together (a method or encoder without a stacked
 step, data of different shapes), each runs alone as without ``--stack``, and its record
-says ``"stacked": false`` with the reason in ``"stack_problem"``. Without ``--stack``
-records are as before.
+says ``"stacked": false`` with the reason in ``"stack_problem"``, as does every record
+of a run whose ``auto`` stacks nothing because torch sees a GPU (:data:`GPU_ALONE`). A
+run that asks for no stacks (``stack: 1``) writes records as before stacking existed.
 
 Every loss, statistic, clipping norm and random draw of a member is its own, and a
 member ends with the same bytes in a stack of any size (``tests/test_stacked.py``), so a
