@@ -75,7 +75,6 @@ def _dry_run(args: argparse.Namespace) -> int:
     from emoshift.experiment.runner import dry_run, trial_workers  # noqa: PLC0415
     from emoshift.experiment.stacking import (  # noqa: PLC0415
         Alone,
-        plan_units,
         stack_settings,
         stacks,
     )
@@ -113,7 +112,7 @@ def _dry_run(args: argparse.Namespace) -> int:
             "file(s) are cached"
         )
     todo = [spec for spec in specs if spec.key not in finished]
-    units = plan_units(specs, todo, stacking.size, stacking.masks, stacking.workers, stacking.alone)
+    units = stacking.units(specs, todo)
     stacked = stacks(units)
     if stacked:
         print(

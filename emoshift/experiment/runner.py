@@ -53,7 +53,7 @@ from emoshift.experiment.executors import EXECUTORS
 from emoshift.experiment.features import extractor_options
 from emoshift.experiment.plan import TrialSpec, plan_trials
 from emoshift.experiment.protocols import check_data, target_speakers
-from emoshift.experiment.stacking import plan_units, stack_settings
+from emoshift.experiment.stacking import stack_settings
 from emoshift.experiment.store import ResultStore
 from emoshift.features.extract import get_extractor, uncached_files
 from emoshift.progress import progress_bar
@@ -247,7 +247,7 @@ def run_experiment(
     bar = progress_bar(
         len(todo), desc=f"{config.name} trials", unit="trial", enabled=progress, leave=True
     )
-    units = plan_units(specs, todo, stacking.size, stacking.masks, stacking.workers, stacking.alone)
+    units = stacking.units(specs, todo)
     outcomes = EXECUTORS[executor](units, data, jobs, data_dir=data_dir, address=address)
     failures: Counter[str] = Counter()
     n_finished = 0

@@ -124,6 +124,10 @@ class StackSettings(NamedTuple):
     auto: bool
     alone: str | None  # why ``auto`` trains every trial alone here, else None
 
+    def units(self, planned: list[TrialSpec], todo: list[TrialSpec]) -> list[Unit]:
+        """The units that run ``todo``: :func:`plan_units` with these settings."""
+        return plan_units(planned, todo, self.size, self.masks, self.workers, self.alone)
+
 
 def stack_settings(
     config_stack: int | str,
