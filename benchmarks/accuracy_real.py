@@ -328,6 +328,16 @@ def done_keys(path: Path) -> set[tuple]:
     return keys
 
 
+def done_pair_trials(path: Path) -> set[tuple[str, int]]:
+    """``(pair, trial)`` of the lines already in a record file of the scripts beside this
+    one (``leave_one_corpus_out.py``, ``few_shot_candidates.py``), which resume from it;
+    it is made ready to append to (its folder created)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        return set()
+    return {(r["pair"], r["trial"]) for r in map(json.loads, path.read_text().splitlines())}
+
+
 def run_suite(
     suite: str,
     config_path: str,

@@ -156,13 +156,10 @@ def _in_order(classes: np.ndarray, proba: np.ndarray, order: np.ndarray, name: s
 
 def run(config_path: str, out: Path, trials: int | None) -> None:
     """Every (pair, trial) of the config not yet in ``out``, one line each."""
-    from accuracy_real import load, trial_splits  # noqa: PLC0415 (beside this script)
+    from accuracy_real import done_pair_trials, load, trial_splits  # noqa: PLC0415
 
     config, data = load(config_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    done = set()
-    if out.exists():
-        done = {(r["pair"], r["trial"]) for r in map(json.loads, out.read_text().splitlines())}
+    done = done_pair_trials(out)
     for pair, trial, split in trial_splits(config, data, trials):
         if (pair, trial) in done:
             continue

@@ -150,13 +150,10 @@ def run(
     Trial-major (trial 0 of every pair, then trial 1, ...), so that a run cut short
     leaves every pair with the same number of trials.
     """
-    from accuracy_real import load, trial_splits  # noqa: PLC0415 (beside this script)
+    from accuracy_real import done_pair_trials, load, trial_splits  # noqa: PLC0415
 
     config, data = load(config_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    done = set()
-    if out.exists():
-        done = {(r["pair"], r["trial"]) for r in map(json.loads, out.read_text().splitlines())}
+    done = done_pair_trials(out)
     scorers = (*CHEAP_SCORERS, "circular") if circular else CHEAP_SCORERS
     names = pairs or [pair.label() for pair in config.pairs]
     for trial in range(trials):

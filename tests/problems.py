@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from emoshift.experiment.trial import DomainSplit
+
 CLASSES = np.array(["anger", "happiness", "neutral", "sadness"])
 
 
@@ -15,6 +17,30 @@ def class_shifted_domain(n_per_class: int, target: bool, seed: int):
     y = np.repeat(np.arange(4), n_per_class)
     X = means[y] + rng.normal(size=(len(y), 6)) + (2.0 * shifts[y] if target else 0)
     return X.astype(np.float32), CLASSES[y]
+
+
+def shifted_binary_split(labelled_per_class: int | None = None) -> DomainSplit:
+    """240 rows in 5-D, high/low by the first feature; the last 120 (target) moved by 0.5:
+    120 source rows, 60 target training rows, 60 test rows; with ``labelled_per_class``,
+    that many labelled target training rows of each class (a few-shot split)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(240, 5)).astype(np.float32)
+    y = np.where(X[:, 0] > 0, "high", "low")
+    X[120:] += 0.5
+    labelled = None
+    if labelled_per_class is not None:
+        labelled = np.concatenate(
+            [np.flatnonzero(y[120:180] == c)[:labelled_per_class] for c in ("high", "low")]
+        )
+    return DomainSplit(
+        X_source=X[:120],
+        y_source=y[:120],
+        X_target=X[120:180],
+        y_target=y[120:180],
+        X_test=X[180:],
+        y_test=y[180:],
+        labelled=labelled,
+    )
 
 
 def frame_sequences(n: int, seed: int, shift: float = 0.0) -> list[np.ndarray]:

@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from problems import shifted_binary_split
 
 import emoshift.experiment.execute as execute
 from emoshift.experiment.config import load_config, parse_config
 from emoshift.experiment.data import ExperimentData
 from emoshift.experiment.plan import plan_trials
-from emoshift.experiment.trial import DomainSplit
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "benchmarks" / "accuracy").glob("*.yaml"))
@@ -446,29 +446,12 @@ def test_the_few_shot_rules_table_reads_each_rules_pick_from_the_same_trial(tmp_
     )
 
 
-def _few_shot_split(seed: int = 0) -> DomainSplit:
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(240, 5)).astype(np.float32)
-    y = np.where(X[:, 0] > 0, "high", "low")
-    X[120:] += 0.5
-    labelled = np.concatenate([np.flatnonzero(y[120:180] == c)[:4] for c in ("high", "low")])
-    return DomainSplit(
-        X_source=X[:120],
-        y_source=y[:120],
-        X_target=X[120:180],
-        y_target=y[120:180],
-        X_test=X[180:],
-        y_test=y[180:],
-        labelled=labelled,
-    )
-
-
 def test_few_shot_candidates_score_each_alone_and_with_label_target_and_some_skip_the_source(
     tmp_path,
 ):
     candidates = _script("few_shot_candidates")
     tiny = {"hidden_sizes": (8,), "max_epochs": 12}  # DANN warms up for 10 epochs
-    split = _few_shot_split()
+    split = shifted_binary_split(labelled_per_class=4)
     scores = candidates.candidate_trial(split, 0, overrides=tiny)
     names = list(candidates.CANDIDATES)
     assert list(scores) == [
@@ -512,3 +495,11 @@ def test_few_shot_candidates_choose_for_a_corpus_on_the_tasks_without_it():
     # a tie goes to label_target
     tied = {t: {**g, "x": 0.0, "y": 0.0} for t, g in gains.items()}
     assert candidates.chosen_leave_one_out(tied)["c"] == ("label_target", 1)
+
+
+def test_a_record_file_resumes_from_the_pairs_and_trials_it_holds(tmp_path):
+    path = tmp_path / "new" / "records.jsonl"
+    assert real.done_pair_trials(path) == set() and path.parent.is_dir()
+    lines = [{"pair": "a->b", "trial": 0, "method": m} for m in ("source_only", "mrd")]
+    path.write_text("".join(json.dumps(x) + "\n" for x in [*lines, {"pair": "b->a", "trial": 2}]))
+    assert real.done_pair_trials(path) == {("a->b", 0), ("b->a", 2)}

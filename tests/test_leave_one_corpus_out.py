@@ -9,10 +9,9 @@ import sys
 from dataclasses import asdict, fields
 from pathlib import Path
 
-import numpy as np
 import pytest
+from problems import shifted_binary_split
 
-from emoshift.experiment.trial import DomainSplit
 from emoshift.selection.guard import GuardSignals
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -134,18 +133,7 @@ def test_the_tables_state_the_chosen_configuration_and_the_guard_targets(tmp_pat
 
 
 def test_a_trial_records_every_model_with_its_guard_signals_and_scores():
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(240, 5)).astype(np.float32)
-    y = np.where(X[:, 0] > 0, "high", "low")
-    X[120:] += 0.5
-    split = DomainSplit(
-        X_source=X[:120],
-        y_source=y[:120],
-        X_target=X[120:180],
-        y_target=y[120:180],
-        X_test=X[180:],
-        y_test=y[180:],
-    )
+    split = shifted_binary_split()
     tiny = {"hidden_sizes": (8,), "max_epochs": 3}
     records = loco.loco_trial(split, 0, ["coral"], ["entropy", "source_dev"], overrides=tiny)
     assert [r["method"] for r in records] == ["source_only", "coral"]
